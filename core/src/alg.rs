@@ -1,0 +1,249 @@
+//! JWS algorithms (RFC 7518 §3, RFC 8037 §3.1) and what key each one needs.
+//!
+//! One value per parameter set, like ring's `ECDSA_P256_SHA256_FIXED`: `alg::RS256`, ...
+
+use core::fmt;
+
+/// A JWS signature algorithm this engine implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[allow(missing_docs)]
+#[repr(u8)]
+pub enum Algorithm {
+    Hs256 = 0,
+    Hs384 = 1,
+    Hs512 = 2,
+    Rs256 = 3,
+    Rs384 = 4,
+    Rs512 = 5,
+    Ps256 = 6,
+    Ps384 = 7,
+    Ps512 = 8,
+    Es256 = 9,
+    Es384 = 10,
+    EdDsa = 11,
+}
+
+/// HMAC with SHA-256 (RFC 7518 §3.2).
+pub const HS256: Algorithm = Algorithm::Hs256;
+/// HMAC with SHA-384 (RFC 7518 §3.2).
+pub const HS384: Algorithm = Algorithm::Hs384;
+/// HMAC with SHA-512 (RFC 7518 §3.2).
+pub const HS512: Algorithm = Algorithm::Hs512;
+/// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3).
+pub const RS256: Algorithm = Algorithm::Rs256;
+/// RSASSA-PKCS1-v1_5 with SHA-384 (RFC 7518 §3.3).
+pub const RS384: Algorithm = Algorithm::Rs384;
+/// RSASSA-PKCS1-v1_5 with SHA-512 (RFC 7518 §3.3).
+pub const RS512: Algorithm = Algorithm::Rs512;
+/// RSASSA-PSS with SHA-256, MGF1 SHA-256, salt length 32 (RFC 7518 §3.5).
+pub const PS256: Algorithm = Algorithm::Ps256;
+/// RSASSA-PSS with SHA-384, MGF1 SHA-384, salt length 48 (RFC 7518 §3.5).
+pub const PS384: Algorithm = Algorithm::Ps384;
+/// RSASSA-PSS with SHA-512, MGF1 SHA-512, salt length 64 (RFC 7518 §3.5).
+pub const PS512: Algorithm = Algorithm::Ps512;
+/// ECDSA P-256 with SHA-256, raw `r || s` (RFC 7518 §3.4).
+pub const ES256: Algorithm = Algorithm::Es256;
+/// ECDSA P-384 with SHA-384, raw `r || s` (RFC 7518 §3.4).
+pub const ES384: Algorithm = Algorithm::Es384;
+/// Ed25519 (RFC 8037 §3.1).
+pub const EDDSA: Algorithm = Algorithm::EdDsa;
+
+/// SHA-2 variants used by the algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[allow(missing_docs)]
+pub enum HashAlg {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlg {
+    /// Output length in bytes.
+    pub const fn len(self) -> usize {
+        match self {
+            HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+            HashAlg::Sha512 => 64,
+        }
+    }
+}
+
+/// The key family an algorithm needs. A token never chooses it: it follows from the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Family {
+    /// `oct` keys.
+    Hmac(HashAlg),
+    /// RSA keys, PKCS#1 v1.5 padding.
+    RsaPkcs1(HashAlg),
+    /// RSA keys, PSS padding (salt length = hash length).
+    RsaPss(HashAlg),
+    /// EC P-256 keys.
+    EcdsaP256,
+    /// EC P-384 keys.
+    EcdsaP384,
+    /// OKP Ed25519 keys.
+    Ed25519,
+}
+
+impl Algorithm {
+    /// Every algorithm, in a fixed order.
+    pub const ALL: [Algorithm; 12] = [
+        HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EDDSA,
+    ];
+
+    /// The registered `alg` name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Algorithm::Hs256 => "HS256",
+            Algorithm::Hs384 => "HS384",
+            Algorithm::Hs512 => "HS512",
+            Algorithm::Rs256 => "RS256",
+            Algorithm::Rs384 => "RS384",
+            Algorithm::Rs512 => "RS512",
+            Algorithm::Ps256 => "PS256",
+            Algorithm::Ps384 => "PS384",
+            Algorithm::Ps512 => "PS512",
+            Algorithm::Es256 => "ES256",
+            Algorithm::Es384 => "ES384",
+            Algorithm::EdDsa => "EdDSA",
+        }
+    }
+
+    /// Looks up an `alg` value by exact, case-sensitive name (RFC 7515 §4.1.1).
+    pub fn from_name(name: &[u8]) -> Option<Algorithm> {
+        Self::ALL.into_iter().find(|a| a.name().as_bytes() == name)
+    }
+
+    /// The key family and hash.
+    pub const fn family(self) -> Family {
+        match self {
+            Algorithm::Hs256 => Family::Hmac(HashAlg::Sha256),
+            Algorithm::Hs384 => Family::Hmac(HashAlg::Sha384),
+            Algorithm::Hs512 => Family::Hmac(HashAlg::Sha512),
+            Algorithm::Rs256 => Family::RsaPkcs1(HashAlg::Sha256),
+            Algorithm::Rs384 => Family::RsaPkcs1(HashAlg::Sha384),
+            Algorithm::Rs512 => Family::RsaPkcs1(HashAlg::Sha512),
+            Algorithm::Ps256 => Family::RsaPss(HashAlg::Sha256),
+            Algorithm::Ps384 => Family::RsaPss(HashAlg::Sha384),
+            Algorithm::Ps512 => Family::RsaPss(HashAlg::Sha512),
+            Algorithm::Es256 => Family::EcdsaP256,
+            Algorithm::Es384 => Family::EcdsaP384,
+            Algorithm::EdDsa => Family::Ed25519,
+        }
+    }
+
+    /// The exact signature length for fixed-size algorithms (`None` for RSA: modulus length).
+    pub const fn signature_len(self) -> Option<usize> {
+        match self.family() {
+            Family::Hmac(h) => Some(h.len()),
+            Family::EcdsaP256 => Some(64),
+            Family::EcdsaP384 => Some(96),
+            Family::Ed25519 => Some(64),
+            Family::RsaPkcs1(_) | Family::RsaPss(_) => None,
+        }
+    }
+
+    const fn bit(self) -> u16 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether an `alg` value is `none` in any case spelling (never accepted).
+pub fn is_none_alg(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"none")
+}
+
+/// A set of algorithms (the policy's allow-list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AlgSet(u16);
+
+impl AlgSet {
+    /// No algorithm.
+    pub const EMPTY: AlgSet = AlgSet(0);
+    /// Every algorithm the engine implements.
+    pub const ALL: AlgSet = AlgSet((1 << 12) - 1);
+    /// Asymmetric algorithms only (RS*, PS*, ES*, EdDSA).
+    pub const ASYMMETRIC: AlgSet = AlgSet(Self::ALL.0 & !0b111);
+
+    /// A set from a list.
+    pub const fn from_slice(algs: &[Algorithm]) -> AlgSet {
+        let mut bits = 0u16;
+        let mut i = 0;
+        while i < algs.len() {
+            bits |= algs[i].bit();
+            i += 1;
+        }
+        AlgSet(bits)
+    }
+
+    /// This set plus `alg`.
+    #[must_use]
+    pub const fn with(self, alg: Algorithm) -> AlgSet {
+        AlgSet(self.0 | alg.bit())
+    }
+
+    /// Whether `alg` is in the set.
+    pub const fn contains(self, alg: Algorithm) -> bool {
+        self.0 & alg.bit() != 0
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The members, in [`Algorithm::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Algorithm> {
+        Algorithm::ALL
+            .into_iter()
+            .filter(move |a| self.contains(*a))
+    }
+
+    /// The raw bit mask (bit i = `Algorithm::ALL[i]`), for wire formats.
+    pub const fn bits(self) -> u16 {
+        self.0
+    }
+
+    /// From a raw bit mask; unknown bits are dropped.
+    pub const fn from_bits(bits: u16) -> AlgSet {
+        AlgSet(bits & Self::ALL.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_exactly() {
+        for a in Algorithm::ALL {
+            assert_eq!(Algorithm::from_name(a.name().as_bytes()), Some(a));
+        }
+        assert_eq!(Algorithm::from_name(b"hs256"), None);
+        assert_eq!(Algorithm::from_name(b"HS256 "), None);
+        assert_eq!(Algorithm::from_name(b"HS256\0"), None);
+        assert_eq!(Algorithm::from_name(b"ES512"), None);
+        assert!(is_none_alg(b"nOnE"));
+        assert!(!is_none_alg(b" none"));
+    }
+
+    #[test]
+    fn sets() {
+        let s = AlgSet::from_slice(&[RS256, ES256]);
+        assert!(s.contains(RS256) && s.contains(ES256) && !s.contains(HS256));
+        assert_eq!(s.iter().count(), 2);
+        assert!(!AlgSet::ASYMMETRIC.contains(HS512));
+        assert!(AlgSet::ASYMMETRIC.contains(EDDSA));
+        assert_eq!(AlgSet::from_bits(0xFFFF), AlgSet::ALL);
+    }
+}

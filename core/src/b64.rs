@@ -1,0 +1,301 @@
+//! Strict base64url without padding (RFC 4648 §5, as JOSE requires in RFC 7515 §2).
+//!
+//! Only the canonical encoding is accepted: no `=`, no `+` or `/`, no whitespace, no length
+//! that is 1 modulo 4, and the unused trailing bits of the last character must be zero (a
+//! second spelling of the same bytes is an attack surface: Wycheproof JWS tcId 374).
+
+/// Why base64url decoding failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum B64Error {
+    /// Not canonical unpadded base64url.
+    Invalid,
+    /// The output buffer is too small.
+    OutputTooSmall,
+}
+
+const INVALID: u8 = 0xFF;
+
+const fn build_table() -> [u8; 256] {
+    let mut t = [INVALID; 256];
+    let alphabet = ALPHABET;
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static DECODE: [u8; 256] = build_table();
+
+#[inline(always)]
+fn val(c: u8) -> u8 {
+    DECODE[usize::from(c)]
+}
+
+/// The decoded length of `encoded_len` characters, or `None` when no canonical encoding has
+/// that length (`len % 4 == 1`).
+pub const fn decoded_len(encoded_len: usize) -> Option<usize> {
+    let full = (encoded_len / 4) * 3;
+    match encoded_len % 4 {
+        0 => Some(full),
+        2 => Some(full + 1),
+        3 => Some(full + 2),
+        _ => None,
+    }
+}
+
+/// The encoded length of `len` bytes (no padding).
+pub const fn encoded_len(len: usize) -> usize {
+    (len / 3) * 4
+        + match len % 3 {
+            0 => 0,
+            1 => 2,
+            _ => 3,
+        }
+}
+
+/// Decodes `input` into the front of `out`, returning the decoded length.
+///
+/// # Errors
+/// [`B64Error::Invalid`] for anything but canonical unpadded base64url;
+/// [`B64Error::OutputTooSmall`] when `out` cannot hold the result.
+pub fn decode(input: &[u8], out: &mut [u8]) -> Result<usize, B64Error> {
+    let n = decoded_len(input.len()).ok_or(B64Error::Invalid)?;
+    let out = out.get_mut(..n).ok_or(B64Error::OutputTooSmall)?;
+    let mut chunks = input.chunks_exact(4);
+    let mut outs = out.chunks_exact_mut(3);
+    for (c, o) in (&mut chunks).zip(&mut outs) {
+        let (a, b, cc, d) = match c {
+            [a, b, cc, d] => (val(*a), val(*b), val(*cc), val(*d)),
+            _ => return Err(B64Error::Invalid),
+        };
+        if (a | b | cc | d) & 0xC0 != 0 {
+            return Err(B64Error::Invalid);
+        }
+        let w = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(cc) << 6) | u32::from(d);
+        let [_, x, y, z] = w.to_be_bytes();
+        if let [o0, o1, o2] = o {
+            *o0 = x;
+            *o1 = y;
+            *o2 = z;
+        }
+    }
+    let rest = chunks.remainder();
+    let tail = outs.into_remainder();
+    match (rest, tail) {
+        ([], []) => {}
+        ([a, b], [o0]) => {
+            let (a, b) = (val(*a), val(*b));
+            // The last character carries 2 data bits: its low 4 bits must be zero.
+            if (a | b) & 0xC0 != 0 || b & 0x0F != 0 {
+                return Err(B64Error::Invalid);
+            }
+            *o0 = (a << 2) | (b >> 4);
+        }
+        ([a, b, c], [o0, o1]) => {
+            let (a, b, c) = (val(*a), val(*b), val(*c));
+            // The last character carries 4 data bits: its low 2 bits must be zero.
+            if (a | b | c) & 0xC0 != 0 || c & 0x03 != 0 {
+                return Err(B64Error::Invalid);
+            }
+            *o0 = (a << 2) | (b >> 4);
+            *o1 = (b << 4) | (c >> 2);
+        }
+        _ => return Err(B64Error::Invalid),
+    }
+    Ok(n)
+}
+
+/// Checks that `input` is canonical unpadded base64url without decoding it anywhere.
+pub fn is_canonical(input: &[u8]) -> bool {
+    if decoded_len(input.len()).is_none() {
+        return false;
+    }
+    if input.iter().any(|&c| val(c) == INVALID) {
+        return false;
+    }
+    match input.len() % 4 {
+        2 => input.last().is_some_and(|&c| val(c) & 0x0F == 0),
+        3 => input.last().is_some_and(|&c| val(c) & 0x03 == 0),
+        _ => true,
+    }
+}
+
+/// Encodes `input` into the front of `out`, returning the encoded length.
+///
+/// # Errors
+/// [`B64Error::OutputTooSmall`] when `out` cannot hold the result.
+pub fn encode(input: &[u8], out: &mut [u8]) -> Result<usize, B64Error> {
+    let n = encoded_len(input.len());
+    let out = out.get_mut(..n).ok_or(B64Error::OutputTooSmall)?;
+    let mut chunks = input.chunks_exact(3);
+    let mut outs = out.chunks_exact_mut(4);
+    for (c, o) in (&mut chunks).zip(&mut outs) {
+        if let ([a, b, cc], [o0, o1, o2, o3]) = (c, o) {
+            let w = (u32::from(*a) << 16) | (u32::from(*b) << 8) | u32::from(*cc);
+            *o0 = sym(w >> 18);
+            *o1 = sym(w >> 12);
+            *o2 = sym(w >> 6);
+            *o3 = sym(w);
+        }
+    }
+    match (chunks.remainder(), outs.into_remainder()) {
+        ([a], [o0, o1]) => {
+            let w = u32::from(*a) << 16;
+            *o0 = sym(w >> 18);
+            *o1 = sym(w >> 12);
+        }
+        ([a, b], [o0, o1, o2]) => {
+            let w = (u32::from(*a) << 16) | (u32::from(*b) << 8);
+            *o0 = sym(w >> 18);
+            *o1 = sym(w >> 12);
+            *o2 = sym(w >> 6);
+        }
+        _ => {}
+    }
+    Ok(n)
+}
+
+#[inline(always)]
+fn sym(w: u32) -> u8 {
+    // `w & 63` is always a valid index into the 64-byte alphabet.
+    ALPHABET.get((w & 63) as usize).copied().unwrap_or(b'A')
+}
+
+/// A base64url decoder fed one character at a time (for values that arrive in chunks).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamDecoder {
+    acc: u32,
+    pending: u8,
+    invalid: bool,
+}
+
+impl StreamDecoder {
+    /// A fresh decoder.
+    pub const fn new() -> Self {
+        StreamDecoder {
+            acc: 0,
+            pending: 0,
+            invalid: false,
+        }
+    }
+
+    /// Feeds one character; calls `emit` for each completed byte.
+    pub fn push(&mut self, c: u8, mut emit: impl FnMut(u8)) {
+        let v = val(c);
+        if v == INVALID {
+            self.invalid = true;
+            return;
+        }
+        self.acc = (self.acc << 6) | u32::from(v);
+        self.pending += 1;
+        if self.pending == 4 {
+            let [_, x, y, z] = self.acc.to_be_bytes();
+            emit(x);
+            emit(y);
+            emit(z);
+            self.acc = 0;
+            self.pending = 0;
+        }
+    }
+
+    /// Ends the value: emits the last bytes and reports whether the whole value was canonical.
+    pub fn finish(self, mut emit: impl FnMut(u8)) -> Result<(), B64Error> {
+        if self.invalid {
+            return Err(B64Error::Invalid);
+        }
+        match self.pending {
+            0 => Ok(()),
+            2 => {
+                if self.acc & 0x0F != 0 {
+                    return Err(B64Error::Invalid);
+                }
+                emit((self.acc >> 4) as u8);
+                Ok(())
+            }
+            3 => {
+                if self.acc & 0x03 != 0 {
+                    return Err(B64Error::Invalid);
+                }
+                let w = self.acc >> 2;
+                emit((w >> 8) as u8);
+                emit(w as u8);
+                Ok(())
+            }
+            _ => Err(B64Error::Invalid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Result<std::vec::Vec<u8>, B64Error> {
+        let mut out = [0u8; 64];
+        let n = decode(s.as_bytes(), &mut out)?;
+        Ok(out[..n].to_vec())
+    }
+
+    #[test]
+    fn decodes_canonical() {
+        assert_eq!(dec("").unwrap(), b"");
+        assert_eq!(dec("Zm9v").unwrap(), b"foo");
+        assert_eq!(dec("Zm8").unwrap(), b"fo");
+        assert_eq!(dec("Zg").unwrap(), b"f");
+        assert_eq!(dec("-_-_").unwrap(), [0xfb, 0xff, 0xbf]);
+    }
+
+    #[test]
+    fn rejects_non_canonical() {
+        for bad in [
+            "Zg==", "Zm9v=", "Zh", "Zm9", "Z", "Zm9vY", "+/+/", "Zm 9", "Zm9v\n", "Zm.v",
+        ] {
+            assert_eq!(dec(bad), Err(B64Error::Invalid), "{bad}");
+            assert!(!is_canonical(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn output_too_small() {
+        let mut out = [0u8; 2];
+        assert_eq!(decode(b"Zm9v", &mut out), Err(B64Error::OutputTooSmall));
+    }
+
+    #[test]
+    fn round_trips_and_streams() {
+        let data: std::vec::Vec<u8> = (0..=255u8).collect();
+        for len in 0..data.len() {
+            let mut enc = [0u8; 400];
+            let n = encode(&data[..len], &mut enc).unwrap();
+            assert_eq!(n, encoded_len(len));
+            assert!(is_canonical(&enc[..n]));
+            assert_eq!(dec_vec(&enc[..n]), &data[..len]);
+            let mut s = StreamDecoder::new();
+            let mut got = std::vec::Vec::new();
+            for &c in &enc[..n] {
+                s.push(c, |b| got.push(b));
+            }
+            s.finish(|b| got.push(b)).unwrap();
+            assert_eq!(got, &data[..len]);
+        }
+    }
+
+    fn dec_vec(s: &[u8]) -> std::vec::Vec<u8> {
+        let mut out = std::vec![0u8; s.len()];
+        let n = decode(s, &mut out).unwrap();
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn stream_rejects_trailing_bits() {
+        let mut s = StreamDecoder::new();
+        for &c in b"Zh" {
+            s.push(c, |_| {});
+        }
+        assert_eq!(s.finish(|_| {}), Err(B64Error::Invalid));
+    }
+}

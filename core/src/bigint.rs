@@ -1,0 +1,392 @@
+//! Fixed-size Montgomery arithmetic in safe Rust, for *public* values only (RSA verification,
+//! curve-membership checks at key import). Nothing here is constant-time, by design: the
+//! inputs are public keys and signatures.
+//!
+//! A [`Modulus`] holds its Montgomery constants (`-n^-1 mod 2^w` and `R^2 mod n`), computed
+//! once when a key is imported, so a verification pays only for the exponentiation. Numbers
+//! are little-endian limb arrays of a fixed capacity `L` with a runtime length, so one type
+//! serves 2048-, 3072- and 4096-bit moduli without a heap.
+//!
+//! The word-by-word (CIOS) multiply is written with iterators so bounds checks vanish and no
+//! path can panic.
+
+#![allow(clippy::cast_possible_truncation)] // limb arithmetic truncates on purpose
+
+#[cfg(target_pointer_width = "64")]
+mod word {
+    pub type Limb = u64;
+    pub type Wide = u128;
+}
+#[cfg(not(target_pointer_width = "64"))]
+mod word {
+    pub type Limb = u32;
+    pub type Wide = u64;
+}
+pub use word::Limb;
+use word::Wide;
+
+/// Bits per limb.
+pub const LIMB_BITS: usize = Limb::BITS as usize;
+/// Bytes per limb.
+pub const LIMB_BYTES: usize = LIMB_BITS / 8;
+const W: u32 = Limb::BITS;
+
+/// An odd modulus `n > 1` of up to `L` limbs, with its Montgomery constants.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Modulus<const L: usize> {
+    n: [Limb; L],
+    rr: [Limb; L],
+    n0: Limb,
+    len: usize,
+    bits: usize,
+}
+
+impl<const L: usize> core::fmt::Debug for Modulus<L> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Modulus({} bits)", self.bits)
+    }
+}
+
+/// Big-endian bytes to little-endian limbs (`len` limbs). `None` if it does not fit.
+pub fn limbs_from_be<const L: usize>(bytes: &[u8], len: usize) -> Option<[Limb; L]> {
+    if len > L || bytes.len() > len * LIMB_BYTES {
+        return None;
+    }
+    let mut out = [0 as Limb; L];
+    for (i, &b) in bytes.iter().rev().enumerate() {
+        let limb = out.get_mut(i / LIMB_BYTES)?;
+        *limb |= Limb::from(b) << (8 * (i % LIMB_BYTES));
+    }
+    Some(out)
+}
+
+/// Little-endian limbs to big-endian bytes filling `out` exactly (high bytes dropped if
+/// `out` is shorter than the limbs).
+pub fn limbs_to_be(limbs: &[Limb], out: &mut [u8]) {
+    let n = out.len();
+    for (i, o) in out.iter_mut().enumerate() {
+        let pos = n - 1 - i; // byte index from the least significant end
+        let limb = limbs.get(pos / LIMB_BYTES).copied().unwrap_or(0);
+        *o = (limb >> (8 * (pos % LIMB_BYTES))) as u8;
+    }
+}
+
+fn lt(a: &[Limb], b: &[Limb]) -> bool {
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        if x != y {
+            return x < y;
+        }
+    }
+    false
+}
+
+fn sub_in_place(a: &mut [Limb], b: &[Limb]) -> bool {
+    let mut borrow = false;
+    for (x, &y) in a.iter_mut().zip(b) {
+        let (d1, b1) = x.overflowing_sub(y);
+        let (d2, b2) = d1.overflowing_sub(Limb::from(borrow));
+        *x = d2;
+        borrow = b1 | b2;
+    }
+    borrow
+}
+
+fn add_in_place(a: &mut [Limb], b: &[Limb]) -> bool {
+    let mut carry = false;
+    for (x, &y) in a.iter_mut().zip(b) {
+        let (s1, c1) = x.overflowing_add(y);
+        let (s2, c2) = s1.overflowing_add(Limb::from(carry));
+        *x = s2;
+        carry = c1 | c2;
+    }
+    carry
+}
+
+fn bit_len(limbs: &[Limb]) -> usize {
+    for (i, &l) in limbs.iter().enumerate().rev() {
+        if l != 0 {
+            return i * LIMB_BITS + (LIMB_BITS - l.leading_zeros() as usize);
+        }
+    }
+    0
+}
+
+impl<const L: usize> Modulus<L> {
+    /// Builds a modulus from big-endian bytes. `None` unless odd, greater than one, and
+    /// within `L` limbs.
+    pub fn from_be_bytes(bytes: &[u8]) -> Option<Self> {
+        let len = bytes.len().div_ceil(LIMB_BYTES);
+        if len == 0 || len > L {
+            return None;
+        }
+        let n: [Limb; L] = limbs_from_be(bytes, len)?;
+        let nl = n.get(..len)?;
+        let n_low = *nl.first()?;
+        let bits = bit_len(nl);
+        // The top limb must be non-zero so that `len` is the true length.
+        if n_low & 1 == 0 || bits <= 1 || nl.last().copied() == Some(0) {
+            return None;
+        }
+        // -n^-1 mod 2^W by Newton's iteration (each step doubles the correct low bits).
+        let mut inv: Limb = n_low; // correct to 3 bits for odd n
+        for _ in 0..6 {
+            inv = inv.wrapping_mul((2 as Limb).wrapping_sub(n_low.wrapping_mul(inv)));
+        }
+        let mut m = Modulus {
+            n,
+            rr: [0; L],
+            n0: inv.wrapping_neg(),
+            len,
+            bits,
+        };
+        m.rr = m.compute_rr();
+        Some(m)
+    }
+
+    /// Bit length of the modulus.
+    pub fn bits(&self) -> usize {
+        self.bits
+    }
+
+    /// Byte length of the modulus.
+    pub fn byte_len(&self) -> usize {
+        self.bits.div_ceil(8)
+    }
+
+    /// Limbs in use.
+    pub fn limbs(&self) -> usize {
+        self.len
+    }
+
+    fn nl(&self) -> &[Limb] {
+        self.n.get(..self.len).unwrap_or(&[])
+    }
+
+    /// The modulus as big-endian bytes (exactly [`Self::byte_len`] long) into `out`.
+    pub fn to_be_bytes<'o>(&self, out: &'o mut [u8]) -> Option<&'o [u8]> {
+        let out = out.get_mut(..self.byte_len())?;
+        limbs_to_be(self.nl(), out);
+        Some(out)
+    }
+
+    /// Whether `a < n`.
+    pub fn is_reduced(&self, a: &[Limb; L]) -> bool {
+        lt(a.get(..self.len).unwrap_or(&[]), self.nl())
+            && a.get(self.len..).unwrap_or(&[]).iter().all(|&x| x == 0)
+    }
+
+    /// `2a mod n` for `a < n`.
+    fn double(&self, a: &mut [Limb; L]) {
+        let len = self.len;
+        let mut carry: Limb = 0;
+        for x in a.iter_mut().take(len) {
+            let nc = *x >> (W - 1);
+            *x = (*x << 1) | carry;
+            carry = nc;
+        }
+        let al = a.get_mut(..len).unwrap_or(&mut []);
+        if carry != 0 || !lt(al, self.nl()) {
+            sub_in_place(al, self.n.get(..len).unwrap_or(&[]));
+        }
+    }
+
+    fn compute_rr(&self) -> [Limb; L] {
+        let total = self.len * LIMB_BITS;
+        // x = 2^(bits-1) < n, then doublings up to R mod n = 2^total mod n.
+        let mut x = [0 as Limb; L];
+        let top = self.bits - 1;
+        if let Some(l) = x.get_mut(top / LIMB_BITS) {
+            *l = 1 << (top % LIMB_BITS);
+        }
+        for _ in top..total {
+            self.double(&mut x);
+        }
+        // total = a * 2^s: reach 2^a * R by doubling, then square s times in Montgomery
+        // form (mont(2^c R)^2 = 2^(2c) R) to get 2^total * R = R^2 mod n.
+        let s = total.trailing_zeros();
+        let a = total >> s;
+        for _ in 0..a {
+            self.double(&mut x);
+        }
+        for _ in 0..s {
+            x = self.mul(&x, &x);
+        }
+        x
+    }
+
+    /// Montgomery product `a * b / R mod n` for `a, b < n`.
+    pub fn mul(&self, a: &[Limb; L], b: &[Limb; L]) -> [Limb; L] {
+        let len = self.len;
+        let n = self.nl();
+        let n_first = n.first().copied().unwrap_or(1);
+        let mut t = [0 as Limb; L];
+        let tl = t.get_mut(..len).unwrap_or(&mut []);
+        let mut t_hi: Limb = 0;
+        for &bi in b.iter().take(len) {
+            // t += a * b_i
+            let mut c: Limb = 0;
+            for (tj, &aj) in tl.iter_mut().zip(a.iter()) {
+                let s = Wide::from(*tj) + Wide::from(aj) * Wide::from(bi) + Wide::from(c);
+                *tj = s as Limb;
+                c = (s >> W) as Limb;
+            }
+            let s = Wide::from(t_hi) + Wide::from(c);
+            t_hi = s as Limb;
+            let t_hi2 = (s >> W) as Limb;
+            // t = (t + m n) / 2^W with m chosen so the low limb vanishes.
+            let mut it = tl.iter_mut();
+            let Some(first) = it.next() else {
+                return [0; L];
+            };
+            let m = first.wrapping_mul(self.n0);
+            let s = Wide::from(*first) + Wide::from(m) * Wide::from(n_first);
+            let mut c = (s >> W) as Limb;
+            let mut prev = first;
+            for (tj, &nj) in it.zip(n.iter().skip(1)) {
+                let s = Wide::from(*tj) + Wide::from(m) * Wide::from(nj) + Wide::from(c);
+                *prev = s as Limb;
+                c = (s >> W) as Limb;
+                prev = tj;
+            }
+            let s = Wide::from(t_hi) + Wide::from(c);
+            *prev = s as Limb;
+            t_hi = t_hi2.wrapping_add((s >> W) as Limb);
+        }
+        if t_hi != 0 || !lt(tl, n) {
+            sub_in_place(tl, n);
+        }
+        t
+    }
+
+    /// Into Montgomery form: `a R mod n`.
+    pub fn to_mont(&self, a: &[Limb; L]) -> [Limb; L] {
+        self.mul(a, &self.rr)
+    }
+
+    /// Out of Montgomery form: `a / R mod n`.
+    pub fn from_mont(&self, a: &[Limb; L]) -> [Limb; L] {
+        let mut one = [0 as Limb; L];
+        if let Some(l) = one.first_mut() {
+            *l = 1;
+        }
+        self.mul(a, &one)
+    }
+
+    /// `base^e mod n` for a public exponent (variable time), `base < n`, normal form.
+    pub fn pow_u64(&self, base: &[Limb; L], e: u64) -> [Limb; L] {
+        if e == 0 {
+            let mut one = [0 as Limb; L];
+            if let Some(l) = one.first_mut() {
+                *l = 1;
+            }
+            return one;
+        }
+        let bm = self.to_mont(base);
+        let mut acc = bm;
+        let top = 63 - e.leading_zeros();
+        for i in (0..top).rev() {
+            acc = self.mul(&acc, &acc);
+            if (e >> i) & 1 == 1 {
+                acc = self.mul(&acc, &bm);
+            }
+        }
+        self.from_mont(&acc)
+    }
+
+    /// `base^e mod n` with a big-endian byte exponent, in Montgomery form in and out.
+    pub fn pow_mont_be(&self, base_m: &[Limb; L], e: &[u8]) -> [Limb; L] {
+        let mut acc = self.to_mont(&{
+            let mut one = [0 as Limb; L];
+            if let Some(l) = one.first_mut() {
+                *l = 1;
+            }
+            one
+        });
+        for &byte in e {
+            for i in (0..8).rev() {
+                acc = self.mul(&acc, &acc);
+                if (byte >> i) & 1 == 1 {
+                    acc = self.mul(&acc, base_m);
+                }
+            }
+        }
+        acc
+    }
+
+    /// `a + b mod n` for `a, b < n`.
+    pub fn add(&self, a: &[Limb; L], b: &[Limb; L]) -> [Limb; L] {
+        let mut t = *a;
+        let tl = t.get_mut(..self.len).unwrap_or(&mut []);
+        let carry = add_in_place(tl, b);
+        if carry || !lt(tl, self.nl()) {
+            sub_in_place(tl, self.nl());
+        }
+        t
+    }
+
+    /// `a - b mod n` for `a, b < n`.
+    pub fn sub(&self, a: &[Limb; L], b: &[Limb; L]) -> [Limb; L] {
+        let mut t = *a;
+        let tl = t.get_mut(..self.len).unwrap_or(&mut []);
+        if sub_in_place(tl, b) {
+            add_in_place(tl, self.nl());
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const L: usize = 4096 / LIMB_BITS;
+
+    fn num(v: u128) -> [Limb; L] {
+        limbs_from_be(&v.to_be_bytes(), 16 / LIMB_BYTES).unwrap()
+    }
+
+    #[test]
+    fn small_modulus_matches_u128() {
+        // A 97-bit odd modulus: compare with u128 arithmetic.
+        let n: u128 = (1u128 << 96) + 12345 * 2 + 1;
+        let m = Modulus::<L>::from_be_bytes(&n.to_be_bytes()[3..]).unwrap();
+        assert_eq!(m.bits(), 97);
+        let a = 0x1234_5678_9abc_def0_1234_5678u128 % n;
+        let b = 0x0fed_cba9_8765_4321_0fed_cba9u128 % n;
+        let am = m.to_mont(&num(a));
+        let bm = m.to_mont(&num(b));
+        let prod = m.from_mont(&m.mul(&am, &bm));
+        // a*b mod n via shift-and-add in u128.
+        let mut expect: u128 = 0;
+        for i in (0..128).rev() {
+            expect = (expect << 1) % n;
+            if (b >> i) & 1 == 1 {
+                expect = (expect + a) % n;
+            }
+        }
+        assert_eq!(prod, num(expect));
+        assert_eq!(m.add(&num(a), &num(b)), num((a + b) % n));
+        assert_eq!(m.sub(&num(a), &num(b)), num((a + n - b) % n));
+        // Fermat-like check of pow: a^3.
+        let cube = m.pow_u64(&num(a), 3);
+        let sq = m.from_mont(&m.mul(&am, &am));
+        let sqm = m.to_mont(&sq);
+        assert_eq!(cube, m.from_mont(&m.mul(&sqm, &am)));
+    }
+
+    #[test]
+    fn rejects_even_and_tiny() {
+        assert!(Modulus::<L>::from_be_bytes(&[0x10, 0x00]).is_none());
+        assert!(Modulus::<L>::from_be_bytes(&[0x01]).is_none());
+        assert!(Modulus::<L>::from_be_bytes(&[]).is_none());
+    }
+
+    #[test]
+    fn bytes_round_trip() {
+        let bytes: std::vec::Vec<u8> = (1..=255u8).collect();
+        let limbs: [Limb; L] = limbs_from_be(&bytes, 255usize.div_ceil(LIMB_BYTES)).unwrap();
+        let mut out = [0u8; 255];
+        limbs_to_be(&limbs, &mut out);
+        assert_eq!(&out[..], &bytes[..]);
+    }
+}

@@ -1,0 +1,300 @@
+use super::*;
+use crate::alg;
+use crate::claims::Expect;
+use std::string::String;
+use std::vec::Vec;
+
+const K1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+const K2: &str = "AQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+fn oct(kid: &str, k: &str) -> String {
+    std::format!(r#"{{"kty":"oct","kid":"{kid}","alg":"HS256","k":"{k}"}}"#)
+}
+
+fn set(keys: &[String]) -> String {
+    std::format!(r#"{{"keys":[{}]}}"#, keys.join(","))
+}
+
+fn kids<const N: usize>(s: &KeySet<N>) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .iter()
+        .map(|(k, _)| k.kid().and_then(|k| k.as_str()).unwrap_or("").into())
+        .collect();
+    v.sort();
+    v
+}
+
+fn events() -> (Vec<UpdateEvent>, impl FnMut(UpdateEvent)) {
+    (Vec::new(), |_| {})
+}
+
+#[test]
+fn insert_pin_remove() {
+    let mut s: KeySet<2> = KeySet::new();
+    assert_eq!(s.capacity(), 2);
+    s.pin(Jwk::hmac(Some(b"p"), &[1; 32], alg::HS256).unwrap())
+        .unwrap();
+    s.insert(Jwk::hmac(Some(b"a"), &[2; 32], alg::HS256).unwrap())
+        .unwrap();
+    assert!(s.is_full());
+    let back = s
+        .insert(Jwk::hmac(Some(b"b"), &[3; 32], alg::HS256).unwrap())
+        .unwrap_err();
+    assert_eq!(back.kid().unwrap().as_bytes(), b"b");
+    // Same kid replaces an unpinned key; a pinned key is not replaced by insert.
+    s.insert(Jwk::hmac(Some(b"a"), &[4; 32], alg::HS256).unwrap())
+        .unwrap();
+    assert!(s
+        .insert(Jwk::hmac(Some(b"p"), &[5; 32], alg::HS256).unwrap())
+        .is_err());
+    assert!(s.remove(b"a").is_some());
+    assert_eq!(kids(&s), ["p"]);
+    s.clear_unpinned();
+    assert_eq!(kids(&s), ["p"]);
+}
+
+#[test]
+fn jwks_update_is_atomic() {
+    let mut s: KeySet<4> = KeySet::new();
+    let (_, mut ev) = events();
+    s.load_jwks(set(&[oct("a", K1), oct("b", K2)]).as_bytes(), &mut ev)
+        .unwrap();
+    assert_eq!(kids(&s), ["a", "b"]);
+    // Broken document: nothing changes.
+    let bad = set(&[oct("c", K1)]).replace("]}", "");
+    assert_eq!(
+        s.load_jwks(bad.as_bytes(), &mut ev),
+        Err(JwksError::Incomplete)
+    );
+    assert_eq!(kids(&s), ["a", "b"]);
+    assert_eq!(
+        s.load_jwks(br#"{"keys":[{"kty":"oct",}]}"#, &mut ev),
+        Err(JwksError::Json(crate::JsonError::Syntax))
+    );
+    assert_eq!(kids(&s), ["a", "b"]);
+    assert_eq!(
+        s.load_jwks(br#"{"kees":[]}"#, &mut ev),
+        Err(JwksError::NotAKeySet)
+    );
+    assert_eq!(
+        s.load_jwks(br#"{"keys":{}}"#, &mut ev),
+        Err(JwksError::NotAKeySet)
+    );
+    assert_eq!(kids(&s), ["a", "b"]);
+    // Dropping an unfinished update leaves the keys as they were.
+    {
+        let mut u = s.begin_update();
+        u.feed(set(&[oct("z", K1)]).as_bytes(), &mut ev).unwrap();
+    }
+    assert_eq!(kids(&s), ["a", "b"]);
+    // A rotation keeps the shared key and swaps the other.
+    let r = s
+        .load_jwks(set(&[oct("b", K2), oct("c", K1)]).as_bytes(), &mut ev)
+        .unwrap();
+    assert_eq!(
+        r,
+        UpdateReport {
+            loaded: 2,
+            unchanged: 1,
+            skipped: 0,
+            removed: 1
+        }
+    );
+    assert_eq!(kids(&s), ["b", "c"]);
+}
+
+#[test]
+fn skips_with_reasons_and_no_space() {
+    let mut s: KeySet<3> = KeySet::new();
+    let mut seen = Vec::new();
+    let doc = set(&[
+        oct("a", K1),
+        r#"{"kty":"oct","kid":"short","alg":"HS256","k":"AAEC"}"#.into(),
+        r#"{"kty":"RSA","kid":"enc","use":"enc","n":"AQAB","e":"AQAB"}"#.into(),
+        "7".into(),
+        oct("b", K2),
+        oct("b", K1),
+        oct("c", K1),
+        oct("d", K2),
+        oct("e", K2),
+    ]);
+    let r = s.load_jwks(doc.as_bytes(), &mut |e| seen.push(e)).unwrap();
+    let mut skipped: Vec<(u16, KeyError)> = seen
+        .iter()
+        .filter_map(|e| match e {
+            UpdateEvent::Skipped(s) => Some((s.index, s.reason)),
+            _ => None,
+        })
+        .collect();
+    skipped.sort_by_key(|s| s.0);
+    assert_eq!(
+        skipped,
+        [
+            (1, KeyError::SymmetricKeySize),
+            (2, KeyError::WrongUse),
+            (3, KeyError::Json(crate::JsonError::NotAnObject)),
+            (4, KeyError::DuplicateKid),
+            (5, KeyError::DuplicateKid),
+            // The refused duplicate holds its staging slot until the commit.
+            (7, KeyError::NoSpace),
+            (8, KeyError::NoSpace),
+        ]
+    );
+    assert_eq!(kids(&s), ["a", "c"]);
+    assert_eq!(r.loaded, 2);
+}
+
+#[test]
+fn mixed_symmetric_and_asymmetric_sets() {
+    let ec = r#"{"kty":"EC","crv":"P-256","kid":"ec","x":"YP7UuiVanTHJYet0xjVtaMBJuJI7Yfps5mliLmDyn7Y","y":"eQP-EAi4vJmkGunpVii8ZPLxsgwtfp9Rd6PClNRGIpk"}"#;
+    let doc = set(&[oct("a", K1), ec.into()]);
+    let mut s: KeySet<4> = KeySet::new();
+    let mut seen = Vec::new();
+    let r = s.load_jwks(doc.as_bytes(), &mut |e| seen.push(e)).unwrap();
+    assert_eq!(kids(&s), ["ec"]);
+    assert_eq!(r.skipped, 1);
+    assert!(seen.contains(&UpdateEvent::Skipped(SkippedKey {
+        index: 0,
+        kid: Some(Kid::new(b"a").unwrap()),
+        reason: KeyError::MixedKeySet
+    })));
+    let mut s: KeySet<4> = KeySet::new();
+    s.allow_mixed_key_types(true);
+    s.load_jwks(doc.as_bytes(), &mut |_| {}).unwrap();
+    assert_eq!(kids(&s), ["a", "ec"]);
+}
+
+#[test]
+fn private_keys_refuse_the_set() {
+    let mut s: KeySet<4> = KeySet::new();
+    let (_, mut ev) = events();
+    s.load_jwks(set(&[oct("a", K1)]).as_bytes(), &mut ev)
+        .unwrap();
+    let doc = set(&[
+        oct("b", K1),
+        r#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"AA"}"#.into(),
+    ]);
+    assert_eq!(
+        s.load_jwks(doc.as_bytes(), &mut ev),
+        Err(JwksError::PrivateKeyInSet)
+    );
+    assert_eq!(kids(&s), ["a"]);
+}
+
+#[test]
+fn streams_in_any_chunk_size() {
+    let doc = set(&[oct("a", K1), oct("b", K2), r#"{"kty":"oct","kid":"x5","x5c":["MIIB\u0041", "abc"],"alg":"HS256","k":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8","ext":{"nested":[1,2,{"k":"v"}]}}"#.into()]);
+    for chunk in [1usize, 2, 3, 7, 64, 10_000] {
+        let mut s: KeySet<4> = KeySet::new();
+        let mut u = s.begin_update();
+        for c in doc.as_bytes().chunks(chunk) {
+            u.feed(c, &mut |_| {}).unwrap();
+        }
+        let r = u.finish(&mut |_| {}).unwrap();
+        assert_eq!(r.loaded, 3, "chunk {chunk}");
+        assert_eq!(kids(&s), ["a", "b", "x5"]);
+    }
+}
+
+fn hs256_token(kid: &str, key: &[u8], payload: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let h = std::format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#);
+    let enc = |b: &[u8]| {
+        let mut out = std::vec![0u8; crate::b64::encoded_len(b.len())];
+        crate::b64::encode(b, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let input = std::format!("{}.{}", enc(h.as_bytes()), enc(payload.as_bytes()));
+    let mut m = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap();
+    m.update(input.as_bytes());
+    let tag = m.finalize().into_bytes();
+    std::format!("{input}.{}", enc(&tag))
+}
+
+#[test]
+fn refresh_state_machine_and_stale_window() {
+    let p = RefreshPolicy {
+        default_max_age: 600,
+        min_max_age: 60,
+        max_max_age: 3600,
+        retry_after: 30,
+        unknown_kid_interval: 60,
+        stale_for: 300,
+    };
+    let mut c: JwkCache<4> = JwkCache::new(p);
+    let t0 = 1_700_000_000;
+    assert_eq!(c.poll(t0), Some(FetchReason::Initial));
+    c.fetch_started(t0);
+    assert_eq!(c.poll(t0 + 1), None);
+    c.fetch_failed(t0 + 2);
+    assert_eq!(c.poll(t0 + 10), None);
+    assert_eq!(c.poll(t0 + 30), Some(FetchReason::Retry));
+    c.fetch_started(t0 + 30);
+    let key = [
+        0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+        25, 26, 27, 28, 29, 30, 31,
+    ];
+    c.load_jwks(
+        set(&[oct("a", K1)]).as_bytes(),
+        t0 + 31,
+        Some(10),
+        &mut |_| {},
+    )
+    .unwrap();
+    // max-age below the minimum is raised to 60.
+    assert_eq!(c.expires_at(), t0 + 91);
+    assert_eq!(c.freshness(t0 + 90), Freshness::Fresh);
+    assert_eq!(c.poll(t0 + 90), None);
+
+    let v = Validation::new(Expect::Ignore, Expect::Ignore).allow_missing_exp();
+    let tok = hs256_token("a", &key, "{}");
+    let mut buf = [0u8; 256];
+    assert!(c.verify(tok.as_bytes(), &v, t0 + 40, &mut buf).is_ok());
+
+    // Unknown kid: a refetch becomes due, rate-limited from the last attempt.
+    let unknown = hs256_token("zz", &key, "{}");
+    assert_eq!(
+        c.verify(unknown.as_bytes(), &v, t0 + 50, &mut buf)
+            .unwrap_err(),
+        Error::KeyNotFound
+    );
+    assert!(c.unknown_kid_pending());
+    assert_eq!(c.poll(t0 + 50), None);
+    assert_eq!(c.poll(t0 + 89), None);
+    assert_eq!(c.poll(t0 + 90), Some(FetchReason::UnknownKid));
+
+    // Expiry: the fetch is due; while it fails, keys are served stale for 300 s.
+    assert_eq!(c.poll(t0 + 91), Some(FetchReason::Expired));
+    c.fetch_started(t0 + 91);
+    c.fetch_failed(t0 + 92);
+    assert_eq!(c.freshness(t0 + 200), Freshness::Stale);
+    assert!(c.verify(tok.as_bytes(), &v, t0 + 200, &mut buf).is_ok());
+    assert_eq!(c.poll(t0 + 100), None);
+    assert_eq!(c.poll(t0 + 121), Some(FetchReason::Retry));
+    assert_eq!(c.freshness(t0 + 391), Freshness::Expired);
+    assert_eq!(
+        c.verify(tok.as_bytes(), &v, t0 + 391, &mut buf)
+            .unwrap_err(),
+        Error::KeyRejected(KeyError::Stale)
+    );
+    // Pinned keys keep working.
+    c.keys_mut()
+        .pin(Jwk::hmac(Some(b"pin"), &key, alg::HS256).unwrap())
+        .unwrap();
+    let pinned = hs256_token("pin", &key, "{}");
+    assert!(c.verify(pinned.as_bytes(), &v, t0 + 391, &mut buf).is_ok());
+    assert_eq!(c.stats().accepted, 3);
+    assert_eq!(
+        c.stats().rejected[usize::from(Error::KeyNotFound.code_number())],
+        1
+    );
+    assert_eq!(
+        c.stats().rejected[usize::from(Error::KeyRejected(KeyError::Stale).code_number())],
+        1
+    );
+    // A later successful fetch makes keys fresh again.
+    c.load_jwks(set(&[oct("a", K1)]).as_bytes(), t0 + 400, None, &mut |_| {})
+        .unwrap();
+    assert_eq!(c.freshness(t0 + 401), Freshness::Fresh);
+    assert_eq!(c.expires_at(), t0 + 1000);
+}

@@ -1,0 +1,143 @@
+use super::*;
+
+const NOW: u64 = 1_700_000_300;
+
+fn check(payload: &str, v: &Validation<'_>) -> Result<(), Error> {
+    let c = parse(payload.as_bytes(), 8)?;
+    validate(&c, v, NOW)
+}
+
+fn policy() -> Validation<'static> {
+    Validation::new(Expect::One("iss"), Expect::One("aud"))
+}
+
+#[test]
+fn accepts_and_reads_claims() {
+    let c = parse(br#"{"iss":"iss","sub":"s","aud":["x","aud"],"exp":1700000600.9,"nbf":1,"iat":2,"jti":"j"}"#, 8).unwrap();
+    assert_eq!(c.exp(), Some(1_700_000_600));
+    assert!(c.aud().unwrap().contains("aud"));
+    assert_eq!(c.aud().unwrap().iter().count(), 2);
+    assert!(validate(&c, &policy(), NOW).is_ok());
+}
+
+#[test]
+fn time_claims_with_leeway() {
+    let v = policy();
+    let p = |exp: u64| std::format!(r#"{{"iss":"iss","aud":"aud","exp":{exp}}}"#);
+    assert_eq!(check(&p(NOW - 59), &v), Ok(()));
+    assert_eq!(check(&p(NOW - 60), &v), Err(Error::Expired));
+    assert_eq!(check(&p(NOW), &v.leeway(0)), Err(Error::Expired));
+    assert_eq!(check(&p(NOW + 1), &v.leeway(0)), Ok(()));
+    let nbf = |nbf: u64| {
+        std::format!(
+            r#"{{"iss":"iss","aud":"aud","exp":{},"nbf":{nbf}}}"#,
+            NOW + 900
+        )
+    };
+    assert_eq!(check(&nbf(NOW + 60), &v), Ok(()));
+    assert_eq!(check(&nbf(NOW + 61), &v), Err(Error::NotYetValid));
+    let iat = |iat: u64| {
+        std::format!(
+            r#"{{"iss":"iss","aud":"aud","exp":{},"iat":{iat}}}"#,
+            NOW + 900
+        )
+    };
+    assert_eq!(check(&iat(NOW + 61), &v), Err(Error::IssuedInFuture));
+    assert_eq!(
+        check(&iat(NOW - 1000), &v.max_age(500)),
+        Err(Error::Expired)
+    );
+    assert_eq!(check(&iat(NOW - 400), &v.max_age(500)), Ok(()));
+    assert_eq!(
+        check(
+            &std::format!(r#"{{"iss":"iss","aud":"aud","exp":{}}}"#, NOW + 9),
+            &v.max_age(5)
+        ),
+        Err(Error::MissingClaim(Claim::Iat))
+    );
+    assert_eq!(v.leeway(100_000).leeway_secs(), MAX_LEEWAY);
+}
+
+#[test]
+fn deny_by_default() {
+    let v = policy();
+    assert_eq!(
+        check(r#"{"iss":"iss","aud":"aud"}"#, &v),
+        Err(Error::MissingClaim(Claim::Exp))
+    );
+    assert_eq!(
+        check(r#"{"iss":"iss","aud":"aud"}"#, &v.allow_missing_exp()),
+        Ok(())
+    );
+    assert_eq!(
+        check(r#"{"aud":"aud","exp":2000000000}"#, &v),
+        Err(Error::MissingClaim(Claim::Iss))
+    );
+    assert_eq!(
+        check(r#"{"iss":"iss","exp":2000000000}"#, &v),
+        Err(Error::MissingClaim(Claim::Aud))
+    );
+    assert_eq!(
+        check(r#"{"iss":"ISS","aud":"aud","exp":2000000000}"#, &v),
+        Err(Error::WrongIssuer)
+    );
+    assert_eq!(
+        check(r#"{"iss":"iss","aud":[],"exp":2000000000}"#, &v),
+        Err(Error::WrongAudience)
+    );
+    assert_eq!(
+        check(
+            r#"{"iss":"iss","aud":"aud","exp":2000000000}"#,
+            &v.subject("s")
+        ),
+        Err(Error::MissingClaim(Claim::Sub))
+    );
+    assert_eq!(
+        check(
+            r#"{"iss":"iss","aud":"aud","sub":"t","exp":2000000000}"#,
+            &v.subject("s")
+        ),
+        Err(Error::WrongSubject)
+    );
+    let ignore = Validation::new(Expect::Ignore, Expect::Ignore);
+    assert_eq!(check(r#"{"exp":2000000000}"#, &ignore), Ok(()));
+    let any = Validation::new(Expect::AnyOf(&["a", "b"]), Expect::AnyOf(&["c", "d"]));
+    assert_eq!(
+        check(r#"{"iss":"b","aud":["x","d"],"exp":2000000000}"#, &any),
+        Ok(())
+    );
+}
+
+#[test]
+fn type_errors_are_invalid_claim() {
+    let v = policy();
+    for (p, c) in [
+        (r#"{"iss":1,"aud":"aud","exp":2000000000}"#, Claim::Iss),
+        (r#"{"iss":"iss","aud":[1],"exp":2000000000}"#, Claim::Aud),
+        (
+            r#"{"iss":"iss","aud":{"a":1},"exp":2000000000}"#,
+            Claim::Aud,
+        ),
+        (
+            r#"{"iss":"iss","aud":"aud","exp":"2000000000"}"#,
+            Claim::Exp,
+        ),
+        (r#"{"iss":"iss","aud":"aud","exp":-1}"#, Claim::Exp),
+        (r#"{"iss":"iss","aud":"aud","exp":1e30}"#, Claim::Exp),
+        (r#"{"iss":"iss","aud":"aud","exp":null}"#, Claim::Exp),
+        (
+            r#"{"iss":"iss","aud":"aud","exp":2000000000,"nbf":true}"#,
+            Claim::Nbf,
+        ),
+        (
+            r#"{"iss":"iss","aud":"aud","exp":2000000000,"jti":5}"#,
+            Claim::Jti,
+        ),
+    ] {
+        assert_eq!(check(p, &v), Err(Error::InvalidClaim(c)), "{p}");
+    }
+    assert_eq!(
+        check(r#"{"exp":1,"\u0065xp":2000000000}"#, &v),
+        Err(Error::Malformed(Malformed::DuplicateMember))
+    );
+}

@@ -1,0 +1,129 @@
+//! Crypto backends. The verification API above them never changes; a backend is a type that
+//! implements [`Backend`], chosen per call (`verify_with::<B>`) or by default
+//! ([`DefaultBackend`]: `ring` when that feature is on, else `rustcrypto`).
+//!
+//! - [`RustCrypto`] (feature `rustcrypto`): pure Rust, no heap. RSA runs on this crate's own
+//!   fixed-size Montgomery arithmetic with the constants cached in the key.
+//! - [`Ring`] (feature `ring`): ring's assembly for hosts. ring's RSA verification allocates
+//!   inside ring and recomputes the key's Montgomery constants on every call.
+//!
+//! Both backends see the same pre-checked inputs (signature lengths, Ed25519 `S < L` and
+//! small-order `R`, keys validated at import), so they give the same verdict on every input;
+//! the test suite checks this on every vector.
+//!
+//! A hardware accelerator plugs in the same way: implement [`Backend`], delegating what the
+//! hardware does not cover to one of the software backends.
+
+use crate::alg::HashAlg;
+use crate::error::Unspecified;
+use crate::rsa::{RsaPadding, RsaPublicKey};
+
+#[cfg(feature = "ring")]
+mod ring_backend;
+#[cfg(feature = "rustcrypto")]
+mod rustcrypto_backend;
+
+#[cfg(feature = "ring")]
+pub use ring_backend::Ring;
+#[cfg(feature = "rustcrypto")]
+pub use rustcrypto_backend::RustCrypto;
+
+/// The backend used when none is named: `Ring` if the `ring` feature is on, else `RustCrypto`.
+#[cfg(feature = "ring")]
+pub type DefaultBackend = Ring;
+/// The backend used when none is named: `Ring` if the `ring` feature is on, else `RustCrypto`.
+#[cfg(all(feature = "rustcrypto", not(feature = "ring")))]
+pub type DefaultBackend = RustCrypto;
+
+/// Elliptic curves for ECDSA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Curve {
+    /// NIST P-256 (secp256r1).
+    P256,
+    /// NIST P-384 (secp384r1).
+    P384,
+}
+
+impl Curve {
+    /// Coordinate (and scalar) length in bytes.
+    pub const fn coord_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+        }
+    }
+
+    /// The JWK `crv` name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Curve::P256 => "P-256",
+            Curve::P384 => "P-384",
+        }
+    }
+}
+
+/// A SHA-2 digest (up to 64 bytes).
+#[derive(Clone, Copy)]
+pub struct Digest {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Digest {
+    /// Wraps the first `len` bytes of `bytes`.
+    pub fn new(bytes: [u8; 64], len: usize) -> Self {
+        Digest {
+            bytes,
+            len: len.min(64),
+        }
+    }
+}
+
+impl AsRef<[u8]> for Digest {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// The primitives the engine needs. All inputs are public except HMAC keys; every check
+/// that does not depend on the backend (lengths, ranges, key validity) is done before a
+/// backend is called.
+pub trait Backend {
+    /// SHA-2 over the concatenation of `parts`.
+    fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest;
+
+    /// HMAC verification with a constant-time comparison. `tag` has the full hash length.
+    ///
+    /// # Errors
+    /// [`Unspecified`] if the tag does not match.
+    fn hmac_verify(alg: HashAlg, key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified>;
+
+    /// ECDSA verification; `point` is the uncompressed SEC1 point (`04 || x || y`, validated
+    /// at import), `sig` is `r || s` of exactly twice the coordinate length.
+    ///
+    /// # Errors
+    /// [`Unspecified`] if the signature does not verify.
+    fn ecdsa_verify(curve: Curve, point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified>;
+
+    /// Ed25519 verification (RFC 8032 §5.1.7). The key is not of small order, `S < L` and
+    /// `R` is not of small order (checked by the caller).
+    ///
+    /// # Errors
+    /// [`Unspecified`] if the signature does not verify.
+    fn ed25519_verify(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Result<(), Unspecified>;
+
+    /// RSA verification. The default runs this crate's fixed-size Montgomery arithmetic with
+    /// the key's cached constants, using [`Backend::digest`].
+    ///
+    /// # Errors
+    /// [`Unspecified`] if the signature does not verify.
+    fn rsa_verify(
+        key: &RsaPublicKey,
+        padding: RsaPadding,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), Unspecified> {
+        crate::rsa::verify_with_digest(key, padding, msg, sig, Self::digest)
+    }
+}

@@ -1,0 +1,86 @@
+//! The `ring` backend (hosts). ring's RSA allocates internally and re-derives the modulus'
+//! Montgomery constants on every verification.
+
+use super::{Backend, Curve, Digest};
+use crate::alg::HashAlg;
+use crate::error::Unspecified;
+use crate::rsa::{RsaPadding, RsaPublicKey, MAX_RSA_BYTES};
+use ring::{digest, hmac, signature};
+
+/// ring 0.17 (assembly-accelerated; hosts and Linux-class HSMs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ring;
+
+fn digest_alg(alg: HashAlg) -> &'static digest::Algorithm {
+    match alg {
+        HashAlg::Sha256 => &digest::SHA256,
+        HashAlg::Sha384 => &digest::SHA384,
+        HashAlg::Sha512 => &digest::SHA512,
+    }
+}
+
+impl Backend for Ring {
+    fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
+        let mut ctx = digest::Context::new(digest_alg(alg));
+        for p in parts {
+            ctx.update(p);
+        }
+        let d = ctx.finish();
+        let mut bytes = [0u8; 64];
+        let src = d.as_ref();
+        if let Some(dst) = bytes.get_mut(..src.len()) {
+            dst.copy_from_slice(src);
+        }
+        Digest::new(bytes, src.len())
+    }
+
+    fn hmac_verify(alg: HashAlg, key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified> {
+        let a = match alg {
+            HashAlg::Sha256 => hmac::HMAC_SHA256,
+            HashAlg::Sha384 => hmac::HMAC_SHA384,
+            HashAlg::Sha512 => hmac::HMAC_SHA512,
+        };
+        // ring compares in constant time and fails on a length mismatch.
+        hmac::verify(&hmac::Key::new(a, key), msg, tag).map_err(|_| Unspecified)
+    }
+
+    fn ecdsa_verify(curve: Curve, point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
+        let a = match curve {
+            Curve::P256 => &signature::ECDSA_P256_SHA256_FIXED,
+            Curve::P384 => &signature::ECDSA_P384_SHA384_FIXED,
+        };
+        signature::UnparsedPublicKey::new(a, point)
+            .verify(msg, sig)
+            .map_err(|_| Unspecified)
+    }
+
+    fn ed25519_verify(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Result<(), Unspecified> {
+        signature::UnparsedPublicKey::new(&signature::ED25519, pk)
+            .verify(msg, sig)
+            .map_err(|_| Unspecified)
+    }
+
+    fn rsa_verify(
+        key: &RsaPublicKey,
+        padding: RsaPadding,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), Unspecified> {
+        let params: &signature::RsaParameters = match padding {
+            RsaPadding::Pkcs1(HashAlg::Sha256) => &signature::RSA_PKCS1_2048_8192_SHA256,
+            RsaPadding::Pkcs1(HashAlg::Sha384) => &signature::RSA_PKCS1_2048_8192_SHA384,
+            RsaPadding::Pkcs1(HashAlg::Sha512) => &signature::RSA_PKCS1_2048_8192_SHA512,
+            RsaPadding::Pss(HashAlg::Sha256) => &signature::RSA_PSS_2048_8192_SHA256,
+            RsaPadding::Pss(HashAlg::Sha384) => &signature::RSA_PSS_2048_8192_SHA384,
+            RsaPadding::Pss(HashAlg::Sha512) => &signature::RSA_PSS_2048_8192_SHA512,
+        };
+        let mut n = [0u8; MAX_RSA_BYTES];
+        let n = key.modulus_be(&mut n).ok_or(Unspecified)?;
+        let e = key.exponent().to_be_bytes();
+        let skip = e.iter().take_while(|&&b| b == 0).count();
+        let e = e.get(skip..).ok_or(Unspecified)?;
+        signature::RsaPublicKeyComponents { n, e }
+            .verify(params, msg, sig)
+            .map_err(|_| Unspecified)
+    }
+}

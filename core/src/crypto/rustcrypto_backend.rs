@@ -1,0 +1,77 @@
+//! The pure-Rust backend: RustCrypto `sha2`, `hmac`, `p256`, `p384`, and `ed25519-compact`;
+//! RSA on this crate's fixed-size Montgomery arithmetic. No heap anywhere.
+
+use super::{Backend, Curve, Digest};
+use crate::alg::HashAlg;
+use crate::error::Unspecified;
+use hmac::{KeyInit, Mac};
+
+/// Pure Rust, heap-free (the microcontroller backend).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RustCrypto;
+
+fn finish<D: sha2::Digest>(h: D) -> Digest {
+    let out = h.finalize();
+    let src: &[u8] = out.as_ref();
+    let mut bytes = [0u8; 64];
+    if let Some(dst) = bytes.get_mut(..src.len()) {
+        dst.copy_from_slice(src);
+    }
+    Digest::new(bytes, src.len())
+}
+
+fn hash_parts<D: sha2::Digest>(parts: &[&[u8]]) -> Digest {
+    let mut h = D::new();
+    for p in parts {
+        h.update(p);
+    }
+    finish(h)
+}
+
+fn hmac_check<M: Mac + KeyInit>(key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified> {
+    let mut m = <M as KeyInit>::new_from_slice(key).map_err(|_| Unspecified)?;
+    m.update(msg);
+    // `verify_slice` compares in constant time (subtle) and fails on a length mismatch.
+    m.verify_slice(tag).map_err(|_| Unspecified)
+}
+
+impl Backend for RustCrypto {
+    fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
+        match alg {
+            HashAlg::Sha256 => hash_parts::<sha2::Sha256>(parts),
+            HashAlg::Sha384 => hash_parts::<sha2::Sha384>(parts),
+            HashAlg::Sha512 => hash_parts::<sha2::Sha512>(parts),
+        }
+    }
+
+    fn hmac_verify(alg: HashAlg, key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified> {
+        match alg {
+            HashAlg::Sha256 => hmac_check::<hmac::Hmac<sha2::Sha256>>(key, msg, tag),
+            HashAlg::Sha384 => hmac_check::<hmac::Hmac<sha2::Sha384>>(key, msg, tag),
+            HashAlg::Sha512 => hmac_check::<hmac::Hmac<sha2::Sha512>>(key, msg, tag),
+        }
+    }
+
+    fn ecdsa_verify(curve: Curve, point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
+        match curve {
+            Curve::P256 => {
+                use p256::ecdsa::{signature::Verifier, Signature, VerifyingKey};
+                let vk = VerifyingKey::from_sec1_bytes(point).map_err(|_| Unspecified)?;
+                let s = Signature::from_slice(sig).map_err(|_| Unspecified)?;
+                vk.verify(msg, &s).map_err(|_| Unspecified)
+            }
+            Curve::P384 => {
+                use p384::ecdsa::{signature::Verifier, Signature, VerifyingKey};
+                let vk = VerifyingKey::from_sec1_bytes(point).map_err(|_| Unspecified)?;
+                let s = Signature::from_slice(sig).map_err(|_| Unspecified)?;
+                vk.verify(msg, &s).map_err(|_| Unspecified)
+            }
+        }
+    }
+
+    fn ed25519_verify(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Result<(), Unspecified> {
+        let pk = ed25519_compact::PublicKey::new(*pk);
+        let sig = ed25519_compact::Signature::new(*sig);
+        pk.verify(msg, &sig).map_err(|_| Unspecified)
+    }
+}

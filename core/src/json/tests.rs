@@ -1,0 +1,124 @@
+use super::*;
+use std::vec::Vec;
+
+fn members(input: &str, depth: u8) -> Result<Vec<(std::string::String, Value<'_>)>, JsonError> {
+    let mut out = Vec::new();
+    parse_object(input.as_bytes(), depth, |k, v| {
+        let mut buf = [0u8; 64];
+        out.push((k.decode_into(&mut buf).unwrap().into(), v));
+        Ok::<(), JsonError>(())
+    })?;
+    Ok(out)
+}
+
+#[test]
+fn parses_members_and_whitespace() {
+    let m = members(
+        "{ \"a\" : 1 ,\n\t\"b\":\"x\", \"c\":[1,{\"d\":null}], \"e\":true}",
+        8,
+    )
+    .unwrap();
+    assert_eq!(m.len(), 4);
+    assert_eq!(m[0].1, Value::Num(b"1"));
+    assert!(matches!(m[1].1, Value::Str(s) if s.eq_str("x")));
+    assert_eq!(m[2].1, Value::Array(b"[1,{\"d\":null}]"));
+    assert_eq!(m[3].1, Value::Bool(true));
+    assert_eq!(members("{}", 8).unwrap().len(), 0);
+}
+
+#[test]
+fn rejects_grammar_errors() {
+    let cases: &[(&str, JsonError)] = &[
+        ("", JsonError::Syntax),
+        ("[]", JsonError::NotAnObject),
+        ("\"x\"", JsonError::NotAnObject),
+        ("{\"a\":1}x", JsonError::TrailingData),
+        ("{\"a\":1}{}", JsonError::TrailingData),
+        ("{\"a\":1,}", JsonError::Syntax),
+        ("{'a':1}", JsonError::Syntax),
+        ("{\"a\":1/*c*/}", JsonError::Syntax),
+        ("{\"a\":01}", JsonError::Number),
+        ("{\"a\":+1}", JsonError::Number),
+        ("{\"a\":NaN}", JsonError::Number),
+        ("{\"a\":Infinity}", JsonError::Number),
+        ("{\"a\":1.}", JsonError::Number),
+        ("{\"a\":1e}", JsonError::Number),
+        ("{\"a\":\"\\ud834\"}", JsonError::Surrogate),
+        ("{\"a\":\"\\udd1e\"}", JsonError::Surrogate),
+        ("{\"a\":\"\\ud834\\u0041\"}", JsonError::Surrogate),
+        ("{\"a\":\"\\x\"}", JsonError::Escape),
+        ("{\"a\":\"\\u12\"}", JsonError::Escape),
+        ("{\"a\":\"a\u{0}b\"}", JsonError::ControlCharacter),
+        ("{\"a\":[1,]}", JsonError::Syntax),
+        ("{\"a\":[1 2]}", JsonError::Syntax),
+        ("{\"a\":{\"b\"}}", JsonError::Syntax),
+        ("{\"a\":tru}", JsonError::Syntax),
+        ("{\"a\":1", JsonError::Syntax),
+        ("\u{feff}{}", JsonError::NotAnObject),
+    ];
+    for (input, want) in cases {
+        assert_eq!(members(input, 8).unwrap_err(), *want, "{input:?}");
+    }
+    assert_eq!(
+        parse_object::<JsonError>(b"{\"a\":\"\xc0\xaf\"}", 8, |_, _| Ok(())),
+        Err(JsonError::Utf8)
+    );
+    assert_eq!(
+        parse_object::<JsonError>(b"{\"a\":\"\xed\xa0\x80\"}", 8, |_, _| Ok(())),
+        Err(JsonError::Utf8)
+    );
+}
+
+#[test]
+fn depth_is_bounded_without_recursion() {
+    // Top object = depth 1: seven nested arrays reach depth 8.
+    let ok = std::format!("{{\"x\":{}{}}}", "[".repeat(7), "]".repeat(7));
+    assert!(members(&ok, 8).is_ok());
+    let deep = std::format!("{{\"x\":{}{}}}", "[".repeat(8), "]".repeat(8));
+    assert_eq!(members(&deep, 8).unwrap_err(), JsonError::Depth);
+    let huge = std::format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(members(&huge, 63).unwrap_err(), JsonError::Depth);
+}
+
+#[test]
+fn escapes_decode_for_comparison() {
+    let m = members(r#"{"\u0065xp":"a\"b\\c\/\u00e9\ud834\udd1e"}"#, 8).unwrap();
+    assert_eq!(m[0].0, "exp");
+    let Value::Str(s) = m[0].1 else { panic!() };
+    assert!(s.has_escapes());
+    assert!(s.eq_str("a\"b\\c/é𝄞"));
+    assert!(!s.eq_str("a\"b\\c/é"));
+    assert_eq!(s.decoded_len(), "a\"b\\c/é𝄞".len());
+}
+
+#[test]
+fn array_items_iterate() {
+    let items: Vec<_> = array_items(b"[ \"a\", 1, [2], {\"b\":3} ]")
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(items.len(), 4);
+    assert_eq!(items[1], Value::Num(b"1"));
+    assert_eq!(array_items(b"[]").count(), 0);
+}
+
+#[test]
+fn numeric_dates() {
+    let max = 253_402_300_799;
+    assert_eq!(numeric_date(b"1700000600", max), Some(1_700_000_600));
+    assert_eq!(numeric_date(b"1700000600.5", max), Some(1_700_000_600));
+    assert_eq!(numeric_date(b"1.7000006e9", max), Some(1_700_000_600));
+    assert_eq!(numeric_date(b"17000006E2", max), Some(1_700_000_600));
+    assert_eq!(numeric_date(b"170000060000e-2", max), Some(1_700_000_600));
+    assert_eq!(numeric_date(b"0", max), Some(0));
+    assert_eq!(numeric_date(b"-0", max), Some(0));
+    assert_eq!(numeric_date(b"0.9", max), Some(0));
+    assert_eq!(numeric_date(b"-1", max), None);
+    assert_eq!(numeric_date(b"-0.5", max), None);
+    assert_eq!(numeric_date(b"253402300799", max), Some(max));
+    assert_eq!(numeric_date(b"253402300800", max), None);
+    assert_eq!(numeric_date(b"1e30", max), None);
+    assert_eq!(numeric_date(b"1e400", max), None);
+    assert_eq!(numeric_date(b"1e-400", max), Some(0));
+    assert_eq!(numeric_date(b"18446744073709551616", max), None);
+    assert_eq!(numeric_date(b"1000000000000000000000000000000", max), None);
+}

@@ -1,0 +1,49 @@
+#![doc = include_str!("../../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(clippy::indexing_slicing)]
+
+#[cfg(test)]
+extern crate std;
+
+#[cfg(not(any(feature = "ring", feature = "rustcrypto")))]
+compile_error!("tokenguard needs a crypto backend: enable feature `rustcrypto` or `ring`");
+
+pub mod alg;
+pub mod b64;
+mod bigint;
+mod cache;
+mod claims;
+pub mod crypto;
+pub mod dangerous;
+mod ec;
+mod error;
+mod header;
+pub mod json;
+mod jwk;
+mod jwks;
+mod rsa;
+mod verify;
+
+pub use alg::{AlgSet, Algorithm};
+pub use cache::{
+    FetchReason, Freshness, JwkCache, JwksUpdate, KeySet, RefreshPolicy, Stats, UpdateEvent,
+    UpdateReport,
+};
+pub use claims::{
+    Audience, Expect, RegisteredClaims, Validation, DEFAULT_LEEWAY, DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_TOKEN_LEN, MAX_LEEWAY, MAX_NUMERIC_DATE,
+};
+pub use crypto::{Backend, Curve, DefaultBackend};
+pub use error::{
+    Claim, Error, HeaderError, JsonError, JwksError, KeyError, Malformed, Unspecified,
+};
+pub use header::Header;
+pub use jwk::{Jwk, KeyType, Kid, MAX_KID_LEN, MAX_OCT_LEN};
+pub use jwks::{JwksParser, KeyOutcome, SkippedKey};
+pub use rsa::{RsaPadding, RsaPublicKey, MAX_RSA_BITS, MAX_RSA_BYTES, MIN_RSA_BITS};
+pub use verify::{verify_jws, verify_jwt, KeySource, VerifiedJws, VerifiedToken};
+
+/// The crate version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

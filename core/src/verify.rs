@@ -1,0 +1,340 @@
+//! The critical path: compact JWS split, strict base64url, header policy, key selection,
+//! signature, then (for JWTs) claims.
+//!
+//! Order, so that cheap structural checks come first and claims are only read from an
+//! authenticated payload: length limit, three segments, base64url of all three, header JSON
+//! and policy, algorithm allow-list, `typ`, key selection and binding, signature, payload
+//! JSON, claims.
+
+use crate::alg::{Algorithm, Family};
+use crate::b64::{self, B64Error};
+use crate::claims::{self, RegisteredClaims, Validation};
+use crate::crypto::Backend;
+use crate::ec;
+use crate::error::{Error, HeaderError, Malformed};
+use crate::header::{self, Header};
+use crate::json::JsonStr;
+use crate::jwk::{Jwk, Material};
+use crate::rsa::{RsaPadding, MAX_RSA_BYTES};
+
+/// Where verification finds keys. Implemented by [`crate::KeySet`], [`crate::JwkCache`], a
+/// single [`Jwk`] and a slice of keys.
+pub trait KeySource {
+    /// The usable key whose `kid` equals `kid` exactly.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`] when there is none; a source may also refuse a key it holds
+    /// (e.g. [`Error::KeyRejected`] for a stale key set).
+    fn find(&self, kid: JsonStr<'_>) -> Result<&Jwk, Error>;
+    /// Calls `f` on every usable key until it returns `false` (for tokens without `kid`,
+    /// when the policy allows them).
+    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk) -> bool);
+}
+
+impl KeySource for Jwk {
+    fn find(&self, kid: JsonStr<'_>) -> Result<&Jwk, Error> {
+        self.kid()
+            .filter(|k| kid.eq_bytes(k.as_bytes()))
+            .map(|_| self)
+            .ok_or(Error::KeyNotFound)
+    }
+    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk) -> bool) {
+        f(self);
+    }
+}
+
+impl KeySource for [Jwk] {
+    fn find(&self, kid: JsonStr<'_>) -> Result<&Jwk, Error> {
+        self.iter()
+            .find(|k| k.kid().is_some_and(|id| kid.eq_bytes(id.as_bytes())))
+            .ok_or(Error::KeyNotFound)
+    }
+    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk) -> bool) {
+        for k in self {
+            if !f(k) {
+                return;
+            }
+        }
+    }
+}
+
+/// A JWS whose signature verified; the payload may be any bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedJws<'b> {
+    header: Header<'b>,
+    payload: &'b [u8],
+}
+
+impl<'b> VerifiedJws<'b> {
+    /// The header.
+    pub fn header(&self) -> &Header<'b> {
+        &self.header
+    }
+    /// The decoded payload.
+    pub fn payload(&self) -> &'b [u8] {
+        self.payload
+    }
+}
+
+/// A JWT whose signature and claims verified. Claims are only reachable from here.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedToken<'b> {
+    header: Header<'b>,
+    payload: &'b str,
+    claims: RegisteredClaims<'b>,
+}
+
+impl<'b> VerifiedToken<'b> {
+    /// The header (algorithm, `kid`, `typ`).
+    pub fn header(&self) -> &Header<'b> {
+        &self.header
+    }
+    /// The verified algorithm.
+    pub fn alg(&self) -> Algorithm {
+        self.header.alg()
+    }
+    /// The registered claims, typed.
+    pub fn claims(&self) -> &RegisteredClaims<'b> {
+        &self.claims
+    }
+    /// The claims JSON text, as signed.
+    pub fn claims_json(&self) -> &'b str {
+        self.payload
+    }
+
+    /// Deserializes the claims into the caller's type with serde-json-core (no heap).
+    /// Strings with escapes need an owned type (serde-json-core borrows only unescaped text).
+    ///
+    /// # Errors
+    /// serde-json-core's error when the claims do not fit `T`.
+    #[cfg(feature = "serde")]
+    pub fn deserialize<T: serde::Deserialize<'b>>(&self) -> Result<T, serde_json_core::de::Error> {
+        serde_json_core::from_str(self.payload).map(|(t, _)| t)
+    }
+}
+
+pub(crate) struct Parts<'t> {
+    pub(crate) signing_input: &'t [u8],
+    pub(crate) header_b64: &'t [u8],
+    pub(crate) payload_b64: &'t [u8],
+    pub(crate) sig_b64: &'t [u8],
+}
+
+/// Splits a compact serialization into exactly three segments (header and signature
+/// non-empty).
+pub(crate) fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
+    let mut dots = token
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c == b'.')
+        .map(|(i, _)| i);
+    let (Some(d1), Some(d2), None) = (dots.next(), dots.next(), dots.next()) else {
+        return Err(Malformed::Segments.into());
+    };
+    let header_b64 = token.get(..d1).ok_or(Malformed::Segments)?;
+    let payload_b64 = token.get(d1 + 1..d2).ok_or(Malformed::Segments)?;
+    let sig_b64 = token.get(d2 + 1..).ok_or(Malformed::Segments)?;
+    let signing_input = token.get(..d2).ok_or(Malformed::Segments)?;
+    if header_b64.is_empty() || sig_b64.is_empty() {
+        return Err(Malformed::Segments.into());
+    }
+    Ok(Parts {
+        signing_input,
+        header_b64,
+        payload_b64,
+        sig_b64,
+    })
+}
+
+fn b64_into(input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+    b64::decode(input, out).map_err(|e| match e {
+        B64Error::Invalid => Error::Malformed(Malformed::Base64),
+        B64Error::OutputTooSmall => {
+            if b64::is_canonical(input) {
+                Error::TooLarge
+            } else {
+                Error::Malformed(Malformed::Base64)
+            }
+        }
+    })
+}
+
+const MAX_SIG: usize = if MAX_RSA_BYTES > 96 {
+    MAX_RSA_BYTES
+} else {
+    96
+};
+
+/// Checks one signature with one key under `alg`, after the key's binding allows it.
+pub(crate) fn check_signature<B: Backend>(
+    key: &Jwk,
+    alg: Algorithm,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), Error> {
+    key.permits(alg)?;
+    let r = match (alg.family(), &key.material) {
+        (Family::Hmac(h), Material::Oct(k)) if sig.len() == h.len() => {
+            B::hmac_verify(h, k.bytes(), msg, sig)
+        }
+        (Family::RsaPkcs1(h), Material::Rsa(r)) if sig.len() == r.modulus_len() => {
+            B::rsa_verify(r, RsaPadding::Pkcs1(h), msg, sig)
+        }
+        (Family::RsaPss(h), Material::Rsa(r)) if sig.len() == r.modulus_len() => {
+            B::rsa_verify(r, RsaPadding::Pss(h), msg, sig)
+        }
+        (Family::EcdsaP256 | Family::EcdsaP384, Material::Ec { curve, point })
+            if sig.len() == 2 * curve.coord_len() =>
+        {
+            let plen = 1 + 2 * curve.coord_len();
+            B::ecdsa_verify(*curve, point.get(..plen).unwrap_or(&[]), msg, sig)
+        }
+        (Family::Ed25519, Material::Ed25519(pk)) => match <&[u8; 64]>::try_from(sig) {
+            Ok(s64) => {
+                let (r, s) = s64.split_at(32);
+                let r32: Option<&[u8; 32]> = r.try_into().ok();
+                if !ec::ed25519_scalar_is_canonical(s)
+                    || r32.is_none_or(ec::ed25519_has_small_order)
+                {
+                    Err(crate::error::Unspecified)
+                } else {
+                    B::ed25519_verify(pk, msg, s64)
+                }
+            }
+            Err(_) => Err(crate::error::Unspecified),
+        },
+        _ => Err(crate::error::Unspecified),
+    };
+    r.map_err(|_| Error::BadSignature)
+}
+
+/// Verifies a compact JWS (any payload) against `keys`, decoding header and payload into
+/// `buf`. The claims are not looked at; the header policy and algorithm list apply.
+///
+/// # Errors
+/// Any [`Error`] but the claim errors.
+pub fn verify_jws<'b, B: Backend, K: KeySource + ?Sized>(
+    keys: &K,
+    token: &[u8],
+    v: &Validation<'_>,
+    buf: &'b mut [u8],
+) -> Result<VerifiedJws<'b>, Error> {
+    jws_inner::<B, K>(keys, token, v, buf, false)
+}
+
+fn jws_inner<'b, B: Backend, K: KeySource + ?Sized>(
+    keys: &K,
+    token: &[u8],
+    v: &Validation<'_>,
+    buf: &'b mut [u8],
+    jwt: bool,
+) -> Result<VerifiedJws<'b>, Error> {
+    if token.len() > v.max_token_len {
+        return Err(Error::TooLarge);
+    }
+    let parts = split(token)?;
+    if jwt && parts.payload_b64.is_empty() {
+        // A JWT's payload is a JSON object: an empty one is structurally wrong.
+        return Err(Malformed::Segments.into());
+    }
+    let h_max = b64::decoded_len(parts.header_b64.len()).ok_or(Malformed::Base64)?;
+    let (hbuf, pbuf) = buf.split_at_mut(h_max.min(buf.len()));
+    let hlen = b64_into(parts.header_b64, hbuf)?;
+    let plen = b64_into(parts.payload_b64, pbuf)?;
+    let mut sig_buf = [0u8; MAX_SIG];
+    let sig_len = match b64::decode(parts.sig_b64, &mut sig_buf) {
+        Ok(n) => Some(n),
+        Err(B64Error::Invalid) => return Err(Malformed::Base64.into()),
+        Err(B64Error::OutputTooSmall) if b64::is_canonical(parts.sig_b64) => None,
+        Err(B64Error::OutputTooSmall) => return Err(Malformed::Base64.into()),
+    };
+    let hbuf: &'b [u8] = hbuf;
+    let pbuf: &'b [u8] = pbuf;
+    let hjson = hbuf.get(..hlen).ok_or(Error::TooLarge)?;
+    let payload = pbuf.get(..plen).ok_or(Error::TooLarge)?;
+    let header = header::parse(hjson, v.max_depth)?;
+    let alg = header.alg();
+    if !v.algorithms.contains(alg) {
+        return Err(Error::AlgNotAllowed);
+    }
+    if let Some(want) = v.typ {
+        match header.typ() {
+            Some(t) if header::media_type_matches(t, want) => {}
+            _ => return Err(Error::WrongType),
+        }
+    }
+    let sig = match sig_len {
+        Some(n) => sig_buf.get(..n).ok_or(Error::BadSignature)?,
+        None => &[][..],
+    };
+    let too_long = sig_len.is_none();
+    match header.kid() {
+        Some(kid) => {
+            let key = keys.find(kid)?;
+            key.permits(alg)?;
+            if too_long {
+                return Err(Error::BadSignature);
+            }
+            check_signature::<B>(key, alg, parts.signing_input, sig)?;
+        }
+        None => {
+            if !v.allow_missing_kid {
+                return Err(Error::KeyNotFound);
+            }
+            // Try only keys whose type and binding fit alg; the first that verifies wins.
+            let mut result = Err(Error::KeyNotFound);
+            keys.for_each_key(&mut |key| {
+                if key.permits(alg).is_err() {
+                    return true;
+                }
+                if too_long {
+                    result = Err(Error::BadSignature);
+                    return false;
+                }
+                match check_signature::<B>(key, alg, parts.signing_input, sig) {
+                    Ok(()) => {
+                        result = Ok(());
+                        false
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        true
+                    }
+                }
+            });
+            result?;
+        }
+    }
+    Ok(VerifiedJws { header, payload })
+}
+
+/// Verifies a compact JWT against `keys` at time `now` (unix seconds): the JWS checks, then
+/// the payload as a JSON object of claims, validated by `v`.
+///
+/// # Errors
+/// The first failing check's [`Error`].
+pub fn verify_jwt<'b, B: Backend, K: KeySource + ?Sized>(
+    keys: &K,
+    token: &[u8],
+    v: &Validation<'_>,
+    now: u64,
+    buf: &'b mut [u8],
+) -> Result<VerifiedToken<'b>, Error> {
+    let jws = jws_inner::<B, K>(keys, token, v, buf, true)?;
+    if jws
+        .header
+        .cty()
+        .is_some_and(|c| header::media_type_matches(c, "JWT"))
+    {
+        return Err(HeaderError::NestedJwt.into());
+    }
+    let payload = core::str::from_utf8(jws.payload)
+        .map_err(|_| Error::from(crate::error::JsonError::Utf8))?;
+    let claims = claims::parse(jws.payload, v.max_depth)?;
+    claims::validate(&claims, v, now)?;
+    Ok(VerifiedToken {
+        header: jws.header,
+        payload,
+        claims,
+    })
+}

@@ -1,0 +1,264 @@
+//! Shared helpers for the integration tests: the one vector loader (third-party data is read
+//! from `../shared/vectors`, never copied into the repository), hex/base64url, a token
+//! minter for tests, and the two-backend verifier that asserts both backends agree.
+
+#![allow(missing_docs, clippy::missing_panics_doc)]
+
+use std::path::PathBuf;
+
+use tokenguard::crypto::{Ring, RustCrypto};
+use tokenguard::{Error, KeySource, Validation};
+
+/// `../shared/vectors` next to the repository (override with `TOKENGUARD_VECTORS`).
+pub fn vectors_dir() -> PathBuf {
+    if let Ok(p) = std::env::var("TOKENGUARD_VECTORS") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors")
+}
+
+/// Reads and parses a JSON vector file under the vectors directory.
+pub fn load(rel: &str) -> serde_json::Value {
+    let path = vectors_dir().join(rel);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read test vectors {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn hex(s: &str) -> Vec<u8> {
+    assert!(s.len() % 2 == 0, "odd hex length");
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+pub fn b64(data: &[u8]) -> String {
+    let mut out = vec![0u8; tokenguard::b64::encoded_len(data.len())];
+    let n = tokenguard::b64::encode(data, &mut out).unwrap();
+    out.truncate(n);
+    String::from_utf8(out).unwrap()
+}
+
+pub fn unb64(s: &str) -> Vec<u8> {
+    let mut out = vec![0u8; s.len()];
+    let n = tokenguard::b64::decode(s.as_bytes(), &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+/// Strips leading zero bytes (ASN.1-style integers to minimal big-endian).
+pub fn minimal(b: &[u8]) -> &[u8] {
+    let skip = b.iter().take_while(|&&x| x == 0).count();
+    &b[skip..]
+}
+
+/// Left-pads or strips a big-endian integer to exactly `len` bytes (None if it is longer).
+pub fn fixed(b: &[u8], len: usize) -> Option<Vec<u8>> {
+    let m = minimal(b);
+    if m.len() > len {
+        return None;
+    }
+    let mut out = vec![0u8; len - m.len()];
+    out.extend_from_slice(m);
+    Some(out)
+}
+
+/// An outcome comparable across backends: the accepted claims JSON, or the error.
+pub type Outcome = Result<String, Error>;
+
+/// Verifies a JWT with both backends, asserts they agree exactly, returns the outcome.
+pub fn verify_both<K: KeySource + ?Sized>(
+    keys: &K,
+    token: &str,
+    v: &Validation<'_>,
+    now: u64,
+) -> Outcome {
+    let mut b1 = vec![0u8; token.len() + 16];
+    let mut b2 = vec![0u8; token.len() + 16];
+    let r = tokenguard::verify_jwt::<Ring, K>(keys, token.as_bytes(), v, now, &mut b1)
+        .map(|t| t.claims_json().to_owned());
+    let c = tokenguard::verify_jwt::<RustCrypto, K>(keys, token.as_bytes(), v, now, &mut b2)
+        .map(|t| t.claims_json().to_owned());
+    assert_eq!(r, c, "backends disagree on {token}");
+    r
+}
+
+/// Verifies a JWS (any payload) with both backends, asserts they agree, returns the payload.
+pub fn verify_jws_both<K: KeySource + ?Sized>(
+    keys: &K,
+    token: &str,
+    v: &Validation<'_>,
+) -> Result<Vec<u8>, Error> {
+    let mut b1 = vec![0u8; token.len() + 16];
+    let mut b2 = vec![0u8; token.len() + 16];
+    let r = tokenguard::verify_jws::<Ring, K>(keys, token.as_bytes(), v, &mut b1)
+        .map(|t| t.payload().to_vec());
+    let c = tokenguard::verify_jws::<RustCrypto, K>(keys, token.as_bytes(), v, &mut b2)
+        .map(|t| t.payload().to_vec());
+    assert_eq!(r, c, "backends disagree on {token}");
+    r
+}
+
+/// Test-only token minting with ring (the signing API of tokenguard has its own tests).
+pub mod mint {
+    use super::b64;
+    use ring::rand::SystemRandom;
+    use ring::signature::{self, KeyPair};
+
+    pub fn signing_input(header: &str, payload: &str) -> String {
+        format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()))
+    }
+
+    pub fn hs256(key: &[u8], header: &str, payload: &str) -> String {
+        let input = signing_input(header, payload);
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
+            input.as_bytes(),
+        );
+        format!("{input}.{}", b64(tag.as_ref()))
+    }
+
+    /// A P-256 key pair; returns the JWK members x, y and a signer.
+    pub struct Es256 {
+        pair: signature::EcdsaKeyPair,
+    }
+
+    impl Es256 {
+        pub fn generate() -> Es256 {
+            let rng = SystemRandom::new();
+            let pkcs8 = signature::EcdsaKeyPair::generate_pkcs8(
+                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &rng,
+            )
+            .unwrap();
+            Es256 {
+                pair: signature::EcdsaKeyPair::from_pkcs8(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    pkcs8.as_ref(),
+                    &rng,
+                )
+                .unwrap(),
+            }
+        }
+        pub fn jwk(&self, kid: &str) -> String {
+            let pk = self.pair.public_key().as_ref();
+            format!(
+                r#"{{"kty":"EC","crv":"P-256","kid":"{kid}","alg":"ES256","x":"{}","y":"{}"}}"#,
+                b64(&pk[1..33]),
+                b64(&pk[33..65])
+            )
+        }
+        pub fn sign(&self, header: &str, payload: &str) -> String {
+            let input = signing_input(header, payload);
+            let sig = self
+                .pair
+                .sign(&SystemRandom::new(), input.as_bytes())
+                .unwrap();
+            format!("{input}.{}", b64(sig.as_ref()))
+        }
+    }
+
+    pub struct Ed25519 {
+        pair: signature::Ed25519KeyPair,
+    }
+
+    impl Ed25519 {
+        pub fn generate() -> Ed25519 {
+            let pkcs8 = signature::Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+            Ed25519 {
+                pair: signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap(),
+            }
+        }
+        pub fn jwk(&self, kid: &str) -> String {
+            format!(
+                r#"{{"kty":"OKP","crv":"Ed25519","kid":"{kid}","x":"{}"}}"#,
+                b64(self.pair.public_key().as_ref())
+            )
+        }
+        pub fn sign(&self, header: &str, payload: &str) -> String {
+            let input = signing_input(header, payload);
+            format!("{input}.{}", b64(self.pair.sign(input.as_bytes()).as_ref()))
+        }
+    }
+}
+
+/// `jwt-negative-vectors.json`: keys, policy, and cases by id.
+pub mod corpus {
+    use super::{load, verify_both};
+    use tokenguard::{Expect, Jwk, KeySet, Validation};
+
+    /// The team's negative JWT corpus with its policy block.
+    pub struct Corpus {
+        pub doc: serde_json::Value,
+    }
+
+    impl Corpus {
+        pub fn new() -> Corpus {
+            Corpus {
+                doc: load("jwt-negative-vectors.json"),
+            }
+        }
+
+        pub fn policy(&self) -> (Validation<'static>, u64) {
+            let p = &self.doc["meta"]["policy"];
+            let iss: &'static str = Box::leak(
+                p["expected_iss"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+                    .into_boxed_str(),
+            );
+            let aud: &'static str = Box::leak(
+                p["expected_aud"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+                    .into_boxed_str(),
+            );
+            assert_eq!(p["require_exp"], true);
+            let v = Validation::new(Expect::One(iss), Expect::One(aud))
+                .leeway(p["skew_s"].as_u64().unwrap() as u32)
+                .max_token_len(p["max_token_len"].as_u64().unwrap() as usize)
+                .max_depth(p["max_json_depth"].as_u64().unwrap() as u8)
+                .allow_missing_kid(true);
+            (v, p["now"].as_u64().unwrap())
+        }
+
+        pub fn keys_for(&self, spec: &str) -> KeySet<4> {
+            let mut set: KeySet<4> = KeySet::new();
+            for k in spec.split(['+', ' ']) {
+                if let Some(j) = self.doc["meta"]["keys"].get(k) {
+                    set.insert(Jwk::from_json(j.to_string().as_bytes()).unwrap())
+                        .unwrap();
+                }
+            }
+            assert!(!set.is_empty(), "no key for {spec}");
+            set
+        }
+
+        pub fn case(&self, id: &str) -> (KeySet<4>, String) {
+            let c = self.doc["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == id)
+                .unwrap();
+            (
+                self.keys_for(c["key"].as_str().unwrap()),
+                c["token"].as_str().unwrap().to_owned(),
+            )
+        }
+    }
+
+    /// The outcome code of case `id` under the corpus policy ("accept" or an error code).
+    pub fn code(id: &str) -> &'static str {
+        let c = Corpus::new();
+        let (v, now) = c.policy();
+        let (set, tok) = c.case(id);
+        match verify_both(&set, &tok, &v, now) {
+            Ok(_) => "accept",
+            Err(e) => e.code(),
+        }
+    }
+}

@@ -1,1 +1,1 @@
-
+//! Shared fixtures for the benches live in the bench files.

@@ -61,7 +61,7 @@ pub enum HashAlg {
 
 impl HashAlg {
     /// Output length in bytes.
-    pub const fn len(self) -> usize {
+    pub const fn output_len(self) -> usize {
         match self {
             HashAlg::Sha256 => 32,
             HashAlg::Sha384 => 48,
@@ -138,7 +138,7 @@ impl Algorithm {
     /// The exact signature length for fixed-size algorithms (`None` for RSA: modulus length).
     pub const fn signature_len(self) -> Option<usize> {
         match self.family() {
-            Family::Hmac(h) => Some(h.len()),
+            Family::Hmac(h) => Some(h.output_len()),
             Family::EcdsaP256 => Some(64),
             Family::EcdsaP384 => Some(96),
             Family::Ed25519 => Some(64),
@@ -176,6 +176,7 @@ impl AlgSet {
     pub const ASYMMETRIC: AlgSet = AlgSet(Self::ALL.0 & !0b111);
 
     /// A set from a list.
+    #[allow(clippy::indexing_slicing)] // `i < algs.len()`
     pub const fn from_slice(algs: &[Algorithm]) -> AlgSet {
         let mut bits = 0u16;
         let mut i = 0;

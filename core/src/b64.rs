@@ -15,6 +15,7 @@ pub enum B64Error {
 
 const INVALID: u8 = 0xFF;
 
+#[allow(clippy::indexing_slicing)] // const-evaluated; `i < 64` and `u8 as usize < 256`
 const fn build_table() -> [u8; 256] {
     let mut t = [INVALID; 256];
     let alphabet = ALPHABET;
@@ -30,9 +31,55 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 static DECODE: [u8; 256] = build_table();
 
 #[inline(always)]
+#[allow(clippy::indexing_slicing)] // a u8 index into a 256-entry table
 fn val(c: u8) -> u8 {
     DECODE[usize::from(c)]
 }
+
+/// Four characters to three bytes. On 64-bit hosts four pre-shifted tables (4 KiB) make this
+/// branch-light; elsewhere the 256-byte table keeps flash small.
+#[cfg(target_pointer_width = "64")]
+#[inline(always)]
+#[allow(clippy::indexing_slicing)] // u8 indices into 256-entry tables
+fn quad(a: u8, b: u8, c: u8, d: u8) -> Result<[u8; 3], B64Error> {
+    let w = SHIFTED[0][usize::from(a)]
+        | SHIFTED[1][usize::from(b)]
+        | SHIFTED[2][usize::from(c)]
+        | SHIFTED[3][usize::from(d)];
+    if w & BAD != 0 {
+        return Err(B64Error::Invalid);
+    }
+    let [_, x, y, z] = w.to_be_bytes();
+    Ok([x, y, z])
+}
+
+#[cfg(not(target_pointer_width = "64"))]
+#[inline(always)]
+fn quad(a: u8, b: u8, c: u8, d: u8) -> Result<[u8; 3], B64Error> {
+    let (a, b, c, d) = (val(a), val(b), val(c), val(d));
+    if (a | b | c | d) & 0xC0 != 0 {
+        return Err(B64Error::Invalid);
+    }
+    Ok([(a << 2) | (b >> 4), (b << 4) | (c >> 2), (c << 6) | d])
+}
+
+#[cfg(target_pointer_width = "64")]
+const BAD: u32 = 0x8000_0000;
+
+#[cfg(target_pointer_width = "64")]
+#[allow(clippy::indexing_slicing)] // const-evaluated
+const fn shifted(shift: u32) -> [u32; 256] {
+    let mut t = [BAD; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[ALPHABET[i] as usize] = (i as u32) << shift;
+        i += 1;
+    }
+    t
+}
+
+#[cfg(target_pointer_width = "64")]
+static SHIFTED: [[u32; 256]; 4] = [shifted(18), shifted(12), shifted(6), shifted(0)];
 
 /// The decoded length of `encoded_len` characters, or `None` when no canonical encoding has
 /// that length (`len % 4 == 1`).
@@ -67,24 +114,15 @@ pub fn decode(input: &[u8], out: &mut [u8]) -> Result<usize, B64Error> {
     let mut chunks = input.chunks_exact(4);
     let mut outs = out.chunks_exact_mut(3);
     for (c, o) in (&mut chunks).zip(&mut outs) {
-        let (a, b, cc, d) = match c {
-            [a, b, cc, d] => (val(*a), val(*b), val(*cc), val(*d)),
-            _ => return Err(B64Error::Invalid),
-        };
-        if (a | b | cc | d) & 0xC0 != 0 {
+        let ([a, b, cc, d], [o0, o1, o2]) = (c, o) else {
             return Err(B64Error::Invalid);
-        }
-        let w = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(cc) << 6) | u32::from(d);
-        let [_, x, y, z] = w.to_be_bytes();
-        if let [o0, o1, o2] = o {
-            *o0 = x;
-            *o1 = y;
-            *o2 = z;
-        }
+        };
+        let [x, y, z] = quad(*a, *b, *cc, *d)?;
+        *o0 = x;
+        *o1 = y;
+        *o2 = z;
     }
-    let rest = chunks.remainder();
-    let tail = outs.into_remainder();
-    match (rest, tail) {
+    match (chunks.remainder(), outs.into_remainder()) {
         ([], []) => {}
         ([a, b], [o0]) => {
             let (a, b) = (val(*a), val(*b));

@@ -264,7 +264,7 @@ impl<const L: usize> Modulus<L> {
     }
 
     /// Out of Montgomery form: `a / R mod n`.
-    pub fn from_mont(&self, a: &[Limb; L]) -> [Limb; L] {
+    pub fn to_normal(&self, a: &[Limb; L]) -> [Limb; L] {
         let mut one = [0 as Limb; L];
         if let Some(l) = one.first_mut() {
             *l = 1;
@@ -290,7 +290,7 @@ impl<const L: usize> Modulus<L> {
                 acc = self.mul(&acc, &bm);
             }
         }
-        self.from_mont(&acc)
+        self.to_normal(&acc)
     }
 
     /// `base^e mod n` with a big-endian byte exponent, in Montgomery form in and out.
@@ -355,7 +355,7 @@ mod tests {
         let b = 0x0fed_cba9_8765_4321_0fed_cba9u128 % n;
         let am = m.to_mont(&num(a));
         let bm = m.to_mont(&num(b));
-        let prod = m.from_mont(&m.mul(&am, &bm));
+        let prod = m.to_normal(&m.mul(&am, &bm));
         // a*b mod n via shift-and-add in u128.
         let mut expect: u128 = 0;
         for i in (0..128).rev() {
@@ -369,9 +369,9 @@ mod tests {
         assert_eq!(m.sub(&num(a), &num(b)), num((a + n - b) % n));
         // Fermat-like check of pow: a^3.
         let cube = m.pow_u64(&num(a), 3);
-        let sq = m.from_mont(&m.mul(&am, &am));
+        let sq = m.to_normal(&m.mul(&am, &am));
         let sqm = m.to_mont(&sq);
-        assert_eq!(cube, m.from_mont(&m.mul(&sqm, &am)));
+        assert_eq!(cube, m.to_normal(&m.mul(&sqm, &am)));
     }
 
     #[test]

@@ -145,6 +145,7 @@ impl<const N: usize> KeySet<N> {
             .map(|e| &e.jwk)
     }
 
+    #[allow(clippy::result_large_err)]
     fn put(&mut self, jwk: Jwk, pinned: bool) -> Result<(), Jwk> {
         if let Some(kid) = jwk.kid() {
             let same =
@@ -180,6 +181,7 @@ impl<const N: usize> KeySet<N> {
     ///
     /// # Errors
     /// Hands the key back when the set is full or a pinned key has its `kid`.
+    #[allow(clippy::result_large_err)] // hands the key back, heapless-style
     pub fn insert(&mut self, jwk: Jwk) -> Result<(), Jwk> {
         self.put(jwk, false)
     }
@@ -188,6 +190,7 @@ impl<const N: usize> KeySet<N> {
     ///
     /// # Errors
     /// Hands the key back when the set is full.
+    #[allow(clippy::result_large_err)] // hands the key back, heapless-style
     pub fn pin(&mut self, jwk: Jwk) -> Result<(), Jwk> {
         self.put(jwk, true)
     }

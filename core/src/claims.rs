@@ -182,7 +182,16 @@ impl<'a> Audience<'a> {
 
     /// Whether `value` is one of the audiences.
     pub fn contains(&self, value: &str) -> bool {
-        self.iter().any(|s| s.eq_str(value))
+        self.any(|s| s.eq_str(value))
+    }
+
+    fn any(&self, mut f: impl FnMut(JsonStr<'a>) -> bool) -> bool {
+        match *self {
+            Audience::One(s) => f(s),
+            Audience::Many(raw) => {
+                json::array_items(raw).any(|v| matches!(v, Ok(Value::Str(s)) if f(s)))
+            }
+        }
     }
 }
 
@@ -336,7 +345,7 @@ pub fn validate(c: &RegisteredClaims<'_>, v: &Validation<'_>, now: u64) -> Resul
     }
     if v.audience != Expect::Ignore {
         let aud = c.aud.ok_or(Error::MissingClaim(Claim::Aud))?;
-        if !aud.iter().any(|a| v.audience.matches(a)) {
+        if !aud.any(|a| v.audience.matches(a)) {
             return Err(Error::WrongAudience);
         }
     }

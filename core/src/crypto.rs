@@ -24,6 +24,8 @@ mod ring_backend;
 mod rustcrypto_backend;
 
 #[cfg(feature = "ring")]
+pub(crate) use ring_backend::ring_hmac_key;
+#[cfg(feature = "ring")]
 pub use ring_backend::Ring;
 #[cfg(feature = "rustcrypto")]
 pub use rustcrypto_backend::RustCrypto;
@@ -98,6 +100,20 @@ pub trait Backend {
     /// # Errors
     /// [`Unspecified`] if the tag does not match.
     fn hmac_verify(alg: HashAlg, key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified>;
+
+    /// HMAC verification with an imported key; backends that keep prepared key state
+    /// override this. The default calls [`Backend::hmac_verify`].
+    ///
+    /// # Errors
+    /// [`Unspecified`] if the tag does not match.
+    fn hmac_verify_key(
+        alg: HashAlg,
+        key: &crate::jwk::SymmetricKey,
+        msg: &[u8],
+        tag: &[u8],
+    ) -> Result<(), Unspecified> {
+        Self::hmac_verify(alg, key.bytes(), msg, tag)
+    }
 
     /// ECDSA verification; `point` is the uncompressed SEC1 point (`04 || x || y`, validated
     /// at import), `sig` is `r || s` of exactly twice the coordinate length.

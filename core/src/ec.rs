@@ -25,6 +25,7 @@ const ED_P_MINUS_2: [u8; 32] =
 const ED_P_HALF: [u8; 32] =
     hex32("3ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff6");
 /// The group order L of Ed25519, little-endian (as scalars are encoded).
+#[allow(clippy::indexing_slicing)] // const-evaluated
 const ED_L_LE: [u8; 32] = {
     let be = hex32("1000000000000000000000000000000014def9dea2f79cd65812631a5cf5d3ed");
     let mut le = [0u8; 32];
@@ -44,6 +45,7 @@ const fn hexval(c: u8) -> u8 {
     }
 }
 
+#[allow(clippy::indexing_slicing)] // const-evaluated
 const fn hex32(s: &str) -> [u8; 32] {
     let b = s.as_bytes();
     let mut out = [0u8; 32];
@@ -55,6 +57,7 @@ const fn hex32(s: &str) -> [u8; 32] {
     out
 }
 
+#[allow(clippy::indexing_slicing)] // const-evaluated
 const fn hex48(s: &str) -> [u8; 48] {
     let b = s.as_bytes();
     let mut out = [0u8; 48];

@@ -120,7 +120,11 @@ pub fn parse(json: &[u8], max_depth: u8) -> Result<Header<'_>, Error> {
         return Err(HeaderError::EmbeddedKey.into());
     }
     let mut buf = [0u8; 16];
-    let alg = match alg_s.decode_into(&mut buf) {
+    let name = match alg_s.as_str() {
+        Some(plain) => Some(plain),
+        None => alg_s.decode_into(&mut buf),
+    };
+    let alg = match name {
         Some(name) if alg::is_none_alg(name.as_bytes()) => return Err(Error::UnsupportedAlg),
         Some(name) => Algorithm::from_name(name.as_bytes()).ok_or(Error::UnsupportedAlg)?,
         None => return Err(Error::UnsupportedAlg),

@@ -303,6 +303,39 @@ impl<'a> Iterator for ArrayItems<'a> {
     }
 }
 
+/// Length of the leading run of bytes that need no attention inside a string (anything but
+/// `"`, `\\` and control characters), eight bytes at a time.
+#[inline(always)]
+fn plain_run(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut n = 0;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        let quote = x ^ (ONES * u64::from(b'"'));
+        let bslash = x ^ (ONES * u64::from(b'\\'));
+        // A byte is "special" if it is zero after xor (quote, backslash) or below 0x20.
+        let zero_q = quote.wrapping_sub(ONES) & !quote;
+        let zero_b = bslash.wrapping_sub(ONES) & !bslash;
+        let ctrl = x.wrapping_sub(ONES * 0x20) & !x;
+        let hit = (zero_q | zero_b | ctrl) & HIGH;
+        if hit != 0 {
+            return n + (hit.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    for &c in chunks.remainder() {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return n;
+        }
+        n += 1;
+    }
+    n
+}
+
 #[derive(Clone)]
 struct Scanner<'a> {
     b: &'a [u8],
@@ -343,6 +376,7 @@ impl<'a> Scanner<'a> {
         let start = self.i;
         let mut escaped = false;
         loop {
+            self.i += plain_run(self.b.get(self.i..).unwrap_or(&[]));
             let c = self.next().ok_or(JsonError::Syntax)?;
             match c {
                 b'"' => break,
@@ -350,8 +384,7 @@ impl<'a> Scanner<'a> {
                     escaped = true;
                     self.escape()?;
                 }
-                0..=0x1F => return Err(JsonError::ControlCharacter),
-                _ => {}
+                _ => return Err(JsonError::ControlCharacter),
             }
         }
         let raw = self.b.get(start..self.i - 1).ok_or(JsonError::Syntax)?;
@@ -544,6 +577,17 @@ impl<'a> Scanner<'a> {
 /// Parses a JSON number as a NumericDate (RFC 7519 §2): non-negative, fractions floored,
 /// exponents honoured; `None` if negative (and non-zero) or above `max`.
 pub fn numeric_date(raw: &[u8], max: u64) -> Option<u64> {
+    // Fast path: a plain integer (the common case).
+    if raw.len() <= 19 && raw.iter().all(u8::is_ascii_digit) {
+        let v = raw
+            .iter()
+            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+        return if v > max { None } else { Some(v) };
+    }
+    numeric_date_general(raw, max)
+}
+
+fn numeric_date_general(raw: &[u8], max: u64) -> Option<u64> {
     let (neg, rest) = match raw.split_first() {
         Some((b'-', r)) => (true, r),
         _ => (false, raw),

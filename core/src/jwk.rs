@@ -92,28 +92,49 @@ impl KeyType {
     }
 }
 
-/// An HMAC secret; zeroized when dropped.
+/// An HMAC secret; zeroized when dropped. With the `ring` feature, a key bound to one
+/// HMAC algorithm also keeps ring's prepared key (inner and outer states), so a verification
+/// does not re-derive them.
 #[derive(Clone)]
 pub struct SymmetricKey {
     k: [u8; MAX_OCT_LEN],
     len: u8,
+    #[cfg(feature = "ring")]
+    prepared: Option<(crate::alg::HashAlg, ring::hmac::Key)>,
 }
 
 impl SymmetricKey {
-    fn new(k: &[u8]) -> Result<Self, KeyError> {
+    fn new(k: &[u8], alg: Option<Algorithm>) -> Result<Self, KeyError> {
         let mut s = SymmetricKey {
             k: [0; MAX_OCT_LEN],
             len: 0,
+            #[cfg(feature = "ring")]
+            prepared: None,
         };
         s.k.get_mut(..k.len())
             .ok_or(KeyError::SymmetricKeySize)?
             .copy_from_slice(k);
         s.len = u8::try_from(k.len()).map_err(|_| KeyError::SymmetricKeySize)?;
+        #[cfg(feature = "ring")]
+        if let Some(Family::Hmac(h)) = alg.map(Algorithm::family) {
+            s.prepared = Some((h, crate::crypto::ring_hmac_key(h, k)));
+        }
+        #[cfg(not(feature = "ring"))]
+        let _ = alg;
         Ok(s)
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
         self.k.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    /// ring's prepared key for `h`, if this key was bound to that hash at import.
+    #[cfg(feature = "ring")]
+    pub(crate) fn prepared(&self, h: crate::alg::HashAlg) -> Option<&ring::hmac::Key> {
+        self.prepared
+            .as_ref()
+            .filter(|(a, _)| *a == h)
+            .map(|(_, k)| k)
     }
 }
 
@@ -130,8 +151,10 @@ impl Drop for SymmetricKey {
     }
 }
 
-/// The key material of a [`Jwk`].
+/// The key material of a [`Jwk`]. Fixed-size storage on purpose: every variant fits the
+/// largest key, so a cache slot can hold any key without a heap.
 #[derive(Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Material {
     Rsa(RsaPublicKey),
     /// Uncompressed SEC1 point `04 || x || y` (validated on the curve).
@@ -222,13 +245,13 @@ impl Jwk {
         let Family::Hmac(h) = alg.family() else {
             return Err(KeyError::AlgMismatch);
         };
-        if key.len() < h.len() {
+        if key.len() < h.output_len() {
             return Err(KeyError::SymmetricKeySize);
         }
         Ok(Jwk {
             kid: kid.map(Kid::new).transpose()?,
             alg: Some(alg),
-            material: Material::Oct(SymmetricKey::new(key)?),
+            material: Material::Oct(SymmetricKey::new(key, Some(alg))?),
         })
     }
 
@@ -366,7 +389,7 @@ impl Jwk {
         }
         let fits = match (alg.family(), &self.material) {
             (Family::Hmac(h), Material::Oct(k)) => {
-                if k.bytes().len() < h.len() {
+                if k.bytes().len() < h.output_len() {
                     return Err(Error::KeyRejected(KeyError::SymmetricKeySize));
                 }
                 true
@@ -944,7 +967,7 @@ impl JwkCollector {
                         Ok(Jwk {
                             kid: kid.map(Kid::new).transpose()?,
                             alg: None,
-                            material: Material::Oct(SymmetricKey::new(k)?),
+                            material: Material::Oct(SymmetricKey::new(k, None)?),
                         })
                     }
                 }

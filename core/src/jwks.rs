@@ -15,6 +15,7 @@ const JWKS_MAX_DEPTH: u8 = 16;
 
 /// What happened to one key of the set.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // a key travels by value, no heap
 pub enum KeyOutcome {
     /// The key parsed and validated (whether it fits the cache is decided by the caller).
     Parsed {
@@ -91,11 +92,7 @@ impl<F: FnMut(KeyOutcome)> Sink for Bound<'_, F> {
     fn container_start(&mut self, is_object: bool, depth: u8) {
         let st = &mut *self.st;
         match depth {
-            1 => {
-                if !is_object {
-                    st.not_a_set = true;
-                }
-            }
+            1 if !is_object => st.not_a_set = true,
             2 if st.top_is_keys => {
                 if is_object {
                     st.not_a_set = true;

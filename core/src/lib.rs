@@ -2,7 +2,20 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-#![warn(clippy::indexing_slicing)]
+#![warn(
+    clippy::indexing_slicing,
+    clippy::std_instead_of_core,
+    clippy::alloc_instead_of_core
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 #[cfg(test)]
 extern crate std;
@@ -40,7 +53,7 @@ pub use error::{
     Claim, Error, HeaderError, JsonError, JwksError, KeyError, Malformed, Unspecified,
 };
 pub use header::Header;
-pub use jwk::{Jwk, KeyType, Kid, MAX_KID_LEN, MAX_OCT_LEN};
+pub use jwk::{Jwk, KeyType, Kid, SymmetricKey, MAX_KID_LEN, MAX_OCT_LEN};
 pub use jwks::{JwksParser, KeyOutcome, SkippedKey};
 pub use rsa::{RsaPadding, RsaPublicKey, MAX_RSA_BITS, MAX_RSA_BYTES, MIN_RSA_BITS};
 pub use verify::{verify_jws, verify_jwt, KeySource, VerifiedJws, VerifiedToken};

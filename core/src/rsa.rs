@@ -148,7 +148,7 @@ fn pkcs1_check(
 ) -> Result<(), Unspecified> {
     let k = em.len();
     let prefix = digest_info_prefix(h);
-    let t_len = prefix.len() + h.len();
+    let t_len = prefix.len() + h.output_len();
     if k < t_len + 11 {
         return Err(Unspecified);
     }
@@ -167,7 +167,7 @@ fn pkcs1_check(
     exp.get_mut(ps_end + 1..ps_end + 1 + prefix.len())
         .ok_or(Unspecified)?
         .copy_from_slice(prefix);
-    exp.get_mut(k - h.len()..)
+    exp.get_mut(k - h.output_len()..)
         .ok_or(Unspecified)?
         .copy_from_slice(hash.as_ref());
     if exp == em {
@@ -187,7 +187,7 @@ fn pss_check(
 ) -> Result<(), Unspecified> {
     let em_bits = mod_bits - 1;
     let em_len = em_bits.div_ceil(8);
-    let h_len = h.len();
+    let h_len = h.output_len();
     let s_len = h_len;
     // I2OSP(m, emLen): when emLen < k the extra leading byte must be zero.
     let skip = em_full.len().checked_sub(em_len).ok_or(Unspecified)?;
@@ -209,14 +209,12 @@ fn pss_check(
         return Err(Unspecified);
     }
     // DB = maskedDB xor MGF1(H, emLen - hLen - 1)
-    let mut counter: u32 = 0;
-    for chunk in masked_db.chunks_mut(h_len) {
+    for (counter, chunk) in (0u32..).zip(masked_db.chunks_mut(h_len)) {
         let c = counter.to_be_bytes();
         let mask = digest(h, &[hh, &c]);
         for (d, m) in chunk.iter_mut().zip(mask.as_ref()) {
             *d ^= m;
         }
-        counter += 1;
     }
     if let Some(b) = masked_db.first_mut() {
         *b &= top_mask;

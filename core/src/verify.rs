@@ -105,6 +105,23 @@ impl<'b> VerifiedToken<'b> {
     /// Deserializes the claims into the caller's type with serde-json-core (no heap).
     /// Strings with escapes need an owned type (serde-json-core borrows only unescaped text).
     ///
+    /// ```
+    /// # use tokenguard::{alg, Expect, Jwk, KeySet, Validation};
+    /// #[derive(serde::Deserialize)]
+    /// struct Claims<'a> {
+    ///     sub: &'a str,
+    ///     exp: u64,
+    /// }
+    /// # let mut keys: KeySet<1> = KeySet::new();
+    /// # keys.insert(Jwk::from_json(br#"{"kty":"oct","kid":"hs-1","alg":"HS256","k":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"}"#).unwrap()).unwrap();
+    /// # let token = b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImhzLTEifQ.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwiYXVkIjoiZGV2aWNlLTEiLCJzdWIiOiJ1MSIsImlhdCI6MTcwMDAwMDAwMCwibmJmIjoxNzAwMDAwMDAwLCJleHAiOjE3MDAwMDA2MDAsImp0aSI6ImotMSJ9.xxcJsXfFWu_v_RJX_C89rXkbAzfZ_kmmbaY-64E-3gg";
+    /// let v = Validation::new(Expect::One("https://issuer.example"), Expect::One("device-1"));
+    /// let mut buf = [0u8; 512];
+    /// let t = keys.verify(token, &v, 1_700_000_300, &mut buf).unwrap();
+    /// let c: Claims = t.deserialize().unwrap();
+    /// assert_eq!((c.sub, c.exp), ("u1", 1_700_000_600));
+    /// ```
+    ///
     /// # Errors
     /// serde-json-core's error when the claims do not fit `T`.
     #[cfg(feature = "serde")]
@@ -123,14 +140,11 @@ pub(crate) struct Parts<'t> {
 /// Splits a compact serialization into exactly three segments (header and signature
 /// non-empty).
 pub(crate) fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
-    let mut dots = token
-        .iter()
-        .enumerate()
-        .filter(|(_, &c)| c == b'.')
-        .map(|(i, _)| i);
-    let (Some(d1), Some(d2), None) = (dots.next(), dots.next(), dots.next()) else {
+    let d1 = find_dot(token, 0).ok_or(Malformed::Segments)?;
+    let d2 = find_dot(token, d1 + 1).ok_or(Malformed::Segments)?;
+    if find_dot(token, d2 + 1).is_some() {
         return Err(Malformed::Segments.into());
-    };
+    }
     let header_b64 = token.get(..d1).ok_or(Malformed::Segments)?;
     let payload_b64 = token.get(d1 + 1..d2).ok_or(Malformed::Segments)?;
     let sig_b64 = token.get(d2 + 1..).ok_or(Malformed::Segments)?;
@@ -144,6 +158,30 @@ pub(crate) fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
         payload_b64,
         sig_b64,
     })
+}
+
+/// Position of the first `.` at or after `from`, eight bytes at a time.
+fn find_dot(b: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let rest = b.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut base = from;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b'.'));
+        let hit = x.wrapping_sub(ONES) & !x & HIGH;
+        if hit != 0 {
+            return Some(base + (hit.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'.')
+        .map(|p| base + p)
 }
 
 fn b64_into(input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
@@ -174,8 +212,8 @@ pub(crate) fn check_signature<B: Backend>(
 ) -> Result<(), Error> {
     key.permits(alg)?;
     let r = match (alg.family(), &key.material) {
-        (Family::Hmac(h), Material::Oct(k)) if sig.len() == h.len() => {
-            B::hmac_verify(h, k.bytes(), msg, sig)
+        (Family::Hmac(h), Material::Oct(k)) if sig.len() == h.output_len() => {
+            B::hmac_verify_key(h, k, msg, sig)
         }
         (Family::RsaPkcs1(h), Material::Rsa(r)) if sig.len() == r.modulus_len() => {
             B::rsa_verify(r, RsaPadding::Pkcs1(h), msg, sig)

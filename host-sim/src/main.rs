@@ -1,1 +1,40 @@
-fn main() {}
+//! `tokenguard-sim`: the command-line tool testers use with tokenguard.
+
+use clap::{Parser, Subcommand};
+
+mod demo;
+mod verify_cmd;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tokenguard-sim",
+    version,
+    about = "tokenguard's simulator and tools for testers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Verify a JWT against a JWK Set (exit 0 accepted, 1 rejected, 2 usage/I-O error).
+    Verify(verify_cmd::VerifyArgs),
+    /// The end-to-end demo: mint, verify, rotate keys, survive an outage; no external services.
+    Demo(demo::DemoArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Verify(a) => verify_cmd::run(a),
+        Cmd::Demo(a) => demo::run(a),
+    };
+    match r {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}

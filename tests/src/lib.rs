@@ -2,7 +2,7 @@
 //! from `../shared/vectors`, never copied into the repository), hex/base64url, a token
 //! minter for tests, and the two-backend verifier that asserts both backends agree.
 
-#![allow(missing_docs, clippy::missing_panics_doc)]
+#![allow(missing_docs, clippy::missing_panics_doc, clippy::new_without_default)]
 
 use std::path::PathBuf;
 

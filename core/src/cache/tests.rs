@@ -1,6 +1,5 @@
 use super::*;
 use crate::alg;
-use crate::claims::Expect;
 use std::string::String;
 use std::vec::Vec;
 
@@ -196,6 +195,7 @@ fn streams_in_any_chunk_size() {
     }
 }
 
+#[cfg(feature = "rustcrypto")]
 fn hs256_token(kid: &str, key: &[u8], payload: &str) -> String {
     use hmac::{KeyInit, Mac};
     let h = std::format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#);
@@ -211,6 +211,7 @@ fn hs256_token(kid: &str, key: &[u8], payload: &str) -> String {
     std::format!("{input}.{}", enc(&tag))
 }
 
+#[cfg(feature = "rustcrypto")]
 #[test]
 fn refresh_state_machine_and_stale_window() {
     let p = RefreshPolicy {
@@ -246,7 +247,8 @@ fn refresh_state_machine_and_stale_window() {
     assert_eq!(c.freshness(t0 + 90), Freshness::Fresh);
     assert_eq!(c.poll(t0 + 90), None);
 
-    let v = Validation::new(Expect::Ignore, Expect::Ignore).allow_missing_exp();
+    let v = Validation::new(crate::claims::Expect::Ignore, crate::claims::Expect::Ignore)
+        .allow_missing_exp();
     let tok = hs256_token("a", &key, "{}");
     let mut buf = [0u8; 256];
     assert!(c.verify(tok.as_bytes(), &v, t0 + 40, &mut buf).is_ok());

@@ -19,6 +19,19 @@ fn digest_alg(alg: HashAlg) -> &'static digest::Algorithm {
     }
 }
 
+fn hmac_alg(alg: HashAlg) -> hmac::Algorithm {
+    match alg {
+        HashAlg::Sha256 => hmac::HMAC_SHA256,
+        HashAlg::Sha384 => hmac::HMAC_SHA384,
+        HashAlg::Sha512 => hmac::HMAC_SHA512,
+    }
+}
+
+/// ring's prepared HMAC key (inner and outer states computed once).
+pub(crate) fn ring_hmac_key(alg: HashAlg, key: &[u8]) -> hmac::Key {
+    hmac::Key::new(hmac_alg(alg), key)
+}
+
 impl Backend for Ring {
     fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
         let mut ctx = digest::Context::new(digest_alg(alg));
@@ -35,13 +48,20 @@ impl Backend for Ring {
     }
 
     fn hmac_verify(alg: HashAlg, key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified> {
-        let a = match alg {
-            HashAlg::Sha256 => hmac::HMAC_SHA256,
-            HashAlg::Sha384 => hmac::HMAC_SHA384,
-            HashAlg::Sha512 => hmac::HMAC_SHA512,
-        };
         // ring compares in constant time and fails on a length mismatch.
-        hmac::verify(&hmac::Key::new(a, key), msg, tag).map_err(|_| Unspecified)
+        hmac::verify(&ring_hmac_key(alg, key), msg, tag).map_err(|_| Unspecified)
+    }
+
+    fn hmac_verify_key(
+        alg: HashAlg,
+        key: &crate::jwk::SymmetricKey,
+        msg: &[u8],
+        tag: &[u8],
+    ) -> Result<(), Unspecified> {
+        match key.prepared(alg) {
+            Some(k) => hmac::verify(k, msg, tag).map_err(|_| Unspecified),
+            None => Self::hmac_verify(alg, key.bytes(), msg, tag),
+        }
     }
 
     fn ecdsa_verify(curve: Curve, point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {

@@ -1,0 +1,295 @@
+//! The `tokenguard-sim verify` contract (DESIGN.md), run as a process.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use tokenguard_tests::corpus::Corpus;
+use tokenguard_tests::load;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+}
+
+fn tmp(name: &str, content: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tokenguard-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+/// A JWKS with 18 usable keys of every type (RSA 2048-4096, EC, OKP, oct) and 6 unusable.
+fn big_jwks() -> String {
+    let corpus = Corpus::new();
+    let mut keys: Vec<serde_json::Value> = vec![];
+    for k in ["hs-1", "ec-1"] {
+        keys.push(corpus.doc["meta"]["keys"][k].clone());
+    }
+    for (i, (bits, sha)) in [
+        (2048, 256),
+        (2048, 384),
+        (2048, 512),
+        (3072, 256),
+        (3072, 384),
+        (3072, 512),
+        (4096, 256),
+        (4096, 384),
+        (4096, 512),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let doc = load(&format!(
+            "wycheproof/rsa_signature_{bits}_sha{sha}_test.json"
+        ));
+        let mut jwk = doc["testGroups"][0]["keyJwk"].clone();
+        jwk["kid"] = format!("rsa-{i}").into();
+        keys.push(jwk);
+    }
+    for (i, f) in [
+        "ecdsa_secp256r1_sha256_p1363_test.json",
+        "ecdsa_secp384r1_sha384_p1363_test.json",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let doc = load(&format!("wycheproof/{f}"));
+        for j in 0..2 {
+            let mut jwk = doc["testGroups"][j]["publicKeyJwk"].clone();
+            jwk["kid"] = format!("ec-{i}-{j}").into();
+            keys.push(jwk);
+        }
+    }
+    let ed = load("wycheproof/ed25519_test.json");
+    for j in 0..2 {
+        let mut jwk = ed["testGroups"][j]["publicKeyJwk"].clone();
+        jwk["kid"] = format!("ed-{j}").into();
+        keys.push(jwk);
+    }
+    keys.push(serde_json::json!({"kty":"oct","kid":"hs512","alg":"HS512","k": tokenguard_tests::b64(&[5u8; 64])}));
+    // Unusable: weak RSA, use enc, unknown kty, unknown crv, malformed, EC point off-curve.
+    let weak = load("wycheproof/json_web_key_test.json");
+    let mut w = weak["testGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["comment"] == "keysize_too_small")
+        .unwrap()["public"]["keys"][0]
+        .clone();
+    w["kid"] = "weak".into();
+    keys.push(w);
+    keys.push(serde_json::json!({"kty":"oct","kid":"enc","use":"enc","k": tokenguard_tests::b64(&[1u8; 32])}));
+    keys.push(serde_json::json!({"kty":"XYZ","kid":"unknown-kty"}));
+    keys.push(serde_json::json!({"kty":"EC","kid":"p521","crv":"P-521","x":"AA","y":"AA"}));
+    keys.push(serde_json::json!({"kty":"RSA","kid":"broken","n":"@@@","e":"AQAB"}));
+    let mut bad = corpus.doc["meta"]["keys"]["ec-1"].clone();
+    bad["kid"] = "off-curve".into();
+    bad["y"] = "eQP-EAi4vJmkGunpVii8ZPLxsgwtfp9Rd6PClNRGIpg".into();
+    keys.push(bad);
+    serde_json::json!({ "keys": keys }).to_string()
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut c = bin();
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn base_args(jwks: &str) -> Vec<String> {
+    [
+        "verify",
+        "--jwks",
+        jwks,
+        "--iss",
+        "https://issuer.example",
+        "--aud",
+        "device-1",
+        "--now",
+        "1700000300",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+#[test]
+fn loads_many_keys_and_warns_about_unusable_ones() {
+    let jwks = tmp("big.json", &big_jwks());
+    let corpus = Corpus::new();
+    let (_, tok) = corpus.case("ctl-hs256");
+    let mut a = base_args(jwks.to_str().unwrap());
+    a.push(tok);
+    let out = run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    for (kid, why) in [
+        ("weak", "RSA modulus"),
+        ("enc", "use is not sig"),
+        ("unknown-kty", "unsupported kty"),
+        ("p521", "unsupported crv"),
+        ("broken", "base64url"),
+        ("off-curve", "not on the curve"),
+    ] {
+        assert!(
+            err.contains(&format!("(kid {kid}) skipped")) && err.contains(why),
+            "{kid}: {err}"
+        );
+    }
+    assert_eq!(err.lines().count(), 6, "{err}");
+    let claims: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(claims["sub"], "u1");
+}
+
+#[test]
+fn single_token_exit_codes_and_messages() {
+    let corpus = Corpus::new();
+    let jwks = tmp("corpus.json", &serde_json::json!({"keys":[corpus.doc["meta"]["keys"]["hs-1"], corpus.doc["meta"]["keys"]["ec-1"]]}).to_string());
+    let j = jwks.to_str().unwrap();
+    let (_, good) = corpus.case("ctl-es256");
+    let (_, expired) = corpus.case("exp-past");
+    let mut a = base_args(j);
+    a.push(good.clone());
+    let out = run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert_eq!(out.status.code(), Some(0));
+    // Default leeway 0: exp-past (now - 61) is expired.
+    let mut a = base_args(j);
+    a.push(expired.clone());
+    let out = run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("error: expired: "),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    // --alg restricts; stdin with `-`.
+    let mut a = base_args(j);
+    a.extend(["--alg".into(), "HS256".into(), "-".into()]);
+    let out = run(
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        Some(&format!("{good}\n")),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("error: alg_not_allowed: "));
+    // --typ.
+    let mut a = base_args(j);
+    a.extend(["--typ".into(), "at+jwt".into(), good.clone()]);
+    let out = run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert!(text(&out.stderr).starts_with("error: wrong_type: "));
+    // Usage and I/O errors exit 2.
+    let out = run(&["verify", "--jwks", j, "--aud", "x", &good], None);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(
+        &[
+            "verify",
+            "--jwks",
+            "/nonexistent/jwks.json",
+            "--iss",
+            "i",
+            "--aud",
+            "a",
+            &good,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("error: "));
+    let out = run(
+        &[
+            "verify", "--jwks", j, "--iss", "i", "--aud", "a", "--alg", "RSA", &good,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(
+        &[
+            "verify", "--jwks", j, "--iss", "i", "--aud", "a", "--leeway", "601", &good,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn batch_mode_matches_the_core_on_the_whole_corpus() {
+    let corpus = Corpus::new();
+    let (v, now) = corpus.policy();
+    let jwks = tmp("corpus2.json", &serde_json::json!({"keys":[corpus.doc["meta"]["keys"]["hs-1"], corpus.doc["meta"]["keys"]["ec-1"]]}).to_string());
+    // A token containing a newline cannot be written as one line (struct-newline).
+    let cases: Vec<&serde_json::Value> = corpus.doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["token"].as_str().unwrap().contains('\n'))
+        .collect();
+    assert_eq!(cases.len(), 137);
+    let tokens: Vec<&str> = cases.iter().map(|c| c["token"].as_str().unwrap()).collect();
+    let batch = tmp("batch.txt", &tokens.join("\n"));
+    let now_s = now.to_string();
+    let args = [
+        "verify",
+        "--jwks",
+        jwks.to_str().unwrap(),
+        "--iss",
+        "https://issuer.example",
+        "--aud",
+        "device-1",
+        "--now",
+        &now_s,
+        "--leeway",
+        "60",
+        "--max-len",
+        "4096",
+        "--max-depth",
+        "8",
+        "--batch",
+        batch.to_str().unwrap(),
+    ];
+    let out = run(&args, None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), cases.len());
+    // Same verdicts as the library with the corpus policy and both keys in one set.
+    let mut keys: tokenguard::KeySet<4> = tokenguard::KeySet::new();
+    keys.allow_mixed_key_types(true);
+    let set = serde_json::json!({"keys":[corpus.doc["meta"]["keys"]["hs-1"], corpus.doc["meta"]["keys"]["ec-1"]]}).to_string();
+    keys.load_jwks(set.as_bytes(), &mut |_| {}).unwrap();
+    for (line, c) in lines.iter().zip(&cases) {
+        let tok = c["token"].as_str().unwrap();
+        let mut buf = vec![0u8; tok.len()];
+        match keys.verify(tok.as_bytes(), &v, now, &mut buf) {
+            Ok(t) => {
+                assert_eq!(line["ok"], true, "{}", c["id"]);
+                let want: serde_json::Value = serde_json::from_str(t.claims_json()).unwrap();
+                assert_eq!(line["claims"], want);
+            }
+            Err(e) => assert_eq!(
+                line,
+                &serde_json::json!({"ok": false, "error": e.code()}),
+                "{}",
+                c["id"]
+            ),
+        }
+    }
+    let accepted = lines.iter().filter(|l| l["ok"] == true).count();
+    assert_eq!(
+        accepted, 8,
+        "4 controls + exp-now + exp-float + typ-unexpected + ecdsa-highS"
+    );
+}

@@ -275,17 +275,26 @@ fn jws_inner<'b, B: Backend, K: KeySource + ?Sized>(
         // A JWT's payload is a JSON object: an empty one is structurally wrong.
         return Err(Malformed::Segments.into());
     }
+    // Header, payload and signature are decoded into the caller's buffer, in that order
+    // (their decoded lengths add up to less than the token's length).
     let h_max = b64::decoded_len(parts.header_b64.len()).ok_or(Malformed::Base64)?;
-    let (hbuf, pbuf) = buf.split_at_mut(h_max.min(buf.len()));
+    let p_max = b64::decoded_len(parts.payload_b64.len()).ok_or(Malformed::Base64)?;
+    let (hbuf, rest) = buf.split_at_mut(h_max.min(buf.len()));
+    let (pbuf, sbuf) = rest.split_at_mut(p_max.min(rest.len()));
     let hlen = b64_into(parts.header_b64, hbuf)?;
     let plen = b64_into(parts.payload_b64, pbuf)?;
-    let mut sig_buf = [0u8; MAX_SIG];
-    let sig_len = match b64::decode(parts.sig_b64, &mut sig_buf) {
-        Ok(n) => Some(n),
-        Err(B64Error::Invalid) => return Err(Malformed::Base64.into()),
-        Err(B64Error::OutputTooSmall) if b64::is_canonical(parts.sig_b64) => None,
-        Err(B64Error::OutputTooSmall) => return Err(Malformed::Base64.into()),
+    // A signature longer than any key's is refused without decoding (after the header
+    // checks, so the error order does not depend on it).
+    let s_max = b64::decoded_len(parts.sig_b64.len()).ok_or(Malformed::Base64)?;
+    let sig_len = if s_max > MAX_SIG {
+        if !b64::is_canonical(parts.sig_b64) {
+            return Err(Malformed::Base64.into());
+        }
+        None
+    } else {
+        Some(b64_into(parts.sig_b64, sbuf)?)
     };
+    let sbuf: &[u8] = sbuf;
     let hbuf: &'b [u8] = hbuf;
     let pbuf: &'b [u8] = pbuf;
     let hjson = hbuf.get(..hlen).ok_or(Error::TooLarge)?;
@@ -302,7 +311,7 @@ fn jws_inner<'b, B: Backend, K: KeySource + ?Sized>(
         }
     }
     let sig = match sig_len {
-        Some(n) => sig_buf.get(..n).ok_or(Error::BadSignature)?,
+        Some(n) => sbuf.get(..n).ok_or(Error::BadSignature)?,
         None => &[][..],
     };
     let too_long = sig_len.is_none();
@@ -366,9 +375,10 @@ pub fn verify_jwt<'b, B: Backend, K: KeySource + ?Sized>(
     {
         return Err(HeaderError::NestedJwt.into());
     }
+    // `claims::parse` checks UTF-8 first, so the payload is text once it succeeds.
+    let claims = claims::parse(jws.payload, v.max_depth)?;
     let payload = core::str::from_utf8(jws.payload)
         .map_err(|_| Error::from(crate::error::JsonError::Utf8))?;
-    let claims = claims::parse(jws.payload, v.max_depth)?;
     claims::validate(&claims, v, now)?;
     Ok(VerifiedToken {
         header: jws.header,

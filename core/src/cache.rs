@@ -216,14 +216,15 @@ impl<const N: usize> KeySet<N> {
 
     /// Starts an atomic JWK Set update (see the module docs).
     pub fn begin_update(&mut self) -> JwksUpdate<'_, N> {
+        let pending = self.begin_pending();
+        JwksUpdate { set: self, pending }
+    }
+
+    /// Starts an atomic update whose state the caller keeps (see [`PendingUpdate`]).
+    /// Any update in progress is abandoned.
+    pub fn begin_pending(&mut self) -> PendingUpdate {
         self.abort_update();
-        JwksUpdate {
-            set: self,
-            parser: JwksParser::new(),
-            report: UpdateReport::default(),
-            done: false,
-            kids: KidTracker::new(),
-        }
+        PendingUpdate::new()
     }
 
     /// Loads a whole JWK Set document atomically; `on_event` hears about every key.
@@ -441,10 +442,65 @@ impl<const N: usize> KeySource for KeySet<N> {
 /// it unfinished (or any error) leaves the previous keys exactly as they were.
 pub struct JwksUpdate<'a, const N: usize> {
     set: &'a mut KeySet<N>,
+    pending: PendingUpdate,
+}
+
+impl<const N: usize> core::fmt::Debug for JwksUpdate<'_, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("JwksUpdate")
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<const N: usize> JwksUpdate<'_, N> {
+    /// Feeds the next chunk of the document.
+    ///
+    /// # Errors
+    /// [`JwksError::Json`] on a grammar error; the update is then void.
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        on_event: &mut impl FnMut(UpdateEvent),
+    ) -> Result<(), JwksError> {
+        self.pending.feed(self.set, chunk, on_event)
+    }
+
+    /// Ends the document; on success the new set replaces the old.
+    ///
+    /// # Errors
+    /// A [`JwksError`]; the previous keys then stay in place.
+    pub fn finish(
+        mut self,
+        on_event: &mut impl FnMut(UpdateEvent),
+    ) -> Result<UpdateReport, JwksError> {
+        self.pending.finish(self.set, on_event)
+    }
+}
+
+impl<const N: usize> Drop for JwksUpdate<'_, N> {
+    fn drop(&mut self) {
+        self.pending.abort(self.set);
+    }
+}
+
+/// The state of an update that outlives a borrow of its [`KeySet`] (a device receiving a
+/// JWK Set over several frames keeps one of these next to its keys). Start it with
+/// [`KeySet::begin_pending`] and pass the same set to every call.
+pub struct PendingUpdate {
     parser: JwksParser,
     report: UpdateReport,
     done: bool,
     kids: KidTracker,
+}
+
+impl core::fmt::Debug for PendingUpdate {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PendingUpdate")
+            .field("report", &self.report)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Remembers the `kid`s met in an update (64-bit hashes, the first 64 keys), so a `kid`
@@ -485,28 +541,40 @@ impl KidTracker {
     }
 }
 
-impl<const N: usize> core::fmt::Debug for JwksUpdate<'_, N> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("JwksUpdate")
-            .field("report", &self.report)
-            .finish_non_exhaustive()
+impl PendingUpdate {
+    const fn new() -> Self {
+        PendingUpdate {
+            parser: JwksParser::new(),
+            report: UpdateReport {
+                loaded: 0,
+                unchanged: 0,
+                skipped: 0,
+                removed: 0,
+            },
+            done: false,
+            kids: KidTracker::new(),
+        }
     }
-}
 
-impl<const N: usize> JwksUpdate<'_, N> {
-    /// Feeds the next chunk of the document.
+    /// Whether the update already finished or failed.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Feeds the next chunk of the document into `set`'s staging area.
     ///
     /// # Errors
-    /// [`JwksError::Json`] on a grammar error; the update is then void.
-    pub fn feed(
+    /// [`JwksError::Json`] on a grammar error (the update is then void and the staged keys
+    /// are released); [`JwksError::NotStarted`] after the update ended.
+    pub fn feed<const N: usize>(
         &mut self,
+        set: &mut KeySet<N>,
         chunk: &[u8],
         on_event: &mut impl FnMut(UpdateEvent),
     ) -> Result<(), JwksError> {
         if self.done {
             return Err(JwksError::NotStarted);
         }
-        let set = &mut *self.set;
         let report = &mut self.report;
         let kids = &mut self.kids;
         let r = self.parser.feed(chunk, &mut |o| match o {
@@ -537,22 +605,26 @@ impl<const N: usize> JwksUpdate<'_, N> {
             }
         });
         if r.is_err() {
-            self.abort();
+            self.abort(set);
         }
         r
     }
 
-    fn abort(&mut self) {
-        self.set.abort_update();
-        self.done = true;
+    /// Releases the staged keys; the previous set stays as it was.
+    pub fn abort<const N: usize>(&mut self, set: &mut KeySet<N>) {
+        if !self.done {
+            set.abort_update();
+            self.done = true;
+        }
     }
 
-    /// Ends the document; on success the new set replaces the old.
+    /// Ends the document; on success the new set replaces the old in `set`.
     ///
     /// # Errors
     /// A [`JwksError`]; the previous keys then stay in place.
-    pub fn finish(
-        mut self,
+    pub fn finish<const N: usize>(
+        &mut self,
+        set: &mut KeySet<N>,
         on_event: &mut impl FnMut(UpdateEvent),
     ) -> Result<UpdateReport, JwksError> {
         if self.done {
@@ -566,22 +638,14 @@ impl<const N: usize> JwksUpdate<'_, N> {
         match self.parser.finish(&mut sink) {
             Ok(()) => {
                 let mut report = self.report;
-                self.set.commit(&mut report, on_event);
+                set.commit(&mut report, on_event);
                 self.done = true;
                 Ok(report)
             }
             Err(e) => {
-                self.abort();
+                self.abort(set);
                 Err(e)
             }
-        }
-    }
-}
-
-impl<const N: usize> Drop for JwksUpdate<'_, N> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.set.abort_update();
         }
     }
 }

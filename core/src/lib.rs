@@ -30,6 +30,7 @@ mod cache;
 mod claims;
 pub mod crypto;
 pub mod dangerous;
+pub mod device;
 mod ec;
 mod error;
 mod header;
@@ -41,8 +42,8 @@ mod verify;
 
 pub use alg::{AlgSet, Algorithm};
 pub use cache::{
-    FetchReason, Freshness, JwkCache, JwksUpdate, KeySet, RefreshPolicy, Stats, UpdateEvent,
-    UpdateReport,
+    FetchReason, Freshness, JwkCache, JwksUpdate, KeySet, PendingUpdate, RefreshPolicy, Stats,
+    UpdateEvent, UpdateReport,
 };
 pub use claims::{
     Audience, Expect, RegisteredClaims, Validation, DEFAULT_LEEWAY, DEFAULT_MAX_DEPTH,

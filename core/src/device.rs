@@ -1,0 +1,623 @@
+//! The device: tokenguard behind a request/response protocol on a byte stream (a UART, a
+//! TCP socket), shared by the firmware and the host simulator so both behave the same.
+//!
+//! Frames are `COBS(payload || CRC-32) || 0x00` ([`frame`]); messages are laid out in
+//! [`proto`] and documented in `docs/protocol.md`. The device holds a [`JwkCache`], named
+//! verification policies, and a clock set by the host; it never does I/O of its own beyond
+//! the stream: the host fetches JWK Sets and streams them in.
+//!
+//! Bad input never costs state: a corrupt, oversized or unknown frame gets an error
+//! response and the device keeps serving; a failed JWK Set update leaves the old keys.
+//!
+//! ```
+//! use tokenguard::device::{proto, Device};
+//! let mut dev: Device<4, 1024> = Device::new(tokenguard::RefreshPolicy::DEFAULT);
+//! let mut out = Vec::new();
+//! let mut request = Vec::new();
+//! tokenguard::device::frame::encode(&[&[proto::cmd::INFO, 7]], |b| request.extend_from_slice(b));
+//! dev.feed(&request, 0, &mut |b| out.extend_from_slice(b));
+//! let mut dec: tokenguard::device::frame::FrameDecoder<1024> = Default::default();
+//! let reply = out.iter().find_map(|&b| match dec.push(b) {
+//!     Some(tokenguard::device::frame::Frame::Payload(p)) => Some(p.to_vec()),
+//!     _ => None,
+//! }).unwrap();
+//! assert_eq!(&reply[..3], &[proto::cmd::INFO | 0x80, 7, proto::status::OK]);
+//! ```
+
+pub mod frame;
+pub mod proto;
+
+use crate::alg::{AlgSet, Algorithm};
+use crate::cache::{FetchReason, Freshness, JwkCache, PendingUpdate, RefreshPolicy, UpdateEvent};
+use crate::claims::{Expect, Validation};
+use crate::crypto::{Backend, DefaultBackend};
+use crate::jwk::{Jwk, KeyType};
+use frame::{Frame, FrameDecoder, FrameError};
+use proto::{cmd, status, Reader, Writer, POLICY_SHORT_MAX, POLICY_SLOTS, POLICY_STR_MAX};
+
+/// A monotonic millisecond clock (SysTick, a hardware timer, `Instant`).
+pub trait Clock {
+    /// Milliseconds since an arbitrary start; never goes backwards.
+    fn now_millis(&mut self) -> u64;
+}
+
+#[derive(Clone, Copy)]
+struct Bounded<const N: usize> {
+    b: [u8; N],
+    len: u8,
+}
+
+impl<const N: usize> Bounded<N> {
+    fn new(s: &[u8]) -> Option<Self> {
+        let mut b = [0u8; N];
+        b.get_mut(..s.len())?.copy_from_slice(s);
+        core::str::from_utf8(s).ok()?;
+        Some(Bounded {
+            b,
+            len: u8::try_from(s.len()).ok()?,
+        })
+    }
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(self.b.get(..usize::from(self.len)).unwrap_or(&[])).unwrap_or("")
+    }
+}
+
+#[derive(Clone, Copy)]
+struct DevicePolicy {
+    flags: u8,
+    algs: AlgSet,
+    leeway: u16,
+    max_age: u32,
+    iss: Bounded<POLICY_STR_MAX>,
+    aud: Bounded<POLICY_STR_MAX>,
+    sub: Bounded<POLICY_SHORT_MAX>,
+    typ: Bounded<POLICY_SHORT_MAX>,
+}
+
+impl DevicePolicy {
+    fn validation(&self, max_len: usize) -> Validation<'_> {
+        let f = self.flags;
+        let iss = if f & proto::policy_flags::IGNORE_ISS != 0 {
+            Expect::Ignore
+        } else {
+            Expect::One(self.iss.as_str())
+        };
+        let aud = if f & proto::policy_flags::IGNORE_AUD != 0 {
+            Expect::Ignore
+        } else {
+            Expect::One(self.aud.as_str())
+        };
+        let mut v = Validation::new(iss, aud)
+            .algorithms(self.algs)
+            .leeway(u32::from(self.leeway))
+            .max_token_len(max_len)
+            .allow_missing_kid(f & proto::policy_flags::ALLOW_MISSING_KID != 0);
+        if f & proto::policy_flags::ALLOW_MISSING_EXP != 0 {
+            v = v.allow_missing_exp();
+        }
+        if self.max_age != 0 {
+            v = v.max_age(u64::from(self.max_age));
+        }
+        if self.sub.len != 0 {
+            v = v.subject(self.sub.as_str());
+        }
+        if self.typ.len != 0 {
+            v = v.typ(self.typ.as_str());
+        }
+        v
+    }
+}
+
+/// Device counters beyond the cache's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DeviceStats {
+    /// Frames handled.
+    pub frames: u32,
+    /// Frames dropped (corrupt or oversized).
+    pub bad_frames: u32,
+    /// Peak stack use in bytes, when the firmware measures it (0 otherwise).
+    pub peak_stack: u32,
+}
+
+/// How many skipped keys of the last JWK Set update are remembered for `JWKS_END`.
+const SKIP_LOG: usize = 16;
+
+struct State<const K: usize> {
+    cache: JwkCache<K>,
+    pending: Option<PendingUpdate>,
+    pending_max_age: Option<u64>,
+    skips: [(u16, u8); SKIP_LOG],
+    skip_count: u16,
+    policies: [Option<DevicePolicy>; POLICY_SLOTS],
+    time: Option<(u64, u64)>,
+    stats: DeviceStats,
+}
+
+/// A tokenguard device with `K` key slots and frames of up to `F` bytes (encoded).
+pub struct Device<const K: usize, const F: usize> {
+    rx: FrameDecoder<F>,
+    work: [u8; F],
+    st: State<K>,
+}
+
+impl<const K: usize, const F: usize> core::fmt::Debug for Device<K, F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Device")
+            .field("keys", &K)
+            .field("frame", &F)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<const K: usize, const F: usize> Device<K, F> {
+    /// Largest request or response payload.
+    pub const MAX_PAYLOAD: usize = F - F / 254 - 6;
+
+    /// A device with no keys, no policies and no time.
+    pub const fn new(policy: RefreshPolicy) -> Self {
+        Device {
+            rx: FrameDecoder::new(),
+            work: [0; F],
+            st: State {
+                cache: JwkCache::new(policy),
+                pending: None,
+                pending_max_age: None,
+                skips: [(0, 0); SKIP_LOG],
+                skip_count: 0,
+                policies: [None; POLICY_SLOTS],
+                time: None,
+                stats: DeviceStats {
+                    frames: 0,
+                    bad_frames: 0,
+                    peak_stack: 0,
+                },
+            },
+        }
+    }
+
+    /// The key cache (read-only; changes go through the protocol).
+    pub fn cache(&self) -> &JwkCache<K> {
+        &self.st.cache
+    }
+
+    /// Device counters.
+    pub fn stats(&self) -> DeviceStats {
+        self.st.stats
+    }
+
+    /// Records the measured peak stack use (reported by `STATS`).
+    pub fn set_peak_stack(&mut self, bytes: u32) {
+        self.st.stats.peak_stack = bytes;
+    }
+
+    /// Feeds received bytes; each response frame is handed to `emit` (in pieces).
+    pub fn feed(&mut self, bytes: &[u8], now_ms: u64, emit: &mut impl FnMut(&[u8])) {
+        self.feed_with::<DefaultBackend>(bytes, now_ms, emit);
+    }
+
+    /// As [`Self::feed`], verifying with backend `B`.
+    pub fn feed_with<B: Backend>(
+        &mut self,
+        bytes: &[u8],
+        now_ms: u64,
+        emit: &mut impl FnMut(&[u8]),
+    ) {
+        for &b in bytes {
+            match self.rx.push(b) {
+                None => {}
+                Some(Frame::Payload(p)) => {
+                    self.st.stats.frames = self.st.stats.frames.saturating_add(1);
+                    handle::<B, K>(
+                        &mut self.st,
+                        &mut self.work,
+                        Self::MAX_PAYLOAD,
+                        p,
+                        now_ms,
+                        emit,
+                    );
+                }
+                Some(Frame::Error(e)) => {
+                    self.st.stats.bad_frames = self.st.stats.bad_frames.saturating_add(1);
+                    let s = match e {
+                        FrameError::Corrupt => status::BAD_FRAME,
+                        FrameError::TooLarge => status::FRAME_TOO_LARGE,
+                    };
+                    frame::encode(&[&[cmd::FRAME_ERROR, 0, s]], &mut *emit);
+                }
+            }
+        }
+    }
+
+    /// Serves requests forever over a byte stream, with `clock` for time.
+    ///
+    /// # Errors
+    /// The stream's error, when reading or writing fails.
+    #[cfg(feature = "embedded-io")]
+    pub fn serve<IO, C>(
+        &mut self,
+        io: &mut IO,
+        clock: &mut C,
+    ) -> Result<core::convert::Infallible, IO::Error>
+    where
+        IO: embedded_io::Read + embedded_io::Write,
+        C: Clock,
+    {
+        let mut buf = [0u8; 64];
+        loop {
+            let n = io.read(&mut buf)?;
+            let mut failed = None;
+            let now = clock.now_millis();
+            self.feed(buf.get(..n).unwrap_or(&[]), now, &mut |out| {
+                if failed.is_none() {
+                    if let Err(e) = io.write_all(out) {
+                        failed = Some(e);
+                    }
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            io.flush()?;
+        }
+    }
+}
+
+fn now_secs<const K: usize>(st: &State<K>, now_ms: u64) -> Option<u64> {
+    st.time
+        .map(|(unix, at)| unix.saturating_add(now_ms.saturating_sub(at) / 1000))
+}
+
+fn reply(c: u8, seq: u8, s: u8, body: &[&[u8]], emit: &mut impl FnMut(&[u8])) {
+    let head = [c | 0x80, seq, s];
+    match body {
+        [] => frame::encode(&[&head], emit),
+        [a] => frame::encode(&[&head, a], emit),
+        [a, b] => frame::encode(&[&head, a, b], emit),
+        _ => frame::encode(&[&head, body.first().copied().unwrap_or(&[])], emit),
+    }
+}
+
+fn kty_code(t: KeyType) -> u8 {
+    match t {
+        KeyType::Rsa => 0,
+        KeyType::Ec => 1,
+        KeyType::Okp => 2,
+        KeyType::Oct => 3,
+    }
+}
+
+fn handle<B: Backend, const K: usize>(
+    st: &mut State<K>,
+    work: &mut [u8],
+    max_payload: usize,
+    payload: &[u8],
+    now_ms: u64,
+    emit: &mut impl FnMut(&[u8]),
+) {
+    let mut r = Reader::new(payload);
+    let (Some(c), Some(seq)) = (r.u8(), r.u8()) else {
+        return frame::encode(&[&[cmd::FRAME_ERROR, 0, status::BAD_REQUEST]], emit);
+    };
+    let body = r.rest();
+    let ok =
+        |emit: &mut dyn FnMut(&[u8]), b: &[u8]| reply(c, seq, status::OK, &[b], &mut |x| emit(x));
+    let fail =
+        |emit: &mut dyn FnMut(&[u8]), s: u8, b: &[u8]| reply(c, seq, s, &[b], &mut |x| emit(x));
+    let emit: &mut dyn FnMut(&[u8]) = emit;
+    match c {
+        cmd::INFO => {
+            let mut buf = [0u8; 48];
+            let mut w = Writer::new(&mut buf);
+            w.u8(proto::PROTOCOL_VERSION)
+                .str8(crate::VERSION.as_bytes())
+                .u16(AlgSet::ALL.bits())
+                .u8(u8::try_from(K).unwrap_or(u8::MAX))
+                .u16(u16::try_from(max_payload).unwrap_or(u16::MAX))
+                .u8(u8::try_from(POLICY_SLOTS).unwrap_or(0))
+                .u16(u16::try_from(crate::rsa::MAX_RSA_BITS).unwrap_or(0))
+                .u8(u8::from(st.time.is_some()));
+            ok(emit, w.done().unwrap_or(&[]));
+        }
+        cmd::SET_TIME => match Reader::new(body).u64() {
+            Some(t) => {
+                st.time = Some((t, now_ms));
+                ok(emit, &[]);
+            }
+            None => fail(emit, status::BAD_REQUEST, &[]),
+        },
+        cmd::GET_TIME => match now_secs(st, now_ms) {
+            Some(t) => ok(emit, &t.to_le_bytes()),
+            None => fail(emit, status::NO_TIME, &[]),
+        },
+        cmd::LOAD_JWK => {
+            let mut r = Reader::new(body);
+            let Some(flags) = r.u8() else {
+                return fail(emit, status::BAD_REQUEST, &[]);
+            };
+            match Jwk::from_json(r.rest()) {
+                Err(e) => fail(emit, status::KEY_REFUSED, &[proto::key_error_code(e)]),
+                Ok(jwk) => {
+                    let keys = st.cache.keys_mut();
+                    let res = if flags & proto::load_flags::PINNED != 0 {
+                        keys.pin(jwk)
+                    } else {
+                        keys.insert(jwk)
+                    };
+                    match res {
+                        Ok(()) => ok(
+                            emit,
+                            &[u8::try_from(st.cache.keys().len()).unwrap_or(u8::MAX)],
+                        ),
+                        Err(_) => fail(emit, status::FULL, &[]),
+                    }
+                }
+            }
+        }
+        cmd::JWKS_BEGIN => {
+            let max_age = match Reader::new(body).u32() {
+                Some(u32::MAX) => None,
+                Some(a) => Some(u64::from(a)),
+                None => return fail(emit, status::BAD_REQUEST, &[]),
+            };
+            if let Some(t) = now_secs(st, now_ms) {
+                st.cache.fetch_started(t);
+            }
+            st.pending = Some(st.cache.keys_mut().begin_pending());
+            st.pending_max_age = max_age;
+            st.skip_count = 0;
+            ok(emit, &[]);
+        }
+        cmd::JWKS_CHUNK | cmd::JWKS_END => {
+            let Some(mut p) = st.pending.take() else {
+                return fail(emit, status::NO_UPDATE, &[]);
+            };
+            let (skips, count) = (&mut st.skips, &mut st.skip_count);
+            let mut log = |e: UpdateEvent| {
+                if let UpdateEvent::Skipped(s) = e {
+                    if let Some(slot) = skips.get_mut(usize::from(*count)) {
+                        *slot = (s.index, proto::key_error_code(s.reason));
+                    }
+                    *count = count.saturating_add(1);
+                }
+            };
+            let keys = st.cache.keys_mut();
+            if c == cmd::JWKS_CHUNK {
+                match p.feed(keys, body, &mut log) {
+                    Ok(()) => {
+                        st.pending = Some(p);
+                        ok(emit, &st.skip_count.to_le_bytes());
+                    }
+                    Err(e) => {
+                        if let Some(t) = now_secs(st, now_ms) {
+                            st.cache.fetch_failed(t);
+                        }
+                        fail(emit, status::JWKS_REFUSED, &[proto::jwks_error_code(e)]);
+                    }
+                }
+            } else {
+                match p.finish(keys, &mut log) {
+                    Ok(report) => {
+                        if let Some(t) = now_secs(st, now_ms) {
+                            st.cache.fetch_succeeded(t, st.pending_max_age);
+                        }
+                        let mut buf = [0u8; 8 + 1 + 3 * SKIP_LOG];
+                        let mut w = Writer::new(&mut buf);
+                        w.u16(report.loaded)
+                            .u16(report.unchanged)
+                            .u16(report.skipped)
+                            .u16(report.removed);
+                        let logged = usize::from(st.skip_count).min(SKIP_LOG);
+                        w.u8(u8::try_from(logged).unwrap_or(0));
+                        for (i, code) in st.skips.iter().take(logged) {
+                            w.u16(*i).u8(*code);
+                        }
+                        ok(emit, w.done().unwrap_or(&[]));
+                    }
+                    Err(e) => {
+                        if let Some(t) = now_secs(st, now_ms) {
+                            st.cache.fetch_failed(t);
+                        }
+                        fail(emit, status::JWKS_REFUSED, &[proto::jwks_error_code(e)]);
+                    }
+                }
+            }
+        }
+        cmd::FETCH_FAILED => {
+            if let Some(p) = st.pending.as_mut() {
+                p.abort(st.cache.keys_mut());
+            }
+            st.pending = None;
+            match now_secs(st, now_ms) {
+                Some(t) => {
+                    st.cache.fetch_failed(t);
+                    ok(emit, &[]);
+                }
+                None => fail(emit, status::NO_TIME, &[]),
+            }
+        }
+        cmd::REFRESH_STATE => {
+            let Some(t) = now_secs(st, now_ms) else {
+                return fail(emit, status::NO_TIME, &[]);
+            };
+            let reason = match st.cache.poll(t) {
+                None => 0,
+                Some(FetchReason::Initial) => 1,
+                Some(FetchReason::Expired) => 2,
+                Some(FetchReason::UnknownKid) => 3,
+                Some(FetchReason::Retry) => 4,
+            };
+            let fresh = match st.cache.freshness(t) {
+                Freshness::NeverLoaded => 0,
+                Freshness::Fresh => 1,
+                Freshness::Stale => 2,
+                Freshness::Expired => 3,
+            };
+            let mut buf = [0u8; 11];
+            let mut w = Writer::new(&mut buf);
+            w.u8(reason)
+                .u8(fresh)
+                .u64(st.cache.expires_at())
+                .u8(u8::from(st.cache.unknown_kid_pending()));
+            ok(emit, w.done().unwrap_or(&[]));
+        }
+        cmd::REMOVE_KEY => match st.cache.keys_mut().remove(body) {
+            Some(_) => ok(emit, &[]),
+            None => fail(emit, status::NOT_FOUND, &[]),
+        },
+        cmd::LIST_KEYS => {
+            let start = usize::from(Reader::new(body).u8().unwrap_or(0));
+            let keys = st.cache.keys();
+            let total = keys.len();
+            let room = work.len().min(max_payload.saturating_sub(8));
+            let mut w = Writer::new(work.get_mut(..room).unwrap_or(&mut []));
+            w.u8(u8::try_from(total).unwrap_or(u8::MAX));
+            let mut next = 0xFFu8;
+            let mut count = 0u8;
+            // Two passes over a fixed buffer: count what fits, then write.
+            let mut used = 0usize;
+            for (i, (k, _)) in keys.iter().enumerate().skip(start) {
+                let kid_len = k.kid().map_or(0, |id| id.as_bytes().len());
+                let need = 1 + kid_len + 5;
+                if used + need + 3 > room {
+                    next = u8::try_from(i).unwrap_or(0xFF);
+                    break;
+                }
+                used += need;
+                count = count.saturating_add(1);
+            }
+            w.u8(next).u8(count);
+            for (k, pinned) in keys.iter().skip(start).take(usize::from(count)) {
+                w.str8(k.kid().map_or(&[][..], |id| id.as_bytes()))
+                    .u8(kty_code(k.key_type()))
+                    .u8(k.alg().map_or(0xFF, |a| a as u8))
+                    .u16(u16::try_from(k.bits()).unwrap_or(u16::MAX))
+                    .u8(u8::from(pinned));
+            }
+            match w.done() {
+                Some(b) => reply(c, seq, status::OK, &[b], &mut |x| emit(x)),
+                None => fail(emit, status::FULL, &[]),
+            }
+        }
+        cmd::SET_POLICY => match parse_policy(body) {
+            Some((slot, p)) => match st.policies.get_mut(usize::from(slot)) {
+                Some(s) => {
+                    *s = Some(p);
+                    ok(emit, &[]);
+                }
+                None => fail(emit, status::NOT_FOUND, &[]),
+            },
+            None => fail(emit, status::BAD_REQUEST, &[]),
+        },
+        cmd::VERIFY => {
+            let mut r = Reader::new(body);
+            let Some(slot) = r.u8() else {
+                return fail(emit, status::BAD_REQUEST, &[]);
+            };
+            let token = r.rest();
+            let Some(policy) = st.policies.get(usize::from(slot)).copied().flatten() else {
+                return fail(emit, status::NOT_FOUND, &[]);
+            };
+            let Some(now) = now_secs(st, now_ms) else {
+                return fail(emit, status::NO_TIME, &[]);
+            };
+            let v = policy.validation(max_payload);
+            match st.cache.verify_with::<B>(token, &v, now, work) {
+                Ok(t) => {
+                    let alg = [t.alg() as u8];
+                    reply(
+                        c,
+                        seq,
+                        status::OK,
+                        &[&alg, t.claims_json().as_bytes()],
+                        &mut |x| emit(x),
+                    );
+                }
+                Err(e) => fail(emit, proto::token_status(&e), &[]),
+            }
+        }
+        cmd::SIGN => fail(emit, status::UNSUPPORTED, &[]),
+        cmd::STATS => {
+            let s = st.cache.stats();
+            let mut buf = [0u8; 4 * 24 + 2];
+            let mut w = Writer::new(&mut buf);
+            w.u32(s.accepted);
+            for r in s.rejected {
+                w.u32(r);
+            }
+            w.u32(s.fetches)
+                .u32(s.fetch_failures)
+                .u32(st.stats.frames)
+                .u32(st.stats.bad_frames);
+            w.u8(u8::try_from(st.cache.keys().len()).unwrap_or(u8::MAX))
+                .u8(u8::try_from(K).unwrap_or(u8::MAX));
+            w.u32(st.stats.peak_stack);
+            ok(emit, w.done().unwrap_or(&[]));
+        }
+        _ => fail(emit, status::UNKNOWN_COMMAND, &[]),
+    }
+}
+
+fn parse_policy(body: &[u8]) -> Option<(u8, DevicePolicy)> {
+    let mut r = Reader::new(body);
+    let slot = r.u8()?;
+    let flags = r.u8()?;
+    let algs = AlgSet::from_bits(r.u16()?);
+    let leeway = r.u16()?;
+    let max_age = r.u32()?;
+    let iss = Bounded::new(r.str8()?)?;
+    let aud = Bounded::new(r.str8()?)?;
+    let sub = Bounded::new(r.str8()?)?;
+    let typ = Bounded::new(r.str8()?)?;
+    if !r.rest().is_empty() || algs.is_empty() {
+        return None;
+    }
+    Some((
+        slot,
+        DevicePolicy {
+            flags,
+            algs,
+            leeway,
+            max_age,
+            iss,
+            aud,
+            sub,
+            typ,
+        },
+    ))
+}
+
+/// Builds a `SET_POLICY` body (for clients).
+#[allow(clippy::too_many_arguments)]
+pub fn policy_body<'b>(
+    out: &'b mut [u8],
+    slot: u8,
+    flags: u8,
+    algs: AlgSet,
+    leeway: u16,
+    max_age: u32,
+    iss: &str,
+    aud: &str,
+    sub: &str,
+    typ: &str,
+) -> Option<&'b [u8]> {
+    let mut w = Writer::new(out);
+    w.u8(slot)
+        .u8(flags)
+        .u16(algs.bits())
+        .u16(leeway)
+        .u32(max_age);
+    w.str8(iss.as_bytes())
+        .str8(aud.as_bytes())
+        .str8(sub.as_bytes())
+        .str8(typ.as_bytes());
+    w.done()
+}
+
+/// The algorithm of a `VERIFY` reply's first byte.
+pub fn alg_from_code(c: u8) -> Option<Algorithm> {
+    Algorithm::ALL.get(usize::from(c)).copied()
+}
+
+#[cfg(test)]
+mod tests;

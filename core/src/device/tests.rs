@@ -1,0 +1,249 @@
+use super::*;
+use crate::alg;
+use std::vec::Vec;
+
+type Dev = Device<4, 1024>;
+
+struct Harness {
+    dev: Dev,
+    seq: u8,
+    now_ms: u64,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness {
+            dev: Device::new(RefreshPolicy::DEFAULT),
+            seq: 0,
+            now_ms: 5_000,
+        }
+    }
+
+    fn raw(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        self.dev
+            .feed(bytes, self.now_ms, &mut |b| out.extend_from_slice(b));
+        let mut d: FrameDecoder<2048> = FrameDecoder::new();
+        out.iter()
+            .filter_map(|&b| match d.push(b) {
+                Some(Frame::Payload(p)) => Some(p.to_vec()),
+                Some(Frame::Error(e)) => panic!("device sent a bad frame: {e:?}"),
+                None => None,
+            })
+            .collect()
+    }
+
+    /// Sends one request; returns (status, body).
+    fn call(&mut self, c: u8, body: &[u8]) -> (u8, Vec<u8>) {
+        self.seq = self.seq.wrapping_add(1);
+        let mut req = Vec::new();
+        frame::encode(&[&[c, self.seq], body], |b| req.extend_from_slice(b));
+        let replies = self.raw(&req);
+        assert_eq!(replies.len(), 1);
+        let r = &replies[0];
+        assert_eq!((r[0], r[1]), (c | 0x80, self.seq));
+        (r[2], r[3..].to_vec())
+    }
+}
+
+const HS_JWK: &str =
+    r#"{"kty":"oct","kid":"hs-1","alg":"HS256","k":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"}"#;
+const TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImhzLTEifQ.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwiYXVkIjoiZGV2aWNlLTEiLCJzdWIiOiJ1MSIsImlhdCI6MTcwMDAwMDAwMCwibmJmIjoxNzAwMDAwMDAwLCJleHAiOjE3MDAwMDA2MDAsImp0aSI6ImotMSJ9.xxcJsXfFWu_v_RJX_C89rXkbAzfZ_kmmbaY-64E-3gg";
+
+fn policy(h: &mut Harness) {
+    let mut buf = [0u8; 300];
+    let body = policy_body(
+        &mut buf,
+        0,
+        0,
+        AlgSet::ALL,
+        60,
+        0,
+        "https://issuer.example",
+        "device-1",
+        "",
+        "",
+    )
+    .unwrap()
+    .to_vec();
+    assert_eq!(h.call(cmd::SET_POLICY, &body).0, status::OK);
+}
+
+fn verify(h: &mut Harness, token: &str) -> (u8, Vec<u8>) {
+    let mut body = std::vec![0u8];
+    body.extend_from_slice(token.as_bytes());
+    h.call(cmd::VERIFY, &body)
+}
+
+#[test]
+fn info_time_and_unknown_commands() {
+    let mut h = Harness::new();
+    let (s, body) = h.call(cmd::INFO, &[]);
+    assert_eq!(s, status::OK);
+    assert_eq!(body[0], proto::PROTOCOL_VERSION);
+    assert_eq!(h.call(cmd::GET_TIME, &[]).0, status::NO_TIME);
+    assert_eq!(
+        h.call(cmd::SET_TIME, &1_700_000_300u64.to_le_bytes()).0,
+        status::OK
+    );
+    h.now_ms += 2_500;
+    assert_eq!(
+        h.call(cmd::GET_TIME, &[]),
+        (status::OK, 1_700_000_302u64.to_le_bytes().to_vec())
+    );
+    assert_eq!(h.call(0x77, &[]).0, status::UNKNOWN_COMMAND);
+    assert_eq!(h.call(cmd::SET_TIME, &[1, 2]).0, status::BAD_REQUEST);
+    assert_eq!(h.call(cmd::SIGN, &[]).0, status::UNSUPPORTED);
+}
+
+#[test]
+fn load_verify_and_reject_with_exact_codes() {
+    let mut h = Harness::new();
+    h.call(cmd::SET_TIME, &1_700_000_300u64.to_le_bytes());
+    assert_eq!(verify(&mut h, TOKEN).0, status::NOT_FOUND, "no policy yet");
+    policy(&mut h);
+    assert_eq!(
+        verify(&mut h, TOKEN).0,
+        proto::token_status(&crate::Error::KeyNotFound)
+    );
+    let mut load = std::vec![0u8];
+    load.extend_from_slice(HS_JWK.as_bytes());
+    assert_eq!(h.call(cmd::LOAD_JWK, &load), (status::OK, std::vec![1]));
+    let (s, body) = verify(&mut h, TOKEN);
+    assert_eq!(s, status::OK);
+    assert_eq!(alg_from_code(body[0]), Some(alg::HS256));
+    assert!(core::str::from_utf8(&body[1..])
+        .unwrap()
+        .contains("\"sub\":\"u1\""));
+    let expired = verify(&mut h, &TOKEN.replace("xxcJ", "xxcK")).0;
+    assert_eq!(proto::token_code(expired), Some("bad_signature"));
+    // A weak key is refused with its reason; the loaded key stays.
+    let mut weak = std::vec![0u8];
+    weak.extend_from_slice(br#"{"kty":"oct","kid":"w","alg":"HS256","k":"AAEC"}"#);
+    assert_eq!(
+        h.call(cmd::LOAD_JWK, &weak),
+        (
+            status::KEY_REFUSED,
+            std::vec![proto::key_error_code(crate::KeyError::SymmetricKeySize)]
+        )
+    );
+    assert_eq!(verify(&mut h, TOKEN).0, status::OK);
+}
+
+#[test]
+fn jwks_streams_in_chunks_and_failed_updates_keep_old_keys() {
+    let mut h = Harness::new();
+    h.call(cmd::SET_TIME, &1_700_000_300u64.to_le_bytes());
+    policy(&mut h);
+    let doc =
+        std::format!(r#"{{"keys":[{HS_JWK},{{"kty":"RSA","kid":"weak","n":"AQAB","e":"AQAB"}}]}}"#);
+    assert_eq!(h.call(cmd::JWKS_BEGIN, &600u32.to_le_bytes()).0, status::OK);
+    for chunk in doc.as_bytes().chunks(7) {
+        assert_eq!(h.call(cmd::JWKS_CHUNK, chunk).0, status::OK);
+    }
+    let (s, body) = h.call(cmd::JWKS_END, &[]);
+    assert_eq!(s, status::OK);
+    // loaded 1, unchanged 0, skipped 1, removed 0, one skip record (index 1, RsaModulus).
+    assert_eq!(&body[..8], &[1, 0, 0, 0, 1, 0, 0, 0]);
+    assert_eq!(
+        &body[8..],
+        &[1, 1, 0, proto::key_error_code(crate::KeyError::RsaModulus)]
+    );
+    assert_eq!(verify(&mut h, TOKEN).0, status::OK);
+    // A broken update: refused, and the old key still verifies.
+    h.call(cmd::JWKS_BEGIN, &u32::MAX.to_le_bytes());
+    let (s, body) = h.call(cmd::JWKS_CHUNK, br#"{"keys":[{"kty":"oct",,"#);
+    assert_eq!((s, body), (status::JWKS_REFUSED, std::vec![0]));
+    assert_eq!(h.call(cmd::JWKS_END, &[]).0, status::NO_UPDATE);
+    assert_eq!(verify(&mut h, TOKEN).0, status::OK);
+    // An update abandoned by FETCH_FAILED keeps the keys too.
+    h.call(cmd::JWKS_BEGIN, &u32::MAX.to_le_bytes());
+    h.call(cmd::JWKS_CHUNK, br#"{"keys":["#);
+    assert_eq!(h.call(cmd::FETCH_FAILED, &[]).0, status::OK);
+    assert_eq!(verify(&mut h, TOKEN).0, status::OK);
+    let (s, body) = h.call(cmd::LIST_KEYS, &[0]);
+    assert_eq!(s, status::OK);
+    assert_eq!(&body[..3], &[1, 0xFF, 1]);
+    assert_eq!(&body[3..9], &[4, b'h', b's', b'-', b'1', 3]);
+    assert_eq!(h.call(cmd::REMOVE_KEY, b"hs-1").0, status::OK);
+    assert_eq!(h.call(cmd::REMOVE_KEY, b"hs-1").0, status::NOT_FOUND);
+}
+
+#[test]
+fn bad_frames_get_error_frames_and_the_device_keeps_serving() {
+    let mut h = Harness::new();
+    h.call(cmd::SET_TIME, &1_700_000_300u64.to_le_bytes());
+    policy(&mut h);
+    let mut load = std::vec![0u8];
+    load.extend_from_slice(HS_JWK.as_bytes());
+    h.call(cmd::LOAD_JWK, &load);
+    // Corrupt CRC.
+    let mut req = Vec::new();
+    frame::encode(&[&[cmd::INFO, 1]], |b| req.extend_from_slice(b));
+    req[1] ^= 0x40;
+    assert_eq!(
+        h.raw(&req),
+        [std::vec![cmd::FRAME_ERROR, 0, status::BAD_FRAME]]
+    );
+    // Garbage between frames, an oversized frame, a truncated frame then a good one.
+    let mut stream = std::vec![0x13u8, 0x37, 0];
+    stream.extend(core::iter::repeat_n(0x55u8, 3000));
+    stream.push(0);
+    let mut good = Vec::new();
+    frame::encode(&[&[cmd::INFO, 9]], |b| good.extend_from_slice(b));
+    stream.extend_from_slice(&good[..good.len() / 2]);
+    stream.push(0);
+    stream.extend_from_slice(&good);
+    let replies = h.raw(&stream);
+    assert_eq!(replies.len(), 4);
+    assert_eq!(replies[0], [cmd::FRAME_ERROR, 0, status::BAD_FRAME]);
+    assert_eq!(replies[1], [cmd::FRAME_ERROR, 0, status::FRAME_TOO_LARGE]);
+    assert_eq!(replies[2], [cmd::FRAME_ERROR, 0, status::BAD_FRAME]);
+    assert_eq!(&replies[3][..3], &[cmd::INFO | 0x80, 9, status::OK]);
+    // A frame too short for cmd+seq.
+    let mut short = Vec::new();
+    frame::encode(&[&[cmd::INFO]], |b| short.extend_from_slice(b));
+    assert_eq!(
+        h.raw(&short),
+        [std::vec![cmd::FRAME_ERROR, 0, status::BAD_REQUEST]]
+    );
+    // Nothing was lost.
+    assert_eq!(verify(&mut h, TOKEN).0, status::OK);
+    let (s, st) = h.call(cmd::STATS, &[]);
+    assert_eq!(s, status::OK);
+    let u32_at = |i: usize| u32::from_le_bytes(st[i * 4..i * 4 + 4].try_into().unwrap());
+    assert_eq!(u32_at(0), 1, "accepted");
+    assert_eq!(
+        u32_at(22),
+        4,
+        "bad frames: crc, garbage, oversized, truncated"
+    );
+}
+
+#[test]
+fn refresh_state_reports_what_is_due() {
+    let mut h = Harness::new();
+    assert_eq!(h.call(cmd::REFRESH_STATE, &[]).0, status::NO_TIME);
+    h.call(cmd::SET_TIME, &1_700_000_000u64.to_le_bytes());
+    let (s, b) = h.call(cmd::REFRESH_STATE, &[]);
+    assert_eq!(
+        (s, b[0], b[1]),
+        (status::OK, 1, 0),
+        "initial fetch due, never loaded"
+    );
+    h.call(cmd::JWKS_BEGIN, &120u32.to_le_bytes());
+    h.call(
+        cmd::JWKS_CHUNK,
+        std::format!(r#"{{"keys":[{HS_JWK}]}}"#).as_bytes(),
+    );
+    assert_eq!(h.call(cmd::JWKS_END, &[]).0, status::OK);
+    let (_, b) = h.call(cmd::REFRESH_STATE, &[]);
+    assert_eq!((b[0], b[1]), (0, 1));
+    assert_eq!(
+        u64::from_le_bytes(b[2..10].try_into().unwrap()),
+        1_700_000_120
+    );
+    h.now_ms += 121_000;
+    let (_, b) = h.call(cmd::REFRESH_STATE, &[]);
+    assert_eq!((b[0], b[1]), (2, 2), "expired: fetch due, keys stale");
+}

@@ -71,6 +71,38 @@ pub fn limbs_to_be(limbs: &[Limb], out: &mut [u8]) {
     }
 }
 
+/// `row += x * y` (as many words as both have), returning the carry out. Four words per
+/// iteration keep the UMAAL chain tight.
+#[inline(always)]
+fn mac_row(row: &mut [Limb], x: &[Limb], y: Limb) -> Limb {
+    let k = row.len().min(x.len());
+    let (row, x) = (
+        row.get_mut(..k).unwrap_or(&mut []),
+        x.get(..k).unwrap_or(&[]),
+    );
+    let (r4, r_rest) = row.as_chunks_mut::<4>();
+    let (x4, x_rest) = x.as_chunks::<4>();
+    let mut c: Limb = 0;
+    let yw = Wide::from(y);
+    for ([r0, r1, r2, r3], [x0, x1, x2, x3]) in r4.iter_mut().zip(x4) {
+        let s = Wide::from(*r0) + Wide::from(*x0) * yw + Wide::from(c);
+        *r0 = s as Limb;
+        let s = Wide::from(*r1) + Wide::from(*x1) * yw + (s >> W);
+        *r1 = s as Limb;
+        let s = Wide::from(*r2) + Wide::from(*x2) * yw + (s >> W);
+        *r2 = s as Limb;
+        let s = Wide::from(*r3) + Wide::from(*x3) * yw + (s >> W);
+        *r3 = s as Limb;
+        c = (s >> W) as Limb;
+    }
+    for (rj, &xj) in r_rest.iter_mut().zip(x_rest) {
+        let s = Wide::from(*rj) + Wide::from(xj) * Wide::from(y) + Wide::from(c);
+        *rj = s as Limb;
+        c = (s >> W) as Limb;
+    }
+    c
+}
+
 fn lt(a: &[Limb], b: &[Limb]) -> bool {
     for (x, y) in a.iter().rev().zip(b.iter().rev()) {
         if x != y {
@@ -209,53 +241,134 @@ impl<const L: usize> Modulus<L> {
             self.double(&mut x);
         }
         for _ in 0..s {
-            x = self.mul(&x, &x);
+            x = self.square(&x);
         }
         x
     }
 
     /// Montgomery product `a * b / R mod n` for `a, b < n`.
+    ///
+    /// FIOS: one pass per word of `b` adds `a * b_i` and `m * n` together and shifts one
+    /// word down, reading the accumulator from one buffer and writing the next into the
+    /// other. Both products have the `x * y + c1 + c2` shape that Cortex-M4 executes as one
+    /// UMAAL.
     pub fn mul(&self, a: &[Limb; L], b: &[Limb; L]) -> [Limb; L] {
         let len = self.len;
         let n = self.nl();
-        let n_first = n.first().copied().unwrap_or(1);
-        let mut t = [0 as Limb; L];
-        let tl = t.get_mut(..len).unwrap_or(&mut []);
+        let (Some(&n_first), Some(a_rest), Some(n_rest)) = (n.first(), a.get(1..len), n.get(1..))
+        else {
+            return [0; L];
+        };
+        let a_first = a.first().copied().unwrap_or(0);
+        let mut x = [0 as Limb; L];
+        let mut y = [0 as Limb; L];
+        let (mut cur, mut next) = (&mut x, &mut y);
         let mut t_hi: Limb = 0;
         for &bi in b.iter().take(len) {
-            // t += a * b_i
-            let mut c: Limb = 0;
-            for (tj, &aj) in tl.iter_mut().zip(a.iter()) {
-                let s = Wide::from(*tj) + Wide::from(aj) * Wide::from(bi) + Wide::from(c);
-                *tj = s as Limb;
-                c = (s >> W) as Limb;
+            let t0 = cur.first().copied().unwrap_or(0);
+            let s = Wide::from(t0) + Wide::from(a_first) * Wide::from(bi);
+            let m = (s as Limb).wrapping_mul(self.n0);
+            let s2 = Wide::from(s as Limb) + Wide::from(m) * Wide::from(n_first);
+            let mut c1 = (s >> W) as Limb;
+            let mut c2 = (s2 >> W) as Limb;
+            let src = cur.get(1..len).unwrap_or(&[]);
+            let dst = next.get_mut(..len - 1).unwrap_or(&mut []);
+            // Two words per iteration: the carries stay in registers, half the loop cost.
+            let (d2, d_rest) = dst.as_chunks_mut::<2>();
+            let (t2, t_rest) = src.as_chunks::<2>();
+            let (a2, a_tail) = a_rest.as_chunks::<2>();
+            let (n2, n_tail) = n_rest.as_chunks::<2>();
+            for (((d, t), av), nv) in d2.iter_mut().zip(t2).zip(a2).zip(n2) {
+                let s = Wide::from(t[0]) + Wide::from(av[0]) * Wide::from(bi) + Wide::from(c1);
+                let s2 = Wide::from(s as Limb) + Wide::from(m) * Wide::from(nv[0]) + Wide::from(c2);
+                d[0] = s2 as Limb;
+                let (h1, h2) = ((s >> W) as Limb, (s2 >> W) as Limb);
+                let s3 = Wide::from(t[1]) + Wide::from(av[1]) * Wide::from(bi) + Wide::from(h1);
+                let s4 =
+                    Wide::from(s3 as Limb) + Wide::from(m) * Wide::from(nv[1]) + Wide::from(h2);
+                d[1] = s4 as Limb;
+                c1 = (s3 >> W) as Limb;
+                c2 = (s4 >> W) as Limb;
             }
-            let s = Wide::from(t_hi) + Wide::from(c);
-            t_hi = s as Limb;
-            let t_hi2 = (s >> W) as Limb;
-            // t = (t + m n) / 2^W with m chosen so the low limb vanishes.
-            let mut it = tl.iter_mut();
-            let Some(first) = it.next() else {
-                return [0; L];
-            };
-            let m = first.wrapping_mul(self.n0);
-            let s = Wide::from(*first) + Wide::from(m) * Wide::from(n_first);
-            let mut c = (s >> W) as Limb;
-            let mut prev = first;
-            for (tj, &nj) in it.zip(n.iter().skip(1)) {
-                let s = Wide::from(*tj) + Wide::from(m) * Wide::from(nj) + Wide::from(c);
-                *prev = s as Limb;
-                c = (s >> W) as Limb;
-                prev = tj;
+            for (((d, &tj), &aj), &nj) in d_rest.iter_mut().zip(t_rest).zip(a_tail).zip(n_tail) {
+                let s = Wide::from(tj) + Wide::from(aj) * Wide::from(bi) + Wide::from(c1);
+                c1 = (s >> W) as Limb;
+                let s2 = Wide::from(s as Limb) + Wide::from(m) * Wide::from(nj) + Wide::from(c2);
+                c2 = (s2 >> W) as Limb;
+                *d = s2 as Limb;
             }
-            let s = Wide::from(t_hi) + Wide::from(c);
-            *prev = s as Limb;
-            t_hi = t_hi2.wrapping_add((s >> W) as Limb);
+            let s = Wide::from(t_hi) + Wide::from(c1) + Wide::from(c2);
+            if let Some(top) = next.get_mut(len - 1) {
+                *top = s as Limb;
+            }
+            t_hi = (s >> W) as Limb;
+            core::mem::swap(&mut cur, &mut next);
         }
+        let tl = cur.get_mut(..len).unwrap_or(&mut []);
         if t_hi != 0 || !lt(tl, n) {
             sub_in_place(tl, n);
         }
-        t
+        *cur
+    }
+
+    /// Montgomery square `a^2 / R mod n` for `a < n`: the off-diagonal products once, doubled,
+    /// plus the squares (about half the multiplications of [`Self::mul`]), then a separate
+    /// word-by-word reduction. Each inner loop is one multiply-accumulate chain (UMAAL).
+    pub fn square(&self, a: &[Limb; L]) -> [Limb; L] {
+        let len = self.len;
+        let n = self.nl();
+        let a = a.get(..len).unwrap_or(&[]);
+        let mut wide = [[0 as Limb; L]; 2];
+        let p = wide.as_flattened_mut();
+        // Off-diagonal products a_i a_j (i < j) into p.
+        for (i, &ai) in a.iter().enumerate() {
+            let Some(row) = p.get_mut(2 * i + 1..i + len) else {
+                break;
+            };
+            let c = mac_row(row, a.get(i + 1..).unwrap_or(&[]), ai);
+            if let Some(top) = p.get_mut(i + len) {
+                *top = c;
+            }
+        }
+        // Double, then add the squares a_i^2 at p[2i].
+        let mut carry: Limb = 0;
+        for x in p.iter_mut().take(2 * len) {
+            let nc = *x >> (W - 1);
+            *x = (*x << 1) | carry;
+            carry = nc;
+        }
+        let mut c: Limb = 0;
+        for (pair, &ai) in p.chunks_exact_mut(2).zip(a) {
+            if let [lo, hi] = pair {
+                let sq = Wide::from(ai) * Wide::from(ai);
+                let s = Wide::from(*lo) + (sq & Wide::from(Limb::MAX)) + Wide::from(c);
+                *lo = s as Limb;
+                let s2 = Wide::from(*hi) + (sq >> W) + (s >> W);
+                *hi = s2 as Limb;
+                c = (s2 >> W) as Limb;
+            }
+        }
+        // Montgomery reduction of the 2len-word product.
+        let mut top_carry: Limb = 0;
+        for i in 0..len {
+            let m = p.get(i).copied().unwrap_or(0).wrapping_mul(self.n0);
+            let Some(row) = p.get_mut(i..i + len) else {
+                break;
+            };
+            let c = mac_row(row, n, m);
+            if let Some(next) = p.get_mut(i + len) {
+                let s = Wide::from(*next) + Wide::from(c) + Wide::from(top_carry);
+                *next = s as Limb;
+                top_carry = (s >> W) as Limb;
+            }
+        }
+        let mut out = [0 as Limb; L];
+        let ol = out.get_mut(..len).unwrap_or(&mut []);
+        ol.copy_from_slice(p.get(len..2 * len).unwrap_or(&[]));
+        if top_carry != 0 || !lt(ol, n) {
+            sub_in_place(ol, n);
+        }
+        out
     }
 
     /// Into Montgomery form: `a R mod n`.
@@ -285,7 +398,7 @@ impl<const L: usize> Modulus<L> {
         let mut acc = bm;
         let top = 63 - e.leading_zeros();
         for i in (0..top).rev() {
-            acc = self.mul(&acc, &acc);
+            acc = self.square(&acc);
             if (e >> i) & 1 == 1 {
                 acc = self.mul(&acc, &bm);
             }
@@ -365,6 +478,8 @@ mod tests {
             }
         }
         assert_eq!(prod, num(expect));
+        assert_eq!(m.square(&am), m.mul(&am, &am));
+        assert_eq!(m.square(&bm), m.mul(&bm, &bm));
         assert_eq!(m.add(&num(a), &num(b)), num((a + b) % n));
         assert_eq!(m.sub(&num(a), &num(b)), num((a + n - b) % n));
         // Fermat-like check of pow: a^3.

@@ -114,6 +114,7 @@ fn digest_info_prefix(h: HashAlg) -> &'static [u8] {
 }
 
 /// RSAVP1 then the padding check, with `digest` as the hash provider.
+#[inline(never)]
 pub(crate) fn verify_with_digest(
     key: &RsaPublicKey,
     padding: RsaPadding,

@@ -20,6 +20,7 @@ fn finish<D: sha2::Digest>(h: D) -> Digest {
     Digest::new(bytes, src.len())
 }
 
+#[inline(never)]
 fn hash_parts<D: sha2::Digest>(parts: &[&[u8]]) -> Digest {
     let mut h = D::new();
     for p in parts {
@@ -28,6 +29,7 @@ fn hash_parts<D: sha2::Digest>(parts: &[&[u8]]) -> Digest {
     finish(h)
 }
 
+#[inline(never)]
 fn hmac_check<M: Mac + KeyInit>(key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified> {
     let mut m = <M as KeyInit>::new_from_slice(key).map_err(|_| Unspecified)?;
     m.update(msg);
@@ -54,24 +56,49 @@ impl Backend for RustCrypto {
 
     fn ecdsa_verify(curve: Curve, point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
         match curve {
-            Curve::P256 => {
-                use p256::ecdsa::{signature::Verifier, Signature, VerifyingKey};
-                let vk = VerifyingKey::from_sec1_bytes(point).map_err(|_| Unspecified)?;
-                let s = Signature::from_slice(sig).map_err(|_| Unspecified)?;
-                vk.verify(msg, &s).map_err(|_| Unspecified)
-            }
-            Curve::P384 => {
-                use p384::ecdsa::{signature::Verifier, Signature, VerifyingKey};
-                let vk = VerifyingKey::from_sec1_bytes(point).map_err(|_| Unspecified)?;
-                let s = Signature::from_slice(sig).map_err(|_| Unspecified)?;
-                vk.verify(msg, &s).map_err(|_| Unspecified)
-            }
+            Curve::P256 => ecdsa_p256(point, msg, sig),
+            Curve::P384 => ecdsa_p384(point, msg, sig),
         }
     }
 
+    #[inline(never)]
     fn ed25519_verify(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Result<(), Unspecified> {
         let pk = ed25519_compact::PublicKey::new(*pk);
         let sig = ed25519_compact::Signature::new(*sig);
         pk.verify(msg, &sig).map_err(|_| Unspecified)
     }
+}
+
+// Each curve out of line: only the curve in use pays for its stack frame.
+
+/// P256-Cortex-M4 (assembly): checks r, s in [1, n-1] and the point on the curve itself.
+#[cfg(all(feature = "p256-cortex-m4", target_arch = "arm"))]
+#[inline(never)]
+fn ecdsa_p256(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
+    let pk = p256_cortex_m4::PublicKey::from_untagged_bytes(point.get(1..).unwrap_or(&[]))
+        .map_err(|_| Unspecified)?;
+    let sig = p256_cortex_m4::Signature::from_untagged_bytes(sig).map_err(|_| Unspecified)?;
+    let h = RustCrypto::digest(HashAlg::Sha256, &[msg]);
+    if pk.verify_prehashed(h.as_ref(), &sig) {
+        Ok(())
+    } else {
+        Err(Unspecified)
+    }
+}
+
+#[cfg(not(all(feature = "p256-cortex-m4", target_arch = "arm")))]
+#[inline(never)]
+fn ecdsa_p256(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
+    use p256::ecdsa::{signature::Verifier, Signature, VerifyingKey};
+    let vk = VerifyingKey::from_sec1_bytes(point).map_err(|_| Unspecified)?;
+    let s = Signature::from_slice(sig).map_err(|_| Unspecified)?;
+    vk.verify(msg, &s).map_err(|_| Unspecified)
+}
+
+#[inline(never)]
+fn ecdsa_p384(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
+    use p384::ecdsa::{signature::Verifier, Signature, VerifyingKey};
+    let vk = VerifyingKey::from_sec1_bytes(point).map_err(|_| Unspecified)?;
+    let s = Signature::from_slice(sig).map_err(|_| Unspecified)?;
+    vk.verify(msg, &s).map_err(|_| Unspecified)
 }

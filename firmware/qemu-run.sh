@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Cargo runner: boots an ELF on QEMU mps2-an386 (Cortex-M4F) and decodes defmt from
+# semihosting with defmt-print. UART0 goes to $TOKENGUARD_UART (QEMU -serial syntax,
+# default: a TCP server on 127.0.0.1:4444 for the device app, `null` otherwise).
+# Deterministic instruction counting: TOKENGUARD_ICOUNT=1 adds `-icount shift=0`.
+set -euo pipefail
+elf="$1"
+shift || true
+uart="${TOKENGUARD_UART:-}"
+if [ -z "$uart" ]; then
+  case "$(basename "$elf")" in
+    tokenguard-firmware) uart="tcp:127.0.0.1:4444,server=on,wait=off" ;;
+    *) uart="null" ;;
+  esac
+fi
+icount=()
+[ "${TOKENGUARD_ICOUNT:-0}" = "1" ] && icount=(-icount shift=0)
+qemu=(qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -display none -monitor none
+      -serial "$uart" "${icount[@]}" -semihosting-config enable=on,target=native -kernel "$elf")
+if command -v defmt-print >/dev/null 2>&1; then
+  "${qemu[@]}" | defmt-print -e "$elf"
+else
+  echo "qemu-run: defmt-print not found; raw defmt output follows" >&2
+  "${qemu[@]}"
+fi

@@ -1,0 +1,45 @@
+//! The tokenguard device: the request/response protocol over UART0, time from SysTick.
+//! `cargo run --release` boots it in QEMU with UART0 on 127.0.0.1:4444 (see qemu-run.sh).
+
+#![no_std]
+#![no_main]
+
+use core::ptr::addr_of_mut;
+
+use cortex_m_rt::entry;
+use embedded_io::{Read, Write};
+use tokenguard::device::{Clock, Device};
+use tokenguard::RefreshPolicy;
+use tokenguard_firmware::{self as board, SysTickClock, Uart};
+
+/// Key slots and frame size: the same limits the simulator uses (`device serve`).
+pub const KEYS: usize = 8;
+pub const FRAME: usize = 1024;
+
+static mut DEVICE: Device<KEYS, FRAME> = Device::new(RefreshPolicy::DEFAULT);
+
+#[entry]
+fn main() -> ! {
+    board::paint_stack();
+    let Some(cp) = cortex_m::Peripherals::take() else { board::exit(1) };
+    let mut clock = SysTickClock::start(cp.SYST);
+    // SAFETY: the only UART0 handle in this program.
+    let mut uart = unsafe { Uart::uart0() };
+    // SAFETY: DEVICE is only touched here, from the single thread of `main`.
+    let dev = unsafe { &mut *addr_of_mut!(DEVICE) };
+    defmt::info!(
+        "tokenguard device: {} key slots, payloads up to {} bytes, static RAM {} bytes",
+        KEYS,
+        Device::<KEYS, FRAME>::MAX_PAYLOAD,
+        board::static_ram()
+    );
+    let mut buf = [0u8; 64];
+    loop {
+        let Ok(n) = uart.read(&mut buf);
+        let now = clock.now_millis();
+        dev.feed(buf.get(..n).unwrap_or(&[]), now, &mut |out| {
+            let _ = uart.write_all(out);
+        });
+        dev.set_peak_stack(board::stack_peak());
+    }
+}

@@ -1,0 +1,238 @@
+//! Board support for tokenguard on QEMU's mps2-an386 (ARM MPS2 FPGA image AN386:
+//! Cortex-M4F, 25 MHz): a CMSDK APB UART driver implementing embedded-io, a millisecond
+//! clock on SysTick, the CMSDK TIMER0 as a tick counter for benchmarks, stack painting,
+//! and a panic handler that reports through defmt and ends the QEMU run.
+//!
+//! This crate is the only place with `unsafe`: memory-mapped registers and the stack
+//! region, each access with its invariant next to it.
+
+#![no_std]
+
+use core::convert::Infallible;
+use core::ptr::{read_volatile, write_volatile};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use defmt_semihosting as _;
+
+pub mod fixtures;
+
+/// Core clock of the AN386 image (SysTick and the CMSDK timers run at it).
+pub const CORE_HZ: u32 = 25_000_000;
+/// Under `-icount shift=0` one instruction takes 1 ns, so one 25 MHz tick is 40 instructions.
+pub const INSTRUCTIONS_PER_TICK: u32 = 40;
+
+/// CMSDK APB UART (UART0 of mps2-an386 is at 0x4000_4000).
+pub struct Uart {
+    base: usize,
+}
+
+const UART_DATA: usize = 0x00;
+const UART_STATE: usize = 0x04;
+const UART_CTRL: usize = 0x08;
+const UART_BAUDDIV: usize = 0x10;
+const STATE_TX_FULL: u32 = 1 << 0;
+const STATE_RX_FULL: u32 = 1 << 1;
+
+impl Uart {
+    /// UART0 of the AN386 image, enabled for TX and RX.
+    ///
+    /// # Safety
+    /// Only one `Uart` for a given base address may exist (it owns the registers).
+    pub unsafe fn uart0() -> Self {
+        let u = Uart { base: 0x4000_4000 };
+        u.write_reg(UART_BAUDDIV, 16);
+        u.write_reg(UART_CTRL, 0b11);
+        u
+    }
+
+    fn read_reg(&self, off: usize) -> u32 {
+        // SAFETY: `base + off` is a CMSDK UART register of this board (owned by `self`);
+        // volatile, aligned 32-bit accesses are how the peripheral is driven.
+        unsafe { read_volatile((self.base + off) as *const u32) }
+    }
+
+    fn write_reg(&self, off: usize, v: u32) {
+        // SAFETY: as in `read_reg`.
+        unsafe { write_volatile((self.base + off) as *mut u32, v) }
+    }
+
+    /// A received byte, if one is waiting.
+    pub fn try_read(&mut self) -> Option<u8> {
+        if self.read_reg(UART_STATE) & STATE_RX_FULL != 0 {
+            Some(self.read_reg(UART_DATA) as u8)
+        } else {
+            None
+        }
+    }
+
+    /// Sends one byte, waiting for room.
+    pub fn write_byte(&mut self, b: u8) {
+        while self.read_reg(UART_STATE) & STATE_TX_FULL != 0 {}
+        self.write_reg(UART_DATA, u32::from(b));
+    }
+}
+
+impl embedded_io::ErrorType for Uart {
+    type Error = Infallible;
+}
+
+impl embedded_io::Read for Uart {
+    /// Blocks until at least one byte arrives, then returns what is waiting.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        while n == 0 {
+            while let Some(b) = self.try_read() {
+                if let Some(slot) = buf.get_mut(n) {
+                    *slot = b;
+                    n += 1;
+                }
+                if n == buf.len() {
+                    break;
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl embedded_io::Write for Uart {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+        for &b in buf {
+            self.write_byte(b);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+static MILLIS: AtomicU32 = AtomicU32::new(0);
+
+/// A millisecond clock on SysTick (1 kHz interrupt).
+pub struct SysTickClock {
+    last: u32,
+    high: u64,
+}
+
+impl SysTickClock {
+    /// Starts SysTick at 1 kHz from the core clock.
+    pub fn start(mut syst: cortex_m::peripheral::SYST) -> Self {
+        use cortex_m::peripheral::syst::SystClkSource;
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(CORE_HZ / 1000 - 1);
+        syst.clear_current();
+        syst.enable_interrupt();
+        syst.enable_counter();
+        SysTickClock { last: 0, high: 0 }
+    }
+}
+
+impl tokenguard::device::Clock for SysTickClock {
+    fn now_millis(&mut self) -> u64 {
+        let now = MILLIS.load(Ordering::Relaxed);
+        if now < self.last {
+            self.high += 1 << 32;
+        }
+        self.last = now;
+        self.high | u64::from(now)
+    }
+}
+
+#[cortex_m_rt::exception]
+fn SysTick() {
+    MILLIS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The CMSDK TIMER0 (0x4000_0000) as a free-running 32-bit down-counter at 25 MHz.
+pub struct Ticks;
+
+const TIMER0: usize = 0x4000_0000;
+
+impl Ticks {
+    /// Starts TIMER0 from 0xFFFF_FFFF, counting down, no interrupt.
+    pub fn start() -> Self {
+        // SAFETY: TIMER0's CTRL (+0) and RELOAD (+8) registers; this program is the only
+        // user of TIMER0.
+        unsafe {
+            write_volatile((TIMER0 + 0x8) as *mut u32, u32::MAX);
+            write_volatile((TIMER0 + 0x4) as *mut u32, u32::MAX);
+            write_volatile(TIMER0 as *mut u32, 1);
+        }
+        Ticks
+    }
+
+    /// Ticks elapsed since start (wraps after 171 s).
+    pub fn now(&self) -> u32 {
+        // SAFETY: TIMER0's VALUE register (+4), read-only use.
+        u32::MAX - unsafe { read_volatile((TIMER0 + 0x4) as *const u32) }
+    }
+}
+
+extern "C" {
+    static mut _stack_start: u32;
+    static mut __sheap: u32;
+}
+
+const PAINT: u32 = 0xC0FF_EE55;
+
+/// Fills the unused stack (from the end of static RAM up to 256 bytes below the current
+/// stack pointer) with a pattern, for [`stack_peak`]. Returns the stack in use now, to
+/// subtract from a later peak.
+#[inline(never)]
+pub fn paint_stack() -> u32 {
+    let sp = cortex_m::register::msp::read() as usize;
+    // `__sheap` (cortex-m-rt) is the end of .bss/.data, the start of the free region.
+    let bottom = core::ptr::addr_of!(__sheap) as usize;
+    let limit = sp.saturating_sub(256);
+    let mut p = bottom;
+    while p + 4 <= limit {
+        // SAFETY: [bottom, sp - 256) is free RAM between static data and the live stack.
+        unsafe { write_volatile(p as *mut u32, PAINT) };
+        p += 4;
+    }
+    let top = core::ptr::addr_of!(_stack_start) as usize;
+    (top - sp) as u32
+}
+
+/// Bytes of stack used so far (since the last [`paint_stack`]): the distance from the stack
+/// top to the lowest word that no longer holds the pattern.
+pub fn stack_peak() -> u32 {
+    let bottom = core::ptr::addr_of!(__sheap) as usize;
+    let top = core::ptr::addr_of!(_stack_start) as usize;
+    let mut p = bottom;
+    // SAFETY: reading painted free RAM below the live stack.
+    while p < top && unsafe { read_volatile(p as *const u32) } == PAINT {
+        p += 4;
+    }
+    (top - p) as u32
+}
+
+/// Size of static RAM (`.data` + `.bss`) in bytes.
+pub fn static_ram() -> u32 {
+    let end = core::ptr::addr_of!(__sheap) as usize;
+    (end - 0x2000_0000) as u32
+}
+
+/// Ends the QEMU run with `code` (semihosting).
+pub fn exit(code: i32) -> ! {
+    semihosting::process::exit(code)
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    defmt::error!("panic: {}", defmt::Display2Format(info));
+    exit(101)
+}
+
+#[cortex_m_rt::exception]
+unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    defmt::error!("HardFault at pc={=u32:#x}", frame.pc());
+    exit(102)
+}
+
+defmt::timestamp!("{=u32:ms}", MILLIS.load(Ordering::Relaxed));

@@ -22,6 +22,8 @@ use crate::rsa::{RsaPadding, RsaPublicKey};
 mod ring_backend;
 #[cfg(feature = "rustcrypto")]
 mod rustcrypto_backend;
+#[cfg(all(feature = "rustcrypto", any(feature = "compact-sha512", test)))]
+mod sha512_compact;
 
 #[cfg(feature = "ring")]
 pub(crate) use ring_backend::ring_hmac_key;

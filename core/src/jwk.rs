@@ -101,6 +101,9 @@ pub struct SymmetricKey {
     len: u8,
     #[cfg(feature = "ring")]
     prepared: Option<(crate::alg::HashAlg, ring::hmac::Key)>,
+    /// HMAC-SHA-256 with the key absorbed (zeroized on drop), for HS256-capable keys.
+    #[cfg(feature = "rustcrypto")]
+    hs256: Option<hmac::Hmac<sha2::Sha256>>,
 }
 
 impl SymmetricKey {
@@ -110,6 +113,8 @@ impl SymmetricKey {
             len: 0,
             #[cfg(feature = "ring")]
             prepared: None,
+            #[cfg(feature = "rustcrypto")]
+            hs256: None,
         };
         s.k.get_mut(..k.len())
             .ok_or(KeyError::SymmetricKeySize)?
@@ -119,9 +124,20 @@ impl SymmetricKey {
         if let Some(Family::Hmac(h)) = alg.map(Algorithm::family) {
             s.prepared = Some((h, crate::crypto::ring_hmac_key(h, k)));
         }
-        #[cfg(not(feature = "ring"))]
+        #[cfg(feature = "rustcrypto")]
+        if alg.is_none_or(|a| a == Algorithm::Hs256) {
+            use hmac::KeyInit;
+            s.hs256 = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(k).ok();
+        }
+        #[cfg(not(any(feature = "ring", feature = "rustcrypto")))]
         let _ = alg;
         Ok(s)
+    }
+
+    /// HMAC-SHA-256 with the key already absorbed, if this key can verify HS256.
+    #[cfg(feature = "rustcrypto")]
+    pub(crate) fn hs256_state(&self) -> Option<&hmac::Hmac<sha2::Sha256>> {
+        self.hs256.as_ref()
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {

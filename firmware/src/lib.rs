@@ -225,7 +225,11 @@ pub fn exit(code: i32) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    defmt::error!("panic: {}", defmt::Display2Format(info));
+    // The location only: formatting the message would pull core::fmt into every image.
+    match info.location() {
+        Some(l) => defmt::error!("panic at {=str}:{=u32}", l.file(), l.line()),
+        None => defmt::error!("panic"),
+    }
     exit(101)
 }
 

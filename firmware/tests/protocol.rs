@@ -6,44 +6,48 @@
 
 use tokenguard_firmware as _;
 
+use tokenguard::device::frame::{self, Frame, FrameDecoder};
+use tokenguard::device::Device;
+
+pub type Dev = Device<8, 1024>;
+
+pub struct Io {
+    pub out: [u8; 1200],
+    pub len: usize,
+}
+
+pub fn call(dev: &mut Dev, io: &mut Io, parts: &[&[u8]]) -> ([u8; 4], usize) {
+    let mut req = [0u8; 1200];
+    let mut n = 0;
+    frame::encode(parts, |b| {
+        req[n..n + b.len()].copy_from_slice(b);
+        n += b.len();
+    });
+    io.len = 0;
+    let (out, len) = (&mut io.out, &mut io.len);
+    dev.feed(&req[..n], 1000, &mut |b| {
+        out[*len..*len + b.len()].copy_from_slice(b);
+        *len += b.len();
+    });
+    let mut d: FrameDecoder<1200> = FrameDecoder::new();
+    let mut head = [0u8; 4];
+    let mut body_len = 0;
+    for &b in &io.out[..io.len] {
+        if let Some(Frame::Payload(p)) = d.push(b) {
+            head[..p.len().min(4)].copy_from_slice(&p[..p.len().min(4)]);
+            body_len = p.len();
+        }
+    }
+    (head, body_len)
+}
+
+
 #[defmt_test::tests]
 mod tests {
-    use tokenguard::device::frame::{self, Frame, FrameDecoder};
+    use super::{call, Dev, Io};
     use tokenguard::device::{policy_body, proto, Device};
     use tokenguard::{AlgSet, RefreshPolicy};
     use tokenguard_firmware::fixtures::{AUDIENCE, FIXTURES, ISSUER, NOW};
-
-    type Dev = Device<8, 1024>;
-
-    struct Io {
-        out: [u8; 1200],
-        len: usize,
-    }
-
-    fn call(dev: &mut Dev, io: &mut Io, parts: &[&[u8]]) -> ([u8; 4], usize) {
-        let mut req = [0u8; 1200];
-        let mut n = 0;
-        frame::encode(parts, |b| {
-            req[n..n + b.len()].copy_from_slice(b);
-            n += b.len();
-        });
-        io.len = 0;
-        let (out, len) = (&mut io.out, &mut io.len);
-        dev.feed(&req[..n], 1000, &mut |b| {
-            out[*len..*len + b.len()].copy_from_slice(b);
-            *len += b.len();
-        });
-        let mut d: FrameDecoder<1200> = FrameDecoder::new();
-        let mut head = [0u8; 4];
-        let mut body_len = 0;
-        for &b in &io.out[..io.len] {
-            if let Some(Frame::Payload(p)) = d.push(b) {
-                head[..p.len().min(4)].copy_from_slice(&p[..p.len().min(4)]);
-                body_len = p.len();
-            }
-        }
-        (head, body_len)
-    }
 
     #[init]
     fn init() -> (Dev, Io) {

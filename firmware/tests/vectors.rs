@@ -5,25 +5,27 @@
 #![no_std]
 #![no_main]
 
-use tokenguard_firmware as _;
+use tokenguard::{Expect, Jwk, KeySet, Validation};
+use tokenguard_firmware::fixtures::{AUDIENCE, FIXTURES, ISSUER};
+
+fn policy() -> Validation<'static> {
+    Validation::new(Expect::One(ISSUER), Expect::One(AUDIENCE))
+}
+
+fn keys() -> KeySet<12> {
+    let mut k = KeySet::new();
+    for (_, jwk, _) in FIXTURES {
+        assert!(k.insert(Jwk::from_json(jwk.as_bytes()).unwrap()).is_ok());
+    }
+    k
+}
 
 #[defmt_test::tests]
 mod tests {
+    use super::{keys, policy};
     use tokenguard::crypto::RustCrypto;
-    use tokenguard::{Error, Expect, Jwk, KeySet, UpdateEvent, Validation};
-    use tokenguard_firmware::fixtures::{AUDIENCE, FIXTURES, ISSUER, JWKS, NOW};
-
-    fn policy() -> Validation<'static> {
-        Validation::new(Expect::One(ISSUER), Expect::One(AUDIENCE))
-    }
-
-    fn keys() -> KeySet<12> {
-        let mut k = KeySet::new();
-        for (_, jwk, _) in FIXTURES {
-            assert!(k.insert(Jwk::from_json(jwk.as_bytes()).unwrap()).is_ok());
-        }
-        k
-    }
+    use tokenguard::{Error, Expect, KeySet, UpdateEvent, Validation};
+    use tokenguard_firmware::fixtures::{FIXTURES, ISSUER, JWKS, NOW};
 
     #[test]
     fn every_algorithm_verifies() {
@@ -61,7 +63,7 @@ mod tests {
         let (_, _, token) = FIXTURES[9];
         let wrong_aud = Validation::new(Expect::One(ISSUER), Expect::One("other"));
         defmt::assert_eq!(k.verify_with::<RustCrypto>(token.as_bytes(), &wrong_aud, NOW, &mut buf).err(), Some(Error::WrongAudience));
-        defmt::assert_eq!(k.verify_with::<RustCrypto>(token.as_bytes(), &policy(), 4_102_444_800, &mut buf).err(), Some(Error::Expired));
+        defmt::assert_eq!(k.verify_with::<RustCrypto>(token.as_bytes(), &policy(), 4_102_444_900, &mut buf).err(), Some(Error::Expired));
         let empty: KeySet<1> = KeySet::new();
         defmt::assert_eq!(empty.verify_with::<RustCrypto>(token.as_bytes(), &policy(), NOW, &mut buf).err(), Some(Error::KeyNotFound));
         let rs_only = policy().algorithms(tokenguard::AlgSet::from_slice(&[tokenguard::alg::RS256]));

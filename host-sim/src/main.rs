@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod verify_cmd;
 
+use tokenguard_sim::device_cmd;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "tokenguard-sim",
@@ -22,6 +24,8 @@ enum Cmd {
     Verify(verify_cmd::VerifyArgs),
     /// The end-to-end demo: mint, verify, rotate keys, survive an outage; no external services.
     Demo(demo::DemoArgs),
+    /// The device: simulated (`serve`) or the firmware in QEMU (`qemu`), over TCP.
+    Device(device_cmd::DeviceArgs),
 }
 
 fn main() {
@@ -29,6 +33,7 @@ fn main() {
     let r = match cli.cmd {
         Cmd::Verify(a) => verify_cmd::run(a),
         Cmd::Demo(a) => demo::run(a),
+        Cmd::Device(a) => device_cmd::run(a),
     };
     match r {
         Ok(code) => std::process::exit(code),

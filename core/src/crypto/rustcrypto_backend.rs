@@ -29,6 +29,21 @@ fn hash_parts<D: sha2::Digest>(parts: &[&[u8]]) -> Digest {
     finish(h)
 }
 
+#[cfg(feature = "compact-sha512")]
+#[inline(never)]
+fn compact_parts(sha384: bool, parts: &[&[u8]]) -> Digest {
+    let mut h = if sha384 {
+        super::sha512_compact::Sha512::new384()
+    } else {
+        super::sha512_compact::Sha512::new512()
+    };
+    for p in parts {
+        h.update(p);
+    }
+    let (d, n) = h.finish();
+    Digest::new(d, n)
+}
+
 #[inline(never)]
 fn hmac_check<M: Mac + KeyInit>(key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified> {
     let mut m = <M as KeyInit>::new_from_slice(key).map_err(|_| Unspecified)?;
@@ -41,16 +56,47 @@ impl Backend for RustCrypto {
     fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
         match alg {
             HashAlg::Sha256 => hash_parts::<sha2::Sha256>(parts),
+            #[cfg(not(feature = "compact-sha512"))]
             HashAlg::Sha384 => hash_parts::<sha2::Sha384>(parts),
+            #[cfg(not(feature = "compact-sha512"))]
             HashAlg::Sha512 => hash_parts::<sha2::Sha512>(parts),
+            #[cfg(feature = "compact-sha512")]
+            HashAlg::Sha384 | HashAlg::Sha512 => compact_parts(alg == HashAlg::Sha384, parts),
         }
     }
 
     fn hmac_verify(alg: HashAlg, key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified> {
         match alg {
             HashAlg::Sha256 => hmac_check::<hmac::Hmac<sha2::Sha256>>(key, msg, tag),
+            #[cfg(not(feature = "compact-sha512"))]
             HashAlg::Sha384 => hmac_check::<hmac::Hmac<sha2::Sha384>>(key, msg, tag),
+            #[cfg(not(feature = "compact-sha512"))]
             HashAlg::Sha512 => hmac_check::<hmac::Hmac<sha2::Sha512>>(key, msg, tag),
+            #[cfg(feature = "compact-sha512")]
+            HashAlg::Sha384 | HashAlg::Sha512 => {
+                if super::sha512_compact::hmac_verify(alg == HashAlg::Sha384, key, msg, tag) {
+                    Ok(())
+                } else {
+                    Err(Unspecified)
+                }
+            }
+        }
+    }
+
+    fn hmac_verify_key(
+        alg: HashAlg,
+        key: &crate::jwk::SymmetricKey,
+        msg: &[u8],
+        tag: &[u8],
+    ) -> Result<(), Unspecified> {
+        match (alg, key.hs256_state()) {
+            (HashAlg::Sha256, Some(state)) => {
+                // The inner and outer key blocks were hashed at import: two compressions saved.
+                let mut m = state.clone();
+                m.update(msg);
+                m.verify_slice(tag).map_err(|_| Unspecified)
+            }
+            _ => Self::hmac_verify(alg, key.bytes(), msg, tag),
         }
     }
 
@@ -89,16 +135,19 @@ fn ecdsa_p256(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
 #[cfg(not(all(feature = "p256-cortex-m4", target_arch = "arm")))]
 #[inline(never)]
 fn ecdsa_p256(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
-    use p256::ecdsa::{signature::Verifier, Signature, VerifyingKey};
+    use p256::ecdsa::{signature::hazmat::PrehashVerifier, Signature, VerifyingKey};
     let vk = VerifyingKey::from_sec1_bytes(point).map_err(|_| Unspecified)?;
     let s = Signature::from_slice(sig).map_err(|_| Unspecified)?;
-    vk.verify(msg, &s).map_err(|_| Unspecified)
+    let h = RustCrypto::digest(HashAlg::Sha256, &[msg]);
+    vk.verify_prehash(h.as_ref(), &s).map_err(|_| Unspecified)
 }
 
 #[inline(never)]
 fn ecdsa_p384(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
-    use p384::ecdsa::{signature::Verifier, Signature, VerifyingKey};
+    use p384::ecdsa::{signature::hazmat::PrehashVerifier, Signature, VerifyingKey};
     let vk = VerifyingKey::from_sec1_bytes(point).map_err(|_| Unspecified)?;
     let s = Signature::from_slice(sig).map_err(|_| Unspecified)?;
-    vk.verify(msg, &s).map_err(|_| Unspecified)
+    // Hashed by this backend (the compact SHA-384 on microcontrollers).
+    let h = RustCrypto::digest(HashAlg::Sha384, &[msg]);
+    vk.verify_prehash(h.as_ref(), &s).map_err(|_| Unspecified)
 }

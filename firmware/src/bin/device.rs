@@ -4,6 +4,7 @@
 #![no_std]
 #![no_main]
 
+use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
 
 use cortex_m_rt::entry;
@@ -16,7 +17,9 @@ use tokenguard_firmware::{self as board, SysTickClock, Uart};
 pub const KEYS: usize = 8;
 pub const FRAME: usize = 1024;
 
-static mut DEVICE: Device<KEYS, FRAME> = Device::new(RefreshPolicy::DEFAULT);
+/// Initialized at run time (in `.uninit`, so the image carries no copy of its 10 KB).
+#[link_section = ".uninit.DEVICE"]
+static mut DEVICE: MaybeUninit<Device<KEYS, FRAME>> = MaybeUninit::uninit();
 
 #[entry]
 fn main() -> ! {
@@ -25,8 +28,9 @@ fn main() -> ! {
     let mut clock = SysTickClock::start(cp.SYST);
     // SAFETY: the only UART0 handle in this program.
     let mut uart = unsafe { Uart::uart0() };
-    // SAFETY: DEVICE is only touched here, from the single thread of `main`.
-    let dev = unsafe { &mut *addr_of_mut!(DEVICE) };
+    // SAFETY: DEVICE is only touched here, from the single thread of `main`, and is written
+    // before it is read.
+    let dev = unsafe { (*addr_of_mut!(DEVICE)).write(Device::new(RefreshPolicy::DEFAULT)) };
     defmt::info!(
         "tokenguard device: {} key slots, payloads up to {} bytes, static RAM {} bytes",
         KEYS,

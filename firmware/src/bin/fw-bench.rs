@@ -12,7 +12,7 @@ use core::ptr::addr_of_mut;
 use cortex_m_rt::entry;
 use tokenguard::crypto::RustCrypto;
 use tokenguard::{Expect, Jwk, KeySet, Validation};
-use tokenguard_firmware::fixtures::{AUDIENCE, FIXTURES, ISSUER, NOW};
+use tokenguard_firmware::fixtures::{AUDIENCE, FIXTURES, HS256_SMALL, ISSUER, NOW};
 use tokenguard_firmware::{self as board, Ticks, INSTRUCTIONS_PER_TICK};
 
 static mut KEYS: KeySet<1> = KeySet::new();
@@ -36,7 +36,8 @@ fn main() -> ! {
     let v = Validation::new(Expect::One(ISSUER), Expect::One(AUDIENCE));
     let mut buf = [0u8; 1024];
     defmt::info!("fw-bench static_ram={=u32}", board::static_ram());
-    for (alg, jwk, token) in FIXTURES {
+    let small = ("HS256-300B", FIXTURES[0].1, HS256_SMALL);
+    for (alg, jwk, token) in FIXTURES.into_iter().chain(core::iter::once(small)) {
         let base = board::paint_stack();
         let t0 = ticks.now();
         let Some(key) = import(jwk) else {

@@ -1,0 +1,346 @@
+//! A host-side client for the device protocol (std I/O): the simulated device and the QEMU
+//! firmware speak the same frames, so tests and tools drive either through this.
+
+use std::io::{Read, Write};
+
+use anyhow::{bail, Context};
+use tokenguard::device::frame::{self, Frame, FrameDecoder};
+use tokenguard::device::{policy_body, proto};
+use tokenguard::{AlgSet, Algorithm};
+
+/// What a verification returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Accepted, with the algorithm and the claims JSON.
+    Accepted { alg: Algorithm, claims: String },
+    /// Rejected with a stable error code.
+    Rejected(&'static str),
+}
+
+impl Verdict {
+    /// `"accept"` or the error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Verdict::Accepted { .. } => "accept",
+            Verdict::Rejected(c) => c,
+        }
+    }
+}
+
+/// A device policy for `SET_POLICY`.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub slot: u8,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub subject: String,
+    pub typ: String,
+    pub algs: AlgSet,
+    pub leeway: u16,
+    pub max_age: u32,
+    pub allow_missing_kid: bool,
+    pub allow_missing_exp: bool,
+}
+
+impl Policy {
+    pub fn new(slot: u8, issuer: &str, audience: &str) -> Policy {
+        Policy {
+            slot,
+            issuer: Some(issuer.into()),
+            audience: Some(audience.into()),
+            subject: String::new(),
+            typ: String::new(),
+            algs: AlgSet::ALL,
+            leeway: 60,
+            max_age: 0,
+            allow_missing_kid: false,
+            allow_missing_exp: false,
+        }
+    }
+}
+
+/// A JWK Set load result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadReport {
+    pub loaded: u16,
+    pub unchanged: u16,
+    pub skipped: u16,
+    pub removed: u16,
+    /// `(index in the keys array, reason)` for the first skipped keys.
+    pub skips: Vec<(u16, tokenguard::KeyError)>,
+}
+
+/// Counters from `STATS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceStats {
+    pub accepted: u32,
+    pub rejected: Vec<u32>,
+    pub fetches: u32,
+    pub fetch_failures: u32,
+    pub frames: u32,
+    pub bad_frames: u32,
+    pub keys: u8,
+    pub capacity: u8,
+    pub peak_stack: u32,
+}
+
+/// Device information from `INFO`.
+#[derive(Debug, Clone)]
+pub struct DeviceInfo {
+    pub protocol: u8,
+    pub version: String,
+    pub algorithms: AlgSet,
+    pub key_capacity: u8,
+    pub max_payload: u16,
+    pub policy_slots: u8,
+    pub max_rsa_bits: u16,
+    pub clock_set: bool,
+}
+
+/// The client; `S` is a TCP stream to `device serve` or to QEMU's UART.
+pub struct DeviceClient<S: Read + Write> {
+    io: S,
+    seq: u8,
+    dec: FrameDecoder<4096>,
+}
+
+impl<S: Read + Write> DeviceClient<S> {
+    pub fn new(io: S) -> Self {
+        DeviceClient { io, seq: 0, dec: FrameDecoder::new() }
+    }
+
+    /// Sends raw bytes (to exercise bad input).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        self.io.write_all(bytes)?;
+        self.io.flush()?;
+        Ok(())
+    }
+
+    /// Reads the next frame the device sends (`(cmd, seq, status, body)`).
+    pub fn read_frame(&mut self) -> anyhow::Result<(u8, u8, u8, Vec<u8>)> {
+        let mut b = [0u8; 1];
+        loop {
+            let n = self.io.read(&mut b).context("reading from the device")?;
+            if n == 0 {
+                bail!("the device closed the connection");
+            }
+            match self.dec.push(b[0]) {
+                Some(Frame::Payload(p)) if p.len() >= 3 => {
+                    return Ok((p[0], p[1], p[2], p[3..].to_vec()));
+                }
+                Some(Frame::Payload(_)) => bail!("short frame from the device"),
+                Some(Frame::Error(e)) => bail!("bad frame from the device: {e:?}"),
+                None => {}
+            }
+        }
+    }
+
+    /// One request, one response; returns (status, body).
+    pub fn call(&mut self, cmd: u8, body: &[u8]) -> anyhow::Result<(u8, Vec<u8>)> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut out = Vec::new();
+        frame::encode(&[&[cmd, self.seq], body], |b| out.extend_from_slice(b));
+        self.send_raw(&out)?;
+        loop {
+            let (c, seq, status, body) = self.read_frame()?;
+            if c == proto::cmd::FRAME_ERROR {
+                bail!("device reported a frame error (status {status:#x})");
+            }
+            if c == cmd | 0x80 && seq == self.seq {
+                return Ok((status, body));
+            }
+        }
+    }
+
+    fn ok(&mut self, cmd: u8, body: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let (s, b) = self.call(cmd, body)?;
+        if s != proto::status::OK {
+            bail!("command {cmd:#04x} failed with status {s:#04x}");
+        }
+        Ok(b)
+    }
+
+    pub fn info(&mut self) -> anyhow::Result<DeviceInfo> {
+        let b = self.ok(proto::cmd::INFO, &[])?;
+        let mut r = proto::Reader::new(&b);
+        let bad = || anyhow::anyhow!("short INFO reply");
+        Ok(DeviceInfo {
+            protocol: r.u8().ok_or_else(bad)?,
+            version: String::from_utf8_lossy(r.str8().ok_or_else(bad)?).into_owned(),
+            algorithms: AlgSet::from_bits(r.u16().ok_or_else(bad)?),
+            key_capacity: r.u8().ok_or_else(bad)?,
+            max_payload: r.u16().ok_or_else(bad)?,
+            policy_slots: r.u8().ok_or_else(bad)?,
+            max_rsa_bits: r.u16().ok_or_else(bad)?,
+            clock_set: r.u8().ok_or_else(bad)? != 0,
+        })
+    }
+
+    pub fn set_time(&mut self, unix: u64) -> anyhow::Result<()> {
+        self.ok(proto::cmd::SET_TIME, &unix.to_le_bytes()).map(|_| ())
+    }
+
+    pub fn set_policy(&mut self, p: &Policy) -> anyhow::Result<()> {
+        let mut flags = 0u8;
+        if p.issuer.is_none() {
+            flags |= proto::policy_flags::IGNORE_ISS;
+        }
+        if p.audience.is_none() {
+            flags |= proto::policy_flags::IGNORE_AUD;
+        }
+        if p.allow_missing_kid {
+            flags |= proto::policy_flags::ALLOW_MISSING_KID;
+        }
+        if p.allow_missing_exp {
+            flags |= proto::policy_flags::ALLOW_MISSING_EXP;
+        }
+        let mut buf = [0u8; 512];
+        let body = policy_body(
+            &mut buf,
+            p.slot,
+            flags,
+            p.algs,
+            p.leeway,
+            p.max_age,
+            p.issuer.as_deref().unwrap_or(""),
+            p.audience.as_deref().unwrap_or(""),
+            &p.subject,
+            &p.typ,
+        )
+        .context("policy strings too long")?
+        .to_vec();
+        self.ok(proto::cmd::SET_POLICY, &body).map(|_| ())
+    }
+
+    /// Loads one JWK; `Err` carries the device's reason.
+    pub fn load_jwk(&mut self, json: &str, pinned: bool) -> anyhow::Result<Result<u8, tokenguard::KeyError>> {
+        let mut body = vec![if pinned { proto::load_flags::PINNED } else { 0 }];
+        body.extend_from_slice(json.as_bytes());
+        let (s, b) = self.call(proto::cmd::LOAD_JWK, &body)?;
+        match s {
+            proto::status::OK => Ok(Ok(b.first().copied().unwrap_or(0))),
+            proto::status::KEY_REFUSED => {
+                let code = b.first().copied().unwrap_or(0xFF);
+                Ok(Err(proto::key_error_from_code(code).context("unknown key error code")?))
+            }
+            other => bail!("LOAD_JWK failed with status {other:#04x}"),
+        }
+    }
+
+    /// Streams a JWK Set in `chunk`-byte frames; `Ok(Err(code))` if the device refused it.
+    pub fn load_jwks(&mut self, doc: &[u8], chunk: usize, max_age: Option<u32>) -> anyhow::Result<Result<LoadReport, u8>> {
+        self.ok(proto::cmd::JWKS_BEGIN, &max_age.unwrap_or(u32::MAX).to_le_bytes())?;
+        for c in doc.chunks(chunk.max(1)) {
+            let (s, b) = self.call(proto::cmd::JWKS_CHUNK, c)?;
+            if s == proto::status::JWKS_REFUSED {
+                return Ok(Err(b.first().copied().unwrap_or(0xFF)));
+            }
+            if s != proto::status::OK {
+                bail!("JWKS_CHUNK failed with status {s:#04x}");
+            }
+        }
+        let (s, b) = self.call(proto::cmd::JWKS_END, &[])?;
+        if s == proto::status::JWKS_REFUSED {
+            return Ok(Err(b.first().copied().unwrap_or(0xFF)));
+        }
+        if s != proto::status::OK {
+            bail!("JWKS_END failed with status {s:#04x}");
+        }
+        let mut r = proto::Reader::new(&b);
+        let bad = || anyhow::anyhow!("short JWKS_END reply");
+        let mut report = LoadReport {
+            loaded: r.u16().ok_or_else(bad)?,
+            unchanged: r.u16().ok_or_else(bad)?,
+            skipped: r.u16().ok_or_else(bad)?,
+            removed: r.u16().ok_or_else(bad)?,
+            skips: vec![],
+        };
+        let n = r.u8().ok_or_else(bad)?;
+        for _ in 0..n {
+            let i = r.u16().ok_or_else(bad)?;
+            let code = r.u8().ok_or_else(bad)?;
+            report.skips.push((i, proto::key_error_from_code(code).context("unknown key error")?));
+        }
+        Ok(Ok(report))
+    }
+
+    pub fn fetch_failed(&mut self) -> anyhow::Result<()> {
+        self.ok(proto::cmd::FETCH_FAILED, &[]).map(|_| ())
+    }
+
+    /// `(due reason, freshness, expires_at, unknown kid pending)`.
+    pub fn refresh_state(&mut self) -> anyhow::Result<(u8, u8, u64, bool)> {
+        let b = self.ok(proto::cmd::REFRESH_STATE, &[])?;
+        let mut r = proto::Reader::new(&b);
+        let bad = || anyhow::anyhow!("short REFRESH_STATE reply");
+        Ok((r.u8().ok_or_else(bad)?, r.u8().ok_or_else(bad)?, r.u64().ok_or_else(bad)?, r.u8().ok_or_else(bad)? != 0))
+    }
+
+    pub fn remove_key(&mut self, kid: &str) -> anyhow::Result<bool> {
+        let (s, _) = self.call(proto::cmd::REMOVE_KEY, kid.as_bytes())?;
+        Ok(s == proto::status::OK)
+    }
+
+    /// `(kid, kty code, alg, bits, pinned)` for every key.
+    pub fn list_keys(&mut self) -> anyhow::Result<Vec<(String, u8, Option<Algorithm>, u16, bool)>> {
+        let mut out = vec![];
+        let mut start = 0u8;
+        loop {
+            let b = self.ok(proto::cmd::LIST_KEYS, &[start])?;
+            let mut r = proto::Reader::new(&b);
+            let bad = || anyhow::anyhow!("short LIST_KEYS reply");
+            let _total = r.u8().ok_or_else(bad)?;
+            let next = r.u8().ok_or_else(bad)?;
+            let count = r.u8().ok_or_else(bad)?;
+            for _ in 0..count {
+                let kid = String::from_utf8_lossy(r.str8().ok_or_else(bad)?).into_owned();
+                let kty = r.u8().ok_or_else(bad)?;
+                let alg = tokenguard::device::alg_from_code(r.u8().ok_or_else(bad)?);
+                let bits = r.u16().ok_or_else(bad)?;
+                let pinned = r.u8().ok_or_else(bad)? != 0;
+                out.push((kid, kty, alg, bits, pinned));
+            }
+            if next == 0xFF {
+                return Ok(out);
+            }
+            start = next;
+        }
+    }
+
+    pub fn verify(&mut self, slot: u8, token: &str) -> anyhow::Result<Verdict> {
+        let mut body = vec![slot];
+        body.extend_from_slice(token.as_bytes());
+        let (s, b) = self.call(proto::cmd::VERIFY, &body)?;
+        if s == proto::status::OK {
+            let alg = b.first().and_then(|&c| tokenguard::device::alg_from_code(c)).context("no alg in reply")?;
+            let claims = String::from_utf8(b[1..].to_vec()).context("claims not UTF-8")?;
+            return Ok(Verdict::Accepted { alg, claims });
+        }
+        match proto::token_code(s) {
+            Some(code) => Ok(Verdict::Rejected(code)),
+            None => bail!("VERIFY failed with status {s:#04x}"),
+        }
+    }
+
+    pub fn stats(&mut self) -> anyhow::Result<DeviceStats> {
+        let b = self.ok(proto::cmd::STATS, &[])?;
+        let mut r = proto::Reader::new(&b);
+        let bad = || anyhow::anyhow!("short STATS reply");
+        let accepted = r.u32().ok_or_else(bad)?;
+        let mut rejected = vec![];
+        for _ in 0..18 {
+            rejected.push(r.u32().ok_or_else(bad)?);
+        }
+        Ok(DeviceStats {
+            accepted,
+            rejected,
+            fetches: r.u32().ok_or_else(bad)?,
+            fetch_failures: r.u32().ok_or_else(bad)?,
+            frames: r.u32().ok_or_else(bad)?,
+            bad_frames: r.u32().ok_or_else(bad)?,
+            keys: r.u8().ok_or_else(bad)?,
+            capacity: r.u8().ok_or_else(bad)?,
+            peak_stack: r.u32().ok_or_else(bad)?,
+        })
+    }
+}

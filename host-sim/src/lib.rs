@@ -1,0 +1,6 @@
+#![allow(missing_docs)] // a tool crate; the public items are documented where it matters
+//! `tokenguard-sim` as a library: the device protocol client and the simulated device, for
+//! integration tests and tools.
+
+pub mod client;
+pub mod device_cmd;

@@ -1,0 +1,189 @@
+//! The device protocol end to end over TCP: the simulated device, and (with `--ignored`,
+//! run by `cargo xtask ci` after building the firmware) the real firmware in QEMU, which
+//! must give identical verdicts and error codes.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokenguard_sim::client::{DeviceClient, Policy, Verdict};
+use tokenguard_tests::mint;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn connect(port: u16, timeout: Duration) -> TcpStream {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            return s;
+        }
+        assert!(Instant::now() < deadline, "device on port {port} did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn start_sim() -> (Proc, DeviceClient<TcpStream>) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+        .args(["device", "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let p = Proc(child);
+    (p, DeviceClient::new(connect(port, Duration::from_secs(10))))
+}
+
+fn start_qemu() -> (Proc, DeviceClient<TcpStream>) {
+    let elf = std::env::var("TOKENGUARD_FIRMWARE_ELF")
+        .expect("TOKENGUARD_FIRMWARE_ELF must name the built firmware (cargo xtask ci sets it)");
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+        .args(["device", "qemu", "--elf", &elf, "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let p = Proc(child);
+    // QEMU's TCP serial accepts before the firmware has booted; the INFO round trip below
+    // waits for it.
+    (p, DeviceClient::new(connect(port, Duration::from_secs(30))))
+}
+
+const ISS: &str = "https://issuer.example";
+const AUD: &str = "device-1";
+const NOW: u64 = 1_700_000_300;
+
+/// The same script against any device; returns (step, verdict code) pairs.
+fn script(c: &mut DeviceClient<TcpStream>) -> Vec<(String, String)> {
+    let mut out = vec![];
+    let info = c.info().unwrap();
+    assert_eq!(info.key_capacity, 8);
+    assert_eq!(info.protocol, 1);
+    c.set_time(NOW).unwrap();
+    c.set_policy(&Policy::new(0, ISS, AUD)).unwrap();
+    let mut strict = Policy::new(1, ISS, AUD);
+    strict.typ = "at+jwt".into();
+    c.set_policy(&strict).unwrap();
+
+    let es = mint::Es256::generate();
+    let ed = mint::Ed25519::generate();
+    let jwks = format!(
+        r#"{{"keys":[{},{},{{"kty":"RSA","kid":"weak","n":"AQAB","e":"AQAB"}},{{"kty":"oct","kid":"enc","use":"enc","k":"AAAA"}}]}}"#,
+        es.jwk("es"),
+        ed.jwk("ed")
+    );
+    let report = c.load_jwks(jwks.as_bytes(), 61, Some(600)).unwrap().unwrap();
+    out.push(("jwks".into(), format!("{}/{}/{:?}", report.loaded, report.skipped, report.skips)));
+    let hs_key = [7u8; 32];
+    let hs_jwk = format!(r#"{{"kty":"oct","kid":"hs","alg":"HS256","k":"{}"}}"#, tokenguard_tests::b64(&hs_key));
+    out.push(("load hs".into(), format!("{:?}", c.load_jwk(&hs_jwk, true).unwrap())));
+    out.push(("load weak".into(), format!("{:?}", c.load_jwk(r#"{"kty":"oct","k":"AAEC"}"#, false).unwrap())));
+
+    let claims = format!(r#"{{"iss":"{ISS}","aud":"{AUD}","sub":"dev","exp":{},"iat":{}}}"#, NOW + 300, NOW - 5);
+    let expired = format!(r#"{{"iss":"{ISS}","aud":"{AUD}","exp":{}}}"#, NOW - 100);
+    let wrong_aud = format!(r#"{{"iss":"{ISS}","aud":"other","exp":{}}}"#, NOW + 300);
+    let tokens: Vec<(&str, u8, String)> = vec![
+        ("es256 ok", 0, es.sign(r#"{"alg":"ES256","kid":"es"}"#, &claims)),
+        ("eddsa ok", 0, ed.sign(r#"{"alg":"EdDSA","kid":"ed"}"#, &claims)),
+        ("hs256 ok", 0, mint::hs256(&hs_key, r#"{"alg":"HS256","kid":"hs"}"#, &claims)),
+        ("typ required", 1, es.sign(r#"{"alg":"ES256","kid":"es","typ":"JWT"}"#, &claims)),
+        ("typ ok", 1, es.sign(r#"{"alg":"ES256","kid":"es","typ":"at+jwt"}"#, &claims)),
+        ("expired", 0, es.sign(r#"{"alg":"ES256","kid":"es"}"#, &expired)),
+        ("wrong aud", 0, ed.sign(r#"{"alg":"EdDSA","kid":"ed"}"#, &wrong_aud)),
+        ("unknown kid", 0, es.sign(r#"{"alg":"ES256","kid":"nope"}"#, &claims)),
+        ("confusion", 0, mint::hs256(b"not the key, just bytes!!!!!!!!!", r#"{"alg":"HS256","kid":"es"}"#, &claims)),
+        ("crit", 0, es.sign(r#"{"alg":"ES256","kid":"es","crit":["x"]}"#, &claims)),
+        ("none", 0, format!("{}.", mint::signing_input(r#"{"alg":"none"}"#, &claims))),
+        ("garbage", 0, "not.a.token".into()),
+    ];
+    // Change the signature's first character (ES256 signatures are 86 characters).
+    let t0 = &tokens[0].2;
+    let i = t0.rfind('.').unwrap() + 1;
+    let first = if t0.as_bytes()[i] == b'A' { "B" } else { "A" };
+    let tampered = format!("{}{first}{}", &t0[..i], &t0[i + 1..]);
+    for (name, slot, tok) in tokens.iter().map(|(n, s, t)| (n.to_string(), *s, t.clone())).chain([("tampered".to_string(), 0, tampered)]) {
+        let v = c.verify(slot, &tok).unwrap();
+        if let Verdict::Accepted { claims: got, .. } = &v {
+            assert!(got.contains("\"sub\":\"dev\""), "{name}");
+        }
+        out.push((name, v.code().to_string()));
+    }
+    // Bad frames between requests: error frames, nothing lost.
+    c.send_raw(&[0x13, 0x37, 0x00]).unwrap();
+    let (cmd, _, status, _) = c.read_frame().unwrap();
+    out.push(("garbage frame".into(), format!("{cmd:#x}/{status:#x}")));
+    out.push(("after garbage".into(), c.verify(0, &tokens[0].2).unwrap().code().into()));
+    // A refused JWK Set update keeps the keys.
+    out.push(("bad jwks".into(), format!("{:?}", c.load_jwks(br#"{"keys":[{"kty":"EC",,}]}"#, 10, None).unwrap())));
+    out.push(("after bad jwks".into(), c.verify(0, &tokens[1].2).unwrap().code().into()));
+    let keys = c.list_keys().unwrap();
+    out.push(("keys".into(), format!("{:?}", keys.iter().map(|k| (k.0.clone(), k.4)).collect::<Vec<_>>())));
+    let st = c.stats().unwrap();
+    out.push(("stats".into(), format!("ok={} rejected={} bad_frames={}", st.accepted, st.rejected.iter().sum::<u32>(), st.bad_frames)));
+    out
+}
+
+fn expected() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("es256 ok", "accept"),
+        ("eddsa ok", "accept"),
+        ("hs256 ok", "accept"),
+        ("typ required", "wrong_type"),
+        ("typ ok", "accept"),
+        ("expired", "expired"),
+        ("wrong aud", "wrong_audience"),
+        ("unknown kid", "key_not_found"),
+        ("confusion", "alg_not_allowed"),
+        ("crit", "crit_unsupported"),
+        ("none", "malformed"),
+        ("garbage", "malformed"),
+        ("tampered", "bad_signature"),
+        ("after garbage", "accept"),
+        ("after bad jwks", "accept"),
+    ]
+}
+
+fn check(run: &[(String, String)]) {
+    for (step, want) in expected() {
+        let got = &run.iter().find(|(s, _)| s == step).unwrap().1;
+        assert_eq!(got, want, "{step}");
+    }
+    let get = |k: &str| run.iter().find(|(s, _)| s == k).unwrap().1.clone();
+    assert_eq!(get("jwks"), "2/2/[(2, RsaModulus), (3, WrongUse)]");
+    assert_eq!(get("load hs"), "Ok(3)");
+    assert_eq!(get("load weak"), "Err(SymmetricKeySize)");
+    assert_eq!(get("garbage frame"), "0xff/0x30");
+    assert_eq!(get("bad jwks"), "Err(0)");
+    assert_eq!(get("keys"), r#"[("es", false), ("ed", false), ("hs", true)]"#);
+    assert_eq!(get("stats"), "ok=6 rejected=9 bad_frames=1");
+}
+
+#[test]
+fn simulated_device_serves_the_protocol() {
+    let (_p, mut c) = start_sim();
+    check(&script(&mut c));
+}
+
+#[test]
+#[ignore = "needs QEMU and the firmware ELF (run by `cargo xtask ci`)"]
+fn qemu_firmware_matches_the_simulator() {
+    let (_s, mut sim) = start_sim();
+    let (_q, mut fw) = start_qemu();
+    // Same keys for both: the script generates fresh keys per run, so compare codes only.
+    let a = script(&mut sim);
+    let b = script(&mut fw);
+    check(&b);
+    assert_eq!(a, b, "firmware and simulator disagree");
+}

@@ -41,7 +41,6 @@ pub fn call(dev: &mut Dev, io: &mut Io, parts: &[&[u8]]) -> ([u8; 4], usize) {
     (head, body_len)
 }
 
-
 #[defmt_test::tests]
 mod tests {
     use super::{call, Dev, Io};
@@ -51,7 +50,13 @@ mod tests {
 
     #[init]
     fn init() -> (Dev, Io) {
-        (Device::new(RefreshPolicy::DEFAULT), Io { out: [0; 1200], len: 0 })
+        (
+            Device::new(RefreshPolicy::DEFAULT),
+            Io {
+                out: [0; 1200],
+                len: 0,
+            },
+        )
     }
 
     #[test]
@@ -60,8 +65,12 @@ mod tests {
         let (h, _) = call(dev, io, &[&[proto::cmd::SET_TIME, 1], &NOW.to_le_bytes()]);
         defmt::assert_eq!(h[2], proto::status::OK);
         let mut pol = [0u8; 300];
-        let body = policy_body(&mut pol, 0, 0, AlgSet::ALL, 60, 0, ISSUER, AUDIENCE, "", "").unwrap();
-        defmt::assert_eq!(call(dev, io, &[&[proto::cmd::SET_POLICY, 2], body]).0[2], proto::status::OK);
+        let body =
+            policy_body(&mut pol, 0, 0, AlgSet::ALL, 60, 0, ISSUER, AUDIENCE, "", "").unwrap();
+        defmt::assert_eq!(
+            call(dev, io, &[&[proto::cmd::SET_POLICY, 2], body]).0[2],
+            proto::status::OK
+        );
         for (i, (_, jwk, token)) in FIXTURES.iter().enumerate().skip(3).take(8) {
             let (h, _) = call(dev, io, &[&[proto::cmd::LOAD_JWK, 3, 0], jwk.as_bytes()]);
             defmt::assert_eq!(h[2], proto::status::OK, "load {}", i);
@@ -71,7 +80,10 @@ mod tests {
             // Remove it again: keys stay within the 8 slots.
             let kid_at = jwk.find("\"kid\":\"").unwrap() + 7;
             let kid = &jwk[kid_at..kid_at + jwk[kid_at..].find('"').unwrap()];
-            defmt::assert_eq!(call(dev, io, &[&[proto::cmd::REMOVE_KEY, 5], kid.as_bytes()]).0[2], proto::status::OK);
+            defmt::assert_eq!(
+                call(dev, io, &[&[proto::cmd::REMOVE_KEY, 5], kid.as_bytes()]).0[2],
+                proto::status::OK
+            );
         }
     }
 
@@ -79,7 +91,10 @@ mod tests {
     fn bad_frames_cost_nothing(state: &mut (Dev, Io)) {
         let (dev, io) = state;
         let (_, jwk, token) = FIXTURES[9];
-        defmt::assert_eq!(call(dev, io, &[&[proto::cmd::LOAD_JWK, 6, 0], jwk.as_bytes()]).0[2], proto::status::OK);
+        defmt::assert_eq!(
+            call(dev, io, &[&[proto::cmd::LOAD_JWK, 6, 0], jwk.as_bytes()]).0[2],
+            proto::status::OK
+        );
         // Garbage and an oversized run of bytes, then a good request.
         io.len = 0;
         let mut sink = |_: &[u8]| {};
@@ -88,7 +103,10 @@ mod tests {
             dev.feed(&[0x55; 64], 2000, &mut sink);
         }
         dev.feed(&[0], 2000, &mut sink);
-        defmt::assert_eq!(call(dev, io, &[&[0x7E, 7]]).0[2], proto::status::UNKNOWN_COMMAND);
+        defmt::assert_eq!(
+            call(dev, io, &[&[0x7E, 7]]).0[2],
+            proto::status::UNKNOWN_COMMAND
+        );
         let (h, _) = call(dev, io, &[&[proto::cmd::VERIFY, 8, 0], token.as_bytes()]);
         defmt::assert_eq!(h[2], proto::status::OK);
         defmt::assert_eq!(dev.stats().bad_frames, 2);

@@ -36,7 +36,11 @@ mod tests {
             defmt::assert!(t.is_ok(), "{} failed: {}", alg, t.err());
             let t = t.unwrap();
             defmt::assert_eq!(t.alg().name(), alg);
-            defmt::assert!(t.claims().sub().unwrap().eq_str("device-0042@fleet.example.com"));
+            defmt::assert!(t
+                .claims()
+                .sub()
+                .unwrap()
+                .eq_str("device-0042@fleet.example.com"));
         }
     }
 
@@ -62,12 +66,30 @@ mod tests {
         let mut buf = [0u8; 1024];
         let (_, _, token) = FIXTURES[9];
         let wrong_aud = Validation::new(Expect::One(ISSUER), Expect::One("other"));
-        defmt::assert_eq!(k.verify_with::<RustCrypto>(token.as_bytes(), &wrong_aud, NOW, &mut buf).err(), Some(Error::WrongAudience));
-        defmt::assert_eq!(k.verify_with::<RustCrypto>(token.as_bytes(), &policy(), 4_102_444_900, &mut buf).err(), Some(Error::Expired));
+        defmt::assert_eq!(
+            k.verify_with::<RustCrypto>(token.as_bytes(), &wrong_aud, NOW, &mut buf)
+                .err(),
+            Some(Error::WrongAudience)
+        );
+        defmt::assert_eq!(
+            k.verify_with::<RustCrypto>(token.as_bytes(), &policy(), 4_102_444_900, &mut buf)
+                .err(),
+            Some(Error::Expired)
+        );
         let empty: KeySet<1> = KeySet::new();
-        defmt::assert_eq!(empty.verify_with::<RustCrypto>(token.as_bytes(), &policy(), NOW, &mut buf).err(), Some(Error::KeyNotFound));
-        let rs_only = policy().algorithms(tokenguard::AlgSet::from_slice(&[tokenguard::alg::RS256]));
-        defmt::assert_eq!(k.verify_with::<RustCrypto>(token.as_bytes(), &rs_only, NOW, &mut buf).err(), Some(Error::AlgNotAllowed));
+        defmt::assert_eq!(
+            empty
+                .verify_with::<RustCrypto>(token.as_bytes(), &policy(), NOW, &mut buf)
+                .err(),
+            Some(Error::KeyNotFound)
+        );
+        let rs_only =
+            policy().algorithms(tokenguard::AlgSet::from_slice(&[tokenguard::alg::RS256]));
+        defmt::assert_eq!(
+            k.verify_with::<RustCrypto>(token.as_bytes(), &rs_only, NOW, &mut buf)
+                .err(),
+            Some(Error::AlgNotAllowed)
+        );
     }
 
     #[test]

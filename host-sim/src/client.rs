@@ -70,6 +70,9 @@ pub struct LoadReport {
     pub skips: Vec<(u16, tokenguard::KeyError)>,
 }
 
+/// One `LIST_KEYS` entry: `(kid, kty code, alg, bits, pinned)`.
+pub type KeyEntry = (String, u8, Option<Algorithm>, u16, bool);
+
 /// Counters from `STATS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceStats {
@@ -106,7 +109,11 @@ pub struct DeviceClient<S: Read + Write> {
 
 impl<S: Read + Write> DeviceClient<S> {
     pub fn new(io: S) -> Self {
-        DeviceClient { io, seq: 0, dec: FrameDecoder::new() }
+        DeviceClient {
+            io,
+            seq: 0,
+            dec: FrameDecoder::new(),
+        }
     }
 
     /// Sends raw bytes (to exercise bad input).
@@ -177,7 +184,8 @@ impl<S: Read + Write> DeviceClient<S> {
     }
 
     pub fn set_time(&mut self, unix: u64) -> anyhow::Result<()> {
-        self.ok(proto::cmd::SET_TIME, &unix.to_le_bytes()).map(|_| ())
+        self.ok(proto::cmd::SET_TIME, &unix.to_le_bytes())
+            .map(|_| ())
     }
 
     pub fn set_policy(&mut self, p: &Policy) -> anyhow::Result<()> {
@@ -213,7 +221,11 @@ impl<S: Read + Write> DeviceClient<S> {
     }
 
     /// Loads one JWK; `Err` carries the device's reason.
-    pub fn load_jwk(&mut self, json: &str, pinned: bool) -> anyhow::Result<Result<u8, tokenguard::KeyError>> {
+    pub fn load_jwk(
+        &mut self,
+        json: &str,
+        pinned: bool,
+    ) -> anyhow::Result<Result<u8, tokenguard::KeyError>> {
         let mut body = vec![if pinned { proto::load_flags::PINNED } else { 0 }];
         body.extend_from_slice(json.as_bytes());
         let (s, b) = self.call(proto::cmd::LOAD_JWK, &body)?;
@@ -221,15 +233,25 @@ impl<S: Read + Write> DeviceClient<S> {
             proto::status::OK => Ok(Ok(b.first().copied().unwrap_or(0))),
             proto::status::KEY_REFUSED => {
                 let code = b.first().copied().unwrap_or(0xFF);
-                Ok(Err(proto::key_error_from_code(code).context("unknown key error code")?))
+                Ok(Err(
+                    proto::key_error_from_code(code).context("unknown key error code")?
+                ))
             }
             other => bail!("LOAD_JWK failed with status {other:#04x}"),
         }
     }
 
     /// Streams a JWK Set in `chunk`-byte frames; `Ok(Err(code))` if the device refused it.
-    pub fn load_jwks(&mut self, doc: &[u8], chunk: usize, max_age: Option<u32>) -> anyhow::Result<Result<LoadReport, u8>> {
-        self.ok(proto::cmd::JWKS_BEGIN, &max_age.unwrap_or(u32::MAX).to_le_bytes())?;
+    pub fn load_jwks(
+        &mut self,
+        doc: &[u8],
+        chunk: usize,
+        max_age: Option<u32>,
+    ) -> anyhow::Result<Result<LoadReport, u8>> {
+        self.ok(
+            proto::cmd::JWKS_BEGIN,
+            &max_age.unwrap_or(u32::MAX).to_le_bytes(),
+        )?;
         for c in doc.chunks(chunk.max(1)) {
             let (s, b) = self.call(proto::cmd::JWKS_CHUNK, c)?;
             if s == proto::status::JWKS_REFUSED {
@@ -259,7 +281,10 @@ impl<S: Read + Write> DeviceClient<S> {
         for _ in 0..n {
             let i = r.u16().ok_or_else(bad)?;
             let code = r.u8().ok_or_else(bad)?;
-            report.skips.push((i, proto::key_error_from_code(code).context("unknown key error")?));
+            report.skips.push((
+                i,
+                proto::key_error_from_code(code).context("unknown key error")?,
+            ));
         }
         Ok(Ok(report))
     }
@@ -273,7 +298,12 @@ impl<S: Read + Write> DeviceClient<S> {
         let b = self.ok(proto::cmd::REFRESH_STATE, &[])?;
         let mut r = proto::Reader::new(&b);
         let bad = || anyhow::anyhow!("short REFRESH_STATE reply");
-        Ok((r.u8().ok_or_else(bad)?, r.u8().ok_or_else(bad)?, r.u64().ok_or_else(bad)?, r.u8().ok_or_else(bad)? != 0))
+        Ok((
+            r.u8().ok_or_else(bad)?,
+            r.u8().ok_or_else(bad)?,
+            r.u64().ok_or_else(bad)?,
+            r.u8().ok_or_else(bad)? != 0,
+        ))
     }
 
     pub fn remove_key(&mut self, kid: &str) -> anyhow::Result<bool> {
@@ -282,7 +312,7 @@ impl<S: Read + Write> DeviceClient<S> {
     }
 
     /// `(kid, kty code, alg, bits, pinned)` for every key.
-    pub fn list_keys(&mut self) -> anyhow::Result<Vec<(String, u8, Option<Algorithm>, u16, bool)>> {
+    pub fn list_keys(&mut self) -> anyhow::Result<Vec<KeyEntry>> {
         let mut out = vec![];
         let mut start = 0u8;
         loop {
@@ -312,7 +342,10 @@ impl<S: Read + Write> DeviceClient<S> {
         body.extend_from_slice(token.as_bytes());
         let (s, b) = self.call(proto::cmd::VERIFY, &body)?;
         if s == proto::status::OK {
-            let alg = b.first().and_then(|&c| tokenguard::device::alg_from_code(c)).context("no alg in reply")?;
+            let alg = b
+                .first()
+                .and_then(|&c| tokenguard::device::alg_from_code(c))
+                .context("no alg in reply")?;
             let claims = String::from_utf8(b[1..].to_vec()).context("claims not UTF-8")?;
             return Ok(Verdict::Accepted { alg, claims });
         }

@@ -50,7 +50,10 @@ pub fn run(args: DeviceArgs) -> anyhow::Result<i32> {
     match args.cmd {
         DeviceCmd::Serve { listen, keys } => {
             let l = TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
-            eprintln!("simulated device on {} ({keys} key slots, {FRAME}-byte frames)", l.local_addr()?);
+            eprintln!(
+                "simulated device on {} ({keys} key slots, {FRAME}-byte frames)",
+                l.local_addr()?
+            );
             match keys {
                 8 => serve::<8>(l),
                 16 => serve::<16>(l),
@@ -111,7 +114,10 @@ fn qemu(listen: &str, elf: Option<PathBuf>) -> anyhow::Result<i32> {
     let runner = repo_root().join("firmware/qemu-run.sh");
     let mut child = Command::new(&runner)
         .arg(&elf)
-        .env("TOKENGUARD_UART", format!("tcp:{listen},server=on,wait=off"))
+        .env(
+            "TOKENGUARD_UART",
+            format!("tcp:{listen},server=on,wait=off"),
+        )
         .stdin(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", runner.display()))?;

@@ -19,7 +19,11 @@ impl Drop for Proc {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn connect(port: u16, timeout: Duration) -> TcpStream {
@@ -29,7 +33,10 @@ fn connect(port: u16, timeout: Duration) -> TcpStream {
             s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
             return s;
         }
-        assert!(Instant::now() < deadline, "device on port {port} did not come up");
+        assert!(
+            Instant::now() < deadline,
+            "device on port {port} did not come up"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -50,7 +57,14 @@ fn start_qemu() -> (Proc, DeviceClient<TcpStream>) {
         .expect("TOKENGUARD_FIRMWARE_ELF must name the built firmware (cargo xtask ci sets it)");
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
-        .args(["device", "qemu", "--elf", &elf, "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "device",
+            "qemu",
+            "--elf",
+            &elf,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -84,28 +98,98 @@ fn script(c: &mut DeviceClient<TcpStream>) -> Vec<(String, String)> {
         es.jwk("es"),
         ed.jwk("ed")
     );
-    let report = c.load_jwks(jwks.as_bytes(), 61, Some(600)).unwrap().unwrap();
-    out.push(("jwks".into(), format!("{}/{}/{:?}", report.loaded, report.skipped, report.skips)));
+    let report = c
+        .load_jwks(jwks.as_bytes(), 61, Some(600))
+        .unwrap()
+        .unwrap();
+    out.push((
+        "jwks".into(),
+        format!("{}/{}/{:?}", report.loaded, report.skipped, report.skips),
+    ));
     let hs_key = [7u8; 32];
-    let hs_jwk = format!(r#"{{"kty":"oct","kid":"hs","alg":"HS256","k":"{}"}}"#, tokenguard_tests::b64(&hs_key));
-    out.push(("load hs".into(), format!("{:?}", c.load_jwk(&hs_jwk, true).unwrap())));
-    out.push(("load weak".into(), format!("{:?}", c.load_jwk(r#"{"kty":"oct","k":"AAEC"}"#, false).unwrap())));
+    let hs_jwk = format!(
+        r#"{{"kty":"oct","kid":"hs","alg":"HS256","k":"{}"}}"#,
+        tokenguard_tests::b64(&hs_key)
+    );
+    out.push((
+        "load hs".into(),
+        format!("{:?}", c.load_jwk(&hs_jwk, true).unwrap()),
+    ));
+    out.push((
+        "load weak".into(),
+        format!(
+            "{:?}",
+            c.load_jwk(r#"{"kty":"oct","k":"AAEC"}"#, false).unwrap()
+        ),
+    ));
 
-    let claims = format!(r#"{{"iss":"{ISS}","aud":"{AUD}","sub":"dev","exp":{},"iat":{}}}"#, NOW + 300, NOW - 5);
+    let claims = format!(
+        r#"{{"iss":"{ISS}","aud":"{AUD}","sub":"dev","exp":{},"iat":{}}}"#,
+        NOW + 300,
+        NOW - 5
+    );
     let expired = format!(r#"{{"iss":"{ISS}","aud":"{AUD}","exp":{}}}"#, NOW - 100);
     let wrong_aud = format!(r#"{{"iss":"{ISS}","aud":"other","exp":{}}}"#, NOW + 300);
     let tokens: Vec<(&str, u8, String)> = vec![
-        ("es256 ok", 0, es.sign(r#"{"alg":"ES256","kid":"es"}"#, &claims)),
-        ("eddsa ok", 0, ed.sign(r#"{"alg":"EdDSA","kid":"ed"}"#, &claims)),
-        ("hs256 ok", 0, mint::hs256(&hs_key, r#"{"alg":"HS256","kid":"hs"}"#, &claims)),
-        ("typ required", 1, es.sign(r#"{"alg":"ES256","kid":"es","typ":"JWT"}"#, &claims)),
-        ("typ ok", 1, es.sign(r#"{"alg":"ES256","kid":"es","typ":"at+jwt"}"#, &claims)),
-        ("expired", 0, es.sign(r#"{"alg":"ES256","kid":"es"}"#, &expired)),
-        ("wrong aud", 0, ed.sign(r#"{"alg":"EdDSA","kid":"ed"}"#, &wrong_aud)),
-        ("unknown kid", 0, es.sign(r#"{"alg":"ES256","kid":"nope"}"#, &claims)),
-        ("confusion", 0, mint::hs256(b"not the key, just bytes!!!!!!!!!", r#"{"alg":"HS256","kid":"es"}"#, &claims)),
-        ("crit", 0, es.sign(r#"{"alg":"ES256","kid":"es","crit":["x"]}"#, &claims)),
-        ("none", 0, format!("{}.", mint::signing_input(r#"{"alg":"none"}"#, &claims))),
+        (
+            "es256 ok",
+            0,
+            es.sign(r#"{"alg":"ES256","kid":"es"}"#, &claims),
+        ),
+        (
+            "eddsa ok",
+            0,
+            ed.sign(r#"{"alg":"EdDSA","kid":"ed"}"#, &claims),
+        ),
+        (
+            "hs256 ok",
+            0,
+            mint::hs256(&hs_key, r#"{"alg":"HS256","kid":"hs"}"#, &claims),
+        ),
+        (
+            "typ required",
+            1,
+            es.sign(r#"{"alg":"ES256","kid":"es","typ":"JWT"}"#, &claims),
+        ),
+        (
+            "typ ok",
+            1,
+            es.sign(r#"{"alg":"ES256","kid":"es","typ":"at+jwt"}"#, &claims),
+        ),
+        (
+            "expired",
+            0,
+            es.sign(r#"{"alg":"ES256","kid":"es"}"#, &expired),
+        ),
+        (
+            "wrong aud",
+            0,
+            ed.sign(r#"{"alg":"EdDSA","kid":"ed"}"#, &wrong_aud),
+        ),
+        (
+            "unknown kid",
+            0,
+            es.sign(r#"{"alg":"ES256","kid":"nope"}"#, &claims),
+        ),
+        (
+            "confusion",
+            0,
+            mint::hs256(
+                b"not the key, just bytes!!!!!!!!!",
+                r#"{"alg":"HS256","kid":"es"}"#,
+                &claims,
+            ),
+        ),
+        (
+            "crit",
+            0,
+            es.sign(r#"{"alg":"ES256","kid":"es","crit":["x"]}"#, &claims),
+        ),
+        (
+            "none",
+            0,
+            format!("{}.", mint::signing_input(r#"{"alg":"none"}"#, &claims)),
+        ),
         ("garbage", 0, "not.a.token".into()),
     ];
     // Change the signature's first character (ES256 signatures are 86 characters).
@@ -113,7 +197,11 @@ fn script(c: &mut DeviceClient<TcpStream>) -> Vec<(String, String)> {
     let i = t0.rfind('.').unwrap() + 1;
     let first = if t0.as_bytes()[i] == b'A' { "B" } else { "A" };
     let tampered = format!("{}{first}{}", &t0[..i], &t0[i + 1..]);
-    for (name, slot, tok) in tokens.iter().map(|(n, s, t)| (n.to_string(), *s, t.clone())).chain([("tampered".to_string(), 0, tampered)]) {
+    for (name, slot, tok) in tokens
+        .iter()
+        .map(|(n, s, t)| (n.to_string(), *s, t.clone()))
+        .chain([("tampered".to_string(), 0, tampered)])
+    {
         let v = c.verify(slot, &tok).unwrap();
         if let Verdict::Accepted { claims: got, .. } = &v {
             assert!(got.contains("\"sub\":\"dev\""), "{name}");
@@ -124,14 +212,41 @@ fn script(c: &mut DeviceClient<TcpStream>) -> Vec<(String, String)> {
     c.send_raw(&[0x13, 0x37, 0x00]).unwrap();
     let (cmd, _, status, _) = c.read_frame().unwrap();
     out.push(("garbage frame".into(), format!("{cmd:#x}/{status:#x}")));
-    out.push(("after garbage".into(), c.verify(0, &tokens[0].2).unwrap().code().into()));
+    out.push((
+        "after garbage".into(),
+        c.verify(0, &tokens[0].2).unwrap().code().into(),
+    ));
     // A refused JWK Set update keeps the keys.
-    out.push(("bad jwks".into(), format!("{:?}", c.load_jwks(br#"{"keys":[{"kty":"EC",,}]}"#, 10, None).unwrap())));
-    out.push(("after bad jwks".into(), c.verify(0, &tokens[1].2).unwrap().code().into()));
+    out.push((
+        "bad jwks".into(),
+        format!(
+            "{:?}",
+            c.load_jwks(br#"{"keys":[{"kty":"EC",,}]}"#, 10, None)
+                .unwrap()
+        ),
+    ));
+    out.push((
+        "after bad jwks".into(),
+        c.verify(0, &tokens[1].2).unwrap().code().into(),
+    ));
     let keys = c.list_keys().unwrap();
-    out.push(("keys".into(), format!("{:?}", keys.iter().map(|k| (k.0.clone(), k.4)).collect::<Vec<_>>())));
+    out.push((
+        "keys".into(),
+        format!(
+            "{:?}",
+            keys.iter().map(|k| (k.0.clone(), k.4)).collect::<Vec<_>>()
+        ),
+    ));
     let st = c.stats().unwrap();
-    out.push(("stats".into(), format!("ok={} rejected={} bad_frames={}", st.accepted, st.rejected.iter().sum::<u32>(), st.bad_frames)));
+    out.push((
+        "stats".into(),
+        format!(
+            "ok={} rejected={} bad_frames={}",
+            st.accepted,
+            st.rejected.iter().sum::<u32>(),
+            st.bad_frames
+        ),
+    ));
     out
 }
 
@@ -166,7 +281,10 @@ fn check(run: &[(String, String)]) {
     assert_eq!(get("load weak"), "Err(SymmetricKeySize)");
     assert_eq!(get("garbage frame"), "0xff/0x30");
     assert_eq!(get("bad jwks"), "Err(0)");
-    assert_eq!(get("keys"), r#"[("es", false), ("ed", false), ("hs", true)]"#);
+    assert_eq!(
+        get("keys"),
+        r#"[("es", false), ("ed", false), ("hs", true)]"#
+    );
     assert_eq!(get("stats"), "ok=6 rejected=9 bad_frames=1");
 }
 

@@ -154,18 +154,38 @@ fn firmware_link_check() -> Result {
 /// packages from the default cache between dpkg runs).
 fn ensure_firmware_tools() -> Result {
     ensure_target()?;
-    let have = |c: &str| Command::new("sh").args(["-c", &format!("command -v {c}")]).output().map(|o| o.status.success()).unwrap_or(false);
+    let have = |c: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {c}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
     let newlib = Path::new("/usr/lib/arm-none-eabi/include/string.h").exists();
     if !(have("qemu-system-arm") && have("arm-none-eabi-gcc") && newlib) {
         let cache = root().join("target/apt-cache");
         std::fs::create_dir_all(cache.join("partial")).map_err(|e| e.to_string())?;
         let install = || {
             let mut c = Command::new("apt-get");
-            c.args(["-o", &format!("Dir::Cache::Archives={}", cache.display()), "install", "-y", "--no-install-recommends", "qemu-system-arm", "gcc-arm-none-eabi", "libnewlib-arm-none-eabi"])
-                .env("DEBIAN_FRONTEND", "noninteractive");
+            c.args([
+                "-o",
+                &format!("Dir::Cache::Archives={}", cache.display()),
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "qemu-system-arm",
+                "gcc-arm-none-eabi",
+                "libnewlib-arm-none-eabi",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive");
             c
         };
-        if run("apt-get install qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi", install()).is_err() {
+        if run(
+            "apt-get install qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi",
+            install(),
+        )
+        .is_err()
+        {
             let mut up = Command::new("apt-get");
             up.arg("update");
             run("apt-get update", up)?;
@@ -185,13 +205,18 @@ fn firmware_dir() -> PathBuf {
 }
 
 fn firmware_elf(name: &str) -> PathBuf {
-    firmware_dir().join("target").join(THUMB).join("release").join(name)
+    firmware_dir()
+        .join("target")
+        .join(THUMB)
+        .join("release")
+        .join(name)
 }
 
 fn fw_build() -> Result {
     ensure_firmware_tools()?;
     let mut c = cargo();
-    c.current_dir(firmware_dir()).args(["build", "--release", "--bins"]);
+    c.current_dir(firmware_dir())
+        .args(["build", "--release", "--bins"]);
     run("firmware build (device, fw-bench)", c)
 }
 
@@ -201,9 +226,23 @@ fn fw_test() -> Result {
     c.current_dir(firmware_dir()).args(["test", "--release"]);
     run("on-target defmt-test suites in QEMU", c)?;
     let mut c = cargo();
-    c.args(["test", "-p", "tokenguard-sim", "--test", "device_e2e", "--", "--ignored"])
-        .env("TOKENGUARD_FIRMWARE_ELF", firmware_elf("tokenguard-firmware"));
-    run("host-driven end-to-end test against the firmware in QEMU", c)
+    c.args([
+        "test",
+        "-p",
+        "tokenguard-sim",
+        "--test",
+        "device_e2e",
+        "--",
+        "--ignored",
+    ])
+    .env(
+        "TOKENGUARD_FIRMWARE_ELF",
+        firmware_elf("tokenguard-firmware"),
+    );
+    run(
+        "host-driven end-to-end test against the firmware in QEMU",
+        c,
+    )
 }
 
 /// Section sizes (text, data, bss) of an ELF, via `size`.
@@ -212,7 +251,11 @@ fn elf_sizes(elf: &Path) -> Result<(u64, u64, u64)> {
     c.arg(elf);
     let out = output(c)?;
     let line = out.lines().nth(1).ok_or("no size output")?;
-    let v: Vec<u64> = line.split_whitespace().take(3).filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .take(3)
+        .filter_map(|x| x.parse().ok())
+        .collect();
     match v.as_slice() {
         [t, d, b] => Ok((*t, *d, *b)),
         _ => Err(format!("cannot parse size output: {line}")),
@@ -230,21 +273,39 @@ fn fw_bench(write: bool) -> Result {
     for line in out.lines() {
         if let Some(rest) = line.split("fw-bench alg=").nth(1) {
             let f: Vec<&str> = rest.split_whitespace().collect();
-            let val = |k: &str| f.iter().find_map(|x| x.strip_prefix(k)).unwrap_or("?").to_string();
-            rows.push((f[0].to_string(), val("verify_insns="), val("import_insns="), val("verify_stack="), val("import_stack=")));
+            let val = |k: &str| {
+                f.iter()
+                    .find_map(|x| x.strip_prefix(k))
+                    .unwrap_or("?")
+                    .to_string()
+            };
+            rows.push((
+                f[0].to_string(),
+                val("verify_insns="),
+                val("import_insns="),
+                val("verify_stack="),
+                val("import_stack="),
+            ));
         }
     }
     if rows.len() != 13 || !out.contains("fw-bench done") {
         return Err(format!("fw-bench did not complete:\n{out}"));
     }
     let (text, data, bss) = elf_sizes(&firmware_elf("tokenguard-firmware"))?;
-    let max_stack: u64 = rows.iter().flat_map(|r| [r.3.parse().unwrap_or(0u64), r.4.parse().unwrap_or(0)]).max().unwrap_or(0);
+    let max_stack: u64 = rows
+        .iter()
+        .flat_map(|r| [r.3.parse().unwrap_or(0u64), r.4.parse().unwrap_or(0)])
+        .max()
+        .unwrap_or(0);
     let mut md = String::new();
     md.push_str("# Firmware footprint and speed (QEMU mps2-an386, Cortex-M4F)\n\n");
     md.push_str("Generated by `cargo xtask fw-bench --write`. Instruction counts are exact and repeatable: QEMU\nruns with `-icount shift=0` (1 instruction = 1 ns of virtual time) and TIMER0 ticks at\n25 MHz, so one tick is 40 instructions (the figures have a 40-instruction resolution).\nQEMU counts instructions, not cycles. Each verify is a full token (split, base64url, JSON\nheader and claims, policy, signature) of the fixture in `firmware/src/fixtures.rs`\n(~300 bytes of claims; tokens of 475–775 bytes), best of three runs. Stack is measured by\npainting: the peak below the caller's frame, in bytes.\n\n");
     md.push_str("| alg | instructions per verify | key import (instructions) | verify stack | import stack |\n|---|---:|---:|---:|---:|\n");
     for r in &rows {
-        md.push_str(&format!("| {} | {} | {} | {} | {} |\n", r.0, r.1, r.2, r.3, r.4));
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            r.0, r.1, r.2, r.3, r.4
+        ));
     }
     md.push_str(&format!(
         "\nDevice image (`tokenguard-firmware`: all algorithms, the device protocol, 8-key cache, 1 KiB\nframes): flash (text + data) **{} bytes ({:.1} KiB)**, static RAM (data + bss) **{} bytes**, peak stack\nof the operations above {} bytes, so static RAM + peak stack = {} bytes ({:.1} KiB).\n",
@@ -295,6 +356,19 @@ fn ci() -> Result {
     run("docs build without warnings", c)?;
     tests()?;
     firmware_link_check()?;
+    let mut c = cargo();
+    c.current_dir(firmware_dir()).args(["fmt", "--", "--check"]);
+    run("firmware: cargo fmt --check", c)?;
+    let mut c = cargo();
+    c.current_dir(firmware_dir()).args([
+        "clippy",
+        "--release",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run("firmware: clippy -D warnings", c)?;
     fw_test()?;
     fw_bench(false)?;
     demo(true)?;
@@ -322,7 +396,9 @@ fn main() -> ExitCode {
         Some("fw-test") => fw_test(),
         Some("fw-bench") => fw_bench(args.iter().any(|a| a == "--write")),
         _ => {
-            eprintln!("usage: cargo xtask <ci|test|demo|fw-link|fw-build|fw-test|fw-bench [--write]>");
+            eprintln!(
+                "usage: cargo xtask <ci|test|demo|fw-link|fw-build|fw-test|fw-bench [--write]>"
+            );
             return ExitCode::from(2);
         }
     };

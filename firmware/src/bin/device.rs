@@ -24,7 +24,9 @@ static mut DEVICE: MaybeUninit<Device<KEYS, FRAME>> = MaybeUninit::uninit();
 #[entry]
 fn main() -> ! {
     board::paint_stack();
-    let Some(cp) = cortex_m::Peripherals::take() else { board::exit(1) };
+    let Some(cp) = cortex_m::Peripherals::take() else {
+        board::exit(1)
+    };
     let mut clock = SysTickClock::start(cp.SYST);
     // SAFETY: the only UART0 handle in this program.
     let mut uart = unsafe { Uart::uart0() };

@@ -25,7 +25,8 @@ fn import(jwk: &str) -> Option<Jwk> {
 
 #[inline(never)]
 fn verify(keys: &KeySet<1>, token: &str, v: &Validation<'_>, buf: &mut [u8]) -> bool {
-    keys.verify_with::<RustCrypto>(core::hint::black_box(token.as_bytes()), v, NOW, buf).is_ok()
+    keys.verify_with::<RustCrypto>(core::hint::black_box(token.as_bytes()), v, NOW, buf)
+        .is_ok()
 }
 
 #[entry]

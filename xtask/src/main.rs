@@ -101,6 +101,18 @@ fn tests() -> Result {
     run(
         "core tests with rustcrypto alone, 2048-bit RSA cap, no serde",
         c,
+    )?;
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "tokenguard-tests",
+        "--features",
+        "tokenguard/compact-sha512",
+    ]);
+    run(
+        "vector suites with the compact SHA-384/512 (the firmware's)",
+        c,
     )
 }
 

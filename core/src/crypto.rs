@@ -23,7 +23,7 @@ mod ring_backend;
 #[cfg(feature = "rustcrypto")]
 mod rustcrypto_backend;
 #[cfg(all(feature = "rustcrypto", any(feature = "compact-sha512", test)))]
-mod sha512_compact;
+pub(crate) mod sha512_compact;
 
 #[cfg(feature = "ring")]
 pub(crate) use ring_backend::ring_hmac_key;

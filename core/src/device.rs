@@ -132,6 +132,9 @@ struct State<const K: usize> {
     policies: [Option<DevicePolicy>; POLICY_SLOTS],
     time: Option<(u64, u64)>,
     stats: DeviceStats,
+    /// The device's own signing key (the private key never leaves the device).
+    #[cfg(feature = "signing")]
+    signer: Option<crate::sign::SigningKey>,
 }
 
 /// A tokenguard device with `K` key slots and frames of up to `F` bytes (encoded).
@@ -172,6 +175,8 @@ impl<const K: usize, const F: usize> Device<K, F> {
                     bad_frames: 0,
                     peak_stack: 0,
                 },
+                #[cfg(feature = "signing")]
+                signer: None,
             },
         }
     }
@@ -536,7 +541,44 @@ fn handle<B: Backend, const K: usize>(
                 Err(e) => fail(emit, proto::token_status(&e), &[]),
             }
         }
-        cmd::SIGN => fail(emit, status::UNSUPPORTED, &[]),
+        #[cfg(feature = "signing")]
+        cmd::SET_SIGNING_KEY => match crate::sign::SigningKey::from_jwk(body) {
+            Ok(k) => {
+                let kid_len = k
+                    .public_jwk()
+                    .map(|j| j.kid().map_or(0, |id| id.as_bytes().len()));
+                st.signer = Some(k.with_self_check(true));
+                match kid_len {
+                    Ok(_) => ok(
+                        emit,
+                        &[st.signer
+                            .as_ref()
+                            .map_or(0xFF, |k| crate::sign::Signer::alg(k) as u8)],
+                    ),
+                    Err(e) => fail(emit, status::KEY_REFUSED, &[proto::key_error_code(e)]),
+                }
+            }
+            Err(_) => fail(
+                emit,
+                status::KEY_REFUSED,
+                &[proto::key_error_code(crate::KeyError::InvalidMember)],
+            ),
+        },
+        #[cfg(feature = "signing")]
+        cmd::SIGN => {
+            let Some(key) = st.signer.as_ref() else {
+                return fail(emit, status::NOT_FOUND, &[]);
+            };
+            let Some(now) = now_secs(st, now_ms) else {
+                return fail(emit, status::NO_TIME, &[]);
+            };
+            match sign_request(key, body, now, work) {
+                Ok(n) => ok(emit, work.get(..n).unwrap_or(&[])),
+                Err(s) => fail(emit, s, &[]),
+            }
+        }
+        #[cfg(not(feature = "signing"))]
+        cmd::SIGN | cmd::SET_SIGNING_KEY => fail(emit, status::UNSUPPORTED, &[]),
         cmd::STATS => {
             let s = st.cache.stats();
             let mut buf = [0u8; 4 * 24 + 2];
@@ -556,6 +598,72 @@ fn handle<B: Backend, const K: usize>(
         }
         _ => fail(emit, status::UNKNOWN_COMMAND, &[]),
     }
+}
+
+/// `SIGN` body: preset u8, lifetime u32, backdate u16, entropy str8, subject str8,
+/// audience str8, jti str8. Presets: 0 plain (`iss` = `sub` = subject), 1 ZITADEL service
+/// user, 2 ZITADEL API app, 3 ZITADEL System API, 4 Auth0 `private_key_jwt`.
+#[cfg(feature = "signing")]
+fn sign_request(
+    key: &crate::sign::SigningKey,
+    body: &[u8],
+    now: u64,
+    work: &mut [u8],
+) -> Result<usize, u8> {
+    use crate::assertion::{encode, presets, Aud, Claims};
+    let bad = status::BAD_REQUEST;
+    let mut r = Reader::new(body);
+    let preset = r.u8().ok_or(bad)?;
+    let lifetime = u64::from(r.u32().ok_or(bad)?);
+    let backdate = u64::from(r.u16().ok_or(bad)?);
+    let entropy = r.str8().ok_or(bad)?;
+    fn text(b: Option<&[u8]>) -> Result<&str, u8> {
+        b.and_then(|b| core::str::from_utf8(b).ok())
+            .ok_or(status::BAD_REQUEST)
+    }
+    let subject = text(r.str8())?;
+    let audience = text(r.str8())?;
+    let jti = text(r.str8())?;
+    let t = presets::Timing {
+        now,
+        backdate,
+        lifetime,
+    };
+    let claims = match preset {
+        0 => {
+            let iat = now.saturating_sub(backdate);
+            Ok(Claims {
+                iss: Some(subject),
+                sub: Some(subject),
+                aud: if audience.is_empty() {
+                    Aud::None
+                } else {
+                    Aud::One(audience)
+                },
+                iat: Some(iat),
+                exp: Some(iat.saturating_add(lifetime)),
+                jti: if jti.is_empty() { None } else { Some(jti) },
+                ..Claims::EMPTY
+            })
+        }
+        1 => presets::zitadel_service_user(subject, audience, t),
+        2 => presets::zitadel_api_app(subject, audience, t),
+        3 => presets::zitadel_system_api(subject, audience, now, backdate),
+        4 => presets::auth0_private_key_jwt(subject, audience, jti, t),
+        _ => return Err(bad),
+    }
+    .map_err(|_| bad)?;
+    let entropy = if entropy.is_empty() {
+        None
+    } else {
+        Some(entropy)
+    };
+    let tok = encode(key, Some("JWT"), &claims, entropy, work).map_err(|e| match e {
+        crate::sign::SignError::BufferTooSmall => status::FULL,
+        crate::sign::SignError::EntropyRequired => bad,
+        _ => status::UNSUPPORTED,
+    })?;
+    Ok(tok.len())
 }
 
 fn parse_policy(body: &[u8]) -> Option<(u8, DevicePolicy)> {

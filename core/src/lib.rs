@@ -24,6 +24,8 @@ extern crate std;
 compile_error!("tokenguard needs a crypto backend: enable feature `rustcrypto` or `ring`");
 
 pub mod alg;
+#[cfg(feature = "signing")]
+pub mod assertion;
 pub mod b64;
 mod bigint;
 mod cache;
@@ -37,7 +39,10 @@ mod header;
 pub mod json;
 mod jwk;
 mod jwks;
+pub mod keys;
 mod rsa;
+#[cfg(feature = "signing")]
+pub mod sign;
 mod verify;
 
 pub use alg::{AlgSet, Algorithm};

@@ -355,6 +355,47 @@ impl<S: Read + Write> DeviceClient<S> {
         }
     }
 
+    /// Installs the device's signing key (a private JWK); returns the key's algorithm.
+    pub fn set_signing_key(&mut self, jwk: &str) -> anyhow::Result<Algorithm> {
+        let b = self.ok(proto::cmd::SET_SIGNING_KEY, jwk.as_bytes())?;
+        b.first()
+            .and_then(|&c| tokenguard::device::alg_from_code(c))
+            .context("no alg in reply")
+    }
+
+    /// Asks the device to mint an assertion. `preset`: 0 plain, 1 ZITADEL service user,
+    /// 2 ZITADEL API app, 3 ZITADEL System API, 4 Auth0 `private_key_jwt`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sign(
+        &mut self,
+        preset: u8,
+        lifetime: u32,
+        backdate: u16,
+        entropy: &[u8],
+        subject: &str,
+        audience: &str,
+        jti: &str,
+    ) -> anyhow::Result<Result<String, u8>> {
+        let mut body = vec![preset];
+        body.extend_from_slice(&lifetime.to_le_bytes());
+        body.extend_from_slice(&backdate.to_le_bytes());
+        for f in [
+            entropy,
+            subject.as_bytes(),
+            audience.as_bytes(),
+            jti.as_bytes(),
+        ] {
+            body.push(u8::try_from(f.len()).context("field too long")?);
+            body.extend_from_slice(f);
+        }
+        let (s, b) = self.call(proto::cmd::SIGN, &body)?;
+        if s == proto::status::OK {
+            Ok(Ok(String::from_utf8(b).context("token is not text")?))
+        } else {
+            Ok(Err(s))
+        }
+    }
+
     pub fn stats(&mut self) -> anyhow::Result<DeviceStats> {
         let b = self.ok(proto::cmd::STATS, &[])?;
         let mut r = proto::Reader::new(&b);

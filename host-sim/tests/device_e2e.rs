@@ -229,6 +229,47 @@ fn script(c: &mut DeviceClient<TcpStream>) -> Vec<(String, String)> {
         "after bad jwks".into(),
         c.verify(0, &tokens[1].2).unwrap().code().into(),
     ));
+    // The device's own key signs a ZITADEL assertion; deterministic ECDSA (no entropy)
+    // gives the same token on the simulator and the firmware.
+    let d = tokenguard_tests::b64(&[0x42; 32]);
+    let alg = c
+        .set_signing_key(&format!(
+            r#"{{"kty":"EC","crv":"P-256","kid":"dev-key","d":"{d}","x":"x","y":"y"}}"#
+        ))
+        .unwrap();
+    out.push(("signing key".into(), alg.name().into()));
+    c.set_time(NOW).unwrap(); // both devices' clocks at the same second
+    let jwt = c
+        .sign(1, 3600, 2, &[], "user-1", "https://zitadel.example", "")
+        .unwrap()
+        .unwrap();
+    out.push(("signed".into(), jwt.clone()));
+    let signer =
+        tokenguard::sign::SigningKey::ec(Some(b"dev-key"), tokenguard::Curve::P256, &[0x42; 32])
+            .unwrap();
+    let v = tokenguard::Validation::new(
+        tokenguard::Expect::One("user-1"),
+        tokenguard::Expect::One("https://zitadel.example"),
+    )
+    .subject("user-1");
+    let mut work = vec![0u8; jwt.len()];
+    let ok = tokenguard::verify_jwt::<tokenguard::crypto::Ring, _>(
+        &signer.public_jwk().unwrap(),
+        jwt.as_bytes(),
+        &v,
+        NOW,
+        &mut work,
+    )
+    .is_ok();
+    out.push(("signed verifies".into(), ok.to_string()));
+    out.push((
+        "sign too long".into(),
+        format!(
+            "{:?}",
+            c.sign(1, 3601, 2, &[], "user-1", "https://zitadel.example", "")
+                .unwrap()
+        ),
+    ));
     let keys = c.list_keys().unwrap();
     out.push((
         "keys".into(),
@@ -286,6 +327,9 @@ fn check(run: &[(String, String)]) {
         r#"[("es", false), ("ed", false), ("hs", true)]"#
     );
     assert_eq!(get("stats"), "ok=6 rejected=9 bad_frames=1");
+    assert_eq!(get("signing key"), "ES256");
+    assert_eq!(get("signed verifies"), "true");
+    assert_eq!(get("sign too long"), "Err(51)");
 }
 
 #[test]

@@ -303,6 +303,23 @@ fn fw_bench(write: bool) -> Result {
     if rows.len() != 13 || !out.contains("fw-bench done") {
         return Err(format!("fw-bench did not complete:\n{out}"));
     }
+    let mut c = cargo();
+    c.current_dir(firmware_dir()).args([
+        "build",
+        "--release",
+        "--bin",
+        "tokenguard-firmware",
+        "--no-default-features",
+        "--target-dir",
+        "target/verify-only",
+    ]);
+    run("firmware build without signing", c)?;
+    let (vtext, vdata, vbss) = elf_sizes(
+        &firmware_dir()
+            .join("target/verify-only")
+            .join(THUMB)
+            .join("release/tokenguard-firmware"),
+    )?;
     let (text, data, bss) = elf_sizes(&firmware_elf("tokenguard-firmware"))?;
     let max_stack: u64 = rows
         .iter()
@@ -322,6 +339,10 @@ fn fw_bench(write: bool) -> Result {
     md.push_str(&format!(
         "\nDevice image (`tokenguard-firmware`: all algorithms, the device protocol, 8-key cache, 1 KiB\nframes): flash (text + data) **{} bytes ({:.1} KiB)**, static RAM (data + bss) **{} bytes**, peak stack\nof the operations above {} bytes, so static RAM + peak stack = {} bytes ({:.1} KiB).\n",
         text + data, (text + data) as f64 / 1024.0, data + bss, max_stack, data + bss + max_stack, (data + bss + max_stack) as f64 / 1024.0
+    ));
+    md.push_str(&format!(
+        "Without the SIGN command (`--no-default-features`: verification only, all algorithms): flash\n**{} bytes ({:.1} KiB)**, static RAM **{} bytes**.\n",
+        vtext + vdata, (vtext + vdata) as f64 / 1024.0, vdata + vbss
     ));
     println!("{md}");
     if write {

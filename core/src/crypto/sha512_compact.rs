@@ -229,6 +229,14 @@ impl Sha512 {
 /// HMAC (RFC 2104) over the compact SHA-384/512, with a constant-time tag comparison.
 pub fn hmac_verify(sha384: bool, key: &[u8], msg: &[u8], tag: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
+    let (mac, n) = hmac(sha384, key, msg);
+    let mac = mac.get(..n).unwrap_or(&[]);
+    mac.len() == tag.len() && bool::from(mac.ct_eq(tag))
+}
+
+/// HMAC (RFC 2104) over the compact SHA-384/512: the tag (64 bytes, of which the first
+/// 48 or 64 are used) and its length.
+pub fn hmac(sha384: bool, key: &[u8], msg: &[u8]) -> ([u8; 64], usize) {
     let new = || {
         if sha384 {
             Sha512::new384()
@@ -261,12 +269,11 @@ pub fn hmac_verify(sha384: bool, key: &[u8], msg: &[u8], tag: &[u8]) -> bool {
     let mut outer = new();
     outer.update(&pad);
     outer.update(ih.get(..n).unwrap_or(&[]));
-    let (mac, n) = outer.finish();
+    let out = outer.finish();
     use zeroize::Zeroize;
     k.zeroize();
     pad.zeroize();
-    let mac = mac.get(..n).unwrap_or(&[]);
-    mac.len() == tag.len() && bool::from(mac.ct_eq(tag))
+    out
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub mod cmd {
     pub const SET_POLICY: u8 = 0x20;
     pub const VERIFY: u8 = 0x21;
     pub const SIGN: u8 = 0x30;
+    pub const SET_SIGNING_KEY: u8 = 0x31;
     pub const STATS: u8 = 0x40;
     /// Response to a frame that could not be read (`seq` 0).
     pub const FRAME_ERROR: u8 = 0xFF;

@@ -93,6 +93,13 @@ fn info_time_and_unknown_commands() {
     );
     assert_eq!(h.call(0x77, &[]).0, status::UNKNOWN_COMMAND);
     assert_eq!(h.call(cmd::SET_TIME, &[1, 2]).0, status::BAD_REQUEST);
+    #[cfg(feature = "signing")]
+    assert_eq!(
+        h.call(cmd::SIGN, &[]).0,
+        status::NOT_FOUND,
+        "no signing key yet"
+    );
+    #[cfg(not(feature = "signing"))]
     assert_eq!(h.call(cmd::SIGN, &[]).0, status::UNSUPPORTED);
 }
 
@@ -246,4 +253,57 @@ fn refresh_state_reports_what_is_due() {
     h.now_ms += 121_000;
     let (_, b) = h.call(cmd::REFRESH_STATE, &[]);
     assert_eq!((b[0], b[1]), (2, 2), "expired: fetch due, keys stale");
+}
+
+#[cfg(feature = "signing")]
+#[test]
+fn signs_assertions_with_the_device_key() {
+    let mut h = Harness::new();
+    let mut dbuf = [0u8; 64];
+    let n = crate::b64::encode(&[0x31; 32], &mut dbuf).unwrap();
+    let jwk = std::format!(
+        r#"{{"kty":"EC","crv":"P-256","kid":"181828078849229057","d":"{}","x":"x","y":"y"}}"#,
+        core::str::from_utf8(&dbuf[..n]).unwrap()
+    );
+    assert_eq!(
+        h.call(cmd::SET_SIGNING_KEY, jwk.as_bytes()),
+        (status::OK, std::vec![alg::ES256 as u8])
+    );
+    let mut body = std::vec![1u8];
+    body.extend_from_slice(&3600u32.to_le_bytes());
+    body.extend_from_slice(&2u16.to_le_bytes());
+    body.push(0); // no entropy: deterministic RFC 6979
+    for s in ["181828061098934529", "https://zitadel.example", ""] {
+        body.push(s.len() as u8);
+        body.extend_from_slice(s.as_bytes());
+    }
+    assert_eq!(h.call(cmd::SIGN, &body).0, status::NO_TIME);
+    h.call(cmd::SET_TIME, &1_700_000_000u64.to_le_bytes());
+    let (s, jwt) = h.call(cmd::SIGN, &body);
+    assert_eq!(s, status::OK);
+    let jwt = core::str::from_utf8(&jwt).unwrap();
+    let key =
+        crate::sign::SigningKey::ec(Some(b"181828078849229057"), crate::Curve::P256, &[0x31; 32])
+            .unwrap();
+    let v = crate::Validation::new(
+        crate::Expect::One("181828061098934529"),
+        crate::Expect::One("https://zitadel.example"),
+    )
+    .subject("181828061098934529");
+    let mut work = [0u8; 1024];
+    let t = crate::verify_jwt::<crate::crypto::RustCrypto, _>(
+        &key.public_jwk().unwrap(),
+        jwt.as_bytes(),
+        &v,
+        1_700_000_000,
+        &mut work,
+    )
+    .unwrap();
+    assert_eq!(
+        (t.claims().iat(), t.claims().exp()),
+        (Some(1_699_999_998), Some(1_700_003_598))
+    );
+    // A lifetime over an hour breaks the ZITADEL preset.
+    body[1..5].copy_from_slice(&3601u32.to_le_bytes());
+    assert_eq!(h.call(cmd::SIGN, &body).0, status::BAD_REQUEST);
 }

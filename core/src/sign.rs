@@ -1,0 +1,840 @@
+//! Signing: the [`Signer`] seam and software signers ([`SigningKey`]) for ES256/ES384
+//! (RFC 6979 deterministic nonces, hedged with caller entropy when given), EdDSA, HS256/384/512,
+//! RS256/384/512 and PS256/384/512 (RSA-CRT on fixed-size constant-time arithmetic from
+//! crypto-bigint, no heap). Secrets are zeroized when a key is dropped.
+//!
+//! A signer's algorithm and key id are part of it, so a JWS header can never claim an
+//! algorithm the key does not use. Keys in a secure element or an HSM implement [`Signer`]
+//! themselves.
+//!
+//! Randomness: this crate has no RNG. PSS needs a salt as long as the hash (32, 48 or 64
+//! bytes) from the caller (`entropy`); ECDSA and EdDSA are deterministic without it and
+//! hedged with it (recommended on hardware exposed to fault injection).
+
+use core::fmt;
+
+use zeroize::Zeroize;
+
+use crate::alg::{Algorithm, Family, HashAlg};
+use crate::bigint::{limbs_to_be, LIMB_BITS};
+use crate::crypto::{Backend, RustCrypto};
+use crate::jwk::{Jwk, Kid};
+use crate::keys::{self, Der, KeyFormatError, PemLabel, OCTET_STRING, OID};
+use crate::rsa::{RsaPublicKey, MAX_RSA_BYTES};
+
+/// Why signing failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SignError {
+    /// The output buffer is too small (nothing is truncated).
+    BufferTooSmall,
+    /// The algorithm needs caller entropy (PSS salt) and none, or too little, was given.
+    EntropyRequired,
+    /// The requested algorithm does not fit the key.
+    AlgMismatch,
+    /// Verify-after-sign failed: the signature was withheld (possible fault).
+    SelfCheckFailed,
+    /// The key is invalid or not supported.
+    Key(KeyFormatError),
+    /// A claim or preset rule was broken (the message says which).
+    Claims(&'static str),
+    /// The signer (hardware) failed.
+    Device,
+}
+
+impl fmt::Display for SignError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignError::BufferTooSmall => f.write_str("output buffer too small"),
+            SignError::EntropyRequired => {
+                f.write_str("this algorithm needs caller entropy (a hash-length PSS salt)")
+            }
+            SignError::AlgMismatch => f.write_str("algorithm does not fit the key"),
+            SignError::SelfCheckFailed => {
+                f.write_str("signature failed verify-after-sign and was withheld")
+            }
+            SignError::Key(k) => write!(f, "key: {k}"),
+            SignError::Claims(m) => write!(f, "claims: {m}"),
+            SignError::Device => f.write_str("signing device failed"),
+        }
+    }
+}
+
+impl core::error::Error for SignError {}
+
+impl From<KeyFormatError> for SignError {
+    fn from(k: KeyFormatError) -> Self {
+        SignError::Key(k)
+    }
+}
+
+/// Anything that signs JWS signing input: a software key, a secure element, an HSM.
+pub trait Signer {
+    /// The JWS algorithm of every signature this signer makes.
+    fn alg(&self) -> Algorithm;
+    /// The key id to put in the header, if any.
+    fn kid(&self) -> Option<&[u8]>;
+    /// The exact signature length.
+    fn signature_len(&self) -> usize;
+    /// Signs `msg` (the JWS signing input) into `out`, returning the signature length.
+    /// `entropy` is fresh randomness from the caller, if it has some.
+    ///
+    /// # Errors
+    /// [`SignError`].
+    fn sign(&self, msg: &[u8], entropy: Option<&[u8]>, out: &mut [u8]) -> Result<usize, SignError>;
+}
+
+/// Prime size for RSA keys: half the largest modulus.
+const PRIME_LIMBS: usize = crate::rsa::MAX_RSA_BITS / 2 / LIMB_BITS;
+const FULL_LIMBS: usize = 2 * PRIME_LIMBS;
+type PrimeUint = crypto_bigint::Uint<PRIME_LIMBS>;
+type FullUint = crypto_bigint::Uint<FULL_LIMBS>;
+type Params = crypto_bigint::modular::FixedMontyParams<PRIME_LIMBS>;
+type Monty = crypto_bigint::modular::FixedMontyForm<PRIME_LIMBS>;
+
+fn uint_from_be<const L: usize>(bytes: &[u8]) -> Option<crypto_bigint::Uint<L>> {
+    let limbs: [crate::bigint::Limb; L] = crate::bigint::limbs_from_be(bytes, L)?;
+    Some(crypto_bigint::Uint::from_words(limbs))
+}
+
+/// An RSA private key for RSA-CRT signing (constant-time modular exponentiation).
+#[derive(Clone)]
+struct RsaPrivate {
+    public: RsaPublicKey,
+    p: PrimeUint,
+    q: PrimeUint,
+    dp: PrimeUint,
+    dq: PrimeUint,
+    qinv: PrimeUint,
+    params_p: Params,
+    params_q: Params,
+}
+
+impl Drop for RsaPrivate {
+    fn drop(&mut self) {
+        self.p.zeroize();
+        self.q.zeroize();
+        self.dp.zeroize();
+        self.dq.zeroize();
+        self.qinv.zeroize();
+    }
+}
+
+impl RsaPrivate {
+    #[allow(clippy::many_single_char_names, clippy::too_many_arguments)]
+    fn new(
+        n: &[u8],
+        e: &[u8],
+        p: &[u8],
+        q: &[u8],
+        dp: &[u8],
+        dq: &[u8],
+        qinv: &[u8],
+    ) -> Result<Self, KeyFormatError> {
+        let public = RsaPublicKey::from_components(n, e).map_err(|_| KeyFormatError::InvalidKey)?;
+        let u = |b: &[u8]| uint_from_be::<PRIME_LIMBS>(b).ok_or(KeyFormatError::Unsupported);
+        let (pu, qu) = (u(p)?, u(q)?);
+        let odd = |x: PrimeUint| {
+            crypto_bigint::Odd::new(x)
+                .into_option()
+                .ok_or(KeyFormatError::InvalidKey)
+        };
+        let params_p = Params::new(odd(pu)?);
+        let params_q = Params::new(odd(qu)?);
+        // p * q must be n.
+        let (lo, hi) = pu.widening_mul(&qu);
+        let mut nb = [0u8; MAX_RSA_BYTES];
+        let nl = public
+            .modulus_be(&mut nb)
+            .ok_or(KeyFormatError::InvalidKey)?;
+        let n_full = uint_from_be::<FULL_LIMBS>(nl).ok_or(KeyFormatError::InvalidKey)?;
+        let prod: FullUint = lo.concat_mixed(&hi);
+        if prod != n_full {
+            return Err(KeyFormatError::InvalidKey);
+        }
+        Ok(RsaPrivate {
+            public,
+            p: pu,
+            q: qu,
+            dp: u(dp)?,
+            dq: u(dq)?,
+            qinv: u(qinv)?,
+            params_p,
+            params_q,
+        })
+    }
+
+    /// `m^d mod n` by CRT (Garner), constant-time in the secret values.
+    fn private_op(&self, m: &[u8], out: &mut [u8]) -> Result<(), SignError> {
+        let c = uint_from_be::<FULL_LIMBS>(m).ok_or(SignError::BufferTooSmall)?;
+        let wide = |x: &PrimeUint| -> Option<crypto_bigint::NonZero<FullUint>> {
+            crypto_bigint::NonZero::new(x.resize::<FULL_LIMBS>()).into_option()
+        };
+        let (Some(pw), Some(qw)) = (wide(&self.p), wide(&self.q)) else {
+            return Err(SignError::Key(KeyFormatError::InvalidKey));
+        };
+        let cp: PrimeUint = c.rem(&pw).resize();
+        let cq: PrimeUint = c.rem(&qw).resize();
+        let m1 = Monty::new(&cp, &self.params_p).pow(&self.dp);
+        let m2 = Monty::new(&cq, &self.params_q).pow(&self.dq).retrieve();
+        let m2_mod_p: PrimeUint = m2.resize::<FULL_LIMBS>().rem(&pw).resize();
+        let h = m1
+            .sub(&Monty::new(&m2_mod_p, &self.params_p))
+            .mul(&Monty::new(&self.qinv, &self.params_p))
+            .retrieve();
+        let (lo, hi) = h.widening_mul(&self.q);
+        let hq: FullUint = lo.concat_mixed(&hi);
+        let s = hq.wrapping_add(&m2.resize::<FULL_LIMBS>());
+        limbs_to_be(s.as_words(), out);
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // fixed-size storage, no heap
+enum Secret {
+    Hmac {
+        key: [u8; crate::MAX_OCT_LEN],
+        len: usize,
+    },
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+    Ed25519(ed25519_compact::KeyPair),
+    Rsa(RsaPrivate),
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        if let Secret::Hmac { key, .. } = self {
+            key.zeroize();
+        }
+        // p256/p384 signing keys and ed25519-compact key pairs wipe themselves on drop;
+        // RsaPrivate zeroizes its primes and exponents.
+    }
+}
+
+/// A software signing key with its algorithm and key id.
+#[derive(Clone)]
+pub struct SigningKey {
+    kid: Option<Kid>,
+    alg: Algorithm,
+    secret: Secret,
+    self_check: bool,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+fn fits(alg: Algorithm, secret: &Secret) -> bool {
+    matches!(
+        (alg.family(), secret),
+        (Family::Hmac(_), Secret::Hmac { .. })
+            | (Family::EcdsaP256, Secret::P256(_))
+            | (Family::EcdsaP384, Secret::P384(_))
+            | (Family::Ed25519, Secret::Ed25519(_))
+            | (Family::RsaPkcs1(_) | Family::RsaPss(_), Secret::Rsa(_))
+    )
+}
+
+impl SigningKey {
+    fn new(kid: Option<&[u8]>, alg: Algorithm, secret: Secret) -> Result<Self, SignError> {
+        if !fits(alg, &secret) {
+            return Err(SignError::AlgMismatch);
+        }
+        if let (Family::Hmac(h), Secret::Hmac { len, .. }) = (alg.family(), &secret) {
+            if *len < h.output_len() {
+                return Err(SignError::Key(KeyFormatError::InvalidKey));
+            }
+        }
+        let kid = kid
+            .map(Kid::new)
+            .transpose()
+            .map_err(|_| SignError::Key(KeyFormatError::InvalidKey))?;
+        Ok(SigningKey {
+            kid,
+            alg,
+            secret,
+            self_check: false,
+        })
+    }
+
+    /// An HMAC key (at least as long as the hash output, RFC 7518 §3.2).
+    ///
+    /// # Errors
+    /// [`SignError::AlgMismatch`] or [`SignError::Key`].
+    pub fn hmac(kid: Option<&[u8]>, key: &[u8], alg: Algorithm) -> Result<Self, SignError> {
+        let mut k = [0u8; crate::MAX_OCT_LEN];
+        k.get_mut(..key.len())
+            .ok_or(SignError::Key(KeyFormatError::InvalidKey))?
+            .copy_from_slice(key);
+        Self::new(
+            kid,
+            alg,
+            Secret::Hmac {
+                key: k,
+                len: key.len(),
+            },
+        )
+    }
+
+    /// An EC key from its private scalar (big-endian, the curve's length).
+    ///
+    /// # Errors
+    /// [`SignError::Key`] for a scalar out of range.
+    pub fn ec(kid: Option<&[u8]>, curve: crate::Curve, d: &[u8]) -> Result<Self, SignError> {
+        let bad = SignError::Key(KeyFormatError::InvalidKey);
+        match curve {
+            crate::Curve::P256 => {
+                let k = p256::ecdsa::SigningKey::from_slice(d).map_err(|_| bad)?;
+                Self::new(kid, Algorithm::Es256, Secret::P256(k))
+            }
+            crate::Curve::P384 => {
+                let k = p384::ecdsa::SigningKey::from_slice(d).map_err(|_| bad)?;
+                Self::new(kid, Algorithm::Es384, Secret::P384(k))
+            }
+        }
+    }
+
+    /// An Ed25519 key from its 32-byte seed.
+    ///
+    /// # Errors
+    /// Never in practice (kept for a uniform API).
+    pub fn ed25519(kid: Option<&[u8]>, seed: &[u8; 32]) -> Result<Self, SignError> {
+        let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*seed));
+        Self::new(kid, Algorithm::EdDsa, Secret::Ed25519(pair))
+    }
+
+    /// An RSA key from its CRT components (big-endian), for `alg` in RS*/PS*.
+    ///
+    /// # Errors
+    /// [`SignError::Key`] when the components are inconsistent (p·q ≠ n) or too large.
+    #[allow(clippy::too_many_arguments, clippy::many_single_char_names)]
+    pub fn rsa(
+        kid: Option<&[u8]>,
+        alg: Algorithm,
+        n: &[u8],
+        e: &[u8],
+        p: &[u8],
+        q: &[u8],
+        dp: &[u8],
+        dq: &[u8],
+        qinv: &[u8],
+    ) -> Result<Self, SignError> {
+        Self::new(
+            kid,
+            alg,
+            Secret::Rsa(RsaPrivate::new(n, e, p, q, dp, dq, qinv)?),
+        )
+    }
+
+    /// Reads a private key from PEM (`RSA PRIVATE KEY`, `PRIVATE KEY`, `EC PRIVATE KEY`) or
+    /// DER (PKCS#8, PKCS#1, SEC1). `alg` picks the algorithm for RSA keys (RS256 if `None`);
+    /// EC and Ed25519 keys fix their own.
+    ///
+    /// # Errors
+    /// [`SignError::Key`].
+    pub fn from_pem_or_der(
+        input: &[u8],
+        kid: Option<&[u8]>,
+        alg: Option<Algorithm>,
+    ) -> Result<Self, SignError> {
+        let mut scratch = [0u8; 4096];
+        let trimmed = input.trim_ascii_start();
+        let (label, der): (Option<PemLabel>, &[u8]) = if trimmed.starts_with(b"-----BEGIN") {
+            let (l, d) = keys::pem_decode(trimmed, &mut scratch)?;
+            (Some(l), d)
+        } else {
+            (None, input)
+        };
+        let rsa_alg = alg.unwrap_or(Algorithm::Rs256);
+        let key = match label {
+            Some(PemLabel::RsaPrivateKey) => Self::from_pkcs1(der, kid, rsa_alg),
+            Some(PemLabel::PrivateKey) => Self::from_pkcs8(der, kid, rsa_alg),
+            Some(PemLabel::EcPrivateKey) => Self::from_sec1(der, kid, None),
+            Some(_) => Err(SignError::Key(KeyFormatError::Unsupported)),
+            None => Self::from_pkcs8(der, kid, rsa_alg)
+                .or_else(|_| Self::from_pkcs1(der, kid, rsa_alg))
+                .or_else(|_| Self::from_sec1(der, kid, None)),
+        };
+        scratch.zeroize();
+        let key = key?;
+        match alg {
+            Some(a) if a != key.alg => Err(SignError::AlgMismatch),
+            _ => Ok(key),
+        }
+    }
+
+    fn from_pkcs1(der: &[u8], kid: Option<&[u8]>, alg: Algorithm) -> Result<Self, SignError> {
+        let mut s = Der::new(der).sequence()?;
+        if s.uint()? != b"" {
+            return Err(SignError::Key(KeyFormatError::Unsupported)); // multi-prime
+        }
+        let (n, e, _d, p, q, dp, dq, qi) = (
+            s.uint()?,
+            s.uint()?,
+            s.uint()?,
+            s.uint()?,
+            s.uint()?,
+            s.uint()?,
+            s.uint()?,
+            s.uint()?,
+        );
+        Self::rsa(kid, alg, n, e, p, q, dp, dq, qi)
+    }
+
+    fn from_sec1(
+        der: &[u8],
+        kid: Option<&[u8]>,
+        curve: Option<crate::Curve>,
+    ) -> Result<Self, SignError> {
+        let mut s = Der::new(der).sequence()?;
+        if s.uint()? != [1] {
+            return Err(SignError::Key(KeyFormatError::Der));
+        }
+        let d = s.expect(OCTET_STRING)?;
+        let mut curve = curve;
+        if s.peek_tag() == Some(0xA0) {
+            let (_, params) = s.any()?;
+            let c = Der::new(params).expect(OID)?;
+            curve = Some(match c {
+                c if c == keys::oid::P256 => crate::Curve::P256,
+                c if c == keys::oid::P384 => crate::Curve::P384,
+                _ => return Err(SignError::Key(KeyFormatError::Unsupported)),
+            });
+        }
+        let curve = curve.or(match d.len() {
+            32 => Some(crate::Curve::P256),
+            48 => Some(crate::Curve::P384),
+            _ => None,
+        });
+        Self::ec(
+            kid,
+            curve.ok_or(SignError::Key(KeyFormatError::Unsupported))?,
+            d,
+        )
+    }
+
+    fn from_pkcs8(der: &[u8], kid: Option<&[u8]>, rsa_alg: Algorithm) -> Result<Self, SignError> {
+        let mut s = Der::new(der).sequence()?;
+        let version = s.uint()?;
+        if version != b"" && version != [1] {
+            return Err(SignError::Key(KeyFormatError::Der));
+        }
+        let mut alg = s.sequence()?;
+        let id = alg.expect(OID)?;
+        let inner = s.expect(OCTET_STRING)?;
+        if id == keys::oid::RSA {
+            Self::from_pkcs1(inner, kid, rsa_alg)
+        } else if id == keys::oid::EC {
+            let curve = match alg.expect(OID)? {
+                c if c == keys::oid::P256 => crate::Curve::P256,
+                c if c == keys::oid::P384 => crate::Curve::P384,
+                _ => return Err(SignError::Key(KeyFormatError::Unsupported)),
+            };
+            Self::from_sec1(inner, kid, Some(curve))
+        } else if id == keys::oid::ED25519 {
+            let seed: [u8; 32] = Der::new(inner)
+                .expect(OCTET_STRING)?
+                .try_into()
+                .map_err(|_| SignError::Key(KeyFormatError::Der))?;
+            Self::ed25519(kid, &seed)
+        } else {
+            Err(SignError::Key(KeyFormatError::Unsupported))
+        }
+    }
+
+    /// Reads a private JWK (`d`, and for RSA the CRT members `p`, `q`, `dp`, `dq`, `qi`).
+    ///
+    /// # Errors
+    /// [`SignError::Key`].
+    pub fn from_jwk(json: &[u8]) -> Result<Self, SignError> {
+        private_jwk(json)
+    }
+
+    /// Turns verify-after-sign on: every signature is checked with the public key before
+    /// it is released (a fault-injection defence; costs one verification).
+    #[must_use]
+    pub fn with_self_check(mut self, on: bool) -> Self {
+        self.self_check = on;
+        self
+    }
+
+    /// Uses `alg` (same key family, e.g. PS256 for an RSA key) and returns the key.
+    ///
+    /// # Errors
+    /// [`SignError::AlgMismatch`].
+    pub fn with_alg(mut self, alg: Algorithm) -> Result<Self, SignError> {
+        if !fits(alg, &self.secret) {
+            return Err(SignError::AlgMismatch);
+        }
+        self.alg = alg;
+        Ok(self)
+    }
+
+    /// Sets the key id.
+    ///
+    /// # Errors
+    /// [`SignError::Key`] for a kid longer than [`crate::MAX_KID_LEN`].
+    pub fn with_kid(mut self, kid: &[u8]) -> Result<Self, SignError> {
+        self.kid = Some(Kid::new(kid).map_err(|_| SignError::Key(KeyFormatError::InvalidKey))?);
+        Ok(self)
+    }
+
+    /// The public verification key (the secret itself for HMAC), bound to this key's
+    /// algorithm and kid.
+    ///
+    /// # Errors
+    /// [`crate::KeyError`] if the public key fails validation (it should not).
+    pub fn public_jwk(&self) -> Result<Jwk, crate::KeyError> {
+        let kid = self.kid.as_ref().map(Kid::as_bytes);
+        let alg = Some(self.alg);
+        match &self.secret {
+            Secret::Hmac { key, len } => Jwk::hmac(kid, key.get(..*len).unwrap_or(&[]), self.alg),
+            Secret::P256(k) => {
+                let p = k.verifying_key().to_sec1_point(false);
+                let b = p.as_bytes();
+                Jwk::ec(
+                    kid,
+                    crate::Curve::P256,
+                    b.get(1..33).unwrap_or(&[]),
+                    b.get(33..65).unwrap_or(&[]),
+                    alg,
+                )
+            }
+            Secret::P384(k) => {
+                let p = k.verifying_key().to_sec1_point(false);
+                let b = p.as_bytes();
+                Jwk::ec(
+                    kid,
+                    crate::Curve::P384,
+                    b.get(1..49).unwrap_or(&[]),
+                    b.get(49..97).unwrap_or(&[]),
+                    alg,
+                )
+            }
+            Secret::Ed25519(pair) => Jwk::ed25519(kid, &pair.pk, alg),
+            Secret::Rsa(r) => {
+                let mut nb = [0u8; MAX_RSA_BYTES];
+                let n = r.public.modulus_be(&mut nb).unwrap_or(&[]);
+                let e = r.public.exponent().to_be_bytes();
+                let skip = e.iter().take_while(|&&b| b == 0).count();
+                Jwk::rsa(kid, n, e.get(skip..).unwrap_or(&[]), alg)
+            }
+        }
+    }
+
+    fn sign_raw(
+        &self,
+        msg: &[u8],
+        entropy: Option<&[u8]>,
+        out: &mut [u8],
+    ) -> Result<usize, SignError> {
+        let len = self.signature_len();
+        let out = out.get_mut(..len).ok_or(SignError::BufferTooSmall)?;
+        match (&self.secret, self.alg.family()) {
+            (Secret::Hmac { key, len: kl }, Family::Hmac(h)) => {
+                hmac_sign(h, key.get(..*kl).unwrap_or(&[]), msg, out);
+            }
+            (Secret::P256(k), Family::EcdsaP256) => {
+                let z = RustCrypto::digest(HashAlg::Sha256, &[msg]);
+                let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<p256::NistP256, sha2::Sha256>(
+                    k.as_nonzero_scalar(),
+                    z.as_ref(),
+                    entropy.unwrap_or(&[]),
+                );
+                out.copy_from_slice(&sig.to_bytes());
+            }
+            (Secret::P384(k), Family::EcdsaP384) => {
+                let z = RustCrypto::digest(HashAlg::Sha384, &[msg]);
+                let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<p384::NistP384, sha2::Sha384>(
+                    k.as_nonzero_scalar(),
+                    z.as_ref(),
+                    entropy.unwrap_or(&[]),
+                );
+                out.copy_from_slice(&sig.to_bytes());
+            }
+            (Secret::Ed25519(pair), Family::Ed25519) => {
+                let noise = entropy
+                    .and_then(|e| e.get(..ed25519_compact::Noise::BYTES))
+                    .and_then(|n| ed25519_compact::Noise::from_slice(n).ok());
+                out.copy_from_slice(pair.sk.sign(msg, noise).as_ref());
+            }
+            (Secret::Rsa(r), Family::RsaPkcs1(h)) => {
+                let mut em = [0u8; MAX_RSA_BYTES];
+                let em = em.get_mut(..len).ok_or(SignError::BufferTooSmall)?;
+                pkcs1_encode(h, msg, em)?;
+                r.private_op(em, out)?;
+            }
+            (Secret::Rsa(r), Family::RsaPss(h)) => {
+                let salt = entropy
+                    .and_then(|e| e.get(..h.output_len()))
+                    .ok_or(SignError::EntropyRequired)?;
+                let mut em = [0u8; MAX_RSA_BYTES];
+                let em = em.get_mut(..len).ok_or(SignError::BufferTooSmall)?;
+                pss_encode(h, msg, salt, r.public.bits(), em)?;
+                r.private_op(em, out)?;
+            }
+            _ => return Err(SignError::AlgMismatch),
+        }
+        Ok(len)
+    }
+}
+
+impl Signer for SigningKey {
+    fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    fn kid(&self) -> Option<&[u8]> {
+        self.kid.as_ref().map(Kid::as_bytes)
+    }
+
+    fn signature_len(&self) -> usize {
+        match &self.secret {
+            Secret::Rsa(r) => r.public.modulus_len(),
+            _ => self.alg.signature_len().unwrap_or(0),
+        }
+    }
+
+    fn sign(&self, msg: &[u8], entropy: Option<&[u8]>, out: &mut [u8]) -> Result<usize, SignError> {
+        let n = self.sign_raw(msg, entropy, out)?;
+        if self.self_check {
+            let jwk = self.public_jwk().map_err(|_| SignError::SelfCheckFailed)?;
+            let sig = out.get(..n).ok_or(SignError::SelfCheckFailed)?;
+            if jwk
+                .verify_signature::<RustCrypto>(self.alg, msg, sig)
+                .is_err()
+            {
+                if let Some(o) = out.get_mut(..n) {
+                    o.zeroize();
+                }
+                return Err(SignError::SelfCheckFailed);
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn hmac_sign(h: HashAlg, key: &[u8], msg: &[u8], out: &mut [u8]) {
+    use hmac::{KeyInit, Mac};
+    fn run<M: Mac + KeyInit>(key: &[u8], msg: &[u8], out: &mut [u8]) {
+        if let Ok(mut m) = <M as KeyInit>::new_from_slice(key) {
+            m.update(msg);
+            let tag = m.finalize().into_bytes();
+            let t: &[u8] = tag.as_ref();
+            if t.len() == out.len() {
+                out.copy_from_slice(t);
+            }
+        }
+    }
+    match h {
+        HashAlg::Sha256 => run::<hmac::Hmac<sha2::Sha256>>(key, msg, out),
+        #[cfg(not(feature = "compact-sha512"))]
+        HashAlg::Sha384 => run::<hmac::Hmac<sha2::Sha384>>(key, msg, out),
+        #[cfg(not(feature = "compact-sha512"))]
+        HashAlg::Sha512 => run::<hmac::Hmac<sha2::Sha512>>(key, msg, out),
+        #[cfg(feature = "compact-sha512")]
+        HashAlg::Sha384 | HashAlg::Sha512 => {
+            let (mac, n) = crate::crypto::sha512_compact::hmac(h == HashAlg::Sha384, key, msg);
+            if let (Some(src), true) = (mac.get(..n), n == out.len()) {
+                out.copy_from_slice(src);
+            }
+        }
+    }
+}
+
+/// EMSA-PKCS1-v1_5 (RFC 8017 §9.2) into `em` (the modulus length).
+fn pkcs1_encode(h: HashAlg, msg: &[u8], em: &mut [u8]) -> Result<(), SignError> {
+    let prefix = crate::rsa::digest_info_prefix(h);
+    let t_len = prefix.len() + h.output_len();
+    let k = em.len();
+    if k < t_len + 11 {
+        return Err(SignError::Key(KeyFormatError::InvalidKey));
+    }
+    let hash = RustCrypto::digest(h, &[msg]);
+    let ps_end = k - t_len - 1;
+    for (i, b) in em.iter_mut().enumerate() {
+        *b = match i {
+            0 => 0,
+            1 => 1,
+            _ if i < ps_end => 0xFF,
+            _ => 0,
+        };
+    }
+    em.get_mut(ps_end + 1..ps_end + 1 + prefix.len())
+        .ok_or(SignError::BufferTooSmall)?
+        .copy_from_slice(prefix);
+    em.get_mut(k - h.output_len()..)
+        .ok_or(SignError::BufferTooSmall)?
+        .copy_from_slice(hash.as_ref());
+    Ok(())
+}
+
+/// EMSA-PSS-ENCODE (RFC 8017 §9.1.1), salt length = hash length, into `em_full` (the
+/// modulus length; a leading zero byte when modBits − 1 is a multiple of 8).
+fn pss_encode(
+    h: HashAlg,
+    msg: &[u8],
+    salt: &[u8],
+    mod_bits: usize,
+    em_full: &mut [u8],
+) -> Result<(), SignError> {
+    let em_bits = mod_bits - 1;
+    let em_len = em_bits.div_ceil(8);
+    let h_len = h.output_len();
+    let skip = em_full
+        .len()
+        .checked_sub(em_len)
+        .ok_or(SignError::BufferTooSmall)?;
+    let (lead, em) = em_full.split_at_mut(skip);
+    lead.fill(0);
+    if em_len < 2 * h_len + 2 {
+        return Err(SignError::Key(KeyFormatError::InvalidKey));
+    }
+    let m_hash = RustCrypto::digest(h, &[msg]);
+    let hh = RustCrypto::digest(h, &[&[0u8; 8], m_hash.as_ref(), salt]);
+    let db_len = em_len - h_len - 1;
+    let (db, rest) = em.split_at_mut(db_len);
+    // DB = PS (zeros) || 0x01 || salt
+    db.fill(0);
+    let one = db_len - h_len - 1;
+    *db.get_mut(one).ok_or(SignError::BufferTooSmall)? = 1;
+    db.get_mut(one + 1..)
+        .ok_or(SignError::BufferTooSmall)?
+        .copy_from_slice(salt);
+    for (counter, chunk) in (0u32..).zip(db.chunks_mut(h_len)) {
+        let mask = RustCrypto::digest(h, &[hh.as_ref(), &counter.to_be_bytes()]);
+        for (d, m) in chunk.iter_mut().zip(mask.as_ref()) {
+            *d ^= m;
+        }
+    }
+    let top_bits = 8 * em_len - em_bits;
+    if let Some(b) = db.first_mut() {
+        *b &= 0xFF >> top_bits;
+    }
+    let (hpart, tail) = rest.split_at_mut(h_len);
+    hpart.copy_from_slice(hh.as_ref());
+    *tail.first_mut().ok_or(SignError::BufferTooSmall)? = 0xbc;
+    Ok(())
+}
+
+/// Private JWK members, decoded into fixed buffers.
+fn private_jwk(json: &[u8]) -> Result<SigningKey, SignError> {
+    use crate::json::{self, Value};
+    struct Field {
+        buf: [u8; MAX_RSA_BYTES],
+        len: usize,
+        set: bool,
+    }
+    let bad = SignError::Key(KeyFormatError::InvalidKey);
+    let names: [&[u8]; 13] = [
+        b"kty", b"crv", b"kid", b"alg", b"n", b"e", b"d", b"p", b"q", b"dp", b"dq", b"qi", b"k",
+    ];
+    let mut fields: [Field; 13] = core::array::from_fn(|_| Field {
+        buf: [0; MAX_RSA_BYTES],
+        len: 0,
+        set: false,
+    });
+    let mut error = None;
+    json::parse_object(json, 8, |name, v| {
+        let Some(i) = names.iter().position(|n| name.eq_bytes(n)) else {
+            return Ok(());
+        };
+        let Value::Str(s) = v else {
+            error = Some(bad);
+            return Ok(());
+        };
+        let f = fields.get_mut(i).ok_or(crate::JsonError::Syntax)?;
+        if f.set {
+            error = Some(bad);
+        }
+        f.set = true;
+        let mut raw = [0u8; 700];
+        let text = s.decode_into(&mut raw).ok_or(crate::JsonError::Syntax);
+        match (i, text) {
+            (0..=3, Ok(t)) => {
+                let b = t.as_bytes();
+                if let Some(dst) = f.buf.get_mut(..b.len()) {
+                    dst.copy_from_slice(b);
+                    f.len = b.len();
+                } else {
+                    error = Some(bad);
+                }
+            }
+            (_, Ok(t)) => match crate::b64::decode(t.as_bytes(), &mut f.buf) {
+                Ok(n) => f.len = n,
+                Err(_) => error = Some(bad),
+            },
+            (_, Err(_)) => error = Some(bad),
+        }
+        raw.zeroize();
+        Ok::<(), crate::JsonError>(())
+    })
+    .map_err(|_| SignError::Key(KeyFormatError::Der))?;
+    let get = |i: usize| {
+        fields
+            .get(i)
+            .filter(|f| f.set)
+            .and_then(|f| f.buf.get(..f.len))
+    };
+    let result = (|| {
+        if let Some(e) = error {
+            return Err(e);
+        }
+        let kid = get(2);
+        let alg = match get(3) {
+            Some(a) => Some(Algorithm::from_name(a).ok_or(SignError::AlgMismatch)?),
+            None => None,
+        };
+        let key = match get(0) {
+            Some(b"oct") => {
+                SigningKey::hmac(kid, get(12).ok_or(bad)?, alg.ok_or(SignError::AlgMismatch)?)
+            }
+            Some(b"EC") => {
+                let curve = match get(1) {
+                    Some(b"P-256") => crate::Curve::P256,
+                    Some(b"P-384") => crate::Curve::P384,
+                    _ => return Err(SignError::Key(KeyFormatError::Unsupported)),
+                };
+                SigningKey::ec(kid, curve, get(6).ok_or(bad)?)
+            }
+            Some(b"OKP") => {
+                if get(1) != Some(b"Ed25519") {
+                    return Err(SignError::Key(KeyFormatError::Unsupported));
+                }
+                let seed: [u8; 32] = get(6).ok_or(bad)?.try_into().map_err(|_| bad)?;
+                SigningKey::ed25519(kid, &seed)
+            }
+            Some(b"RSA") => SigningKey::rsa(
+                kid,
+                alg.unwrap_or(Algorithm::Rs256),
+                get(4).ok_or(bad)?,
+                get(5).ok_or(bad)?,
+                get(7).ok_or(bad)?,
+                get(8).ok_or(bad)?,
+                get(9).ok_or(bad)?,
+                get(10).ok_or(bad)?,
+                get(11).ok_or(bad)?,
+            ),
+            _ => Err(SignError::Key(KeyFormatError::Unsupported)),
+        }?;
+        match alg {
+            Some(a) if a != key.alg => key.with_alg(a),
+            _ => Ok(key),
+        }
+    })();
+    for f in &mut fields {
+        f.buf.zeroize();
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests;

@@ -458,6 +458,94 @@ impl Jwk {
         self.kid == other.kid && self.alg == other.alg && self.same_material(other)
     }
 
+    /// Writes the key as JWK JSON (`kty`, `crv`, `kid`, `use: sig`, `alg` and the public
+    /// members). An HMAC key's secret `k` is written only with `include_secret`; without it
+    /// an `oct` key gives `None`, as does a buffer that is too small.
+    pub fn to_json<'o>(&self, out: &'o mut [u8], include_secret: bool) -> Option<&'o str> {
+        struct W<'o> {
+            out: &'o mut [u8],
+            n: usize,
+        }
+        impl W<'_> {
+            fn raw(&mut self, b: &[u8]) -> Option<()> {
+                self.out
+                    .get_mut(self.n..self.n + b.len())?
+                    .copy_from_slice(b);
+                self.n += b.len();
+                Some(())
+            }
+            fn text(&mut self, name: &str, v: &[u8]) -> Option<()> {
+                self.raw(b",\"")?;
+                self.raw(name.as_bytes())?;
+                self.raw(b"\":\"")?;
+                for &c in v {
+                    match c {
+                        b'"' | b'\\' => self.raw(&[b'\\', c])?,
+                        0..=0x1F => {
+                            const HEX: &[u8; 16] = b"0123456789abcdef";
+                            self.raw(b"\\u00")?;
+                            self.raw(&[
+                                *HEX.get(usize::from(c >> 4))?,
+                                *HEX.get(usize::from(c & 15))?,
+                            ])?;
+                        }
+                        _ => self.raw(&[c])?,
+                    }
+                }
+                self.raw(b"\"")
+            }
+            fn b64(&mut self, name: &str, v: &[u8]) -> Option<()> {
+                self.raw(b",\"")?;
+                self.raw(name.as_bytes())?;
+                self.raw(b"\":\"")?;
+                let n = b64::encode(v, self.out.get_mut(self.n..)?).ok()?;
+                self.n += n;
+                self.raw(b"\"")
+            }
+        }
+        let mut w = W { out, n: 0 };
+        w.raw(b"{\"kty\":\"")?;
+        w.raw(self.key_type().name().as_bytes())?;
+        w.raw(b"\"")?;
+        match &self.material {
+            Material::Ec { curve, .. } => w.text("crv", curve.name().as_bytes())?,
+            Material::Ed25519(_) => w.text("crv", b"Ed25519")?,
+            _ => {}
+        }
+        if let Some(kid) = &self.kid {
+            w.text("kid", kid.as_bytes())?;
+        }
+        w.text("use", b"sig")?;
+        if let Some(a) = self.alg {
+            w.text("alg", a.name().as_bytes())?;
+        }
+        match &self.material {
+            Material::Rsa(r) => {
+                let mut nb = [0u8; MAX_RSA_BYTES];
+                let n = r.modulus_be(&mut nb)?;
+                w.b64("n", n)?;
+                let e = r.exponent().to_be_bytes();
+                let skip = e.iter().take_while(|&&b| b == 0).count();
+                w.b64("e", e.get(skip..)?)?;
+            }
+            Material::Ec { curve, point } => {
+                let cl = curve.coord_len();
+                w.b64("x", point.get(1..1 + cl)?)?;
+                w.b64("y", point.get(1 + cl..1 + 2 * cl)?)?;
+            }
+            Material::Ed25519(pk) => w.b64("x", pk)?,
+            Material::Oct(k) => {
+                if !include_secret {
+                    return None;
+                }
+                w.b64("k", k.bytes())?;
+            }
+        }
+        w.raw(b"}")?;
+        let W { out, n } = w;
+        core::str::from_utf8(out.get(..n)?).ok()
+    }
+
     /// The RFC 7638 JWK thumbprint (SHA-256 of the canonical required members).
     pub fn thumbprint<B: Backend>(&self) -> [u8; 32] {
         let mut out = [0u8; 32];

@@ -142,7 +142,6 @@ pub(crate) struct Der<'a> {
 pub(crate) const SEQUENCE: u8 = 0x30;
 pub(crate) const INTEGER: u8 = 0x02;
 pub(crate) const BIT_STRING: u8 = 0x03;
-#[cfg_attr(not(feature = "signing"), allow(dead_code))]
 pub(crate) const OCTET_STRING: u8 = 0x04;
 pub(crate) const OID: u8 = 0x06;
 
@@ -335,6 +334,158 @@ pub fn certificate_public_key(der: &[u8]) -> Result<PublicKeyBytes<'_>, KeyForma
     tbs.sequence()?; // subject
     let mut spki = tbs.sequence()?;
     spki_fields(&mut spki)
+}
+
+/// Private key components read from PKCS#1, PKCS#8 or SEC1 (borrowed from the input).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PrivateKeyBytes<'a> {
+    /// RSA with its CRT parameters (big-endian, minimal).
+    Rsa {
+        /// Modulus.
+        n: &'a [u8],
+        /// Public exponent.
+        e: &'a [u8],
+        /// Private exponent.
+        d: &'a [u8],
+        /// First prime.
+        p: &'a [u8],
+        /// Second prime.
+        q: &'a [u8],
+        /// `d mod (p - 1)`.
+        dp: &'a [u8],
+        /// `d mod (q - 1)`.
+        dq: &'a [u8],
+        /// `q^-1 mod p`.
+        qi: &'a [u8],
+    },
+    /// An EC private scalar.
+    Ec {
+        /// The curve.
+        curve: crate::Curve,
+        /// The scalar (big-endian, the curve's length).
+        d: &'a [u8],
+    },
+    /// An Ed25519 seed.
+    Ed25519(&'a [u8; 32]),
+}
+
+impl core::fmt::Debug for PrivateKeyBytes<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            PrivateKeyBytes::Rsa { .. } => "PrivateKeyBytes::Rsa(..)",
+            PrivateKeyBytes::Ec { .. } => "PrivateKeyBytes::Ec(..)",
+            PrivateKeyBytes::Ed25519(_) => "PrivateKeyBytes::Ed25519(..)",
+        })
+    }
+}
+
+/// Reads a PKCS#1 `RSAPrivateKey` (RFC 8017 §A.1.2; two primes only).
+///
+/// # Errors
+/// [`KeyFormatError`].
+pub fn pkcs1_private(der: &[u8]) -> Result<PrivateKeyBytes<'_>, KeyFormatError> {
+    let mut s = Der::new(der).sequence()?;
+    if s.uint()? != b"" {
+        return Err(KeyFormatError::Unsupported); // multi-prime
+    }
+    Ok(PrivateKeyBytes::Rsa {
+        n: s.uint()?,
+        e: s.uint()?,
+        d: s.uint()?,
+        p: s.uint()?,
+        q: s.uint()?,
+        dp: s.uint()?,
+        dq: s.uint()?,
+        qi: s.uint()?,
+    })
+}
+
+fn named_curve(c: &[u8]) -> Result<crate::Curve, KeyFormatError> {
+    match c {
+        c if c == oid::P256 => Ok(crate::Curve::P256),
+        c if c == oid::P384 => Ok(crate::Curve::P384),
+        _ => Err(KeyFormatError::Unsupported),
+    }
+}
+
+/// Reads a SEC1 `ECPrivateKey` (RFC 5915); `curve` comes from PKCS#8 when wrapped.
+///
+/// # Errors
+/// [`KeyFormatError`].
+pub fn sec1_private(
+    der: &[u8],
+    curve: Option<crate::Curve>,
+) -> Result<PrivateKeyBytes<'_>, KeyFormatError> {
+    let mut s = Der::new(der).sequence()?;
+    if s.uint()? != [1] {
+        return Err(KeyFormatError::Der);
+    }
+    let d = s.expect(OCTET_STRING)?;
+    let mut curve = curve;
+    if s.peek_tag() == Some(0xA0) {
+        let (_, params) = s.any()?;
+        curve = Some(named_curve(Der::new(params).expect(OID)?)?);
+    }
+    let curve = curve
+        .or(match d.len() {
+            32 => Some(crate::Curve::P256),
+            48 => Some(crate::Curve::P384),
+            _ => None,
+        })
+        .ok_or(KeyFormatError::Unsupported)?;
+    Ok(PrivateKeyBytes::Ec { curve, d })
+}
+
+/// Reads a PKCS#8 `PrivateKeyInfo` (RFC 5208 / RFC 5958) holding RSA, EC or Ed25519.
+///
+/// # Errors
+/// [`KeyFormatError`].
+pub fn pkcs8_private(der: &[u8]) -> Result<PrivateKeyBytes<'_>, KeyFormatError> {
+    let mut s = Der::new(der).sequence()?;
+    let version = s.uint()?;
+    if version != b"" && version != [1] {
+        return Err(KeyFormatError::Der);
+    }
+    let mut alg = s.sequence()?;
+    let id = alg.expect(OID)?;
+    let inner = s.expect(OCTET_STRING)?;
+    if id == oid::RSA {
+        pkcs1_private(inner)
+    } else if id == oid::EC {
+        let curve = named_curve(alg.expect(OID)?)?;
+        sec1_private(inner, Some(curve))
+    } else if id == oid::ED25519 {
+        let seed = Der::new(inner).expect(OCTET_STRING)?;
+        Ok(PrivateKeyBytes::Ed25519(
+            seed.try_into().map_err(|_| KeyFormatError::Der)?,
+        ))
+    } else {
+        Err(KeyFormatError::Unsupported)
+    }
+}
+
+/// Reads a private key from PEM (`RSA PRIVATE KEY`, `PRIVATE KEY`, `EC PRIVATE KEY`) or DER
+/// (PKCS#8, PKCS#1 or SEC1, tried in that order). `scratch` receives a PEM's DER.
+///
+/// # Errors
+/// [`KeyFormatError`].
+pub fn private_key<'s>(
+    input: &'s [u8],
+    scratch: &'s mut [u8],
+) -> Result<PrivateKeyBytes<'s>, KeyFormatError> {
+    let trimmed = input.trim_ascii_start();
+    if trimmed.starts_with(b"-----BEGIN") {
+        let (label, der) = pem_decode(trimmed, scratch)?;
+        return match label {
+            PemLabel::RsaPrivateKey => pkcs1_private(der),
+            PemLabel::PrivateKey => pkcs8_private(der),
+            PemLabel::EcPrivateKey => sec1_private(der, None),
+            _ => Err(KeyFormatError::Unsupported),
+        };
+    }
+    pkcs8_private(input)
+        .or_else(|_| pkcs1_private(input))
+        .or_else(|_| sec1_private(input, None))
 }
 
 /// Reads a public key from PEM or DER: SPKI, PKCS#1 `RSA PUBLIC KEY`, or a certificate.

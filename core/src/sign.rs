@@ -19,7 +19,7 @@ use crate::alg::{Algorithm, Family, HashAlg};
 use crate::bigint::{limbs_to_be, LIMB_BITS};
 use crate::crypto::{Backend, RustCrypto};
 use crate::jwk::{Jwk, Kid};
-use crate::keys::{self, Der, KeyFormatError, PemLabel, OCTET_STRING, OID};
+use crate::keys::{self, KeyFormatError};
 use crate::rsa::{RsaPublicKey, MAX_RSA_BYTES};
 
 /// Why signing failed.
@@ -339,114 +339,46 @@ impl SigningKey {
     /// EC and Ed25519 keys fix their own.
     ///
     /// # Errors
-    /// [`SignError::Key`].
+    /// [`SignError::Key`], or [`SignError::AlgMismatch`] when `alg` does not fit the key.
     pub fn from_pem_or_der(
         input: &[u8],
         kid: Option<&[u8]>,
         alg: Option<Algorithm>,
     ) -> Result<Self, SignError> {
         let mut scratch = [0u8; 4096];
-        let trimmed = input.trim_ascii_start();
-        let (label, der): (Option<PemLabel>, &[u8]) = if trimmed.starts_with(b"-----BEGIN") {
-            let (l, d) = keys::pem_decode(trimmed, &mut scratch)?;
-            (Some(l), d)
-        } else {
-            (None, input)
-        };
-        let rsa_alg = alg.unwrap_or(Algorithm::Rs256);
-        let key = match label {
-            Some(PemLabel::RsaPrivateKey) => Self::from_pkcs1(der, kid, rsa_alg),
-            Some(PemLabel::PrivateKey) => Self::from_pkcs8(der, kid, rsa_alg),
-            Some(PemLabel::EcPrivateKey) => Self::from_sec1(der, kid, None),
-            Some(_) => Err(SignError::Key(KeyFormatError::Unsupported)),
-            None => Self::from_pkcs8(der, kid, rsa_alg)
-                .or_else(|_| Self::from_pkcs1(der, kid, rsa_alg))
-                .or_else(|_| Self::from_sec1(der, kid, None)),
-        };
+        let key = keys::private_key(input, &mut scratch)
+            .map_err(SignError::Key)
+            .and_then(|k| Self::from_private_bytes(&k, kid, alg));
         scratch.zeroize();
-        let key = key?;
+        key
+    }
+
+    /// A signing key from parsed private components (see [`keys::private_key`]).
+    ///
+    /// # Errors
+    /// [`SignError::Key`], or [`SignError::AlgMismatch`] when `alg` does not fit the key.
+    pub fn from_private_bytes(
+        k: &keys::PrivateKeyBytes<'_>,
+        kid: Option<&[u8]>,
+        alg: Option<Algorithm>,
+    ) -> Result<Self, SignError> {
+        let key = match *k {
+            keys::PrivateKeyBytes::Rsa {
+                n,
+                e,
+                p,
+                q,
+                dp,
+                dq,
+                qi,
+                ..
+            } => Self::rsa(kid, alg.unwrap_or(Algorithm::Rs256), n, e, p, q, dp, dq, qi)?,
+            keys::PrivateKeyBytes::Ec { curve, d } => Self::ec(kid, curve, d)?,
+            keys::PrivateKeyBytes::Ed25519(seed) => Self::ed25519(kid, seed)?,
+        };
         match alg {
             Some(a) if a != key.alg => Err(SignError::AlgMismatch),
             _ => Ok(key),
-        }
-    }
-
-    fn from_pkcs1(der: &[u8], kid: Option<&[u8]>, alg: Algorithm) -> Result<Self, SignError> {
-        let mut s = Der::new(der).sequence()?;
-        if s.uint()? != b"" {
-            return Err(SignError::Key(KeyFormatError::Unsupported)); // multi-prime
-        }
-        let (n, e, _d, p, q, dp, dq, qi) = (
-            s.uint()?,
-            s.uint()?,
-            s.uint()?,
-            s.uint()?,
-            s.uint()?,
-            s.uint()?,
-            s.uint()?,
-            s.uint()?,
-        );
-        Self::rsa(kid, alg, n, e, p, q, dp, dq, qi)
-    }
-
-    fn from_sec1(
-        der: &[u8],
-        kid: Option<&[u8]>,
-        curve: Option<crate::Curve>,
-    ) -> Result<Self, SignError> {
-        let mut s = Der::new(der).sequence()?;
-        if s.uint()? != [1] {
-            return Err(SignError::Key(KeyFormatError::Der));
-        }
-        let d = s.expect(OCTET_STRING)?;
-        let mut curve = curve;
-        if s.peek_tag() == Some(0xA0) {
-            let (_, params) = s.any()?;
-            let c = Der::new(params).expect(OID)?;
-            curve = Some(match c {
-                c if c == keys::oid::P256 => crate::Curve::P256,
-                c if c == keys::oid::P384 => crate::Curve::P384,
-                _ => return Err(SignError::Key(KeyFormatError::Unsupported)),
-            });
-        }
-        let curve = curve.or(match d.len() {
-            32 => Some(crate::Curve::P256),
-            48 => Some(crate::Curve::P384),
-            _ => None,
-        });
-        Self::ec(
-            kid,
-            curve.ok_or(SignError::Key(KeyFormatError::Unsupported))?,
-            d,
-        )
-    }
-
-    fn from_pkcs8(der: &[u8], kid: Option<&[u8]>, rsa_alg: Algorithm) -> Result<Self, SignError> {
-        let mut s = Der::new(der).sequence()?;
-        let version = s.uint()?;
-        if version != b"" && version != [1] {
-            return Err(SignError::Key(KeyFormatError::Der));
-        }
-        let mut alg = s.sequence()?;
-        let id = alg.expect(OID)?;
-        let inner = s.expect(OCTET_STRING)?;
-        if id == keys::oid::RSA {
-            Self::from_pkcs1(inner, kid, rsa_alg)
-        } else if id == keys::oid::EC {
-            let curve = match alg.expect(OID)? {
-                c if c == keys::oid::P256 => crate::Curve::P256,
-                c if c == keys::oid::P384 => crate::Curve::P384,
-                _ => return Err(SignError::Key(KeyFormatError::Unsupported)),
-            };
-            Self::from_sec1(inner, kid, Some(curve))
-        } else if id == keys::oid::ED25519 {
-            let seed: [u8; 32] = Der::new(inner)
-                .expect(OCTET_STRING)?
-                .try_into()
-                .map_err(|_| SignError::Key(KeyFormatError::Der))?;
-            Self::ed25519(kid, &seed)
-        } else {
-            Err(SignError::Key(KeyFormatError::Unsupported))
         }
     }
 

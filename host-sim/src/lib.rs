@@ -4,3 +4,6 @@
 
 pub mod client;
 pub mod device_cmd;
+pub mod jwk_cmd;
+pub mod keyfile;
+pub mod sign_cmd;

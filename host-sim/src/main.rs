@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod verify_cmd;
 
-use tokenguard_sim::device_cmd;
+use tokenguard_sim::{device_cmd, jwk_cmd, sign_cmd};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -26,14 +26,20 @@ enum Cmd {
     Demo(demo::DemoArgs),
     /// The device: simulated (`serve`) or the firmware in QEMU (`qemu`), over TCP.
     Device(device_cmd::DeviceArgs),
+    /// Mint a JWT assertion (ZITADEL, Auth0 presets; accepts key2jwt's -audience/-key/-issuer/-output).
+    Sign(sign_cmd::SignArgs),
+    /// Make a JWK or JWK Set from a URL, JSON, certificate, public or private key, or generate one.
+    Jwk(jwk_cmd::JwkArgs),
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(sign_cmd::translate_key2jwt(std::env::args().collect()));
     let r = match cli.cmd {
         Cmd::Verify(a) => verify_cmd::run(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Device(a) => device_cmd::run(a),
+        Cmd::Sign(a) => sign_cmd::run(a),
+        Cmd::Jwk(a) => jwk_cmd::run(a),
     };
     match r {
         Ok(code) => std::process::exit(code),

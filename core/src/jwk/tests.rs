@@ -130,3 +130,23 @@ fn rfc7638_thumbprint_example() {
     crate::b64::encode(&t, &mut enc).unwrap();
     assert_eq!(&enc, b"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
 }
+
+#[test]
+fn json_export_round_trips() {
+    let k = Jwk::from_json(ec_json(r#","kid":"a\"b","alg":"ES256""#).as_bytes()).unwrap();
+    let mut out = [0u8; 300];
+    let j = k.to_json(&mut out, false).unwrap();
+    assert_eq!(
+        j,
+        std::format!(
+            r#"{{"kty":"EC","crv":"P-256","kid":"a\"b","use":"sig","alg":"ES256","x":"{EC_X}","y":"{EC_Y}"}}"#
+        )
+    );
+    let back = Jwk::from_json(j.as_bytes()).unwrap();
+    assert!(back.same_key(&k));
+    let oct = Jwk::hmac(Some(b"h"), &[1; 32], alg::HS256).unwrap();
+    assert!(oct.to_json(&mut out, false).is_none());
+    let j = oct.to_json(&mut out, true).unwrap();
+    assert!(Jwk::from_json(j.as_bytes()).unwrap().same_key(&oct));
+    assert!(k.to_json(&mut [0u8; 20], false).is_none());
+}

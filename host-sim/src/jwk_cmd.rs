@@ -1,0 +1,438 @@
+//! `tokenguard-sim jwk`: make a JWK (or JWK Set) from a source, like API gateways' JWK
+//! management: `--url` (fetch), `--json` (pasted), `--cert` (X.509), `--public-key` /
+//! `--private-key` (PEM/DER), `--generate`. Private members only with `--include-private`.
+//! `--use` and `--alg` are checked against RFC 7518's algorithm table for the key type.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{ArgGroup, Args, ValueEnum};
+use serde_json::{json, Map, Value};
+use tokenguard::keys::{self, PrivateKeyBytes};
+use tokenguard::sign::SigningKey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kty {
+    #[value(name = "RSA")]
+    Rsa,
+    #[value(name = "EC")]
+    Ec,
+    #[value(name = "OKP")]
+    Okp,
+    #[value(name = "oct")]
+    Oct,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Use {
+    Sig,
+    Enc,
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("source").required(true).args(["url", "json", "cert", "public_key", "private_key", "generate"])))]
+pub struct JwkArgs {
+    /// Fetch a JWK or JWK Set from a URL (pick one with --kid when it holds several).
+    #[arg(long)]
+    url: Option<String>,
+    /// A pasted JWK or JWK Set (`@FILE` reads a file).
+    #[arg(long)]
+    json: Option<String>,
+    /// An X.509 certificate (PEM or DER): its public key.
+    #[arg(long)]
+    cert: Option<PathBuf>,
+    /// A public key (PEM or DER SubjectPublicKeyInfo, or PKCS#1 RSA PUBLIC KEY).
+    #[arg(long = "public-key")]
+    public_key: Option<PathBuf>,
+    /// A private key (PEM or DER PKCS#1, PKCS#8, SEC1); only its public part unless
+    /// --include-private.
+    #[arg(long = "private-key")]
+    private_key: Option<PathBuf>,
+    /// Generate a key of this type (case does not matter).
+    #[arg(long, value_enum, ignore_case = true)]
+    generate: Option<Kty>,
+    /// Key id (selects from a set; sets it otherwise).
+    #[arg(long)]
+    kid: Option<String>,
+    /// Public key use.
+    #[arg(long = "use", value_enum)]
+    use_: Option<Use>,
+    /// Algorithm (RFC 7518), checked against the key type and use.
+    #[arg(long)]
+    alg: Option<String>,
+    /// Curve for --generate EC/OKP (P-256, P-384, Ed25519).
+    #[arg(long)]
+    crv: Option<String>,
+    /// Size in bits for --generate RSA (2048, 3072, 4096) or oct (at least 256).
+    #[arg(long)]
+    size: Option<usize>,
+    /// Output a JWK Set (`{"keys":[...]}`).
+    #[arg(long)]
+    set: bool,
+    /// Include private members (d, p, q, ...; the secret `k` of oct keys).
+    #[arg(long)]
+    include_private: bool,
+    /// Connect timeout for --url, seconds.
+    #[arg(long, default_value_t = 5)]
+    connect_timeout: u64,
+    /// Read timeout for --url, seconds.
+    #[arg(long, default_value_t = 10)]
+    read_timeout: u64,
+    /// Largest response accepted from --url, bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_size: u64,
+    /// Write here instead of stdout.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+/// Algorithms registered for a key type and use (RFC 7518 §3.1 and §4.1, RFC 8037).
+pub fn registered(kty: &str, use_: Use) -> &'static [&'static str] {
+    match (kty, use_) {
+        ("RSA", Use::Sig) => &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
+        ("RSA", Use::Enc) => &[
+            "RSA1_5",
+            "RSA-OAEP",
+            "RSA-OAEP-256",
+            "RSA-OAEP-384",
+            "RSA-OAEP-512",
+        ],
+        ("EC", Use::Sig) => &["ES256", "ES384", "ES512", "ES256K"],
+        ("EC", Use::Enc) | ("OKP", Use::Enc) => &[
+            "ECDH-ES",
+            "ECDH-ES+A128KW",
+            "ECDH-ES+A192KW",
+            "ECDH-ES+A256KW",
+        ],
+        ("OKP", Use::Sig) => &["EdDSA"],
+        ("oct", Use::Sig) => &["HS256", "HS384", "HS512"],
+        ("oct", Use::Enc) => &[
+            "A128KW",
+            "A192KW",
+            "A256KW",
+            "A128GCMKW",
+            "A192GCMKW",
+            "A256GCMKW",
+            "dir",
+            "PBES2-HS256+A128KW",
+            "PBES2-HS384+A192KW",
+            "PBES2-HS512+A256KW",
+        ],
+        _ => &[],
+    }
+}
+
+/// Checks `--use`/`--alg` against the key; returns the use to write, if any.
+pub fn check_use_alg(
+    jwk: &Map<String, Value>,
+    use_: Option<Use>,
+    alg: Option<&str>,
+) -> anyhow::Result<Option<Use>> {
+    let kty = jwk
+        .get("kty")
+        .and_then(Value::as_str)
+        .context("JWK without kty")?;
+    let Some(alg) = alg else { return Ok(use_) };
+    if ["RSA", "EC", "OKP", "oct"]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(alg))
+    {
+        bail!("{alg:?} is a key type, not an algorithm: --alg expects e.g. RS256, ES256, EdDSA, HS256, RSA-OAEP");
+    }
+    let uses: Vec<Use> = match use_ {
+        Some(u) => vec![u],
+        None => vec![Use::Sig, Use::Enc],
+    };
+    let Some(u) = uses
+        .into_iter()
+        .find(|u| registered(kty, *u).contains(&alg))
+    else {
+        let u = use_.unwrap_or(Use::Sig);
+        bail!(
+            "alg {alg} does not fit a {kty} key{}; expected one of {}",
+            use_.map(|u| format!(" for use {}", if u == Use::Sig { "sig" } else { "enc" }))
+                .unwrap_or_default(),
+            registered(kty, u).join(", ")
+        );
+    };
+    if kty == "EC" && u == Use::Sig {
+        let crv = jwk.get("crv").and_then(Value::as_str).unwrap_or("");
+        let want = match alg {
+            "ES256" => "P-256",
+            "ES384" => "P-384",
+            "ES512" => "P-521",
+            _ => "secp256k1",
+        };
+        if crv != want {
+            bail!("alg {alg} needs curve {want}, the key is {crv}");
+        }
+    }
+    if kty == "OKP" {
+        let crv = jwk.get("crv").and_then(Value::as_str).unwrap_or("");
+        if (u == Use::Sig) != crv.starts_with("Ed") {
+            bail!("alg {alg} does not fit curve {crv}");
+        }
+    }
+    Ok(Some(u))
+}
+
+fn b64(d: &[u8]) -> String {
+    let mut out = vec![0u8; tokenguard::b64::encoded_len(d.len())];
+    let n = tokenguard::b64::encode(d, &mut out).unwrap_or(0);
+    out.truncate(n);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn read(p: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+}
+
+/// Fetches `url` with the timeouts and size limit.
+pub fn fetch(
+    url: &str,
+    connect: Duration,
+    read: Duration,
+    max: u64,
+) -> anyhow::Result<(Vec<u8>, Option<String>)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(connect))
+        .timeout_recv_response(Some(read))
+        .timeout_recv_body(Some(read))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent
+        .get(url)
+        .call()
+        .map_err(|e| anyhow::anyhow!("fetching {url}: {e}"))?;
+    let status = resp.status();
+    if !status.is_success() {
+        bail!("fetching {url}: HTTP {status}");
+    }
+    let cache = resp
+        .headers()
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(max)
+        .read_to_vec()
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => {
+                anyhow::anyhow!("fetching {url}: response larger than {max} bytes")
+            }
+            other => anyhow::anyhow!("fetching {url}: {other}"),
+        })?;
+    Ok((body, cache))
+}
+
+fn from_document(doc: &[u8], kid: Option<&str>) -> anyhow::Result<Map<String, Value>> {
+    let v: Value = serde_json::from_slice(doc).context("not JSON")?;
+    let keys: Vec<Map<String, Value>> = match v {
+        Value::Object(o) if o.contains_key("keys") => o
+            .get("keys")
+            .and_then(Value::as_array)
+            .context("\"keys\" is not an array")?
+            .iter()
+            .filter_map(|k| k.as_object().cloned())
+            .collect(),
+        Value::Object(o) => vec![o],
+        _ => bail!("not a JWK or JWK Set"),
+    };
+    match kid {
+        Some(k) => keys
+            .into_iter()
+            .find(|j| j.get("kid").and_then(Value::as_str) == Some(k))
+            .with_context(|| format!("no key with kid {k:?}")),
+        None if keys.len() == 1 => Ok(keys.into_iter().next().unwrap_or_default()),
+        None if keys.is_empty() => bail!("the JWK Set is empty"),
+        None => bail!("the JWK Set holds {} keys: pick one with --kid", keys.len()),
+    }
+}
+
+fn public_members(jwk: &tokenguard::Jwk) -> anyhow::Result<Map<String, Value>> {
+    let mut buf = vec![0u8; 2048];
+    let text = jwk
+        .to_json(&mut buf, true)
+        .context("key does not serialize")?;
+    let mut m: Map<String, Value> = serde_json::from_str(text)?;
+    m.remove("use");
+    m.remove("alg");
+    m.remove("kid");
+    Ok(m)
+}
+
+fn from_private(
+    k: &PrivateKeyBytes<'_>,
+    include_private: bool,
+) -> anyhow::Result<Map<String, Value>> {
+    let signer =
+        SigningKey::from_private_bytes(k, None, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut m = public_members(&signer.public_jwk().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+    if include_private {
+        match *k {
+            PrivateKeyBytes::Rsa {
+                d,
+                p,
+                q,
+                dp,
+                dq,
+                qi,
+                ..
+            } => {
+                for (name, v) in [
+                    ("d", d),
+                    ("p", p),
+                    ("q", q),
+                    ("dp", dp),
+                    ("dq", dq),
+                    ("qi", qi),
+                ] {
+                    m.insert(name.into(), b64(v).into());
+                }
+            }
+            PrivateKeyBytes::Ec { d, .. } => {
+                m.insert("d".into(), b64(d).into());
+            }
+            PrivateKeyBytes::Ed25519(seed) => {
+                m.insert("d".into(), b64(seed).into());
+            }
+        }
+    }
+    Ok(m)
+}
+
+fn generate(a: &JwkArgs, kty: Kty) -> anyhow::Result<Map<String, Value>> {
+    use ring::rand::SecureRandom;
+    use ring::signature::{EcdsaKeyPair, Ed25519KeyPair};
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8: Vec<u8> = match kty {
+        Kty::Rsa => {
+            use rsa::pkcs1::EncodeRsaPrivateKey;
+            let bits = a.size.unwrap_or(2048);
+            if ![2048, 3072, 4096].contains(&bits) {
+                bail!("--size for RSA must be 2048, 3072 or 4096");
+            }
+            let key =
+                rsa::PrivateKey::new(&mut rand::rng(), bits).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let der = key.to_pkcs1_der().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let k = keys::pkcs1_private(der.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            return from_private(&k, a.include_private);
+        }
+        Kty::Ec => {
+            let alg = match a.crv.as_deref().unwrap_or("P-256") {
+                "P-256" => &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                "P-384" => &ring::signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+                other => bail!("--crv {other}: EC keys are P-256 or P-384 here"),
+            };
+            EcdsaKeyPair::generate_pkcs8(alg, &rng)
+                .map_err(|_| anyhow::anyhow!("key generation failed"))?
+                .as_ref()
+                .to_vec()
+        }
+        Kty::Okp => {
+            if a.crv.as_deref().unwrap_or("Ed25519") != "Ed25519" {
+                bail!("--crv: OKP keys are Ed25519 here");
+            }
+            Ed25519KeyPair::generate_pkcs8(&rng)
+                .map_err(|_| anyhow::anyhow!("key generation failed"))?
+                .as_ref()
+                .to_vec()
+        }
+        Kty::Oct => {
+            let bits = a.size.unwrap_or(256);
+            if bits < 256 || !bits.is_multiple_of(8) || bits > 1024 {
+                bail!("--size for oct must be a multiple of 8 from 256 to 1024 bits");
+            }
+            if !a.include_private {
+                bail!("an oct key is a secret: pass --include-private to print it");
+            }
+            let mut k = vec![0u8; bits / 8];
+            rng.fill(&mut k)
+                .map_err(|_| anyhow::anyhow!("no system randomness"))?;
+            let mut m = Map::new();
+            m.insert("kty".into(), "oct".into());
+            m.insert("k".into(), b64(&k).into());
+            return Ok(m);
+        }
+    };
+    let k = keys::pkcs8_private(&pkcs8).map_err(|e| anyhow::anyhow!("{e}"))?;
+    from_private(&k, a.include_private)
+}
+
+pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
+    let mut jwk: Map<String, Value> = if let Some(url) = &a.url {
+        let (body, _) = fetch(
+            url,
+            Duration::from_secs(a.connect_timeout),
+            Duration::from_secs(a.read_timeout),
+            a.max_size,
+        )?;
+        from_document(&body, a.kid.as_deref()).with_context(|| url.clone())?
+    } else if let Some(j) = &a.json {
+        let doc = match j.strip_prefix('@') {
+            Some(path) => read(&PathBuf::from(path))?,
+            None => j.as_bytes().to_vec(),
+        };
+        from_document(&doc, a.kid.as_deref())?
+    } else if let Some(p) = a.cert.as_ref().or(a.public_key.as_ref()) {
+        let input = read(p)?;
+        let mut scratch = vec![0u8; 16 * 1024];
+        let pk = keys::public_key(&input, &mut scratch)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        public_members(
+            &pk.to_jwk(None, None)
+                .map_err(|e| anyhow::anyhow!("{}: key refused: {e}", p.display()))?,
+        )?
+    } else if let Some(p) = &a.private_key {
+        let input = read(p)?;
+        let mut scratch = vec![0u8; 16 * 1024];
+        let k = keys::private_key(&input, &mut scratch)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        from_private(&k, a.include_private)?
+    } else if let Some(kty) = a.generate {
+        generate(&a, kty)?
+    } else {
+        bail!("a source is required: --url, --json, --cert, --public-key, --private-key or --generate");
+    };
+    // From --url/--json: private members only if asked for.
+    if !a.include_private {
+        for m in ["d", "p", "q", "dp", "dq", "qi", "oth"] {
+            jwk.remove(m);
+        }
+        if jwk.get("kty").and_then(Value::as_str) == Some("oct") {
+            bail!("an oct key is a secret: pass --include-private to print it");
+        }
+    }
+    if let Some(k) = &a.kid {
+        if a.url.is_none() && a.json.is_none() {
+            jwk.insert("kid".into(), k.clone().into());
+        }
+    }
+    let use_ = check_use_alg(&jwk, a.use_, a.alg.as_deref())?;
+    if let Some(u) = use_ {
+        jwk.insert(
+            "use".into(),
+            if u == Use::Sig { "sig" } else { "enc" }.into(),
+        );
+    }
+    if let Some(alg) = &a.alg {
+        jwk.insert("alg".into(), alg.clone().into());
+    }
+    let out = if a.set {
+        json!({ "keys": [Value::Object(jwk)] })
+    } else {
+        Value::Object(jwk)
+    };
+    let text = serde_json::to_string_pretty(&out)?;
+    match &a.output {
+        Some(p) => {
+            std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))?
+        }
+        None => println!("{text}"),
+    }
+    Ok(0)
+}

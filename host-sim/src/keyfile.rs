@@ -1,0 +1,96 @@
+//! Reading signing keys from the files testers have: ZITADEL key files
+//! (`{"type":"serviceaccount","keyId","key","userId"}` and
+//! `{"type":"application","keyId","key","appId","clientId"}`), private JWKs, and PEM/DER
+//! (PKCS#1, PKCS#8, SEC1).
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use tokenguard::sign::SigningKey;
+use tokenguard::Algorithm;
+
+/// What a key file said about its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// A ZITADEL service user (machine user).
+    ZitadelUser { user_id: String },
+    /// A ZITADEL API application.
+    ZitadelApp { client_id: String, app_id: String },
+    /// Nothing (PEM, DER or JWK).
+    Unknown,
+}
+
+/// A loaded key: the signer, its owner, and the key id the file named.
+pub struct LoadedKey {
+    pub key: SigningKey,
+    pub owner: Owner,
+    pub key_id: Option<String>,
+}
+
+/// Loads a signing key from `path`; `kid` and `alg` override what the file says.
+pub fn load(path: &Path, kid: Option<&str>, alg: Option<Algorithm>) -> anyhow::Result<LoadedKey> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::str::from_utf8(&bytes).ok();
+    if let Some(t) = text.map(str::trim_start).filter(|t| t.starts_with('{')) {
+        let v: serde_json::Value =
+            serde_json::from_str(t).with_context(|| format!("{} is not JSON", path.display()))?;
+        if let Some(kind) = v.get("type").and_then(|t| t.as_str()) {
+            let pem = v
+                .get("key")
+                .and_then(|k| k.as_str())
+                .context("ZITADEL key file without \"key\"")?;
+            let key_id = v
+                .get("keyId")
+                .and_then(|k| k.as_str())
+                .context("ZITADEL key file without \"keyId\"")?;
+            let owner = match kind {
+                "serviceaccount" => Owner::ZitadelUser {
+                    user_id: v.get("userId").and_then(|u| u.as_str()).context("service account key file without \"userId\"")?.into(),
+                },
+                "application" => Owner::ZitadelApp {
+                    client_id: v.get("clientId").and_then(|u| u.as_str()).context("application key file without \"clientId\"")?.into(),
+                    app_id: v.get("appId").and_then(|u| u.as_str()).unwrap_or_default().into(),
+                },
+                other => bail!("unknown ZITADEL key file type {other:?} (expected serviceaccount or application)"),
+            };
+            let kid = kid.unwrap_or(key_id);
+            let key = SigningKey::from_pem_or_der(pem.as_bytes(), Some(kid.as_bytes()), alg)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            return Ok(LoadedKey {
+                key,
+                owner,
+                key_id: Some(kid.into()),
+            });
+        }
+        // A private JWK.
+        let key = SigningKey::from_jwk(t.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let key = match kid {
+            Some(k) => key
+                .with_kid(k.as_bytes())
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            None => key,
+        };
+        let key = match alg {
+            Some(a) => key.with_alg(a).map_err(|e| anyhow::anyhow!("{e}"))?,
+            None => key,
+        };
+        let key_id = v
+            .get("kid")
+            .and_then(|k| k.as_str())
+            .map(String::from)
+            .or(kid.map(String::from));
+        return Ok(LoadedKey {
+            key,
+            owner: Owner::Unknown,
+            key_id,
+        });
+    }
+    let key = SigningKey::from_pem_or_der(&bytes, kid.map(str::as_bytes), alg)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(LoadedKey {
+        key,
+        owner: Owner::Unknown,
+        key_id: kid.map(String::from),
+    })
+}

@@ -1,0 +1,583 @@
+//! `tokenguard-sim sign` and `tokenguard-sim jwk`, run as processes.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(name)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tokenguard-cli-sign-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Runs, expects exit 2 and returns stderr.
+fn fails(args: &[&str]) -> String {
+    let o = run(args);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?}: stdout {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8(o.stderr).unwrap()
+}
+
+fn part(jwt: &str, i: usize) -> Value {
+    let seg = jwt.trim().split('.').nth(i).unwrap();
+    let mut out = vec![0u8; seg.len()];
+    let n = tokenguard::b64::decode(seg.as_bytes(), &mut out).unwrap();
+    serde_json::from_slice(&out[..n]).unwrap()
+}
+
+fn key_file(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(data(name)).unwrap()).unwrap()
+}
+
+/// The public JWK Set of a ZITADEL key file, made by `tokenguard-sim jwk --private-key`.
+fn zitadel_jwks(name: &str) -> PathBuf {
+    let kf = key_file(name);
+    let pem = tmp(&format!("{name}.pem"));
+    std::fs::write(&pem, kf["key"].as_str().unwrap()).unwrap();
+    let out = tmp(&format!("{name}.jwks"));
+    ok(&[
+        "jwk",
+        "--private-key",
+        pem.to_str().unwrap(),
+        "--kid",
+        kf["keyId"].as_str().unwrap(),
+        "--use",
+        "sig",
+        "--alg",
+        "RS256",
+        "--set",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    out
+}
+
+fn verify(jwks: &Path, iss: &str, aud: &str, now: u64, jwt: &str) -> Output {
+    bin()
+        .args([
+            "verify",
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--iss",
+            iss,
+            "--aud",
+            aud,
+            "--now",
+            &now.to_string(),
+        ])
+        .arg(jwt.trim())
+        .output()
+        .unwrap()
+}
+
+const NOW: u64 = 1_764_000_000;
+
+#[test]
+fn zitadel_service_user_key_file() {
+    let kf = key_file("zitadel-serviceaccount.json");
+    let user = kf["userId"].as_str().unwrap();
+    let issuer = "https://tokenguard-demo.zitadel.cloud";
+    let jwt = ok(&[
+        "sign",
+        "--key",
+        data("zitadel-serviceaccount.json").to_str().unwrap(),
+        "--audience",
+        issuer,
+        "--now",
+        &NOW.to_string(),
+    ]);
+    let h = part(&jwt, 0);
+    assert_eq!(h["alg"], "RS256");
+    assert_eq!(h["kid"], kf["keyId"]);
+    assert_eq!(h["typ"], "JWT");
+    let c = part(&jwt, 1);
+    assert_eq!(c["iss"], user);
+    assert_eq!(c["sub"], user);
+    assert_eq!(c["aud"], issuer);
+    assert_eq!(c["iat"], NOW - 5);
+    assert_eq!(c["exp"], NOW - 5 + 3600);
+    let v = verify(
+        &zitadel_jwks("zitadel-serviceaccount.json"),
+        user,
+        issuer,
+        NOW,
+        &jwt,
+    );
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}
+
+#[test]
+fn zitadel_application_key_file_uses_client_id() {
+    let kf = key_file("zitadel-application.json");
+    let client = kf["clientId"].as_str().unwrap();
+    let issuer = "https://tokenguard-demo.zitadel.cloud";
+    let jwt = ok(&[
+        "sign",
+        "--key",
+        data("zitadel-application.json").to_str().unwrap(),
+        "--audience",
+        issuer,
+        "--now",
+        &NOW.to_string(),
+    ]);
+    assert_eq!(part(&jwt, 0)["kid"], kf["keyId"]);
+    let c = part(&jwt, 1);
+    assert_eq!(c["iss"], client);
+    assert_eq!(c["sub"], client);
+    let v = verify(
+        &zitadel_jwks("zitadel-application.json"),
+        client,
+        issuer,
+        NOW,
+        &jwt,
+    );
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}
+
+#[test]
+fn key2jwt_flags_give_the_same_token() {
+    let key = data("zitadel-serviceaccount.json");
+    let out = tmp("key2jwt.jwt");
+    let n = NOW.to_string();
+    // key2jwt spelling: single dashes, `-flag value` and `-flag=value`; no backdating.
+    ok(&[
+        "sign",
+        "-key",
+        key.to_str().unwrap(),
+        "-audience=https://issuer.example",
+        "-output",
+        out.to_str().unwrap(),
+        "--now",
+        &n,
+    ]);
+    let ours = ok(&[
+        "sign",
+        "--key",
+        key.to_str().unwrap(),
+        "--audience",
+        "https://issuer.example",
+        "--backdate",
+        "0",
+        "--now",
+        &n,
+    ]);
+    let theirs = std::fs::read_to_string(&out).unwrap();
+    // RS256 (PKCS#1 v1.5) is deterministic: same claims, same bytes.
+    assert_eq!(theirs.trim(), ours.trim());
+    let c = part(&theirs, 1);
+    assert_eq!(c["iat"], NOW);
+    assert_eq!(c["exp"], NOW + 3600);
+    // -issuer overrides iss/sub, as in key2jwt.
+    let jwt = ok(&[
+        "sign",
+        "-key",
+        key.to_str().unwrap(),
+        "-audience",
+        "https://a",
+        "-issuer",
+        "someone",
+        "--now",
+        &n,
+    ]);
+    assert_eq!(part(&jwt, 1)["iss"], "someone");
+    assert_eq!(part(&jwt, 1)["sub"], "someone");
+}
+
+#[test]
+fn presets_enforce_provider_rules() {
+    let key = data("zitadel-serviceaccount.json");
+    let k = key.to_str().unwrap();
+    let n = NOW.to_string();
+    // ZITADEL service user: at most one hour.
+    let e = fails(&[
+        "sign",
+        "--key",
+        k,
+        "--audience",
+        "https://i",
+        "--lifetime",
+        "3601",
+        "--now",
+        &n,
+    ]);
+    assert!(
+        e.contains("claims: ZITADEL assertions live at most one hour"),
+        "{e}"
+    );
+    // Auth0: at most five minutes, and a jti by default.
+    let e = fails(&[
+        "sign",
+        "--key",
+        k,
+        "--preset",
+        "auth0",
+        "--audience",
+        "https://t/oauth/token",
+        "--lifetime",
+        "301",
+        "--now",
+        &n,
+    ]);
+    assert!(
+        e.contains("claims: Auth0 client assertions live at most five minutes"),
+        "{e}"
+    );
+    let jwt = ok(&[
+        "sign",
+        "--key",
+        k,
+        "--preset",
+        "auth0",
+        "--audience",
+        "https://t/oauth/token",
+        "--now",
+        &n,
+    ]);
+    let c = part(&jwt, 1);
+    assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 300);
+    assert!(c["jti"].as_str().unwrap().len() >= 16, "{c}");
+    let jwt2 = ok(&[
+        "sign",
+        "--key",
+        k,
+        "--preset",
+        "auth0",
+        "--audience",
+        "https://t/oauth/token",
+        "--now",
+        &n,
+    ]);
+    assert_ne!(part(&jwt2, 1)["jti"], c["jti"]);
+    // System API: one hour from now (backdated).
+    let jwt = ok(&[
+        "sign",
+        "--key",
+        k,
+        "--preset",
+        "zitadel-system",
+        "--issuer",
+        "system-user-1",
+        "--audience",
+        "http://localhost:8080",
+        "--now",
+        &n,
+    ]);
+    let c = part(&jwt, 1);
+    assert_eq!(c["iss"], "system-user-1");
+    assert_eq!(c["sub"], "system-user-1");
+    assert_eq!(c["aud"], "http://localhost:8080");
+    assert_eq!(c["iat"], NOW - 5);
+    assert_eq!(c["exp"], NOW - 5 + 3600);
+    // Missing audience is a clear error.
+    let e = fails(&["sign", "--key", k, "--now", &n]);
+    assert!(e.contains("--audience is required"), "{e}");
+    // --subject is for the plain preset only.
+    let e = fails(&[
+        "sign",
+        "--key",
+        k,
+        "--audience",
+        "https://i",
+        "--subject",
+        "x",
+        "--now",
+        &n,
+    ]);
+    assert!(e.contains("plain preset only"), "{e}");
+}
+
+#[test]
+fn generated_keys_sign_and_verify_with_extra_claims() {
+    for (kty, crv, alg) in [
+        ("ec", "P-256", "ES256"),
+        ("ec", "P-384", "ES384"),
+        ("okp", "Ed25519", "EdDSA"),
+    ] {
+        let private = tmp(&format!("gen-{alg}.jwk"));
+        ok(&[
+            "jwk",
+            "--generate",
+            kty,
+            "--crv",
+            crv,
+            "--alg",
+            alg,
+            "--kid",
+            "gen-1",
+            "--include-private",
+            "--output",
+            private.to_str().unwrap(),
+        ]);
+        let jwk: Value = serde_json::from_str(&std::fs::read_to_string(&private).unwrap()).unwrap();
+        assert_eq!(jwk["use"], "sig");
+        assert!(jwk["d"].is_string());
+        let public = tmp(&format!("gen-{alg}.pub.jwk"));
+        ok(&[
+            "jwk",
+            "--json",
+            &format!("@{}", private.display()),
+            "--output",
+            public.to_str().unwrap(),
+        ]);
+        let pub_jwk: Value =
+            serde_json::from_str(&std::fs::read_to_string(&public).unwrap()).unwrap();
+        assert!(pub_jwk.get("d").is_none(), "{pub_jwk}");
+        assert_eq!(pub_jwk["x"], jwk["x"]);
+        let jwt = ok(&[
+            "sign",
+            "--key",
+            private.to_str().unwrap(),
+            "--issuer",
+            "dev-1",
+            "--audience",
+            "api",
+            "--claim",
+            "n=7",
+            "--claim",
+            "ok=true",
+            "--claim",
+            "s=\"quoted\" \\ text",
+            "--now",
+            &NOW.to_string(),
+        ]);
+        assert_eq!(part(&jwt, 0)["alg"], alg);
+        assert_eq!(part(&jwt, 0)["kid"], "gen-1");
+        let c = part(&jwt, 1);
+        assert_eq!(c["n"], 7);
+        assert_eq!(c["ok"], true);
+        assert_eq!(c["s"], "\"quoted\" \\ text");
+        let v = verify(&public, "dev-1", "api", NOW, &jwt);
+        assert!(
+            v.status.success(),
+            "{alg}: {}",
+            String::from_utf8_lossy(&v.stderr)
+        );
+        // A different key does not verify it.
+        let other = tmp(&format!("other-{alg}.jwk"));
+        ok(&[
+            "jwk",
+            "--generate",
+            kty,
+            "--crv",
+            crv,
+            "--alg",
+            alg,
+            "--kid",
+            "gen-1",
+            "--output",
+            other.to_str().unwrap(),
+        ]);
+        let v = verify(&other, "dev-1", "api", NOW, &jwt);
+        assert_eq!(v.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&v.stderr).contains("bad_signature"),
+            "{}",
+            String::from_utf8_lossy(&v.stderr)
+        );
+    }
+}
+
+#[test]
+fn jwk_from_pem_der_and_certificates() {
+    // Private PEM: public members only unless asked.
+    let j: Value = serde_json::from_str(&ok(&[
+        "jwk",
+        "--private-key",
+        data("rsa2048.pkcs1.pem").to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(j["kty"], "RSA");
+    assert_eq!(j["e"], "AQAB");
+    assert!(j.get("d").is_none() && j.get("p").is_none());
+    let jp: Value = serde_json::from_str(&ok(&[
+        "jwk",
+        "--private-key",
+        data("rsa2048.pkcs8.der").to_str().unwrap(),
+        "--include-private",
+    ]))
+    .unwrap();
+    assert_eq!(jp["n"], j["n"]);
+    for m in ["d", "p", "q", "dp", "dq", "qi"] {
+        assert!(jp[m].is_string(), "{m}");
+    }
+    // SPKI and the certificate of the same key give the same JWK.
+    let spki: Value = serde_json::from_str(&ok(&[
+        "jwk",
+        "--public-key",
+        data("p256.spki.pem").to_str().unwrap(),
+    ]))
+    .unwrap();
+    let cert: Value = serde_json::from_str(&ok(&[
+        "jwk",
+        "--cert",
+        data("p256.cert.der").to_str().unwrap(),
+    ]))
+    .unwrap();
+    let sec1: Value = serde_json::from_str(&ok(&[
+        "jwk",
+        "--private-key",
+        data("p256.sec1.pem").to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(spki, cert);
+    assert_eq!(spki, sec1);
+    assert_eq!(spki["crv"], "P-256");
+    let ed: Value = serde_json::from_str(&ok(&[
+        "jwk",
+        "--public-key",
+        data("ed25519.spki.pem").to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(ed["kty"], "OKP");
+    assert_eq!(ed["crv"], "Ed25519");
+    // A set.
+    let set: Value = serde_json::from_str(&ok(&[
+        "jwk",
+        "--cert",
+        data("rsa2048.cert.pem").to_str().unwrap(),
+        "--set",
+    ]))
+    .unwrap();
+    assert_eq!(set["keys"][0]["kty"], "RSA");
+}
+
+#[test]
+fn jwk_use_and_alg_follow_rfc7518() {
+    let rsa = data("rsa2048.spki.pem");
+    let r = rsa.to_str().unwrap();
+    let e = fails(&["jwk", "--public-key", r, "--alg", "RSA"]);
+    assert!(e.contains("\"RSA\" is a key type, not an algorithm"), "{e}");
+    let e = fails(&["jwk", "--public-key", r, "--alg", "ES256"]);
+    assert!(e.contains("alg ES256 does not fit a RSA key"), "{e}");
+    let e = fails(&["jwk", "--public-key", r, "--use", "enc", "--alg", "RS256"]);
+    assert!(e.contains("for use enc") && e.contains("RSA-OAEP"), "{e}");
+    // An encryption algorithm implies use enc.
+    let j: Value =
+        serde_json::from_str(&ok(&["jwk", "--public-key", r, "--alg", "RSA-OAEP-256"])).unwrap();
+    assert_eq!(j["use"], "enc");
+    let j: Value =
+        serde_json::from_str(&ok(&["jwk", "--public-key", r, "--alg", "PS256"])).unwrap();
+    assert_eq!(j["use"], "sig");
+    // EC: the curve must fit.
+    let p = data("p256.spki.pem");
+    let e = fails(&["jwk", "--public-key", p.to_str().unwrap(), "--alg", "ES384"]);
+    assert!(e.contains("needs curve P-384"), "{e}");
+    let j: Value = serde_json::from_str(&ok(&[
+        "jwk",
+        "--public-key",
+        p.to_str().unwrap(),
+        "--alg",
+        "ECDH-ES+A128KW",
+    ]))
+    .unwrap();
+    assert_eq!(j["use"], "enc");
+    // oct: secret only when asked; HS* for sig, key wrap for enc.
+    let e = fails(&["jwk", "--generate", "oct"]);
+    assert!(e.contains("secret"), "{e}");
+    let j: Value = serde_json::from_str(&ok(&[
+        "jwk",
+        "--generate",
+        "oct",
+        "--include-private",
+        "--alg",
+        "A256KW",
+    ]))
+    .unwrap();
+    assert_eq!(j["use"], "enc");
+    assert_eq!(j["k"].as_str().unwrap().len(), 43);
+}
+
+#[test]
+fn jwk_source_errors_are_clear() {
+    let o = run(&["jwk"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--url"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let set = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+                          {"kty":"OKP","crv":"Ed25519","kid":"b","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+    let e = fails(&["jwk", "--json", set]);
+    assert!(e.contains("holds 2 keys: pick one with --kid"), "{e}");
+    let e = fails(&["jwk", "--json", set, "--kid", "zz"]);
+    assert!(e.contains("no key with kid \"zz\""), "{e}");
+    let j: Value = serde_json::from_str(&ok(&["jwk", "--json", set, "--kid", "b"])).unwrap();
+    assert_eq!(j["kid"], "b");
+    let e = fails(&["jwk", "--private-key", "/nonexistent/key.pem"]);
+    assert!(e.contains("reading /nonexistent/key.pem"), "{e}");
+}
+
+/// A one-shot HTTP server on loopback answering every request with `body`.
+fn serve(body: Vec<u8>, requests: usize) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for _ in 0..requests {
+            let (mut s, _) = l.accept().unwrap();
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: max-age=300\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    format!("http://{addr}/jwks.json")
+}
+
+#[test]
+fn jwk_from_url_with_limits() {
+    let set = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+    let url = serve(set.to_vec(), 2);
+    let j: Value = serde_json::from_str(&ok(&["jwk", "--url", &url])).unwrap();
+    assert_eq!(j["kid"], "a");
+    let e = fails(&["jwk", "--url", &url, "--max-size", "50"]);
+    assert!(e.contains("response larger than 50 bytes"), "{e}");
+    // Nothing listening: a fetch failure, quickly.
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let e = fails(&[
+        "jwk",
+        "--url",
+        &format!("http://{dead}/jwks.json"),
+        "--connect-timeout",
+        "1",
+    ]);
+    assert!(e.contains("fetching http://"), "{e}");
+}

@@ -461,7 +461,8 @@ pub mod presets {
     ///
     /// # Errors
     /// [`SignError::Claims`] for a missing `jti`, a lifetime over five minutes, or an
-    /// audience that is not an https token endpoint.
+    /// audience that is not an https token endpoint (plain http only on a loopback host:
+    /// `localhost`, `127.x.x.x`, `[::1]`, for local mocks).
     pub fn auth0_private_key_jwt<'a>(
         client_id: &'a str,
         token_endpoint: &'a str,
@@ -471,7 +472,9 @@ pub mod presets {
         if jti.is_empty() {
             return Err(SignError::Claims("Auth0 requires a unique jti"));
         }
-        if client_id.is_empty() || !token_endpoint.starts_with("https://") {
+        if client_id.is_empty()
+            || !(token_endpoint.starts_with("https://") || is_loopback_http(token_endpoint))
+        {
             return Err(SignError::Claims(
                 "Auth0 needs the client id and the https token endpoint",
             ));
@@ -486,6 +489,25 @@ pub mod presets {
             jti: Some(jti),
             ..Claims::EMPTY
         })
+    }
+
+    /// `http://` on a loopback host (a local mock of the provider; real tenants are https).
+    fn is_loopback_http(url: &str) -> bool {
+        let Some(rest) = url.strip_prefix("http://") else {
+            return false;
+        };
+        let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = rest.get(..host_end).unwrap_or("");
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => authority.split(':').next().unwrap_or(""),
+        };
+        let loopback_v4 = host.starts_with("127.")
+            && host.split('.').count() == 4
+            && host
+                .split('.')
+                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
+        host == "localhost" || host == "::1" || loopback_v4
     }
 
     /// A 32-character hex `jti` from 16 bytes of caller randomness.
@@ -618,5 +640,14 @@ mod tests {
         assert_eq!(a.exp.unwrap() - a.iat.unwrap(), 300);
         assert!(a.iat.unwrap() <= t.now);
         assert_eq!(&jti_from_entropy(&[0xab; 16])[..4], b"abab");
+        // Plain http only for a loopback mock.
+        let endpoint_ok = |u: &str| auth0_private_key_jwt("cid", u, "j", five).is_ok();
+        assert!(endpoint_ok("http://127.0.0.1:8080/oauth/v2/token"));
+        assert!(endpoint_ok("http://localhost/oauth/token"));
+        assert!(endpoint_ok("http://[::1]:9000/oauth/token"));
+        assert!(!endpoint_ok("http://t.auth0.com/oauth/token"));
+        assert!(!endpoint_ok("http://localhost.evil.example/oauth/token"));
+        assert!(!endpoint_ok("http://127.0.0.1.evil.example/x"));
+        assert!(!endpoint_ok("t.auth0.com/oauth/token"));
     }
 }

@@ -429,12 +429,18 @@ fn handle<B: Backend, const K: usize>(
             }
         }
         cmd::FETCH_FAILED => {
+            let begun = st.pending.is_some();
             if let Some(p) = st.pending.as_mut() {
                 p.abort(st.cache.keys_mut());
             }
             st.pending = None;
             match now_secs(st, now_ms) {
                 Some(t) => {
+                    // A fetch that failed before JWKS_BEGIN (network error, HTTP status)
+                    // is an attempt too: it starts the retry interval.
+                    if !begun {
+                        st.cache.fetch_started(t);
+                    }
                     st.cache.fetch_failed(t);
                     ok(emit, &[]);
                 }

@@ -45,8 +45,9 @@ pub enum Error {
     InvalidClaim(Claim),
     /// `crit_unsupported`: the header has `crit`; this engine understands no extension.
     CritUnsupported,
-    /// `replayed`: the token's `jti` was seen before (or the replay cache is full).
-    Replayed,
+    /// `replayed`: the token's `jti` was seen before, or the replay cache is full of unexpired
+    /// entries and refuses new tokens rather than forget one (see [`crate::ReplayCache`]).
+    Replayed(ReplayError),
 }
 
 impl Error {
@@ -92,7 +93,7 @@ impl Error {
             Error::MissingClaim(_) => "missing_claim",
             Error::InvalidClaim(_) => "invalid_claim",
             Error::CritUnsupported => "crit_unsupported",
-            Error::Replayed => "replayed",
+            Error::Replayed(_) => "replayed",
         }
     }
 
@@ -116,7 +117,7 @@ impl Error {
             Error::MissingClaim(_) => 14,
             Error::InvalidClaim(_) => 15,
             Error::CritUnsupported => 16,
-            Error::Replayed => 17,
+            Error::Replayed(_) => 17,
         }
     }
 }
@@ -145,7 +146,7 @@ impl fmt::Display for Error {
             Error::CritUnsupported => {
                 f.write_str("header has crit: no critical extension is understood")
             }
-            Error::Replayed => f.write_str("token id (jti) was already used"),
+            Error::Replayed(r) => write!(f, "token refused by the replay check: {r}"),
         }
     }
 }
@@ -327,6 +328,38 @@ impl Claim {
 impl fmt::Display for Claim {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Why the replay check ([`crate::ReplayCache`]) refused a token; both are the code
+/// `replayed`.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ReplayError {
+    /// An unexpired token with the same `jti` was already accepted.
+    Seen,
+    /// Every slot holds an unexpired `jti`: the new token is refused rather than let an
+    /// entry go early and admit its replay.
+    Full,
+}
+
+impl fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReplayError::Seen => "token id (jti) was already used",
+            ReplayError::Full => {
+                "replay cache is full of unexpired token ids; new tokens are refused until one expires"
+            }
+        })
+    }
+}
+
+impl core::error::Error for ReplayError {}
+
+impl From<ReplayError> for Error {
+    fn from(r: ReplayError) -> Self {
+        Error::Replayed(r)
     }
 }
 

@@ -40,6 +40,7 @@ pub mod json;
 mod jwk;
 mod jwks;
 pub mod keys;
+mod replay;
 mod rsa;
 #[cfg(feature = "signing")]
 pub mod sign;
@@ -56,11 +57,12 @@ pub use claims::{
 };
 pub use crypto::{Backend, Curve, DefaultBackend};
 pub use error::{
-    Claim, Error, HeaderError, JsonError, JwksError, KeyError, Malformed, Unspecified,
+    Claim, Error, HeaderError, JsonError, JwksError, KeyError, Malformed, ReplayError, Unspecified,
 };
 pub use header::Header;
 pub use jwk::{Jwk, KeyType, Kid, SymmetricKey, MAX_KID_LEN, MAX_OCT_LEN};
 pub use jwks::{JwksParser, KeyOutcome, SkippedKey};
+pub use replay::ReplayCache;
 pub use rsa::{RsaPadding, RsaPublicKey, MAX_RSA_BITS, MAX_RSA_BYTES, MIN_RSA_BITS};
 pub use verify::{verify_jws, verify_jwt, KeySource, VerifiedJws, VerifiedToken};
 

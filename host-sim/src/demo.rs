@@ -1,30 +1,47 @@
 //! `tokenguard-sim demo`: the IoT flow end to end, on one machine, no external services.
 //!
-//! Everything runs against a simulated clock so the run is deterministic and quick: an
-//! identity provider (IdP) with a rotating ES256 signing key and a JWKS endpoint that can be
-//! taken down, and a device whose API side verifies access tokens through a `JwkCache`.
-//! Each step states what should happen, checks what did, and the command exits 1 on the
-//! first surprise.
+//! A mock identity provider (real HTTP on loopback, [`crate::idp`]) and a simulated device
+//! (the device protocol over TCP on loopback, the same logic the firmware runs) walk the
+//! flow: the device mints a ZITADEL service-user assertion with its own key, the IdP
+//! verifies it with tokenguard and issues an ES256 access token, the device's API side
+//! verifies that token through its JWKS cache; then a key rotation, an Auth0-style
+//! `private_key_jwt` with replay protection, clock skew, and a JWKS outage served from
+//! stale keys within the window and refused after it. The clocks are simulated (set on the
+//! device with `SET_TIME`, on the IdP through its admin state) so the hour-long outage takes
+//! no time. Each step states what should happen, checks what did, and the command exits 1
+//! if anything surprised it.
 
-use anyhow::Context;
+use std::net::{TcpListener, TcpStream};
+
+use anyhow::{anyhow, Context};
 use clap::Args;
-use ring::rand::SystemRandom;
-use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
-use tokenguard::{
-    alg, AlgSet, Error, Expect, FetchReason, Freshness, Jwk, JwkCache, KeyError, KeySet,
-    RefreshPolicy, Validation,
-};
+use ring::rand::SecureRandom;
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde_json::{json, Value};
+use tokenguard::AlgSet;
+
+use crate::client::{DeviceClient, LoadReport, Policy, Verdict};
+use crate::idp::{self, ClientKind, Idp, IdpConfig, CLIENT_ASSERTION, JWT_BEARER};
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Print only failures and the summary.
     #[arg(long)]
     quiet: bool,
+    /// Print the result as JSON (steps with their verdicts) instead of the narrative.
+    #[arg(long)]
+    json: bool,
+    /// Use a running device (`tokenguard-sim device serve|qemu`) at this address instead of
+    /// starting a simulated one.
+    #[arg(long, value_name = "HOST:PORT")]
+    device: Option<String>,
 }
 
-const ISSUER: &str = "https://idp.tokenguard.test";
-const API_AUDIENCE: &str = "device-api";
 const DEVICE_ID: &str = "device-0042";
+const DEVICE_KID: &str = "device-key-1";
+const API_AUDIENCE: &str = "device-api";
+/// 2026-01-01T00:00:00Z.
+const T0: u64 = 1_767_225_600;
 
 fn b64(data: &[u8]) -> String {
     let mut out = vec![0u8; tokenguard::b64::encoded_len(data.len())];
@@ -33,374 +50,534 @@ fn b64(data: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-struct SigningKey {
-    kid: String,
-    pair: EcdsaKeyPair,
-}
-
-impl SigningKey {
-    fn generate(kid: &str) -> anyhow::Result<SigningKey> {
-        let rng = SystemRandom::new();
-        let a = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(a, &rng).map_err(|_| anyhow::anyhow!("keygen"))?;
-        let pair = EcdsaKeyPair::from_pkcs8(a, pkcs8.as_ref(), &rng)
-            .map_err(|_| anyhow::anyhow!("key"))?;
-        Ok(SigningKey {
-            kid: kid.into(),
-            pair,
-        })
-    }
-
-    fn jwk(&self) -> String {
-        let pk = self.pair.public_key().as_ref();
-        format!(
-            r#"{{"kty":"EC","crv":"P-256","use":"sig","alg":"ES256","kid":"{}","x":"{}","y":"{}"}}"#,
-            self.kid,
-            b64(pk.get(1..33).unwrap_or(&[])),
-            b64(pk.get(33..65).unwrap_or(&[]))
-        )
-    }
-
-    fn sign(&self, claims: &str) -> anyhow::Result<String> {
-        let header = format!(r#"{{"alg":"ES256","typ":"at+jwt","kid":"{}"}}"#, self.kid);
-        let input = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
-        let sig = self
-            .pair
-            .sign(&SystemRandom::new(), input.as_bytes())
-            .map_err(|_| anyhow::anyhow!("sign"))?;
-        Ok(format!("{input}.{}", b64(sig.as_ref())))
-    }
-}
-
-/// The mock identity provider.
-struct Idp {
-    keys: Vec<SigningKey>,
-    max_age: u64,
-    outage: bool,
-    /// The device's registered public key (for the JWT-bearer assertion).
-    clients: KeySet<4>,
-    issued: u32,
-}
-
-impl Idp {
-    fn jwks(&self) -> Result<(String, u64), &'static str> {
-        if self.outage {
-            return Err("503 Service Unavailable");
-        }
-        let keys: Vec<String> = self.keys.iter().map(SigningKey::jwk).collect();
-        Ok((format!(r#"{{"keys":[{}]}}"#, keys.join(",")), self.max_age))
-    }
-
-    fn current(&self) -> anyhow::Result<&SigningKey> {
-        self.keys.last().context("IdP has no signing key")
-    }
-
-    /// Token endpoint, JWT-bearer grant: verifies the device's assertion with tokenguard
-    /// (ZITADEL's checks: aud = issuer, iss = sub, iat not in the future, exp within 1 h).
-    fn token(&mut self, assertion: &str, now: u64) -> Result<String, Error> {
-        let v = Validation::new(Expect::One(DEVICE_ID), Expect::One(ISSUER))
-            .subject(DEVICE_ID)
-            .algorithms(AlgSet::from_slice(&[alg::EDDSA, alg::ES256, alg::RS256]))
-            .leeway(1)
-            .max_age(3600);
-        let mut buf = vec![0u8; assertion.len()];
-        let t = self
-            .clients
-            .verify(assertion.as_bytes(), &v, now, &mut buf)?;
-        if let (Some(iat), Some(exp)) = (t.claims().iat(), t.claims().exp()) {
-            if exp > iat + 3600 {
-                return Err(Error::InvalidClaim(tokenguard::Claim::Exp));
-            }
-        }
-        self.issued += 1;
-        let claims = format!(
-            r#"{{"iss":"{ISSUER}","sub":"{DEVICE_ID}","aud":"{API_AUDIENCE}","iat":{now},"exp":{},"jti":"at-{}","scope":"telemetry:write"}}"#,
-            now + 900,
-            self.issued
-        );
-        self.current()
-            .and_then(|k| k.sign(&claims))
-            .map_err(|_| Error::BadSignature)
-    }
-}
-
-/// The device: an Ed25519 key of its own, and the API side's JWKS cache.
-struct Device {
-    key: Ed25519KeyPair,
-    cache: JwkCache<8>,
-}
-
-impl Device {
-    fn assertion(&self, now: u64) -> String {
-        let header = r#"{"alg":"EdDSA","typ":"JWT","kid":"device-key-1"}"#;
-        let claims = format!(
-            r#"{{"iss":"{DEVICE_ID}","sub":"{DEVICE_ID}","aud":"{ISSUER}","iat":{},"exp":{}}}"#,
-            now - 5,
-            now + 300
-        );
-        let input = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
-        format!("{input}.{}", b64(self.key.sign(input.as_bytes()).as_ref()))
-    }
-
-    fn verify(&mut self, token: &str, now: u64) -> Result<String, Error> {
-        let v = Validation::new(Expect::One(ISSUER), Expect::One(API_AUDIENCE))
-            .typ("at+jwt")
-            .algorithms(AlgSet::ASYMMETRIC);
-        let mut buf = vec![0u8; token.len()];
-        self.cache
-            .verify(token.as_bytes(), &v, now, &mut buf)
-            .map(|t| t.claims_json().to_owned())
-    }
-
-    /// Does what the cache asks for; returns what happened.
-    fn refresh(&mut self, idp: &Idp, now: u64) -> Option<(FetchReason, Result<u16, String>)> {
-        let reason = self.cache.poll(now)?;
-        self.cache.fetch_started(now);
-        let outcome = match idp.jwks() {
-            Ok((doc, max_age)) => self
-                .cache
-                .load_jwks(doc.as_bytes(), now, Some(max_age), &mut |_| {})
-                .map(|r| r.loaded)
-                .map_err(|e| e.to_string()),
-            Err(e) => {
-                self.cache.fetch_failed(now);
-                Err(e.to_string())
-            }
-        };
-        Some((reason, outcome))
-    }
-}
-
 struct Narrator {
     quiet: bool,
-    step: u32,
+    json: bool,
+    section: String,
+    steps: Vec<Value>,
     failures: u32,
 }
 
 impl Narrator {
-    fn say(&self, s: &str) {
-        if !self.quiet {
+    fn say(&mut self, s: &str) {
+        if s.trim_start()
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+        {
+            self.section = s.trim().to_owned();
+        }
+        if !self.quiet && !self.json {
             println!("{s}");
         }
     }
 
     fn check(&mut self, what: &str, ok: bool, detail: &str) {
-        self.step += 1;
-        if ok {
-            if !self.quiet {
-                println!(
-                    "  [ok]   {what}{}",
-                    if detail.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({detail})")
-                    }
-                );
-            }
-        } else {
+        if !ok {
             self.failures += 1;
+        }
+        self.steps
+            .push(json!({"section": self.section, "check": what, "ok": ok, "observed": detail}));
+        if self.json {
+            return;
+        }
+        if ok && !self.quiet {
+            let d = if detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({detail})")
+            };
+            println!("  [ok]   {what}{d}");
+        } else if !ok {
             println!("  [FAIL] {what}: {detail}");
         }
+    }
+}
+
+/// The host side of the device: its TCP link, the HTTP client and the simulated clock.
+struct Host {
+    dev: DeviceClient<TcpStream>,
+    http: ureq::Agent,
+    idp: Idp,
+    now: u64,
+}
+
+impl Host {
+    /// Moves the simulated clock on the device and the IdP.
+    fn set_time(&mut self, now: u64) -> anyhow::Result<()> {
+        self.now = now;
+        self.dev.set_time(now)?;
+        self.idp.with(|s| s.sim_now = Some(now))
+    }
+
+    /// Does what the device's cache asks for: `None` if no fetch is due, else the reason
+    /// (1 initial, 2 expired, 3 unknown kid, 4 retry) and the outcome.
+    fn refresh(&mut self) -> anyhow::Result<Option<(u8, Result<LoadReport, String>)>> {
+        let (due, ..) = self.dev.refresh_state()?;
+        if due == 0 {
+            return Ok(None);
+        }
+        let url = format!("{}/oauth/v2/keys", self.idp.url);
+        let mut resp = self
+            .http
+            .get(&url)
+            .call()
+            .map_err(|e| anyhow!("GET {url}: {e}"))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            self.dev.fetch_failed()?;
+            return Ok(Some((due, Err(format!("HTTP {status}")))));
+        }
+        let cc = resp
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let max_age = idp::max_age(cc.as_deref()).and_then(|m| u32::try_from(m).ok());
+        let body = resp.body_mut().with_config().limit(1 << 20).read_to_vec()?;
+        let r = self.dev.load_jwks(&body, 200, max_age)?;
+        Ok(Some((due, r.map_err(|c| format!("JWKS refused ({c})")))))
+    }
+
+    /// The device mints an assertion; `preset` as in `SIGN`.
+    fn mint(
+        &mut self,
+        preset: u8,
+        lifetime: u32,
+        backdate: u16,
+        aud: &str,
+        jti: &str,
+    ) -> anyhow::Result<String> {
+        let mut entropy = [0u8; 32];
+        ring::rand::SystemRandom::new()
+            .fill(&mut entropy)
+            .map_err(|_| anyhow!("no randomness"))?;
+        self.dev
+            .sign(preset, lifetime, backdate, &entropy, DEVICE_ID, aud, jti)?
+            .map_err(|s| anyhow!("device SIGN failed with status {s:#04x}"))
+    }
+
+    fn post(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<(u16, Value)> {
+        idp::post_form(&self.http, &format!("{}{path}", self.idp.url), form)
+    }
+
+    fn verify(&mut self, token: &str) -> anyhow::Result<Verdict> {
+        self.dev.verify(0, token)
+    }
+}
+
+fn reply(r: &(u16, Value)) -> String {
+    match r.1.get("error") {
+        Some(e) => format!(
+            "HTTP {} {}: {}",
+            r.0,
+            e.as_str().unwrap_or(""),
+            r.1["error_description"].as_str().unwrap_or("")
+        ),
+        None => format!("HTTP {}", r.0),
+    }
+}
+
+fn loaded(r: &Option<(u8, Result<LoadReport, String>)>) -> String {
+    match r {
+        None => "no fetch due".into(),
+        Some((due, Ok(l))) => format!("reason {due}, {} keys loaded", l.loaded),
+        Some((due, Err(e))) => format!("reason {due}, {e}"),
     }
 }
 
 /// Re-encodes the payload with a wider scope, keeping the original signature.
 fn tamper_scope(token: &str) -> anyhow::Result<String> {
     let mut parts = token.split('.');
-    let (h, p, s) = (parts.next(), parts.next(), parts.next());
-    let (Some(h), Some(p), Some(s)) = (h, p, s) else {
+    let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
         anyhow::bail!("not a JWS")
     };
     let mut raw = vec![0u8; p.len()];
-    let len =
-        tokenguard::b64::decode(p.as_bytes(), &mut raw).map_err(|_| anyhow::anyhow!("payload"))?;
+    let len = tokenguard::b64::decode(p.as_bytes(), &mut raw).map_err(|_| anyhow!("payload"))?;
     raw.truncate(len);
-    let edited = String::from_utf8(raw)?.replace("telemetry:write", "admin:all");
+    let edited = String::from_utf8(raw)?.replace("\"scope\":\"openid\"", "\"scope\":\"admin\"");
     Ok(format!("{h}.{}.{s}", b64(edited.as_bytes())))
 }
 
-fn code(r: &Result<String, Error>) -> String {
-    match r {
-        Ok(_) => "accepted".into(),
-        Err(e) => format!("rejected: {}", e.code()),
-    }
+/// Starts a simulated device on a loopback port (the firmware's 8 key slots).
+fn start_device() -> anyhow::Result<String> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    let addr = l.local_addr()?.to_string();
+    std::thread::Builder::new()
+        .name("device".into())
+        .spawn(move || {
+            let _ = crate::device_cmd::serve::<{ crate::device_cmd::FIRMWARE_KEYS }>(l);
+        })?;
+    Ok(addr)
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let mut n = Narrator {
         quiet: args.quiet,
-        step: 0,
+        json: args.json,
+        section: String::new(),
+        steps: vec![],
         failures: 0,
     };
-    let mut now: u64 = 1_767_225_600; // simulated clock: 2026-01-01T00:00:00Z
-    let policy = RefreshPolicy {
-        stale_for: 1800,
-        ..RefreshPolicy::DEFAULT
+    let idp = Idp::start(
+        "127.0.0.1:0",
+        IdpConfig {
+            max_age: 600,
+            skew: 1,
+            access_ttl: 7200,
+            ..IdpConfig::default()
+        },
+    )?;
+    let dev_addr = match &args.device {
+        Some(a) => a.clone(),
+        None => start_device()?,
     };
-
-    n.say("tokenguard demo: a device, its identity provider, key rotation and an outage");
-    n.say("(simulated clock; every verdict below comes from tokenguard's verifier)\n");
-
-    // Set-up.
-    let rng = SystemRandom::new();
-    let dev_pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow::anyhow!("keygen"))?;
-    let dev_key =
-        Ed25519KeyPair::from_pkcs8(dev_pkcs8.as_ref()).map_err(|_| anyhow::anyhow!("key"))?;
-    let dev_pub: [u8; 32] = dev_key
-        .public_key()
-        .as_ref()
-        .try_into()
-        .context("ed25519 key")?;
-    let mut idp = Idp {
-        keys: vec![SigningKey::generate("idp-2026-01")?],
-        max_age: 600,
-        outage: false,
-        clients: KeySet::new(),
-        issued: 0,
+    let stream = TcpStream::connect(&dev_addr)
+        .with_context(|| format!("connecting to the device at {dev_addr}"))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let mut h = Host {
+        dev: DeviceClient::new(stream),
+        http: idp::agent(),
+        idp,
+        now: T0,
     };
-    idp.clients
-        .pin(
-            Jwk::ed25519(Some(b"device-key-1"), &dev_pub, Some(alg::EDDSA))
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        )
-        .map_err(|_| anyhow::anyhow!("client registry full"))?;
-    let mut dev = Device {
-        key: dev_key,
-        cache: JwkCache::new(policy),
-    };
+    let issuer = h.idp.url.clone();
 
-    n.say("1. The device fetches the IdP's JWKS (Cache-Control: max-age=600)");
-    let r = dev.refresh(&idp, now);
-    n.check(
-        "cache asked for its initial fetch and loaded 1 key",
-        matches!(r, Some((FetchReason::Initial, Ok(1)))),
-        &format!("{r:?}"),
-    );
+    n.say("tokenguard demo: a device, its identity provider, key rotation, replay, skew and an outage");
+    n.say(&format!(
+        "IdP (HTTP) at {issuer}; device (device protocol over TCP) at {dev_addr}"
+    ));
+    n.say("(simulated clocks from 2026-01-01T00:00:00Z; every verdict comes from tokenguard)\n");
 
-    n.say("\n2. JWT-bearer grant: the device signs an assertion (EdDSA), the IdP verifies it");
-    let assertion = dev.assertion(now);
-    let access = idp.token(&assertion, now);
-    n.check(
-        "IdP accepted the assertion (aud = issuer, iss = sub, iat, exp <= 1 h)",
-        access.is_ok(),
-        &format!("{:?}", access.as_ref().err()),
+    // Set-up: the device's key (Ed25519, in a secure element on real hardware) is
+    // registered at the IdP for the service user and for an Auth0-style app.
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow!("keygen"))?;
+    let pair =
+        Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8.as_ref()).map_err(|_| anyhow!("key"))?;
+    let seed = pkcs8.as_ref().get(16..48).context("pkcs8 layout")?;
+    let x = b64(pair.public_key().as_ref());
+    let public =
+        format!(r#"{{"kty":"OKP","crv":"Ed25519","kid":"{DEVICE_KID}","alg":"EdDSA","x":"{x}"}}"#);
+    let private = format!(
+        r#"{{"kty":"OKP","crv":"Ed25519","kid":"{DEVICE_KID}","alg":"EdDSA","x":"{x}","d":"{}"}}"#,
+        b64(seed)
     );
-    let access = access.map_err(|e| anyhow::anyhow!("token endpoint: {e}"))?;
-    let late = dev.assertion(now - 4000);
-    let r = idp.token(&late, now);
-    n.check(
-        "IdP refuses an assertion issued more than 1 h ago",
-        r == Err(Error::Expired),
-        &format!("{:?}", r.err()),
-    );
+    h.set_time(T0)?;
+    let info = h.dev.info()?;
+    let alg = h.dev.set_signing_key(&private)?;
+    h.idp
+        .with(|s| s.register(DEVICE_ID, ClientKind::ServiceUser, &public))??;
+    h.idp
+        .with(|s| s.register(DEVICE_ID, ClientKind::Auth0App, &public))??;
+    let mut policy = Policy::new(0, &issuer, API_AUDIENCE);
+    policy.typ = "at+jwt".into();
+    policy.algs = AlgSet::ASYMMETRIC;
+    policy.leeway = 5;
+    h.dev.set_policy(&policy)?;
+    n.say(&format!(
+        "device: tokenguard {} ({} key slots), signing key {DEVICE_KID} ({}), registered at the IdP\n",
+        info.version,
+        info.key_capacity,
+        alg.name()
+    ));
 
-    n.say("\n3. The device's API verifies the ES256 access token through its JWKS cache");
-    let r = dev.verify(&access, now + 1);
-    n.check("access token accepted", r.is_ok(), &code(&r));
-    let tampered = tamper_scope(&access)?;
-    let r = dev.verify(&tampered, now + 1);
+    n.say("1. The device's cache asks for the IdP's JWKS; the host fetches it over HTTP");
+    let r = h.refresh()?;
     n.check(
-        "token with an edited scope rejected (bad_signature)",
-        r == Err(Error::BadSignature),
-        &code(&r),
+        "initial fetch: 1 key loaded, max-age 600 from Cache-Control",
+        matches!(&r, Some((1, Ok(l))) if l.loaded == 1),
+        &loaded(&r),
     );
-
-    n.say("\n4. Key rotation: the IdP publishes a new key and signs with it");
-    now += 120;
-    idp.keys.push(SigningKey::generate("idp-2026-02")?);
-    let rotated = idp
-        .token(&dev.assertion(now), now)
-        .map_err(|e| anyhow::anyhow!("token endpoint: {e}"))?;
-    let r = dev.verify(&rotated, now);
+    let (_, _, expires, _) = h.dev.refresh_state()?;
     n.check(
-        "token under the unknown kid rejected (key_not_found) and a refetch requested",
-        r == Err(Error::KeyNotFound) && dev.cache.unknown_kid_pending(),
-        &code(&r),
-    );
-    let r = dev.refresh(&idp, now);
-    n.check(
-        "unknown-kid refetch is rate-limited (last fetch 120 s ago, minimum 60 s)",
-        matches!(r, Some((FetchReason::UnknownKid, Ok(2)))),
-        &format!("{r:?}"),
-    );
-    let r = dev.verify(&rotated, now);
-    n.check("token under the new key accepted", r.is_ok(), &code(&r));
-    let r = dev.verify(&access, now);
-    n.check(
-        "token under the old key still accepted (both keys published)",
-        r.is_ok(),
-        &code(&r),
-    );
-    let rogue = SigningKey::generate("idp-unknown")?.sign(&format!(
-        r#"{{"iss":"{ISSUER}","aud":"{API_AUDIENCE}","exp":{}}}"#,
-        now + 60
-    ))?;
-    let flood = dev.verify(&rogue, now + 1);
-    let polled = dev.cache.poll(now + 1);
-    n.check(
-        "a flood of unknown kids does not trigger fetches within the interval",
-        polled.is_none() && flood.is_err(),
-        &format!("poll {polled:?}"),
+        "the set expires after max-age",
+        expires == T0 + 600,
+        &format!("expires at T0+{}", expires.saturating_sub(T0)),
     );
 
-    n.say("\n5. JWKS outage: the set expires while the IdP is down");
-    idp.outage = true;
-    now = dev.cache.expires_at();
-    let token = idp.current()?.sign(&format!(
-        r#"{{"iss":"{ISSUER}","sub":"{DEVICE_ID}","aud":"{API_AUDIENCE}","iat":{now},"exp":{}}}"#,
-        now + 3600
-    ))?;
-    let r = dev.refresh(&idp, now);
+    n.say("\n2. JWT-bearer grant (ZITADEL service user): the device signs, the IdP verifies");
+    let assertion = h.mint(1, 3600, 5, &issuer, "")?;
+    let r = h.post(
+        "/oauth/v2/token",
+        &[
+            ("grant_type", JWT_BEARER),
+            ("assertion", &assertion),
+            ("scope", "openid"),
+        ],
+    )?;
     n.check(
-        "expiry triggers a fetch, which fails",
-        matches!(&r, Some((FetchReason::Expired, Err(_)))),
-        &format!("{r:?}"),
+        "IdP accepted the assertion (kid, iss = sub, aud = issuer, iat, exp <= 1 h)",
+        r.0 == 200,
+        &reply(&r),
     );
-    now += 600;
-    let r = dev.verify(&token, now);
+    let access = r.1["access_token"]
+        .as_str()
+        .context("no access token")?
+        .to_owned();
+    let wrong_aud = h.mint(1, 3600, 5, "https://other.example", "")?;
+    let r = h.post(
+        "/oauth/v2/token",
+        &[("grant_type", JWT_BEARER), ("assertion", &wrong_aud)],
+    )?;
     n.check(
-        "stale keys keep serving within the 30 min window",
-        r.is_ok() && dev.cache.freshness(now) == Freshness::Stale,
-        &format!("{}, {:?}", code(&r), dev.cache.freshness(now)),
-    );
-    let r = dev.refresh(&idp, now);
-    n.check(
-        "retries continue while the IdP is down",
-        matches!(&r, Some((FetchReason::Retry, Err(_)))),
-        &format!("{r:?}"),
-    );
-    now += 1300;
-    let r = dev.verify(&token, now);
-    n.check(
-        "after the stale window, fetched keys are refused (key_rejected)",
-        r == Err(Error::KeyRejected(KeyError::Stale)),
-        &code(&r),
+        "an assertion for another audience is refused (wrong_audience)",
+        r.0 == 400
+            && r.1["error_description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("wrong_audience")),
+        &reply(&r),
     );
 
-    n.say("\n6. The IdP recovers");
-    idp.outage = false;
-    let r = dev.refresh(&idp, now);
+    n.say("\n3. The device's API side verifies the access token through its JWKS cache");
+    let v = h.verify(&access)?;
+    n.check(
+        "access token accepted (ES256, typ at+jwt)",
+        v.code() == "accept",
+        v.code(),
+    );
+    let v = h.verify(&tamper_scope(&access)?)?;
+    n.check(
+        "the same token with an edited scope is refused (bad_signature)",
+        v.code() == "bad_signature",
+        v.code(),
+    );
+
+    n.say("\n4. Clock skew: the device's clock runs 2 minutes fast");
+    h.dev.set_time(h.now + 120)?;
+    let skewed = h.mint(1, 3600, 5, &issuer, "")?;
+    let r = h.post(
+        "/oauth/v2/token",
+        &[("grant_type", JWT_BEARER), ("assertion", &skewed)],
+    )?;
+    n.check(
+        "IdP refuses an iat 115 s in its future (issued_in_future)",
+        r.0 == 400
+            && r.1["error_description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("issued_in_future")),
+        &reply(&r),
+    );
+    h.dev.set_time(h.now)?;
+    n.check(
+        "after the device resynchronises its clock the grant works again",
+        {
+            let a = h.mint(1, 3600, 5, &issuer, "")?;
+            h.post(
+                "/oauth/v2/token",
+                &[("grant_type", JWT_BEARER), ("assertion", &a)],
+            )?
+            .0 == 200
+        },
+        "",
+    );
+
+    n.say("\n5. Auth0-style private_key_jwt: a unique jti, used once");
+    let endpoint = format!("{issuer}/oauth/v2/token");
+    let jti = format!("jti-{}", h.now);
+    let a = h.mint(4, 300, 5, &endpoint, &jti)?;
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", CLIENT_ASSERTION),
+        ("client_assertion", a.as_str()),
+    ];
+    let r = h.post("/oauth/v2/token", &form)?;
+    n.check(
+        "client_credentials with the device's client assertion accepted",
+        r.0 == 200,
+        &reply(&r),
+    );
+    let r = h.post("/oauth/v2/token", &form)?;
+    n.check(
+        "the same assertion sent again is refused (replayed)",
+        r.0 == 400
+            && r.1["error_description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("replayed")),
+        &reply(&r),
+    );
+
+    n.say("\n6. Key rotation: the IdP publishes a new key and signs with it");
+    h.set_time(T0 + 120)?;
+    let kid = h.idp.with(|s| s.rotate())??;
+    let a = h.mint(1, 3600, 5, &issuer, "")?;
+    let r = h.post(
+        "/oauth/v2/token",
+        &[
+            ("grant_type", JWT_BEARER),
+            ("assertion", &a),
+            ("scope", "openid"),
+        ],
+    )?;
+    let rotated = r.1["access_token"]
+        .as_str()
+        .context("no access token after rotation")?
+        .to_owned();
+    let v = h.verify(&rotated)?;
+    let (_, _, _, pending) = h.dev.refresh_state()?;
+    n.check(
+        &format!("token under the unknown kid {kid} refused (key_not_found), refetch requested"),
+        v.code() == "key_not_found" && pending,
+        v.code(),
+    );
+    let r = h.refresh()?;
+    n.check(
+        "unknown-kid refetch (rate-limited: the last fetch was 120 s ago) loads both keys",
+        matches!(&r, Some((3, Ok(l))) if l.loaded == 2),
+        &loaded(&r),
+    );
+    let v = h.verify(&rotated)?;
+    n.check(
+        "token under the new key accepted",
+        v.code() == "accept",
+        v.code(),
+    );
+    let v = h.verify(&access)?;
+    n.check(
+        "token under the old key still accepted (both published)",
+        v.code() == "accept",
+        v.code(),
+    );
+    let mut flood = 0;
+    for i in 0..20 {
+        let fake = format!(
+            "{}.{}.{}",
+            b64(format!(r#"{{"alg":"ES256","typ":"at+jwt","kid":"flood-{i}"}}"#).as_bytes()),
+            b64(br#"{"iss":"x","aud":"device-api","exp":9999999999}"#),
+            b64(&[7u8; 64])
+        );
+        if h.verify(&fake)?.code() == "key_not_found" {
+            flood += 1;
+        }
+    }
+    let r = h.refresh()?;
+    n.check(
+        "20 tokens with unknown kids: all refused, no fetch within the 60 s interval",
+        flood == 20 && r.is_none(),
+        &format!("{flood} key_not_found, {}", loaded(&r)),
+    );
+
+    n.say("\n7. JWKS outage: the set expires while the IdP's JWKS endpoint is down");
+    h.idp.with(|s| s.outage = true)?;
+    let (_, _, expires, _) = h.dev.refresh_state()?;
+    h.set_time(expires)?;
+    let r = h.refresh()?;
+    n.check(
+        "expiry asks for a fetch, which fails (HTTP 503)",
+        matches!(&r, Some((2, Err(_)))),
+        &loaded(&r),
+    );
+    let a = h.mint(1, 3600, 5, &issuer, "")?;
+    let r = h.post(
+        "/oauth/v2/token",
+        &[
+            ("grant_type", JWT_BEARER),
+            ("assertion", &a),
+            ("scope", "openid"),
+        ],
+    )?;
+    let during = r.1["access_token"]
+        .as_str()
+        .context("no access token during the outage")?
+        .to_owned();
+    h.set_time(expires + 1800)?;
+    let v = h.verify(&during)?;
+    let (_, fresh, _, _) = h.dev.refresh_state()?;
+    n.check(
+        "30 min later: stale keys keep serving (stale window 1 h)",
+        v.code() == "accept" && fresh == 2,
+        &format!("{}, freshness {fresh}", v.code()),
+    );
+    let r = h.refresh()?;
+    n.check(
+        "retries continue (every 30 s) while the IdP is down",
+        matches!(&r, Some((4, Err(_)))),
+        &loaded(&r),
+    );
+    h.set_time(expires + 3601)?;
+    let v = h.verify(&during)?;
+    n.check(
+        "past the stale window fetched keys are refused (key_rejected)",
+        v.code() == "key_rejected",
+        v.code(),
+    );
+
+    n.say("\n8. The IdP recovers");
+    h.idp.with(|s| s.outage = false)?;
+    let r = h.refresh()?;
     n.check(
         "the retry loads the set again",
-        matches!(r, Some((FetchReason::Retry, Ok(2)))),
-        &format!("{r:?}"),
+        matches!(&r, Some((4, Ok(l))) if l.loaded == 2),
+        &loaded(&r),
     );
-    let r = dev.verify(&token, now);
-    n.check("the same token is accepted again", r.is_ok(), &code(&r));
+    let v = h.verify(&during)?;
+    n.check(
+        "the token issued during the outage is accepted again",
+        v.code() == "accept",
+        v.code(),
+    );
+    let a = h.mint(1, 3600, 5, &issuer, "")?;
+    let r = h.post(
+        "/oauth/v2/token",
+        &[
+            ("grant_type", JWT_BEARER),
+            ("assertion", &a),
+            ("scope", "openid"),
+        ],
+    )?;
+    let fresh_token = r.1["access_token"]
+        .as_str()
+        .context("no access token after recovery")?
+        .to_owned();
+    let v = h.verify(&fresh_token)?;
+    n.check(
+        "a new access token is accepted",
+        v.code() == "accept",
+        v.code(),
+    );
+    h.set_time(h.now + 7300)?;
+    let r = h.refresh()?;
+    n.check(
+        "two hours later the expired set is fetched again",
+        matches!(&r, Some((2, Ok(_)))),
+        &loaded(&r),
+    );
+    let v = h.verify(&fresh_token)?;
+    n.check(
+        "and the access token has expired (expired)",
+        v.code() == "expired",
+        v.code(),
+    );
 
-    let st = dev.cache.stats();
-    n.say(&format!(
-        "\ndevice cache: {} accepted, {} rejected, {} fetches ({} failed)",
-        st.accepted,
-        st.rejected.iter().sum::<u32>(),
-        st.fetches,
-        st.fetch_failures
-    ));
-    if n.failures == 0 {
-        println!("demo passed: {} checks", n.step);
-        Ok(0)
+    let st = h.dev.stats()?;
+    let idp_state = h.idp.with(|s| s.counters)?;
+    let total = n.steps.len();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "passed": n.failures == 0, "checks": total, "failures": n.failures, "steps": n.steps,
+                "device": {"accepted": st.accepted, "rejected": st.rejected.iter().sum::<u32>(), "fetches": st.fetches, "fetch_failures": st.fetch_failures},
+                "idp": {"jwks_served": idp_state[0], "jwks_refused": idp_state[1], "tokens_issued": idp_state[2], "refused": idp_state[3]},
+            }))?
+        );
     } else {
-        println!("demo FAILED: {} of {} checks", n.failures, n.step);
-        Ok(1)
+        n.say(&format!(
+            "\ndevice: {} accepted, {} rejected, {} fetches ({} failed); IdP: {} JWKS served, {} refused, {} tokens issued, {} requests refused",
+            st.accepted,
+            st.rejected.iter().sum::<u32>(),
+            st.fetches,
+            st.fetch_failures,
+            idp_state[0],
+            idp_state[1],
+            idp_state[2],
+            idp_state[3]
+        ));
+        if n.failures == 0 {
+            println!("demo passed: {total} checks");
+        } else {
+            println!("demo FAILED: {} of {total} checks", n.failures);
+        }
     }
+    Ok(if n.failures == 0 { 0 } else { 1 })
 }

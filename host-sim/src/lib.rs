@@ -3,7 +3,10 @@
 //! integration tests and tools.
 
 pub mod client;
+pub mod demo;
 pub mod device_cmd;
+pub mod idp;
 pub mod jwk_cmd;
+pub mod jwks_cmd;
 pub mod keyfile;
 pub mod sign_cmd;

@@ -2,10 +2,9 @@
 
 use clap::{Parser, Subcommand};
 
-mod demo;
 mod verify_cmd;
 
-use tokenguard_sim::{device_cmd, jwk_cmd, sign_cmd};
+use tokenguard_sim::{demo, device_cmd, idp, jwk_cmd, jwks_cmd, sign_cmd};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,6 +29,22 @@ enum Cmd {
     Sign(sign_cmd::SignArgs),
     /// Make a JWK or JWK Set from a URL, JSON, certificate, public or private key, or generate one.
     Jwk(jwk_cmd::JwkArgs),
+    /// The mock identity provider over HTTP on loopback.
+    Idp(IdpCmd),
+    /// Fetch a JWK Set into a file or a device, honouring max-age.
+    Jwks(jwks_cmd::JwksArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct IdpCmd {
+    #[command(subcommand)]
+    cmd: IdpSub,
+}
+
+#[derive(Subcommand, Debug)]
+enum IdpSub {
+    /// Serve discovery, JWKS, token and introspection endpoints (Ctrl-C stops).
+    Serve(idp::IdpArgs),
 }
 
 fn main() {
@@ -40,6 +55,10 @@ fn main() {
         Cmd::Device(a) => device_cmd::run(a),
         Cmd::Sign(a) => sign_cmd::run(a),
         Cmd::Jwk(a) => jwk_cmd::run(a),
+        Cmd::Idp(IdpCmd {
+            cmd: IdpSub::Serve(a),
+        }) => idp::serve(a),
+        Cmd::Jwks(a) => jwks_cmd::run(a),
     };
     match r {
         Ok(code) => std::process::exit(code),

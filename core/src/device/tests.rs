@@ -253,6 +253,19 @@ fn refresh_state_reports_what_is_due() {
     h.now_ms += 121_000;
     let (_, b) = h.call(cmd::REFRESH_STATE, &[]);
     assert_eq!((b[0], b[1]), (2, 2), "expired: fetch due, keys stale");
+    // The host's HTTP fetch fails before any JWKS_BEGIN: that attempt counts, so the next
+    // one waits for the retry interval (30 s) instead of hammering a down IdP.
+    assert_eq!(h.call(cmd::FETCH_FAILED, &[]).0, status::OK);
+    let (_, b) = h.call(cmd::REFRESH_STATE, &[]);
+    assert_eq!((b[0], b[1]), (0, 2), "no fetch right after a failure");
+    h.now_ms += 29_000;
+    assert_eq!(h.call(cmd::REFRESH_STATE, &[]).1[0], 0);
+    h.now_ms += 1_000;
+    assert_eq!(
+        h.call(cmd::REFRESH_STATE, &[]).1[0],
+        4,
+        "retry due after 30 s"
+    );
 }
 
 #[cfg(feature = "signing")]

@@ -1,0 +1,755 @@
+//! The mock identity provider: real HTTP on loopback (tiny_http), ZITADEL- and Auth0-shaped
+//! endpoints, every assertion verified by tokenguard.
+//!
+//! | Path | What |
+//! |---|---|
+//! | `GET /.well-known/openid-configuration` | discovery |
+//! | `GET /oauth/v2/keys`, `GET /.well-known/jwks.json` | the JWK Set, `Cache-Control: max-age`; 503 during an outage |
+//! | `POST /oauth/v2/token` | `urn:ietf:params:oauth:grant-type:jwt-bearer` (ZITADEL service user) and `client_credentials` with `private_key_jwt` (Auth0) |
+//! | `POST /oauth/v2/introspect` | RFC 7662 with a `client_assertion` (ZITADEL API app) |
+//! | `POST /admin/rotate`, `/admin/outage`, `/admin/clock`, `/admin/clients`; `GET /admin/state` | test control |
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use clap::Args;
+use ring::rand::SecureRandom;
+use serde_json::{json, Value};
+use tokenguard::assertion::{encode, Aud, ClaimValue, Claims};
+use tokenguard::json::JsonStr;
+use tokenguard::sign::SigningKey;
+use tokenguard::{keys, AlgSet, Algorithm, Error, Expect, Jwk, KeySet, Validation};
+
+/// `grant_type` of the JWT-bearer grant (RFC 7523).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// `client_assertion_type` of `private_key_jwt` (RFC 7523 §2.2).
+pub const CLIENT_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Registered client keys the IdP can hold.
+const CLIENT_KEYS: usize = 64;
+/// Largest request body read.
+const MAX_BODY: u64 = 64 * 1024;
+
+/// What kind of client a registered key belongs to (decides which endpoint accepts it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// ZITADEL service user: JWT-bearer grant.
+    ServiceUser,
+    /// ZITADEL API app: introspection `client_assertion`.
+    ApiApp,
+    /// Auth0 application: `client_credentials` with `private_key_jwt`.
+    Auth0App,
+}
+
+/// IdP settings.
+#[derive(Debug, Clone)]
+pub struct IdpConfig {
+    /// `max-age` of the JWK Set response, seconds.
+    pub max_age: u64,
+    /// Allowed clock skew for assertions' `iat`/`nbf`/`exp` (ZITADEL allows about 1 s).
+    pub skew: u32,
+    /// Lifetime of issued access tokens, seconds.
+    pub access_ttl: u64,
+    /// `aud` of issued access tokens.
+    pub api_audience: String,
+    /// Published signing keys kept after a rotation (the newest signs).
+    pub keep_keys: usize,
+}
+
+impl Default for IdpConfig {
+    fn default() -> Self {
+        IdpConfig {
+            max_age: 600,
+            skew: 1,
+            access_ttl: 900,
+            api_audience: "device-api".into(),
+            keep_keys: 2,
+        }
+    }
+}
+
+struct IdpKey {
+    kid: String,
+    key: SigningKey,
+    jwk: Value,
+}
+
+impl IdpKey {
+    fn generate(kid: &str) -> anyhow::Result<IdpKey> {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &rng,
+        )
+        .map_err(|_| anyhow!("key generation failed"))?;
+        let k = keys::pkcs8_private(pkcs8.as_ref()).map_err(|e| anyhow!("{e}"))?;
+        let key = SigningKey::from_private_bytes(&k, Some(kid.as_bytes()), Some(Algorithm::Es256))
+            .map_err(|e| anyhow!("{e}"))?;
+        let mut buf = [0u8; 1024];
+        let text = key
+            .public_jwk()
+            .map_err(|e| anyhow!("{e}"))?
+            .to_json(&mut buf, false)
+            .context("JWK does not serialize")?
+            .to_owned();
+        let mut jwk: Value = serde_json::from_str(&text)?;
+        jwk["use"] = "sig".into();
+        Ok(IdpKey {
+            kid: kid.into(),
+            key,
+            jwk,
+        })
+    }
+}
+
+/// Everything the IdP knows; behind a mutex, shared with the HTTP thread.
+pub struct IdpState {
+    /// Base URL (`http://127.0.0.1:PORT`), the `iss` of issued tokens.
+    pub issuer: String,
+    cfg: IdpConfig,
+    keys: Vec<IdpKey>,
+    next_key: u32,
+    /// JWKS answers 503 while set.
+    pub outage: bool,
+    /// Simulated clock (unix seconds); `None` follows the system clock.
+    pub sim_now: Option<u64>,
+    /// Added to the clock (negative: behind).
+    pub offset: i64,
+    clients: KeySet<CLIENT_KEYS>,
+    owners: HashMap<String, Vec<(String, ClientKind)>>,
+    replay: tokenguard::ReplayCache<1024>,
+    issued: u64,
+    /// Counters: JWKS served, JWKS refused (outage), tokens issued, requests refused.
+    pub counters: [u64; 4],
+}
+
+fn system_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn text(j: JsonStr<'_>) -> String {
+    String::from_utf8_lossy(&j.bytes().collect::<Vec<u8>>()).into_owned()
+}
+
+/// An OAuth error reply: `(HTTP status, error, description)`.
+type Refusal = (u16, &'static str, String);
+
+fn refuse(status: u16, error: &'static str, e: impl std::fmt::Display) -> Refusal {
+    (status, error, e.to_string())
+}
+
+fn token_error(error: &'static str, e: &Error) -> Refusal {
+    (400, error, format!("{}: {e}", e.code()))
+}
+
+impl IdpState {
+    fn new(issuer: String, cfg: IdpConfig) -> anyhow::Result<IdpState> {
+        let skew = cfg.skew;
+        let mut s = IdpState {
+            issuer,
+            cfg,
+            keys: vec![],
+            next_key: 1,
+            outage: false,
+            sim_now: None,
+            offset: 0,
+            clients: KeySet::new(),
+            owners: HashMap::new(),
+            replay: tokenguard::ReplayCache::new(skew),
+            issued: 0,
+            counters: [0; 4],
+        };
+        s.clients.allow_mixed_key_types(true);
+        s.rotate()?;
+        Ok(s)
+    }
+
+    /// The IdP's clock.
+    pub fn now(&self) -> u64 {
+        let base = self.sim_now.unwrap_or_else(system_now);
+        base.saturating_add_signed(self.offset)
+    }
+
+    /// Publishes a new signing key (kid `idp-key-N`) and signs with it from now on; keeps
+    /// the previous `keep_keys - 1` keys published. Returns the new kid.
+    pub fn rotate(&mut self) -> anyhow::Result<String> {
+        let kid = format!("idp-key-{}", self.next_key);
+        self.next_key += 1;
+        self.keys.push(IdpKey::generate(&kid)?);
+        let keep = self.cfg.keep_keys.max(1);
+        if self.keys.len() > keep {
+            let drop = self.keys.len() - keep;
+            self.keys.drain(..drop);
+        }
+        Ok(kid)
+    }
+
+    /// The published JWK Set.
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": self.keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
+    }
+
+    /// The kid that signs now.
+    pub fn current_kid(&self) -> Option<&str> {
+        self.keys.last().map(|k| k.kid.as_str())
+    }
+
+    /// Registers a client's public JWK (it must have a `kid`).
+    pub fn register(&mut self, client_id: &str, kind: ClientKind, jwk: &str) -> anyhow::Result<()> {
+        let k = Jwk::from_json(jwk.as_bytes()).map_err(|e| anyhow!("client key refused: {e}"))?;
+        let kid = k
+            .kid()
+            .and_then(|k| k.as_str())
+            .context("client key needs a kid")?
+            .to_owned();
+        match self.clients.get(kid.as_bytes()) {
+            Some(old) if old.same_material(&k) => {}
+            Some(_) => anyhow::bail!("kid {kid} is registered with another key"),
+            None => self
+                .clients
+                .pin(k)
+                .map_err(|_| anyhow!("client registry full"))?,
+        }
+        let owners = self.owners.entry(kid).or_default();
+        owners.retain(|(_, k)| *k != kind);
+        owners.push((client_id.into(), kind));
+        Ok(())
+    }
+
+    /// Verifies a client's assertion: the key by `kid`, `iss` = `sub` = the key's owner,
+    /// `aud` contains `audience`, `iat` required and not ahead beyond the skew, `exp`
+    /// within `max_life` of `iat`; a `jti` (required when `need_jti`) is used once.
+    fn check_assertion(
+        &mut self,
+        assertion: &str,
+        kind: ClientKind,
+        audience: &str,
+        max_life: u64,
+        need_jti: bool,
+        error: &'static str,
+    ) -> Result<String, Refusal> {
+        let now = self.now();
+        let v = Validation::new(Expect::Ignore, Expect::One(audience))
+            .algorithms(AlgSet::ASYMMETRIC)
+            .leeway(self.cfg.skew);
+        let mut buf = vec![0u8; assertion.len()];
+        let t = self
+            .clients
+            .verify(assertion.as_bytes(), &v, now, &mut buf)
+            .map_err(|e| token_error(error, &e))?;
+        let kid = t.header().kid().map(text).unwrap_or_default();
+        let owner = self
+            .owners
+            .get(&kid)
+            .and_then(|o| o.iter().find(|(_, k)| *k == kind))
+            .map(|(o, _)| o.clone())
+            .ok_or_else(|| {
+                refuse(
+                    400,
+                    error,
+                    format!("key_not_found: key {kid} is not registered for this grant"),
+                )
+            })?;
+        let c = t.claims();
+        let iss = c.iss().map(text);
+        let sub = c.sub().map(text);
+        if iss.as_deref() != Some(owner.as_str()) {
+            return Err(refuse(
+                400,
+                error,
+                format!("wrong_issuer: iss must be {owner} (the key's owner)"),
+            ));
+        }
+        if sub != iss {
+            return Err(refuse(400, error, "wrong_subject: sub must equal iss"));
+        }
+        let iat = c
+            .iat()
+            .ok_or_else(|| token_error(error, &Error::MissingClaim(tokenguard::Claim::Iat)))?;
+        let exp = c.exp().unwrap_or(0);
+        if exp.saturating_sub(iat) > max_life {
+            return Err(refuse(
+                400,
+                error,
+                format!("invalid_claim: exp is more than {max_life} s after iat"),
+            ));
+        }
+        match c.jti() {
+            Some(_) => self
+                .replay
+                .check_token(&t, now)
+                .map_err(|e| token_error(error, &e))?,
+            None if need_jti => {
+                return Err(token_error(
+                    error,
+                    &Error::MissingClaim(tokenguard::Claim::Jti),
+                ));
+            }
+            None => {}
+        }
+        Ok(owner)
+    }
+
+    fn access_token(&mut self, sub: &str, client_id: &str, scope: &str) -> anyhow::Result<String> {
+        let now = self.now();
+        self.issued += 1;
+        let jti = format!("at-{}", self.issued);
+        let key = self.keys.last().context("no signing key")?;
+        let extra = [
+            ("scope", ClaimValue::Str(scope)),
+            ("client_id", ClaimValue::Str(client_id)),
+        ];
+        let claims = Claims {
+            iss: Some(&self.issuer),
+            sub: Some(sub),
+            aud: Aud::One(&self.cfg.api_audience),
+            iat: Some(now),
+            nbf: None,
+            exp: Some(now + self.cfg.access_ttl),
+            jti: Some(&jti),
+            extra: &extra,
+        };
+        let mut entropy = [0u8; 32];
+        ring::rand::SystemRandom::new()
+            .fill(&mut entropy)
+            .map_err(|_| anyhow!("no randomness"))?;
+        let mut buf = vec![0u8; 4096];
+        let t = encode(&key.key, Some("at+jwt"), &claims, Some(&entropy), &mut buf)
+            .map_err(|e| anyhow!("{e}"))?;
+        self.counters[2] += 1;
+        Ok(t.to_owned())
+    }
+
+    fn token_endpoint(&mut self, form: &HashMap<String, String>) -> Result<Value, Refusal> {
+        let get = |k: &str| form.get(k).map(String::as_str);
+        match get("grant_type") {
+            Some(JWT_BEARER) => {
+                let a = get("assertion")
+                    .ok_or_else(|| refuse(400, "invalid_request", "assertion missing"))?;
+                let issuer = self.issuer.clone();
+                let user = self.check_assertion(
+                    a,
+                    ClientKind::ServiceUser,
+                    &issuer,
+                    3600,
+                    false,
+                    "invalid_grant",
+                )?;
+                let scope = get("scope").unwrap_or("openid");
+                let at = self
+                    .access_token(&user, &user, scope)
+                    .map_err(|e| refuse(500, "server_error", e))?;
+                Ok(
+                    json!({"access_token": at, "token_type": "Bearer", "expires_in": self.cfg.access_ttl, "scope": scope}),
+                )
+            }
+            Some("client_credentials") => {
+                if get("client_assertion_type") != Some(CLIENT_ASSERTION) {
+                    return Err(refuse(
+                        400,
+                        "invalid_client",
+                        "client_assertion_type must be jwt-bearer",
+                    ));
+                }
+                let a = get("client_assertion")
+                    .ok_or_else(|| refuse(400, "invalid_client", "client_assertion missing"))?;
+                let endpoint = format!("{}/oauth/v2/token", self.issuer);
+                let client = self.check_assertion(
+                    a,
+                    ClientKind::Auth0App,
+                    &endpoint,
+                    300,
+                    true,
+                    "invalid_client",
+                )?;
+                if get("client_id").is_some_and(|c| c != client) {
+                    return Err(refuse(
+                        400,
+                        "invalid_client",
+                        "client_id does not match the assertion",
+                    ));
+                }
+                let at = self
+                    .access_token(&client, &client, "telemetry:write")
+                    .map_err(|e| refuse(500, "server_error", e))?;
+                Ok(
+                    json!({"access_token": at, "token_type": "Bearer", "expires_in": self.cfg.access_ttl}),
+                )
+            }
+            Some(other) => Err(refuse(400, "unsupported_grant_type", other)),
+            None => Err(refuse(400, "invalid_request", "grant_type missing")),
+        }
+    }
+
+    fn introspect(&mut self, form: &HashMap<String, String>) -> Result<Value, Refusal> {
+        let get = |k: &str| form.get(k).map(String::as_str);
+        if get("client_assertion_type") != Some(CLIENT_ASSERTION) {
+            return Err(refuse(
+                401,
+                "invalid_client",
+                "client_assertion_type must be jwt-bearer",
+            ));
+        }
+        let a = get("client_assertion")
+            .ok_or_else(|| refuse(401, "invalid_client", "client_assertion missing"))?;
+        let issuer = self.issuer.clone();
+        self.check_assertion(
+            a,
+            ClientKind::ApiApp,
+            &issuer,
+            3600,
+            false,
+            "invalid_client",
+        )
+        .map_err(|(_, e, d)| (401, e, d))?;
+        let token = get("token").ok_or_else(|| refuse(400, "invalid_request", "token missing"))?;
+        let mut own: KeySet<4> = KeySet::new();
+        for k in &self.keys {
+            if let Ok(j) = Jwk::from_json(k.jwk.to_string().as_bytes()) {
+                let _ = own.insert(j);
+            }
+        }
+        let v = Validation::new(Expect::One(&issuer), Expect::Ignore)
+            .typ("at+jwt")
+            .leeway(0);
+        let mut buf = vec![0u8; token.len()];
+        Ok(
+            match own.verify(token.as_bytes(), &v, self.now(), &mut buf) {
+                Ok(t) => {
+                    let mut claims: Value =
+                        serde_json::from_str(t.claims_json()).unwrap_or_else(|_| json!({}));
+                    claims["active"] = true.into();
+                    claims
+                }
+                Err(e) => json!({"active": false, "reason": e.code()}),
+            },
+        )
+    }
+
+    fn state(&self) -> Value {
+        json!({
+            "issuer": self.issuer, "now": self.now(), "outage": self.outage,
+            "kids": self.keys.iter().map(|k| k.kid.clone()).collect::<Vec<_>>(),
+            "jwks_served": self.counters[0], "jwks_refused": self.counters[1],
+            "tokens_issued": self.counters[2], "refused": self.counters[3],
+        })
+    }
+
+    fn admin(
+        &mut self,
+        path: &str,
+        form: &HashMap<String, String>,
+        body: &str,
+    ) -> Result<Value, Refusal> {
+        let bad = |e: &dyn std::fmt::Display| refuse(400, "invalid_request", e);
+        match path {
+            "/admin/rotate" => {
+                let kid = self.rotate().map_err(|e| refuse(500, "server_error", e))?;
+                Ok(json!({"kid": kid}))
+            }
+            "/admin/outage" => {
+                self.outage = form.get("on").map(String::as_str) != Some("false");
+                Ok(json!({"outage": self.outage}))
+            }
+            "/admin/clock" => {
+                if let Some(n) = form.get("now") {
+                    self.sim_now = Some(n.parse().map_err(|e| bad(&e))?);
+                }
+                if let Some(o) = form.get("offset") {
+                    self.offset = o.parse().map_err(|e| bad(&e))?;
+                }
+                if form.get("system").is_some() {
+                    self.sim_now = None;
+                }
+                Ok(json!({"now": self.now()}))
+            }
+            "/admin/clients" => {
+                let v: Value = serde_json::from_str(body).map_err(|e| bad(&e))?;
+                let id = v["client_id"]
+                    .as_str()
+                    .ok_or_else(|| bad(&"client_id missing"))?;
+                let kind = match v["kind"].as_str().unwrap_or("service_user") {
+                    "service_user" => ClientKind::ServiceUser,
+                    "api_app" => ClientKind::ApiApp,
+                    "auth0_app" => ClientKind::Auth0App,
+                    k => return Err(bad(&format!("unknown kind {k}"))),
+                };
+                self.register(id, kind, &v["jwk"].to_string())
+                    .map_err(|e| bad(&e))?;
+                Ok(json!({"registered": id}))
+            }
+            _ => Err(refuse(404, "not_found", path)),
+        }
+    }
+}
+
+/// A running IdP; dropping it stops the server.
+pub struct Idp {
+    /// The shared state (tests and the demo drive rotation, outages and the clock here).
+    pub state: Arc<Mutex<IdpState>>,
+    server: Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn respond(req: tiny_http::Request, status: u16, body: &Value, extra: &[(&str, String)]) {
+    let mut r = tiny_http::Response::from_string(body.to_string()).with_status_code(status);
+    let mut headers = vec![("Content-Type", "application/json".to_string())];
+    headers.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
+    for (k, v) in headers {
+        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            r.add_header(h);
+        }
+    }
+    let _ = req.respond(r);
+}
+
+fn handle(state: &Mutex<IdpState>, mut req: tiny_http::Request) {
+    let path = req.url().split('?').next().unwrap_or("").to_owned();
+    let query = req
+        .url()
+        .split_once('?')
+        .map(|(_, q)| q.to_owned())
+        .unwrap_or_default();
+    let mut body = String::new();
+    if req
+        .as_reader()
+        .take(MAX_BODY)
+        .read_to_string(&mut body)
+        .is_err()
+    {
+        return respond(
+            req,
+            400,
+            &json!({"error": "invalid_request", "error_description": "body is not UTF-8"}),
+            &[],
+        );
+    }
+    let mut form: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    if !body.starts_with('{') {
+        form.extend(form_urlencoded::parse(body.as_bytes()).into_owned());
+    }
+    let Ok(mut s) = state.lock() else {
+        return respond(req, 500, &json!({"error": "server_error"}), &[]);
+    };
+    let get = *req.method() == tiny_http::Method::Get;
+    let result = match (get, path.as_str()) {
+        (true, "/.well-known/openid-configuration") => {
+            let i = &s.issuer;
+            Ok(json!({
+                "issuer": i,
+                "jwks_uri": format!("{i}/oauth/v2/keys"),
+                "token_endpoint": format!("{i}/oauth/v2/token"),
+                "introspection_endpoint": format!("{i}/oauth/v2/introspect"),
+                "grant_types_supported": [JWT_BEARER, "client_credentials"],
+                "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+                "token_endpoint_auth_signing_alg_values_supported":
+                    ["RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","EdDSA"],
+                "id_token_signing_alg_values_supported": ["ES256"],
+            }))
+        }
+        (true, "/oauth/v2/keys" | "/.well-known/jwks.json") => {
+            if s.outage {
+                s.counters[1] += 1;
+                Err(refuse(
+                    503,
+                    "temporarily_unavailable",
+                    "JWKS outage (simulated)",
+                ))
+            } else {
+                s.counters[0] += 1;
+                let max_age = s.cfg.max_age;
+                return respond(
+                    req,
+                    200,
+                    &s.jwks(),
+                    &[("Cache-Control", format!("public, max-age={max_age}"))],
+                );
+            }
+        }
+        (true, "/admin/state") => Ok(s.state()),
+        (false, "/oauth/v2/token") => s.token_endpoint(&form),
+        (false, "/oauth/v2/introspect") => s.introspect(&form),
+        (false, p) if p.starts_with("/admin/") => s.admin(p, &form, &body),
+        _ => Err(refuse(404, "not_found", &path)),
+    };
+    match result {
+        Ok(v) => respond(req, 200, &v, &[("Cache-Control", "no-store".into())]),
+        Err((status, error, description)) => {
+            s.counters[3] += 1;
+            respond(
+                req,
+                status,
+                &json!({"error": error, "error_description": description}),
+                &[],
+            )
+        }
+    }
+}
+
+impl Idp {
+    /// Starts the IdP on `addr` (e.g. `127.0.0.1:0` for any free port).
+    pub fn start(addr: &str, cfg: IdpConfig) -> anyhow::Result<Idp> {
+        let server = tiny_http::Server::http(addr).map_err(|e| anyhow!("binding {addr}: {e}"))?;
+        let bound = server.server_addr().to_ip().context("not an IP listener")?;
+        let url = format!("http://{bound}");
+        let state = Arc::new(Mutex::new(IdpState::new(url.clone(), cfg)?));
+        let server = Arc::new(server);
+        let (srv, st) = (server.clone(), state.clone());
+        let thread = std::thread::Builder::new()
+            .name("idp".into())
+            .spawn(move || {
+                for req in srv.incoming_requests() {
+                    handle(&st, req);
+                }
+            })?;
+        Ok(Idp {
+            state,
+            server,
+            thread: Some(thread),
+            url,
+        })
+    }
+
+    /// Runs `f` on the state.
+    pub fn with<T>(&self, f: impl FnOnce(&mut IdpState) -> T) -> anyhow::Result<T> {
+        let mut s = self
+            .state
+            .lock()
+            .map_err(|_| anyhow!("IdP state poisoned"))?;
+        Ok(f(&mut s))
+    }
+}
+
+/// An HTTP client with short timeouts, for talking to the IdP.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_recv_response(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// POSTs a form; returns `(status, JSON body)`.
+pub fn post_form(
+    agent: &ureq::Agent,
+    url: &str,
+    form: &[(&str, &str)],
+) -> anyhow::Result<(u16, Value)> {
+    let mut r = agent
+        .post(url)
+        .send_form(form.iter().copied())
+        .map_err(|e| anyhow!("POST {url}: {e}"))?;
+    let status = r.status().as_u16();
+    let body = r
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_string()
+        .map_err(|e| anyhow!("POST {url}: {e}"))?;
+    Ok((
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    ))
+}
+
+/// `max-age` from a `Cache-Control` value.
+pub fn max_age(cache_control: Option<&str>) -> Option<u64> {
+    cache_control?
+        .split(',')
+        .find_map(|d| d.trim().strip_prefix("max-age=")?.trim().parse().ok())
+}
+
+#[derive(Args, Debug)]
+pub struct IdpArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// `max-age` of the JWK Set, seconds.
+    #[arg(long, default_value_t = 600)]
+    max_age: u64,
+    /// Allowed clock skew for assertions, seconds.
+    #[arg(long, default_value_t = 1)]
+    skew: u32,
+    /// Rotate the signing key every SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    rotate_every: Option<u64>,
+    /// Take the JWKS down every SECS seconds (for --outage-for seconds).
+    #[arg(long, value_name = "SECS")]
+    outage_every: Option<u64>,
+    /// Length of each scheduled outage, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    outage_for: u64,
+    /// Register a client key: KIND:CLIENT_ID:JWK_FILE (KIND: service_user, api_app, auth0_app).
+    #[arg(long = "client", value_name = "KIND:ID:FILE")]
+    clients: Vec<String>,
+}
+
+/// `tokenguard-sim idp serve`.
+pub fn serve(a: IdpArgs) -> anyhow::Result<i32> {
+    let cfg = IdpConfig {
+        max_age: a.max_age,
+        skew: a.skew,
+        ..IdpConfig::default()
+    };
+    let idp = Idp::start(&a.listen, cfg)?;
+    for c in &a.clients {
+        let mut parts = c.splitn(3, ':');
+        let (Some(kind), Some(id), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+            anyhow::bail!("--client {c:?}: expected KIND:CLIENT_ID:JWK_FILE");
+        };
+        let kind = match kind {
+            "service_user" => ClientKind::ServiceUser,
+            "api_app" => ClientKind::ApiApp,
+            "auth0_app" => ClientKind::Auth0App,
+            k => anyhow::bail!("--client: unknown kind {k}"),
+        };
+        let jwk = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+        idp.with(|s| s.register(id, kind, &jwk))??;
+    }
+    eprintln!(
+        "mock IdP on {} (issuer {0}); JWKS at {0}/oauth/v2/keys; Ctrl-C stops",
+        idp.url
+    );
+    let start = std::time::Instant::now();
+    let mut last_rotation = 0u64;
+    loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let t = start.elapsed().as_secs();
+        if let Some(every) = a.rotate_every.filter(|e| *e > 0) {
+            if t >= last_rotation + every {
+                last_rotation = t;
+                let kid = idp.with(|s| s.rotate())??;
+                eprintln!("[{t:>5} s] rotated: signing with {kid}");
+            }
+        }
+        if let Some(every) = a.outage_every.filter(|e| *e > 0) {
+            let down = t >= every && (t % every) < a.outage_for;
+            let was = idp.with(|s| std::mem::replace(&mut s.outage, down))?;
+            if was != down {
+                eprintln!(
+                    "[{t:>5} s] JWKS {}",
+                    if down { "outage begins" } else { "back" }
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! `tokenguard-sim jwks fetch`: a JWK Set from a URL into a file or a device, honouring
+//! `Cache-Control: max-age`, with timeouts and a size limit.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use tokenguard::RefreshPolicy;
+
+use crate::client::DeviceClient;
+use crate::idp;
+
+#[derive(Args, Debug)]
+pub struct JwksArgs {
+    #[command(subcommand)]
+    cmd: JwksCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum JwksCmd {
+    /// Fetch a JWK Set (checked by tokenguard) into a file or a device.
+    Fetch(FetchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// The JWK Set URL (e.g. https://TENANT/.well-known/jwks.json, ZITADEL's /oauth/v2/keys).
+    url: String,
+    /// Write the set to this file.
+    #[arg(long, required_unless_present = "device")]
+    output: Option<PathBuf>,
+    /// Stream the set into a device (`device serve` or `device qemu`) at HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    device: Option<String>,
+    /// Keep going: fetch again when max-age runs out (clamped to 60 s..1 day, default 1 h
+    /// without one), retrying every 30 s after a failure.
+    #[arg(long)]
+    watch: bool,
+    /// Stop watching after this many fetches (0: never).
+    #[arg(long, default_value_t = 0)]
+    count: u32,
+    /// Connect timeout, seconds.
+    #[arg(long, default_value_t = 5)]
+    connect_timeout: u64,
+    /// Read timeout, seconds.
+    #[arg(long, default_value_t = 10)]
+    read_timeout: u64,
+    /// Largest response accepted, bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_size: u64,
+    /// Print one JSON object per fetch.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One fetch: `(keys usable, keys skipped, max-age)`.
+fn once(
+    a: &FetchArgs,
+    dev: &mut Option<DeviceClient<TcpStream>>,
+) -> anyhow::Result<(usize, usize, Option<u64>)> {
+    let (body, cc) = crate::jwk_cmd::fetch(
+        &a.url,
+        Duration::from_secs(a.connect_timeout),
+        Duration::from_secs(a.read_timeout),
+        a.max_size,
+    )?;
+    let max_age = idp::max_age(cc.as_deref());
+    // Check the set with tokenguard before handing it on: a bad set never replaces a good one.
+    let mut set: tokenguard::KeySet<64> = tokenguard::KeySet::new();
+    set.allow_mixed_key_types(true);
+    let mut skipped = 0;
+    let report = set
+        .load_jwks(&body, &mut |e| {
+            if let tokenguard::UpdateEvent::Skipped(s) = e {
+                skipped += 1;
+                eprintln!("warning: key #{} skipped: {}", s.index, s.reason);
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("{}: not a usable JWK Set: {e}", a.url))?;
+    if let Some(d) = dev.as_mut() {
+        let age = max_age.and_then(|m| u32::try_from(m).ok());
+        match d.load_jwks(&body, 512, age)? {
+            Ok(r) => {
+                if usize::from(r.loaded + r.unchanged) != usize::from(report.loaded) {
+                    eprintln!(
+                        "note: the device kept {} keys (its capacity or rules differ)",
+                        r.loaded + r.unchanged
+                    );
+                }
+            }
+            Err(code) => bail!("the device refused the set (code {code}); its old keys stay"),
+        }
+    }
+    if let Some(p) = &a.output {
+        let tmp = p.with_extension("tmp");
+        std::fs::write(&tmp, &body).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, p).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok((usize::from(report.loaded), skipped, max_age))
+}
+
+pub fn run(args: JwksArgs) -> anyhow::Result<i32> {
+    let JwksCmd::Fetch(a) = args.cmd;
+    let mut dev = match &a.device {
+        Some(addr) => {
+            let s = TcpStream::connect(addr)
+                .with_context(|| format!("connecting to the device at {addr}"))?;
+            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+            let mut d = DeviceClient::new(s);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs();
+            if !d.info()?.clock_set {
+                d.set_time(now)?;
+            }
+            Some(d)
+        }
+        None => None,
+    };
+    let p = RefreshPolicy::DEFAULT;
+    let mut fetches = 0u32;
+    loop {
+        fetches += 1;
+        let wait = match once(&a, &mut dev) {
+            Ok((keys, skipped, max_age)) => {
+                let next = max_age
+                    .unwrap_or(p.default_max_age)
+                    .clamp(p.min_max_age, p.max_max_age);
+                if a.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"ok": true, "keys": keys, "skipped": skipped, "max_age": max_age, "next_fetch_in": next})
+                    );
+                } else {
+                    eprintln!(
+                        "fetched {}: {keys} keys ({skipped} skipped), max-age {}; next fetch in {next} s",
+                        a.url,
+                        max_age.map_or("absent".into(), |m| m.to_string())
+                    );
+                }
+                next
+            }
+            Err(e) if a.watch => {
+                if let Some(d) = dev.as_mut() {
+                    d.fetch_failed()?;
+                }
+                if a.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"ok": false, "error": format!("{e:#}"), "next_fetch_in": p.retry_after})
+                    );
+                } else {
+                    eprintln!(
+                        "fetch failed: {e:#}; the old keys stay; retry in {} s",
+                        p.retry_after
+                    );
+                }
+                p.retry_after
+            }
+            Err(e) => return Err(e),
+        };
+        if !a.watch || (a.count > 0 && fetches >= a.count) {
+            return Ok(0);
+        }
+        std::thread::sleep(Duration::from_secs(wait));
+    }
+}

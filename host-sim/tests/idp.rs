@@ -1,0 +1,436 @@
+//! The mock IdP over real HTTP: discovery, JWKS with max-age and outages, the JWT-bearer
+//! and `private_key_jwt` grants with ZITADEL's and Auth0's checks, introspection, and
+//! `tokenguard-sim jwks fetch` against it.
+
+use std::process::Command;
+
+use serde_json::Value;
+use tokenguard::assertion::{encode, presets, Aud, Claims};
+use tokenguard::sign::SigningKey;
+use tokenguard_sim::idp::{self, ClientKind, Idp, IdpConfig, CLIENT_ASSERTION, JWT_BEARER};
+
+const NOW: u64 = 1_767_225_600;
+/// RFC 8037 A.1 Ed25519 key.
+const D: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+const X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+
+fn key(kid: &str) -> SigningKey {
+    let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","kid":"{kid}","d":"{D}","x":"{X}"}}"#);
+    SigningKey::from_jwk(jwk.as_bytes()).unwrap()
+}
+
+fn public(kid: &str) -> String {
+    format!(r#"{{"kty":"OKP","crv":"Ed25519","kid":"{kid}","alg":"EdDSA","x":"{X}"}}"#)
+}
+
+fn mint(k: &SigningKey, c: &Claims<'_>) -> String {
+    let mut buf = vec![0u8; 2048];
+    encode(k, Some("JWT"), c, None, &mut buf)
+        .unwrap()
+        .to_owned()
+}
+
+fn start() -> Idp {
+    let idp = Idp::start("127.0.0.1:0", IdpConfig::default()).unwrap();
+    idp.with(|s| {
+        s.sim_now = Some(NOW);
+        s.register("user-1", ClientKind::ServiceUser, &public("k-user"))
+            .unwrap();
+        s.register("app-1", ClientKind::ApiApp, &public("k-app"))
+            .unwrap();
+        s.register("auth0-client", ClientKind::Auth0App, &public("k-auth0"))
+            .unwrap();
+    })
+    .unwrap();
+    idp
+}
+
+fn grant(idp: &Idp, assertion: &str) -> (u16, Value) {
+    idp::post_form(
+        &idp::agent(),
+        &format!("{}/oauth/v2/token", idp.url),
+        &[("grant_type", JWT_BEARER), ("assertion", assertion)],
+    )
+    .unwrap()
+}
+
+fn description(r: &(u16, Value)) -> String {
+    r.1["error_description"].as_str().unwrap_or("").to_owned()
+}
+
+#[test]
+fn discovery_and_jwks_with_max_age_and_outage() {
+    let idp = start();
+    let http = idp::agent();
+    let mut r = http
+        .get(&format!("{}/.well-known/openid-configuration", idp.url))
+        .call()
+        .unwrap();
+    let d: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(d["issuer"], idp.url);
+    assert_eq!(d["jwks_uri"], format!("{}/oauth/v2/keys", idp.url));
+    for path in ["/oauth/v2/keys", "/.well-known/jwks.json"] {
+        let mut r = http.get(&format!("{}{path}", idp.url)).call().unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers().get("cache-control").unwrap().to_str().unwrap(),
+            "public, max-age=600"
+        );
+        let set: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        assert_eq!(set["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(set["keys"][0]["kid"], "idp-key-1");
+        assert_eq!(set["keys"][0]["alg"], "ES256");
+        assert!(set["keys"][0].get("d").is_none());
+    }
+    // Rotation keeps the previous key published; a second rotation drops the oldest.
+    idp.with(|s| s.rotate().unwrap()).unwrap();
+    idp.with(|s| s.rotate().unwrap()).unwrap();
+    let kids: Vec<String> = idp
+        .with(|s| {
+            s.jwks()["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap();
+    assert_eq!(kids, ["idp-key-2", "idp-key-3"]);
+    // Outage through the admin endpoint.
+    let (s, _) = idp::post_form(
+        &http,
+        &format!("{}/admin/outage", idp.url),
+        &[("on", "true")],
+    )
+    .unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(
+        http.get(&format!("{}/oauth/v2/keys", idp.url))
+            .call()
+            .unwrap()
+            .status(),
+        503
+    );
+    idp::post_form(
+        &http,
+        &format!("{}/admin/outage", idp.url),
+        &[("on", "false")],
+    )
+    .unwrap();
+    assert_eq!(
+        http.get(&format!("{}/oauth/v2/keys", idp.url))
+            .call()
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(idp.with(|s| s.counters).unwrap()[..2], [3, 1]);
+}
+
+#[test]
+fn jwt_bearer_grant_applies_zitadels_checks() {
+    let idp = start();
+    let iss = idp.url.clone();
+    let k = key("k-user");
+    let t = presets::Timing::new(NOW, 3600);
+    let good = mint(
+        &k,
+        &presets::zitadel_service_user("user-1", &iss, t).unwrap(),
+    );
+    let r = grant(&idp, &good);
+    assert_eq!(r.0, 200, "{r:?}");
+    assert_eq!(r.1["token_type"], "Bearer");
+    // The access token verifies against the published JWKS.
+    let jwks = idp.with(|s| s.jwks().to_string()).unwrap();
+    let mut set: tokenguard::KeySet<4> = tokenguard::KeySet::new();
+    set.load_jwks(jwks.as_bytes(), &mut |_| {}).unwrap();
+    let at = r.1["access_token"].as_str().unwrap();
+    let v = tokenguard::Validation::new(
+        tokenguard::Expect::One(&iss),
+        tokenguard::Expect::One("device-api"),
+    )
+    .typ("at+jwt");
+    let mut buf = vec![0u8; at.len()];
+    let tok = set.verify(at.as_bytes(), &v, NOW, &mut buf).unwrap();
+    assert_eq!(tok.claims().sub().unwrap().as_str(), Some("user-1"));
+
+    let claims =
+        |iss_: &'static str, sub: &'static str, aud: &'static str, iat: u64, exp: u64| Claims {
+            iss: Some(iss_),
+            sub: Some(sub),
+            aud: Aud::One(aud),
+            iat: Some(iat),
+            exp: Some(exp),
+            ..Claims::EMPTY
+        };
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let aud = leak(iss.clone());
+    for (c, want) in [
+        (
+            claims("user-1", "user-1", "https://elsewhere", NOW, NOW + 60),
+            "wrong_audience",
+        ),
+        (
+            claims("user-1", "someone", aud, NOW, NOW + 60),
+            "wrong_subject",
+        ),
+        (
+            claims("user-2", "user-2", aud, NOW, NOW + 60),
+            "wrong_issuer",
+        ),
+        (
+            claims("user-1", "user-1", aud, NOW + 5, NOW + 60),
+            "issued_in_future",
+        ),
+        (
+            claims("user-1", "user-1", aud, NOW, NOW + 3601),
+            "invalid_claim",
+        ),
+        (
+            claims("user-1", "user-1", aud, NOW - 100, NOW - 10),
+            "expired",
+        ),
+    ] {
+        let r = grant(&idp, &mint(&k, &c));
+        assert_eq!(r.0, 400);
+        assert_eq!(r.1["error"], "invalid_grant");
+        assert!(description(&r).starts_with(want), "{want}: {r:?}");
+    }
+    // iat one second ahead is within ZITADEL's skew.
+    assert_eq!(
+        grant(
+            &idp,
+            &mint(&k, &claims("user-1", "user-1", aud, NOW + 1, NOW + 60))
+        )
+        .0,
+        200
+    );
+    // An app key cannot use the service-user grant; an unknown kid is refused.
+    let app = mint(&key("k-app"), &claims("app-1", "app-1", aud, NOW, NOW + 60));
+    assert!(
+        description(&grant(&idp, &app)).starts_with("key_not_found"),
+        "{:?}",
+        grant(&idp, &app)
+    );
+    let stranger = mint(
+        &key("k-unknown"),
+        &claims("user-1", "user-1", aud, NOW, NOW + 60),
+    );
+    assert!(description(&grant(&idp, &stranger)).starts_with("key_not_found"));
+    // Malformed requests.
+    let form = |f: &[(&str, &str)]| {
+        idp::post_form(&idp::agent(), &format!("{}/oauth/v2/token", idp.url), f).unwrap()
+    };
+    assert_eq!(
+        form(&[("grant_type", "password")]).1["error"],
+        "unsupported_grant_type"
+    );
+    assert_eq!(
+        form(&[("grant_type", JWT_BEARER)]).1["error"],
+        "invalid_request"
+    );
+    assert!(description(&grant(&idp, "not.a.jwt")).starts_with("malformed"));
+}
+
+#[test]
+fn private_key_jwt_needs_a_fresh_jti_and_introspection_needs_an_app_assertion() {
+    let idp = start();
+    let endpoint = format!("{}/oauth/v2/token", idp.url);
+    let k = key("k-auth0");
+    let t = presets::Timing::new(NOW, 300);
+    let a = mint(
+        &k,
+        &presets::auth0_private_key_jwt("auth0-client", &endpoint, "jti-1", t).unwrap(),
+    );
+    let send = |a: &str| {
+        idp::post_form(
+            &idp::agent(),
+            &endpoint,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", CLIENT_ASSERTION),
+                ("client_assertion", a),
+            ],
+        )
+        .unwrap()
+    };
+    let r = send(&a);
+    assert_eq!(r.0, 200, "{r:?}");
+    let at = r.1["access_token"].as_str().unwrap().to_owned();
+    let again = send(&a);
+    assert_eq!(again.1["error"], "invalid_client");
+    assert!(description(&again).starts_with("replayed"), "{again:?}");
+    // A new jti works; no jti is refused; six minutes is too long.
+    let b = mint(
+        &k,
+        &presets::auth0_private_key_jwt("auth0-client", &endpoint, "jti-2", t).unwrap(),
+    );
+    assert_eq!(send(&b).0, 200);
+    let no_jti = mint(
+        &k,
+        &Claims {
+            iss: Some("auth0-client"),
+            sub: Some("auth0-client"),
+            aud: Aud::One(&endpoint),
+            iat: Some(NOW),
+            exp: Some(NOW + 60),
+            ..Claims::EMPTY
+        },
+    );
+    assert!(
+        description(&send(&no_jti)).starts_with("missing_claim"),
+        "{:?}",
+        send(&no_jti)
+    );
+    let long = mint(
+        &k,
+        &Claims {
+            iss: Some("auth0-client"),
+            sub: Some("auth0-client"),
+            aud: Aud::One(&endpoint),
+            iat: Some(NOW),
+            exp: Some(NOW + 360),
+            jti: Some("jti-3"),
+            ..Claims::EMPTY
+        },
+    );
+    assert!(
+        description(&send(&long)).starts_with("invalid_claim"),
+        "{:?}",
+        send(&long)
+    );
+
+    // Introspection with a ZITADEL API-app assertion.
+    let iss = idp.url.clone();
+    let app = mint(
+        &key("k-app"),
+        &presets::zitadel_api_app("app-1", &iss, presets::Timing::new(NOW, 3600)).unwrap(),
+    );
+    let introspect = |assertion: &str, token: &str| {
+        idp::post_form(
+            &idp::agent(),
+            &format!("{}/oauth/v2/introspect", idp.url),
+            &[
+                ("client_assertion_type", CLIENT_ASSERTION),
+                ("client_assertion", assertion),
+                ("token", token),
+            ],
+        )
+        .unwrap()
+    };
+    let r = introspect(&app, &at);
+    assert_eq!(r.0, 200, "{r:?}");
+    assert_eq!(r.1["active"], true);
+    assert_eq!(r.1["client_id"], "auth0-client");
+    let r = introspect(&app, &format!("{at}x"));
+    assert_eq!(r.1["active"], false);
+    assert_eq!(r.1["reason"], "malformed");
+    // The service user's key is not an API app's.
+    let user_assertion = mint(
+        &key("k-user"),
+        &presets::zitadel_api_app("user-1", &iss, presets::Timing::new(NOW, 3600)).unwrap(),
+    );
+    assert_eq!(introspect(&user_assertion, &at).0, 401);
+}
+
+#[test]
+fn jwks_fetch_into_a_file_and_a_device() {
+    let idp = start();
+    let dir = std::env::temp_dir().join(format!("tokenguard-idp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("jwks.json");
+    let url = format!("{}/oauth/v2/keys", idp.url);
+    let o = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+        .args([
+            "jwks",
+            "fetch",
+            &url,
+            "--output",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(line["keys"], 1);
+    assert_eq!(line["max_age"], 600);
+    assert_eq!(line["next_fetch_in"], 600);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(saved["keys"][0]["kid"], "idp-key-1");
+
+    // Into a simulated device over TCP.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || tokenguard_sim::device_cmd::serve::<8>(l));
+    let o = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+        .args(["jwks", "fetch", &url, "--device", &addr])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut dev =
+        tokenguard_sim::client::DeviceClient::new(std::net::TcpStream::connect(&addr).unwrap());
+    let keys = dev.list_keys().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].0, "idp-key-1");
+
+    // An outage: a clear error, and the file keeps the last good set.
+    idp.with(|s| s.outage = true).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+        .args(["jwks", "fetch", &url, "--output", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("HTTP 503"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let kept: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(kept, saved);
+    // Not a JWK Set: refused before it reaches the file.
+    idp.with(|s| s.outage = false).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+        .args([
+            "jwks",
+            "fetch",
+            &format!("{}/.well-known/openid-configuration", idp.url),
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a usable JWK Set"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&std::fs::read_to_string(&out).unwrap()).unwrap(),
+        saved
+    );
+}
+
+#[test]
+fn demo_passes_as_json() {
+    let o = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+        .args(["demo", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["passed"], true);
+    assert_eq!(r["failures"], 0);
+    assert_eq!(r["checks"], 24);
+    assert!(r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["ok"] == true));
+}

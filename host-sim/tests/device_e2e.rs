@@ -53,6 +53,13 @@ fn start_sim() -> (Proc, DeviceClient<TcpStream>) {
 }
 
 fn start_qemu() -> (Proc, DeviceClient<TcpStream>) {
+    let (p, port) = start_qemu_port();
+    // QEMU's TCP serial accepts before the firmware has booted; the INFO round trip in the
+    // callers waits for it.
+    (p, DeviceClient::new(connect(port, Duration::from_secs(30))))
+}
+
+fn start_qemu_port() -> (Proc, u16) {
     let elf = std::env::var("TOKENGUARD_FIRMWARE_ELF")
         .expect("TOKENGUARD_FIRMWARE_ELF must name the built firmware (cargo xtask ci sets it)");
     let port = free_port();
@@ -69,10 +76,7 @@ fn start_qemu() -> (Proc, DeviceClient<TcpStream>) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let p = Proc(child);
-    // QEMU's TCP serial accepts before the firmware has booted; the INFO round trip below
-    // waits for it.
-    (p, DeviceClient::new(connect(port, Duration::from_secs(30))))
+    (Proc(child), port)
 }
 
 const ISS: &str = "https://issuer.example";
@@ -348,4 +352,40 @@ fn qemu_firmware_matches_the_simulator() {
     let b = script(&mut fw);
     check(&b);
     assert_eq!(a, b, "firmware and simulator disagree");
+}
+
+/// `tokenguard-sim demo --json`, against a simulated device or the one at `device`.
+fn demo_json(device: Option<&str>) -> serde_json::Value {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"));
+    c.args(["demo", "--json"]);
+    if let Some(d) = device {
+        c.args(["--device", d]);
+    }
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "demo failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+#[ignore = "needs QEMU and the firmware ELF (run by `cargo xtask ci`)"]
+fn demo_gives_identical_verdicts_on_the_firmware() {
+    let (_q, port) = start_qemu_port();
+    {
+        // Wait for the firmware to boot, then hand the UART to the demo.
+        let mut c = DeviceClient::new(connect(port, Duration::from_secs(30)));
+        assert_eq!(c.info().unwrap().key_capacity, 8);
+    }
+    let fw = demo_json(Some(&format!("127.0.0.1:{port}")));
+    let sim = demo_json(None);
+    assert_eq!(fw["passed"], true);
+    assert_eq!(fw["checks"], 24);
+    assert_eq!(
+        fw["steps"], sim["steps"],
+        "firmware and simulator verdicts differ"
+    );
 }

@@ -262,3 +262,73 @@ pub mod corpus {
         }
     }
 }
+
+/// The interop peers (PyJWT, jwcrypto, node `jose`) installed by `peers/install.sh`.
+pub mod peers {
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+
+    /// The peers' names.
+    pub const ALL: [&str; 3] = ["pyjwt", "jwcrypto", "jose"];
+
+    fn repo() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    /// Where the peers are installed: `TOKENGUARD_PEERS`, else `target/peers`. Panics with
+    /// the install command when they are missing (the tests using them are `#[ignore]`d and
+    /// run by `cargo xtask ci` after installing them).
+    pub fn dir() -> PathBuf {
+        // A relative TOKENGUARD_PEERS is relative to the repository root.
+        let d = std::env::var_os("TOKENGUARD_PEERS")
+            .map(|p| repo().join(p))
+            .unwrap_or_else(|| repo().join("target/peers"));
+        assert!(
+            d.join("python").is_dir() && d.join("node/node_modules/jose").is_dir(),
+            "interop peers not installed in {}: run peers/install.sh",
+            d.display()
+        );
+        d
+    }
+
+    /// Runs `peer` in `mode` (`verify` or `mint`) on `input` (the JSON contract in
+    /// peers/README.md) and returns its output.
+    pub fn run(peer: &str, mode: &str, input: &serde_json::Value) -> serde_json::Value {
+        let d = dir();
+        let mut cmd = match peer {
+            "jose" => {
+                let mut c = Command::new("node");
+                c.arg(repo().join("peers/peer.mjs"))
+                    .arg(d.join("node/node_modules"))
+                    .arg(mode);
+                c
+            }
+            _ => {
+                let mut c = Command::new("python3");
+                c.env("PYTHONPATH", d.join("python"))
+                    .arg(repo().join("peers/peer.py"))
+                    .arg(peer)
+                    .arg(mode);
+                c
+            }
+        };
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {peer}: {e}"));
+        let body = input.to_string();
+        let mut stdin = child.stdin.take().expect("stdin");
+        let writer = std::thread::spawn(move || stdin.write_all(body.as_bytes()));
+        let out = child.wait_with_output().expect("peer output");
+        writer.join().expect("writer").expect("writing to the peer");
+        assert!(
+            out.status.success(),
+            "{peer} {mode} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{peer} output: {e}"))
+    }
+}

@@ -113,6 +113,31 @@ fn tests() -> Result {
     run(
         "vector suites with the compact SHA-384/512 (the firmware's)",
         c,
+    )?;
+    interop()
+}
+
+/// Installs PyJWT, jwcrypto and node `jose` into target/peers (idempotent) and runs the
+/// interop suite against them.
+fn interop() -> Result {
+    let peers = root().join("target/peers");
+    let mut c = Command::new("bash");
+    c.arg(root().join("peers/install.sh")).arg(&peers);
+    run("install interop peers (PyPI, npm)", c)?;
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "tokenguard-tests",
+        "--test",
+        "interop",
+        "--",
+        "--ignored",
+    ])
+    .env("TOKENGUARD_PEERS", &peers);
+    run(
+        "interop: PyJWT, jwcrypto, jose verify our tokens and we verify theirs",
+        c,
     )
 }
 

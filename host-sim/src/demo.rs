@@ -11,17 +11,12 @@
 //! no time. Each step states what should happen, checks what did, and the command exits 1
 //! if anything surprised it.
 
-use std::net::{TcpListener, TcpStream};
-
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 use clap::Args;
-use ring::rand::SecureRandom;
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde_json::{json, Value};
-use tokenguard::AlgSet;
 
-use crate::client::{DeviceClient, LoadReport, Policy, Verdict};
-use crate::idp::{self, ClientKind, Idp, IdpConfig, CLIENT_ASSERTION, JWT_BEARER};
+use crate::flow::{b64, loaded, reply, tamper_scope, Host, T0};
+use crate::idp::{IdpConfig, CLIENT_ASSERTION, JWT_BEARER};
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -35,19 +30,6 @@ pub struct DemoArgs {
     /// starting a simulated one.
     #[arg(long, value_name = "HOST:PORT")]
     device: Option<String>,
-}
-
-const DEVICE_ID: &str = "device-0042";
-const DEVICE_KID: &str = "device-key-1";
-const API_AUDIENCE: &str = "device-api";
-/// 2026-01-01T00:00:00Z.
-const T0: u64 = 1_767_225_600;
-
-fn b64(data: &[u8]) -> String {
-    let mut out = vec![0u8; tokenguard::b64::encoded_len(data.len())];
-    let n = tokenguard::b64::encode(data, &mut out).unwrap_or(0);
-    out.truncate(n);
-    String::from_utf8(out).unwrap_or_default()
 }
 
 struct Narrator {
@@ -94,123 +76,6 @@ impl Narrator {
     }
 }
 
-/// The host side of the device: its TCP link, the HTTP client and the simulated clock.
-struct Host {
-    dev: DeviceClient<TcpStream>,
-    http: ureq::Agent,
-    idp: Idp,
-    now: u64,
-}
-
-impl Host {
-    /// Moves the simulated clock on the device and the IdP.
-    fn set_time(&mut self, now: u64) -> anyhow::Result<()> {
-        self.now = now;
-        self.dev.set_time(now)?;
-        self.idp.with(|s| s.sim_now = Some(now))
-    }
-
-    /// Does what the device's cache asks for: `None` if no fetch is due, else the reason
-    /// (1 initial, 2 expired, 3 unknown kid, 4 retry) and the outcome.
-    fn refresh(&mut self) -> anyhow::Result<Option<(u8, Result<LoadReport, String>)>> {
-        let (due, ..) = self.dev.refresh_state()?;
-        if due == 0 {
-            return Ok(None);
-        }
-        let url = format!("{}/oauth/v2/keys", self.idp.url);
-        let mut resp = self
-            .http
-            .get(&url)
-            .call()
-            .map_err(|e| anyhow!("GET {url}: {e}"))?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            self.dev.fetch_failed()?;
-            return Ok(Some((due, Err(format!("HTTP {status}")))));
-        }
-        let cc = resp
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
-        let max_age = idp::max_age(cc.as_deref()).and_then(|m| u32::try_from(m).ok());
-        let body = resp.body_mut().with_config().limit(1 << 20).read_to_vec()?;
-        let r = self.dev.load_jwks(&body, 200, max_age)?;
-        Ok(Some((due, r.map_err(|c| format!("JWKS refused ({c})")))))
-    }
-
-    /// The device mints an assertion; `preset` as in `SIGN`.
-    fn mint(
-        &mut self,
-        preset: u8,
-        lifetime: u32,
-        backdate: u16,
-        aud: &str,
-        jti: &str,
-    ) -> anyhow::Result<String> {
-        let mut entropy = [0u8; 32];
-        ring::rand::SystemRandom::new()
-            .fill(&mut entropy)
-            .map_err(|_| anyhow!("no randomness"))?;
-        self.dev
-            .sign(preset, lifetime, backdate, &entropy, DEVICE_ID, aud, jti)?
-            .map_err(|s| anyhow!("device SIGN failed with status {s:#04x}"))
-    }
-
-    fn post(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<(u16, Value)> {
-        idp::post_form(&self.http, &format!("{}{path}", self.idp.url), form)
-    }
-
-    fn verify(&mut self, token: &str) -> anyhow::Result<Verdict> {
-        self.dev.verify(0, token)
-    }
-}
-
-fn reply(r: &(u16, Value)) -> String {
-    match r.1.get("error") {
-        Some(e) => format!(
-            "HTTP {} {}: {}",
-            r.0,
-            e.as_str().unwrap_or(""),
-            r.1["error_description"].as_str().unwrap_or("")
-        ),
-        None => format!("HTTP {}", r.0),
-    }
-}
-
-fn loaded(r: &Option<(u8, Result<LoadReport, String>)>) -> String {
-    match r {
-        None => "no fetch due".into(),
-        Some((due, Ok(l))) => format!("reason {due}, {} keys loaded", l.loaded),
-        Some((due, Err(e))) => format!("reason {due}, {e}"),
-    }
-}
-
-/// Re-encodes the payload with a wider scope, keeping the original signature.
-fn tamper_scope(token: &str) -> anyhow::Result<String> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
-        anyhow::bail!("not a JWS")
-    };
-    let mut raw = vec![0u8; p.len()];
-    let len = tokenguard::b64::decode(p.as_bytes(), &mut raw).map_err(|_| anyhow!("payload"))?;
-    raw.truncate(len);
-    let edited = String::from_utf8(raw)?.replace("\"scope\":\"openid\"", "\"scope\":\"admin\"");
-    Ok(format!("{h}.{}.{s}", b64(edited.as_bytes())))
-}
-
-/// Starts a simulated device on a loopback port (the firmware's 8 key slots).
-fn start_device() -> anyhow::Result<String> {
-    let l = TcpListener::bind("127.0.0.1:0")?;
-    let addr = l.local_addr()?.to_string();
-    std::thread::Builder::new()
-        .name("device".into())
-        .spawn(move || {
-            let _ = crate::device_cmd::serve::<{ crate::device_cmd::FIRMWARE_KEYS }>(l);
-        })?;
-    Ok(addr)
-}
-
 pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let mut n = Narrator {
         quiet: args.quiet,
@@ -219,28 +84,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
         steps: vec![],
         failures: 0,
     };
-    let idp = Idp::start(
-        "127.0.0.1:0",
-        IdpConfig {
-            max_age: 600,
-            skew: 1,
-            access_ttl: 7200,
-            ..IdpConfig::default()
-        },
-    )?;
-    let dev_addr = match &args.device {
-        Some(a) => a.clone(),
-        None => start_device()?,
+    let cfg = IdpConfig {
+        max_age: 600,
+        skew: 1,
+        access_ttl: 7200,
+        ..IdpConfig::default()
     };
-    let stream = TcpStream::connect(&dev_addr)
-        .with_context(|| format!("connecting to the device at {dev_addr}"))?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
-    let mut h = Host {
-        dev: DeviceClient::new(stream),
-        http: idp::agent(),
-        idp,
-        now: T0,
-    };
+    let (mut h, info, dev_addr) = Host::setup(args.device.as_deref(), cfg)?;
     let issuer = h.idp.url.clone();
 
     n.say("tokenguard demo: a device, its identity provider, key rotation, replay, skew and an outage");
@@ -248,38 +98,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
         "IdP (HTTP) at {issuer}; device (device protocol over TCP) at {dev_addr}"
     ));
     n.say("(simulated clocks from 2026-01-01T00:00:00Z; every verdict comes from tokenguard)\n");
-
-    // Set-up: the device's key (Ed25519, in a secure element on real hardware) is
-    // registered at the IdP for the service user and for an Auth0-style app.
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow!("keygen"))?;
-    let pair =
-        Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8.as_ref()).map_err(|_| anyhow!("key"))?;
-    let seed = pkcs8.as_ref().get(16..48).context("pkcs8 layout")?;
-    let x = b64(pair.public_key().as_ref());
-    let public =
-        format!(r#"{{"kty":"OKP","crv":"Ed25519","kid":"{DEVICE_KID}","alg":"EdDSA","x":"{x}"}}"#);
-    let private = format!(
-        r#"{{"kty":"OKP","crv":"Ed25519","kid":"{DEVICE_KID}","alg":"EdDSA","x":"{x}","d":"{}"}}"#,
-        b64(seed)
-    );
-    h.set_time(T0)?;
-    let info = h.dev.info()?;
-    let alg = h.dev.set_signing_key(&private)?;
-    h.idp
-        .with(|s| s.register(DEVICE_ID, ClientKind::ServiceUser, &public))??;
-    h.idp
-        .with(|s| s.register(DEVICE_ID, ClientKind::Auth0App, &public))??;
-    let mut policy = Policy::new(0, &issuer, API_AUDIENCE);
-    policy.typ = "at+jwt".into();
-    policy.algs = AlgSet::ASYMMETRIC;
-    policy.leeway = 5;
-    h.dev.set_policy(&policy)?;
     n.say(&format!(
-        "device: tokenguard {} ({} key slots), signing key {DEVICE_KID} ({}), registered at the IdP\n",
-        info.version,
-        info.key_capacity,
-        alg.name()
+        "device: tokenguard {} ({} key slots), Ed25519 signing key registered at the IdP\n",
+        info.version, info.key_capacity
     ));
 
     n.say("1. The device's cache asks for the IdP's JWKS; the host fetches it over HTTP");

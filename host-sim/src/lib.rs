@@ -5,8 +5,10 @@
 pub mod client;
 pub mod demo;
 pub mod device_cmd;
+pub mod flow;
 pub mod idp;
 pub mod jwk_cmd;
 pub mod jwks_cmd;
 pub mod keyfile;
+pub mod scenario;
 pub mod sign_cmd;

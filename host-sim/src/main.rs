@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod verify_cmd;
 
-use tokenguard_sim::{demo, device_cmd, idp, jwk_cmd, jwks_cmd, sign_cmd};
+use tokenguard_sim::{demo, device_cmd, idp, jwk_cmd, jwks_cmd, scenario, sign_cmd};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -33,6 +33,8 @@ enum Cmd {
     Idp(IdpCmd),
     /// Fetch a JWK Set into a file or a device, honouring max-age.
     Jwks(jwks_cmd::JwksArgs),
+    /// Run scripted scenarios (TOML): rotations, outages, skew, replays, unknown-kid floods.
+    Scenario(scenario::ScenarioArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -59,6 +61,7 @@ fn main() {
             cmd: IdpSub::Serve(a),
         }) => idp::serve(a),
         Cmd::Jwks(a) => jwks_cmd::run(a),
+        Cmd::Scenario(a) => scenario::run(a),
     };
     match r {
         Ok(code) => std::process::exit(code),

@@ -1,0 +1,240 @@
+//! The host around a device, shared by the demo and the scenarios: the device's TCP link,
+//! the mock IdP, an HTTP client and the simulated clocks.
+
+use std::net::{TcpListener, TcpStream};
+
+use anyhow::{anyhow, Context};
+use ring::rand::SecureRandom;
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde_json::Value;
+use tokenguard::AlgSet;
+
+use crate::client::{DeviceClient, DeviceInfo, LoadReport, Policy, Verdict};
+use crate::idp::{self, ClientKind, Idp, IdpConfig};
+
+pub const DEVICE_ID: &str = "device-0042";
+pub const DEVICE_KID: &str = "device-key-1";
+pub const API_AUDIENCE: &str = "device-api";
+/// 2026-01-01T00:00:00Z.
+pub const T0: u64 = 1_767_225_600;
+
+pub fn b64(data: &[u8]) -> String {
+    let mut out = vec![0u8; tokenguard::b64::encoded_len(data.len())];
+    let n = tokenguard::b64::encode(data, &mut out).unwrap_or(0);
+    out.truncate(n);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The host side of the device: its TCP link, the HTTP client and the simulated clock.
+pub struct Host {
+    pub dev: DeviceClient<TcpStream>,
+    pub http: ureq::Agent,
+    pub idp: Idp,
+    pub now: u64,
+    /// The device's clock minus the IdP's (a skewed device).
+    pub skew: i64,
+}
+
+impl Host {
+    /// Moves the simulated clock on the device and the IdP.
+    pub fn set_time(&mut self, now: u64) -> anyhow::Result<()> {
+        self.now = now;
+        self.dev.set_time(now.saturating_add_signed(self.skew))?;
+        self.idp.with(|s| s.sim_now = Some(now))
+    }
+
+    /// Does what the device's cache asks for: `None` if no fetch is due, else the reason
+    /// (1 initial, 2 expired, 3 unknown kid, 4 retry) and the outcome.
+    pub fn refresh(&mut self) -> anyhow::Result<Option<(u8, Result<LoadReport, String>)>> {
+        let (due, ..) = self.dev.refresh_state()?;
+        if due == 0 {
+            return Ok(None);
+        }
+        let url = format!("{}/oauth/v2/keys", self.idp.url);
+        let mut resp = self
+            .http
+            .get(&url)
+            .call()
+            .map_err(|e| anyhow!("GET {url}: {e}"))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            self.dev.fetch_failed()?;
+            return Ok(Some((due, Err(format!("HTTP {status}")))));
+        }
+        let cc = resp
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let max_age = idp::max_age(cc.as_deref()).and_then(|m| u32::try_from(m).ok());
+        let body = resp.body_mut().with_config().limit(1 << 20).read_to_vec()?;
+        let r = self.dev.load_jwks(&body, 200, max_age)?;
+        Ok(Some((due, r.map_err(|c| format!("JWKS refused ({c})")))))
+    }
+
+    /// The device mints an assertion; `preset` as in `SIGN`.
+    pub fn mint(
+        &mut self,
+        preset: u8,
+        lifetime: u32,
+        backdate: u16,
+        aud: &str,
+        jti: &str,
+    ) -> anyhow::Result<String> {
+        self.try_mint(preset, lifetime, backdate, aud, jti)?
+            .map_err(|s| anyhow!("device SIGN failed with status {s:#04x}"))
+    }
+
+    /// Like [`Host::mint`], with the device's refusal status as `Ok(Err(status))`.
+    pub fn try_mint(
+        &mut self,
+        preset: u8,
+        lifetime: u32,
+        backdate: u16,
+        aud: &str,
+        jti: &str,
+    ) -> anyhow::Result<Result<String, u8>> {
+        let mut entropy = [0u8; 32];
+        ring::rand::SystemRandom::new()
+            .fill(&mut entropy)
+            .map_err(|_| anyhow!("no randomness"))?;
+        self.dev
+            .sign(preset, lifetime, backdate, &entropy, DEVICE_ID, aud, jti)
+    }
+
+    pub fn post(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<(u16, Value)> {
+        idp::post_form(&self.http, &format!("{}{path}", self.idp.url), form)
+    }
+
+    pub fn verify(&mut self, token: &str) -> anyhow::Result<Verdict> {
+        self.dev.verify(0, token)
+    }
+}
+
+pub fn reply(r: &(u16, Value)) -> String {
+    match r.1.get("error") {
+        Some(e) => format!(
+            "HTTP {} {}: {}",
+            r.0,
+            e.as_str().unwrap_or(""),
+            r.1["error_description"].as_str().unwrap_or("")
+        ),
+        None => format!("HTTP {}", r.0),
+    }
+}
+
+pub fn loaded(r: &Option<(u8, Result<LoadReport, String>)>) -> String {
+    match r {
+        None => "no fetch due".into(),
+        Some((due, Ok(l))) => format!("reason {due}, {} keys loaded", l.loaded),
+        Some((due, Err(e))) => format!("reason {due}, {e}"),
+    }
+}
+
+/// Re-encodes the payload with a wider scope, keeping the original signature.
+pub fn tamper_scope(token: &str) -> anyhow::Result<String> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
+        anyhow::bail!("not a JWS")
+    };
+    let mut raw = vec![0u8; p.len()];
+    let len = tokenguard::b64::decode(p.as_bytes(), &mut raw).map_err(|_| anyhow!("payload"))?;
+    raw.truncate(len);
+    let edited = String::from_utf8(raw)?.replace("\"scope\":\"openid\"", "\"scope\":\"admin\"");
+    Ok(format!("{h}.{}.{s}", b64(edited.as_bytes())))
+}
+
+/// Starts a simulated device on a loopback port (the firmware's 8 key slots).
+pub fn start_device() -> anyhow::Result<String> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    let addr = l.local_addr()?.to_string();
+    std::thread::Builder::new()
+        .name("device".into())
+        .spawn(move || {
+            let _ = crate::device_cmd::serve::<{ crate::device_cmd::FIRMWARE_KEYS }>(l);
+        })?;
+    Ok(addr)
+}
+
+impl Host {
+    /// Starts the IdP, connects to the device at `device` (or starts a simulated one),
+    /// gives the device an Ed25519 signing key registered at the IdP (ZITADEL service user
+    /// and Auth0 app `DEVICE_ID`), sets policy slot 0 (the IdP's access tokens: `typ`
+    /// at+jwt, asymmetric algorithms, 5 s leeway) and both clocks to `T0`.
+    pub fn setup(
+        device: Option<&str>,
+        cfg: IdpConfig,
+    ) -> anyhow::Result<(Host, DeviceInfo, String)> {
+        let idp = Idp::start("127.0.0.1:0", cfg)?;
+        let addr = match device {
+            Some(a) => a.to_owned(),
+            None => start_device()?,
+        };
+        let stream = TcpStream::connect(&addr)
+            .with_context(|| format!("connecting to the device at {addr}"))?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+        let mut h = Host {
+            dev: DeviceClient::new(stream),
+            http: idp::agent(),
+            idp,
+            now: T0,
+            skew: 0,
+        };
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow!("keygen"))?;
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8.as_ref())
+            .map_err(|_| anyhow!("key"))?;
+        let seed = pkcs8.as_ref().get(16..48).context("pkcs8 layout")?;
+        let x = b64(pair.public_key().as_ref());
+        let public = format!(
+            r#"{{"kty":"OKP","crv":"Ed25519","kid":"{DEVICE_KID}","alg":"EdDSA","x":"{x}"}}"#
+        );
+        let private = format!(
+            r#"{{"kty":"OKP","crv":"Ed25519","kid":"{DEVICE_KID}","alg":"EdDSA","x":"{x}","d":"{}"}}"#,
+            b64(seed)
+        );
+        h.set_time(T0)?;
+        let info = h.dev.info()?;
+        h.dev.set_signing_key(&private)?;
+        h.idp
+            .with(|s| s.register(DEVICE_ID, ClientKind::ServiceUser, &public))??;
+        h.idp
+            .with(|s| s.register(DEVICE_ID, ClientKind::Auth0App, &public))??;
+        let issuer = h.idp.url.clone();
+        let mut policy = Policy::new(0, &issuer, API_AUDIENCE);
+        policy.typ = "at+jwt".into();
+        policy.algs = AlgSet::ASYMMETRIC;
+        policy.leeway = 5;
+        h.dev.set_policy(&policy)?;
+        Ok((h, info, addr))
+    }
+
+    /// The JWT-bearer grant with an assertion the device mints (ZITADEL service user);
+    /// `Ok(access token)` or `Err(the refusal's code)`.
+    pub fn grant(&mut self, scope: &str) -> anyhow::Result<Result<String, String>> {
+        let issuer = self.idp.url.clone();
+        let a = self.mint(1, 3600, 5, &issuer, "")?;
+        let r = self.post(
+            "/oauth/v2/token",
+            &[
+                ("grant_type", idp::JWT_BEARER),
+                ("assertion", &a),
+                ("scope", scope),
+            ],
+        )?;
+        Ok(match r.1["access_token"].as_str() {
+            Some(t) if r.0 == 200 => Ok(t.to_owned()),
+            _ => Err(refusal_code(&r)),
+        })
+    }
+}
+
+/// The tokenguard code at the start of an OAuth error description (`"expired: ..."`), else
+/// the OAuth error.
+pub fn refusal_code(r: &(u16, Value)) -> String {
+    let d = r.1["error_description"].as_str().unwrap_or("");
+    match d.split_once(':') {
+        Some((code, _)) if !code.contains(' ') => code.to_owned(),
+        _ => r.1["error"].as_str().unwrap_or("error").to_owned(),
+    }
+}

@@ -1,0 +1,477 @@
+//! `tokenguard-sim scenario run FILE...`: scripted runs (TOML) of rotations, outages,
+//! skewed clocks, replays and unknown-`kid` floods against the simulated device or the QEMU
+//! firmware, with a table of expected against observed verdicts.
+//!
+//! ```toml
+//! name = "key rotation"
+//! [idp]                 # optional: max_age (600), skew (1), access_ttl (900)
+//! max_age = 600
+//!
+//! [[step]]
+//! action = "refresh"    # the host does what the device's cache asks
+//! expect = "loaded:1"
+//!
+//! [[step]]
+//! at = 120              # seconds after T0 (2026-01-01T00:00:00Z); or `advance = N`
+//! action = "token"      # JWT-bearer grant with a device-minted assertion
+//! name = "t1"
+//! expect = "issued"
+//! ```
+//!
+//! Actions and what they observe:
+//!
+//! | action | fields | observed |
+//! |---|---|---|
+//! | `refresh` | | `none` (no fetch due), `loaded:N`, `failed` |
+//! | `state` | | freshness: `never`, `fresh`, `stale`, `expired` |
+//! | `token` | `name`, `scope` | `issued` (kept as `name`) or the IdP's refusal code |
+//! | `verify` | `token` | `accept` or the device's error code |
+//! | `tamper` | `token` | the device's verdict on the token with an edited payload |
+//! | `grant` | `preset` (`zitadel-user`, `auth0`), `jti`, `lifetime`, `audience` | `ok`, the IdP's refusal code, or `sign_refused` when the device will not mint it |
+//! | `replay` | | the verdict on the last `grant`'s assertion sent again |
+//! | `rotate` | | `rotated` |
+//! | `outage` / `recover` | | `down` / `up` |
+//! | `skew` | `seconds` | `ok` (the device's clock runs that far ahead of the IdP's) |
+//! | `flood` | `count` | `key_not_found` when every token with an unknown `kid` got it |
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::flow::{self, b64, tamper_scope, Host, T0};
+use crate::idp::{self, IdpConfig, CLIENT_ASSERTION};
+
+#[derive(Args, Debug)]
+pub struct ScenarioArgs {
+    #[command(subcommand)]
+    cmd: ScenarioCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum ScenarioCmd {
+    /// Run scenario files; exit 1 on any mismatch.
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Scenario files (TOML).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// A running device at HOST:PORT (use a fresh one: scenarios assume an empty device).
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "qemu")]
+    device: Option<String>,
+    /// Boot this firmware ELF in QEMU, a fresh one per scenario.
+    #[arg(long, value_name = "ELF")]
+    qemu: Option<PathBuf>,
+    /// Print the results as JSON (progress goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub idp: IdpSetup,
+    #[serde(rename = "step", default)]
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdpSetup {
+    pub max_age: Option<u64>,
+    pub skew: Option<u32>,
+    pub access_ttl: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Refresh,
+    State,
+    Token,
+    Verify,
+    Tamper,
+    Grant,
+    Replay,
+    Rotate,
+    Outage,
+    Recover,
+    Skew,
+    Flood,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub action: Action,
+    pub expect: String,
+    /// Seconds after T0 (both clocks).
+    pub at: Option<u64>,
+    /// Seconds to move both clocks on.
+    pub advance: Option<u64>,
+    pub name: Option<String>,
+    pub token: Option<String>,
+    pub scope: Option<String>,
+    pub preset: Option<String>,
+    pub jti: Option<String>,
+    pub lifetime: Option<u32>,
+    pub audience: Option<String>,
+    pub seconds: Option<i64>,
+    pub count: Option<u32>,
+    pub note: Option<String>,
+}
+
+/// Parses a scenario file.
+pub fn load(path: &std::path::Path) -> anyhow::Result<Scenario> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let s: Scenario = toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid scenario", path.display()))?;
+    if s.steps.is_empty() {
+        bail!("{}: no [[step]]", path.display());
+    }
+    Ok(s)
+}
+
+struct Run {
+    h: Host,
+    tokens: std::collections::HashMap<String, String>,
+    last_grant: Option<Vec<(String, String)>>,
+    jti_counter: u32,
+}
+
+impl Run {
+    fn token(&self, step: &Step) -> anyhow::Result<String> {
+        let name = step.token.as_deref().context("this action needs `token`")?;
+        self.tokens
+            .get(name)
+            .cloned()
+            .with_context(|| format!("no token named {name:?} (issue it with action \"token\")"))
+    }
+
+    fn post_grant(&mut self, form: Vec<(String, String)>) -> anyhow::Result<String> {
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r = self.h.post("/oauth/v2/token", &pairs)?;
+        self.last_grant = Some(form);
+        Ok(if r.0 == 200 {
+            "ok".into()
+        } else {
+            flow::refusal_code(&r)
+        })
+    }
+
+    fn step(&mut self, s: &Step) -> anyhow::Result<String> {
+        if let Some(at) = s.at {
+            self.h.set_time(T0 + at)?;
+        }
+        if let Some(d) = s.advance {
+            self.h.set_time(self.h.now + d)?;
+        }
+        let issuer = self.h.idp.url.clone();
+        Ok(match s.action {
+            Action::Refresh => match self.h.refresh()? {
+                None => "none".into(),
+                Some((_, Ok(l))) => format!("loaded:{}", l.loaded),
+                Some((_, Err(_))) => "failed".into(),
+            },
+            Action::State => {
+                let (_, fresh, _, _) = self.h.dev.refresh_state()?;
+                ["never", "fresh", "stale", "expired"]
+                    .get(usize::from(fresh))
+                    .unwrap_or(&"unknown")
+                    .to_string()
+            }
+            Action::Token => match self.h.grant(s.scope.as_deref().unwrap_or("openid"))? {
+                Ok(t) => {
+                    self.tokens
+                        .insert(s.name.clone().context("action \"token\" needs `name`")?, t);
+                    "issued".into()
+                }
+                Err(code) => code,
+            },
+            Action::Verify => {
+                let t = self.token(s)?;
+                self.h.verify(&t)?.code().into()
+            }
+            Action::Tamper => {
+                let t = tamper_scope(&self.token(s)?)?;
+                self.h.verify(&t)?.code().into()
+            }
+            Action::Grant => {
+                let preset = s.preset.as_deref().unwrap_or("zitadel-user");
+                match preset {
+                    "zitadel-user" => {
+                        let aud = s.audience.clone().unwrap_or(issuer);
+                        let Ok(a) = self.h.try_mint(
+                            1,
+                            s.lifetime.unwrap_or(3600),
+                            5,
+                            &aud,
+                            s.jti.as_deref().unwrap_or(""),
+                        )?
+                        else {
+                            return Ok("sign_refused".into());
+                        };
+                        self.post_grant(vec![
+                            ("grant_type".into(), idp::JWT_BEARER.into()),
+                            ("assertion".into(), a),
+                        ])?
+                    }
+                    "auth0" => {
+                        let aud = s
+                            .audience
+                            .clone()
+                            .unwrap_or(format!("{issuer}/oauth/v2/token"));
+                        self.jti_counter += 1;
+                        let jti = s
+                            .jti
+                            .clone()
+                            .unwrap_or(format!("scenario-jti-{}-{}", self.h.now, self.jti_counter));
+                        let Ok(a) = self
+                            .h
+                            .try_mint(4, s.lifetime.unwrap_or(300), 5, &aud, &jti)?
+                        else {
+                            return Ok("sign_refused".into());
+                        };
+                        self.post_grant(vec![
+                            ("grant_type".into(), "client_credentials".into()),
+                            ("client_assertion_type".into(), CLIENT_ASSERTION.into()),
+                            ("client_assertion".into(), a),
+                        ])?
+                    }
+                    other => bail!("unknown preset {other:?} (zitadel-user, auth0)"),
+                }
+            }
+            Action::Replay => {
+                let form = self
+                    .last_grant
+                    .clone()
+                    .context("\"replay\" needs an earlier \"grant\"")?;
+                self.post_grant(form)?
+            }
+            Action::Rotate => {
+                self.h.idp.with(|st| st.rotate())??;
+                "rotated".into()
+            }
+            Action::Outage => {
+                self.h.idp.with(|st| st.outage = true)?;
+                "down".into()
+            }
+            Action::Recover => {
+                self.h.idp.with(|st| st.outage = false)?;
+                "up".into()
+            }
+            Action::Skew => {
+                self.h.skew = s.seconds.context("action \"skew\" needs `seconds`")?;
+                self.h.set_time(self.h.now)?;
+                "ok".into()
+            }
+            Action::Flood => {
+                let n = s.count.unwrap_or(20);
+                let mut codes = std::collections::BTreeMap::<String, u32>::new();
+                for i in 0..n {
+                    let fake = format!(
+                        "{}.{}.{}",
+                        b64(
+                            format!(r#"{{"alg":"ES256","typ":"at+jwt","kid":"flood-{i}"}}"#)
+                                .as_bytes()
+                        ),
+                        b64(format!(
+                            r#"{{"iss":"{issuer}","aud":"device-api","exp":{}}}"#,
+                            self.h.now + 600
+                        )
+                        .as_bytes()),
+                        b64(&[7u8; 64])
+                    );
+                    *codes
+                        .entry(self.h.verify(&fake)?.code().into())
+                        .or_default() += 1;
+                }
+                if codes.len() == 1 && codes.contains_key("key_not_found") {
+                    "key_not_found".into()
+                } else {
+                    codes
+                        .iter()
+                        .map(|(k, v)| format!("{k}x{v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
+            }
+        })
+    }
+}
+
+struct Qemu(Child);
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Boots the firmware in QEMU (through `device qemu`) and waits for it to answer.
+fn boot_qemu(elf: &std::path::Path) -> anyhow::Result<(Qemu, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(std::env::current_exe()?)
+        .args(["device", "qemu", "--listen", &addr, "--elf"])
+        .arg(elf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let q = Qemu(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(s) = TcpStream::connect(&addr) {
+            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+            let mut c = crate::client::DeviceClient::new(s);
+            c.info().context("the firmware did not answer INFO")?;
+            return Ok((q, addr));
+        }
+        if Instant::now() > deadline {
+            bail!("QEMU did not open {addr}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs one scenario; returns one result object per step.
+pub fn run_one(
+    sc: &Scenario,
+    device: Option<&str>,
+    progress: &mut dyn FnMut(usize, &Value),
+) -> anyhow::Result<Vec<Value>> {
+    let d = IdpConfig::default();
+    let cfg = IdpConfig {
+        max_age: sc.idp.max_age.unwrap_or(600),
+        skew: sc.idp.skew.unwrap_or(d.skew),
+        access_ttl: sc.idp.access_ttl.unwrap_or(d.access_ttl),
+        ..d
+    };
+    let (h, _, _) = Host::setup(device, cfg)?;
+    let mut run = Run {
+        h,
+        tokens: Default::default(),
+        last_grant: None,
+        jti_counter: 0,
+    };
+    let mut out = vec![];
+    for (i, s) in sc.steps.iter().enumerate() {
+        let observed = run
+            .step(s)
+            .with_context(|| format!("{}: step {} ({:?})", sc.name, i + 1, s.action))?;
+        let v = json!({
+            "step": i + 1,
+            "t": run.h.now - T0,
+            "action": format!("{:?}", s.action).to_lowercase(),
+            "detail": s.token.clone().or(s.name.clone()).or(s.preset.clone()).unwrap_or_default(),
+            "expected": s.expect,
+            "observed": observed,
+            "ok": observed == s.expect,
+            "note": s.note.clone().unwrap_or_default(),
+        });
+        progress(i, &v);
+        out.push(v);
+    }
+    Ok(out)
+}
+
+pub fn run(args: ScenarioArgs) -> anyhow::Result<i32> {
+    let ScenarioCmd::Run(a) = args.cmd;
+    let scenarios: Vec<(PathBuf, Scenario)> = a
+        .files
+        .iter()
+        .map(|f| load(f).map(|s| (f.clone(), s)))
+        .collect::<anyhow::Result<_>>()?;
+    let mut results = vec![];
+    let mut mismatches = 0;
+    for (file, sc) in &scenarios {
+        let qemu = match &a.qemu {
+            Some(elf) => Some(boot_qemu(elf)?),
+            None => None,
+        };
+        let device = a
+            .device
+            .clone()
+            .or(qemu.as_ref().map(|(_, addr)| addr.clone()));
+        let n = sc.steps.len();
+        if a.json {
+            eprintln!("scenario {} ({})", sc.name, file.display());
+        } else {
+            println!(
+                "\n== {} ({}){}",
+                sc.name,
+                file.display(),
+                if sc.description.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n   {}", sc.description)
+                }
+            );
+            println!(
+                "{:>3}  {:>6}  {:<8} {:<12} {:<16} {:<16} result",
+                "#", "t (s)", "action", "detail", "expected", "observed"
+            );
+        }
+        let json_mode = a.json;
+        let steps = run_one(sc, device.as_deref(), &mut |i, v| {
+            if json_mode {
+                eprintln!(
+                    "  step {}/{n}: {} -> {}",
+                    i + 1,
+                    v["action"].as_str().unwrap_or(""),
+                    v["observed"].as_str().unwrap_or("")
+                );
+            } else {
+                println!(
+                    "{:>3}  {:>6}  {:<8} {:<12} {:<16} {:<16} {}",
+                    v["step"].as_u64().unwrap_or(0),
+                    v["t"].as_u64().unwrap_or(0),
+                    v["action"].as_str().unwrap_or(""),
+                    v["detail"].as_str().unwrap_or(""),
+                    v["expected"].as_str().unwrap_or(""),
+                    v["observed"].as_str().unwrap_or(""),
+                    if v["ok"] == true { "ok" } else { "MISMATCH" }
+                );
+            }
+        })?;
+        let bad = steps.iter().filter(|s| s["ok"] != true).count();
+        mismatches += bad;
+        results.push(json!({"scenario": sc.name, "file": file.display().to_string(), "passed": bad == 0, "steps": steps}));
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"passed": mismatches == 0, "mismatches": mismatches, "scenarios": results})
+            )?
+        );
+    } else {
+        let total: usize = scenarios.iter().map(|(_, s)| s.steps.len()).sum();
+        println!(
+            "\n{} scenarios, {total} steps: {}",
+            scenarios.len(),
+            if mismatches == 0 {
+                "all verdicts as expected".to_string()
+            } else {
+                format!("{mismatches} MISMATCHES")
+            }
+        );
+    }
+    Ok(if mismatches == 0 { 0 } else { 1 })
+}

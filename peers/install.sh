@@ -12,7 +12,7 @@ mkdir -p "$DIR"
 DIR="$(cd "$DIR" && pwd)"
 
 # Pinned peer versions. Changing any pin changes the stamp hash, forcing a reinstall.
-PY_PINS=('PyJWT[crypto]==2.15.1' 'jwcrypto==1.6.1' 'cryptography==50.0.2')
+PY_PINS=('PyJWT[crypto]==2.15.1' 'jwcrypto==1.6.1' 'cryptography==50.0.2' 'Authlib==1.9.10' 'requests==2.34.2')
 JOSE_PIN='jose@6.2.18'
 
 stamp_of() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }

@@ -292,6 +292,16 @@ pub mod peers {
         d
     }
 
+    /// Runs a Python script of `peers/` with the installed packages.
+    pub fn python(script: &str, args: &[&str]) -> std::process::Output {
+        Command::new("python3")
+            .env("PYTHONPATH", dir().join("python"))
+            .arg(repo().join("peers").join(script))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("starting {script}: {e}"))
+    }
+
     /// Runs `peer` in `mode` (`verify` or `mint`) on `input` (the JSON contract in
     /// peers/README.md) and returns its output.
     pub fn run(peer: &str, mode: &str, input: &serde_json::Value) -> serde_json::Value {

@@ -364,7 +364,7 @@ impl<const L: usize> Modulus<L> {
         }
         let mut out = [0 as Limb; L];
         let ol = out.get_mut(..len).unwrap_or(&mut []);
-        ol.copy_from_slice(p.get(len..2 * len).unwrap_or(&[]));
+        crate::copy_prefix(ol, p.get(len..2 * len).unwrap_or(&[]));
         if top_carry != 0 || !lt(ol, n) {
             sub_in_place(ol, n);
         }

@@ -874,7 +874,8 @@ impl<const N: usize> JwkCache<N> {
         let p = &self.policy;
         let age = max_age
             .unwrap_or(p.default_max_age)
-            .clamp(p.min_max_age, p.max_max_age);
+            .min(p.max_max_age)
+            .max(p.min_max_age);
         self.loaded_at = Some(now);
         self.expires_at = now.saturating_add(age);
         self.last_failure = None;

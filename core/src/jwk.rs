@@ -319,14 +319,15 @@ impl Jwk {
         let mut point = [0u8; 97];
         point[0] = 4;
         let cl = curve.coord_len();
-        point
-            .get_mut(1..1 + cl)
-            .ok_or(KeyError::InvalidPoint)?
-            .copy_from_slice(x);
-        point
-            .get_mut(1 + cl..1 + 2 * cl)
-            .ok_or(KeyError::InvalidPoint)?
-            .copy_from_slice(y);
+        crate::copy_exact(point.get_mut(1..1 + cl).ok_or(KeyError::InvalidPoint)?, x)
+            .ok_or(KeyError::InvalidPoint)?;
+        crate::copy_exact(
+            point
+                .get_mut(1 + cl..1 + 2 * cl)
+                .ok_or(KeyError::InvalidPoint)?,
+            y,
+        )
+        .ok_or(KeyError::InvalidPoint)?;
         Ok(Jwk {
             kid: kid.map(Kid::new).transpose()?,
             alg,

@@ -46,6 +46,23 @@ mod rsa;
 pub mod sign;
 mod verify;
 
+/// Copies `src` into `dst` when the lengths are equal (`None` otherwise): a
+/// `copy_from_slice` that cannot panic.
+pub(crate) fn copy_exact(dst: &mut [u8], src: &[u8]) -> Option<()> {
+    if dst.len() != src.len() {
+        return None;
+    }
+    copy_prefix(dst, src);
+    Some(())
+}
+
+/// Copies as many elements as both slices hold; never panics.
+pub(crate) fn copy_prefix<T: Copy>(dst: &mut [T], src: &[T]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
+    }
+}
+
 pub use alg::{AlgSet, Algorithm};
 pub use cache::{
     FetchReason, Freshness, JwkCache, JwksUpdate, KeySet, PendingUpdate, RefreshPolicy, Stats,

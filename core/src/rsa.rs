@@ -165,12 +165,18 @@ fn pkcs1_check(
             _ => 0x00,
         };
     }
-    exp.get_mut(ps_end + 1..ps_end + 1 + prefix.len())
-        .ok_or(Unspecified)?
-        .copy_from_slice(prefix);
-    exp.get_mut(k - h.output_len()..)
-        .ok_or(Unspecified)?
-        .copy_from_slice(hash.as_ref());
+    crate::copy_exact(
+        exp.get_mut(ps_end + 1..ps_end + 1 + prefix.len())
+            .ok_or(Unspecified)?,
+        prefix,
+    )
+    .ok_or(Unspecified)?;
+    crate::copy_exact(
+        exp.get_mut(k.checked_sub(h.output_len()).ok_or(Unspecified)?..)
+            .ok_or(Unspecified)?,
+        hash.as_ref(),
+    )
+    .ok_or(Unspecified)?;
     if exp == em {
         Ok(())
     } else {
@@ -192,15 +198,17 @@ fn pss_check(
     let s_len = h_len;
     // I2OSP(m, emLen): when emLen < k the extra leading byte must be zero.
     let skip = em_full.len().checked_sub(em_len).ok_or(Unspecified)?;
-    let (lead, em) = em_full.split_at_mut(skip);
+    let (lead, em) = em_full.split_at_mut_checked(skip).ok_or(Unspecified)?;
     if lead.iter().any(|&b| b != 0) {
         return Err(Unspecified);
     }
     if em_len < h_len + s_len + 2 {
         return Err(Unspecified);
     }
-    let (masked_db, rest) = em.split_at_mut(em_len - h_len - 1);
-    let (hh, tail) = rest.split_at(h_len);
+    let (masked_db, rest) = em
+        .split_at_mut_checked(em_len - h_len - 1)
+        .ok_or(Unspecified)?;
+    let (hh, tail) = rest.split_at_checked(h_len).ok_or(Unspecified)?;
     if tail != [0xbc] {
         return Err(Unspecified);
     }
@@ -222,7 +230,7 @@ fn pss_check(
     }
     let db = &*masked_db;
     let ps_len = em_len - h_len - s_len - 2;
-    let (ps, rest) = db.split_at(ps_len);
+    let (ps, rest) = db.split_at_checked(ps_len).ok_or(Unspecified)?;
     if ps.iter().any(|&b| b != 0) {
         return Err(Unspecified);
     }
@@ -246,7 +254,10 @@ fn has_roca_fingerprint(n: &[u8]) -> bool {
         3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
         97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
     ];
-    for p in PRIMES {
+    for prime in PRIMES {
+        let Some(p) = core::num::NonZeroU32::new(prime) else {
+            continue;
+        };
         let r = n
             .iter()
             .fold(0u32, |acc, &b| (acc * 256 + u32::from(b)) % p);
@@ -256,7 +267,7 @@ fn has_roca_fingerprint(n: &[u8]) -> bool {
         let g = 65537 % p;
         let mut x = 1u32;
         let mut found = false;
-        for _ in 0..p {
+        for _ in 0..prime {
             if x == r {
                 found = true;
                 break;

@@ -146,7 +146,7 @@ impl<const B: usize> FrameDecoder<B> {
         let body = self.buf.get_mut(..len)?;
         Some(match cobs_decode_in_place(body) {
             Some(n) if n >= 4 => {
-                let (payload, crc) = body.split_at(n - 4);
+                let (payload, crc) = body.split_at_checked(n - 4)?;
                 let crc = crc.get(..4).and_then(|c| <[u8; 4]>::try_from(c).ok());
                 if crc.map(u32::from_le_bytes) == Some(crc32(&[payload])) {
                     Frame::Payload(payload)

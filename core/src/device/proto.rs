@@ -156,7 +156,7 @@ impl<'a> Reader<'a> {
         if n > self.b.len() {
             return None;
         }
-        let (h, t) = self.b.split_at(n);
+        let (h, t) = self.b.split_at_checked(n)?;
         self.b = t;
         Some(h)
     }

@@ -1,0 +1,77 @@
+//! Link-time proof that the device cannot panic on input (`cargo xtask fw-panic-check`).
+//!
+//! Built with `--features panic-check`, the panic handler calls a symbol that is defined
+//! nowhere, so this image links only if the optimizer proved every panic unreachable. It is
+//! the device firmware (frames, every command, the JWK cache and JWK Set streaming, JSON,
+//! base64url, header and claims policy) verifying HS256/384/512, RS256/384/512 and
+//! PS256/384/512 on tokenguard's own RSA arithmetic. Its backend refuses ECDSA and Ed25519:
+//! the curve crates behind them (p256-cortex-m4, p384, ed25519-compact) keep bounds checks
+//! the optimizer cannot remove (see docs/fuzzing.md), so they are outside this proof.
+
+#![no_std]
+#![no_main]
+
+use core::mem::MaybeUninit;
+use core::ptr::addr_of_mut;
+
+use cortex_m_rt::entry;
+use embedded_io::{Read, Write};
+use tokenguard::alg::HashAlg;
+use tokenguard::crypto::{Digest, RustCrypto};
+use tokenguard::device::{Clock, Device};
+use tokenguard::{Backend, Curve, RefreshPolicy, SymmetricKey, Unspecified};
+use tokenguard_firmware::{self as board, SysTickClock, Uart};
+
+/// RustCrypto's SHA-2 and HMAC and tokenguard's RSA; no curves.
+struct NoCurves;
+
+impl Backend for NoCurves {
+    fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
+        RustCrypto::digest(alg, parts)
+    }
+
+    fn hmac_verify(alg: HashAlg, key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified> {
+        RustCrypto::hmac_verify(alg, key, msg, tag)
+    }
+
+    fn hmac_verify_key(
+        alg: HashAlg,
+        key: &SymmetricKey,
+        msg: &[u8],
+        tag: &[u8],
+    ) -> Result<(), Unspecified> {
+        RustCrypto::hmac_verify_key(alg, key, msg, tag)
+    }
+
+    fn ecdsa_verify(_: Curve, _: &[u8], _: &[u8], _: &[u8]) -> Result<(), Unspecified> {
+        Err(Unspecified)
+    }
+
+    fn ed25519_verify(_: &[u8; 32], _: &[u8], _: &[u8; 64]) -> Result<(), Unspecified> {
+        Err(Unspecified)
+    }
+}
+
+#[link_section = ".uninit.DEVICE"]
+static mut DEVICE: MaybeUninit<Device<8, 1024>> = MaybeUninit::uninit();
+
+#[entry]
+fn main() -> ! {
+    let Some(cp) = cortex_m::Peripherals::take() else {
+        board::exit(1)
+    };
+    let mut clock = SysTickClock::start(cp.SYST);
+    // SAFETY: the only UART0 handle in this program.
+    let mut uart = unsafe { Uart::uart0() };
+    // SAFETY: DEVICE is only touched here, from the single thread of `main`, and is written
+    // before it is read.
+    let dev = unsafe { (*addr_of_mut!(DEVICE)).write(Device::new(RefreshPolicy::DEFAULT)) };
+    let mut buf = [0u8; 64];
+    loop {
+        let Ok(n) = uart.read(&mut buf);
+        let now = clock.now_millis();
+        dev.feed_with::<NoCurves>(buf.get(..n).unwrap_or(&[]), now, &mut |out| {
+            let _ = uart.write_all(out);
+        });
+    }
+}

@@ -317,9 +317,25 @@ struct Qemu(Child);
 
 impl Drop for Qemu {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        kill_group(&mut self.0);
     }
+}
+
+/// Kills a child started with [`in_own_group`] together with everything it started (QEMU
+/// runs two levels down, under the runner script).
+pub fn kill_group(child: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .arg(format!("-{}", child.id()))
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Starts `cmd` as the leader of a new process group, for [`kill_group`].
+pub fn in_own_group(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0)
 }
 
 /// Boots the firmware in QEMU (through `device qemu`) and waits for it to answer.
@@ -328,7 +344,8 @@ fn boot_qemu(elf: &std::path::Path) -> anyhow::Result<(Qemu, String)> {
         .local_addr()?
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(std::env::current_exe()?)
+    let mut cmd = Command::new(std::env::current_exe()?);
+    let child = in_own_group(&mut cmd)
         .args(["device", "qemu", "--listen", &addr, "--elf"])
         .arg(elf)
         .stdout(Stdio::null())

@@ -13,8 +13,8 @@ struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        // QEMU runs two levels below `device qemu`: kill the whole process group.
+        tokenguard_sim::scenario::kill_group(&mut self.0);
     }
 }
 
@@ -63,7 +63,8 @@ fn start_qemu_port() -> (Proc, u16) {
     let elf = std::env::var("TOKENGUARD_FIRMWARE_ELF")
         .expect("TOKENGUARD_FIRMWARE_ELF must name the built firmware (cargo xtask ci sets it)");
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"));
+    let child = tokenguard_sim::scenario::in_own_group(&mut cmd)
         .args([
             "device",
             "qemu",

@@ -7,102 +7,12 @@
 
 use serde_json::{json, Value};
 use tokenguard::assertion::{encode, presets, Aud, ClaimValue, Claims};
-use tokenguard::keys::{self, PrivateKeyBytes};
-use tokenguard::sign::SigningKey;
 use tokenguard::{Algorithm, Expect, KeySet, Validation};
+use tokenguard_tests::keys::{all_keys, Key};
 use tokenguard_tests::{b64, peers, verify_both};
 
 const NOW: u64 = 1_767_225_600;
 const ISSUER: &str = "https://tokenguard-demo.zitadel.cloud";
-
-struct Key {
-    alg: Algorithm,
-    signer: SigningKey,
-    private: Value,
-    public: Value,
-}
-
-fn data(name: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("data")
-            .join(name),
-    )
-    .unwrap()
-}
-
-fn key(alg: Algorithm) -> Key {
-    let kid = format!("kid-{}", alg.name());
-    if matches!(alg.family(), tokenguard::alg::Family::Hmac(_)) {
-        let secret: Vec<u8> = (0..64u8)
-            .map(|i| i.wrapping_mul(37).wrapping_add(11))
-            .collect();
-        let signer = SigningKey::hmac(Some(kid.as_bytes()), &secret, alg).unwrap();
-        let jwk = json!({"kty": "oct", "kid": kid, "alg": alg.name(), "k": b64(&secret)});
-        return Key {
-            alg,
-            signer,
-            private: jwk.clone(),
-            public: jwk,
-        };
-    }
-    let file = match alg {
-        Algorithm::Es256 => "p256.pkcs8.pem",
-        Algorithm::Es384 => "p384.sec1.pem",
-        Algorithm::EdDsa => "ed25519.pkcs8.pem",
-        _ => "rsa2048.pkcs8.pem",
-    };
-    let input = data(file);
-    let mut scratch = vec![0u8; 8192];
-    let k = keys::private_key(&input, &mut scratch).unwrap();
-    let signer = SigningKey::from_private_bytes(&k, Some(kid.as_bytes()), Some(alg)).unwrap();
-    let mut buf = vec![0u8; 2048];
-    let mut public: Value = serde_json::from_str(
-        signer
-            .public_jwk()
-            .unwrap()
-            .to_json(&mut buf, false)
-            .unwrap(),
-    )
-    .unwrap();
-    public["kid"] = kid.clone().into();
-    public["alg"] = alg.name().into();
-    let mut private = public.clone();
-    match k {
-        PrivateKeyBytes::Rsa {
-            d,
-            p,
-            q,
-            dp,
-            dq,
-            qi,
-            ..
-        } => {
-            for (m, v) in [
-                ("d", d),
-                ("p", p),
-                ("q", q),
-                ("dp", dp),
-                ("dq", dq),
-                ("qi", qi),
-            ] {
-                private[m] = b64(v).into();
-            }
-        }
-        PrivateKeyBytes::Ec { d, .. } => private["d"] = b64(d).into(),
-        PrivateKeyBytes::Ed25519(seed) => private["d"] = b64(seed).into(),
-    }
-    Key {
-        alg,
-        signer,
-        private,
-        public,
-    }
-}
-
-fn all_keys() -> Vec<Key> {
-    Algorithm::ALL.iter().map(|a| key(*a)).collect()
-}
 
 /// `(preset, token, iss, aud, sub, required claims)`.
 type Minted = (

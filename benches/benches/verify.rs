@@ -1,249 +1,307 @@
-//! The critical path: full-token verification (split, base64url, JSON header and claims,
-//! signature) against raw ring verifying the same signing input.
+//! The critical path, one criterion group per algorithm, all on the same token (~300 bytes of
+//! claims with iss, sub, aud, exp, iat, nbf, jti):
+//!
+//! - `raw-ring`: ring verifying the signing input alone (the floor);
+//! - `tokenguard-ring`, `tokenguard-rustcrypto`: full-token verify with each backend;
+//! - `jsonwebtoken`, `jwt-simple`, `jwt-compact`: the peers' own full decode and validation,
+//!   with equivalent checks (issuer, audience, `exp` and `nbf`, the algorithm pinned).
+//!
+//! Plus `jwks/load-10-keys` (JWK Set ingestion of a 10-key set) and `cache/get-last-of-32`
+//! (a `kid` lookup in a full 32-key set). `TOKENGUARD_BENCH_REVERSE=1` runs everything in
+//! reverse order (`cargo xtask bench` runs both orders and reports the spread).
 //!
 //! Run: `cargo bench -p tokenguard-benches --bench verify` (reads keys from
 //! `../shared/vectors`; set `TOKENGUARD_VECTORS` elsewhere).
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use ring::rand::SystemRandom;
-use ring::signature::{self, KeyPair};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use serde::Deserialize;
 use tokenguard::crypto::{Ring, RustCrypto};
-use tokenguard::{Expect, Jwk, KeySet, Validation};
+use tokenguard::{Curve, KeySet};
+use tokenguard_benches::{
+    b64, fixture, full_keyset, jwks_10, now, Fixture, PublicKey, AUD, GROUPS, ISS,
+};
 
-const NOW: u64 = 1_700_000_300;
+/// A peer's full decode + validation of a token; `true` when accepted.
+type PeerVerify = Box<dyn Fn(&str) -> bool>;
 
-/// About 300 bytes of claims with every registered claim.
-fn claims() -> String {
-    let c = r#"{"iss":"https://issuer.example.com/tenant/7f3c2a","sub":"device-0042@fleet.example.com","aud":["device-api","telemetry"],"exp":1700003600,"iat":1700000000,"nbf":1700000000,"jti":"7b1f6c2e-9a4d-4c1b-8e2f-3d5a6b7c8d9e","scope":"telemetry:write config:read","tenant":"acme-industrial","role":"sensor"}"#;
-    c.to_owned()
+/// The registered claims, as a jsonwebtoken user deserializes them.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Registered {
+    iss: String,
+    sub: String,
+    aud: Vec<String>,
+    exp: u64,
+    iat: u64,
+    nbf: u64,
+    jti: String,
 }
 
-fn b64(d: &[u8]) -> String {
-    let mut out = vec![0u8; tokenguard::b64::encoded_len(d.len())];
-    tokenguard::b64::encode(d, &mut out).unwrap();
-    String::from_utf8(out).unwrap()
+/// The claims jwt-compact leaves to the application (it types exp/nbf/iat itself).
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct CompactCustom {
+    iss: String,
+    sub: String,
+    aud: Vec<String>,
+    jti: String,
 }
 
-fn unb64(s: &str) -> Vec<u8> {
-    let mut out = vec![0u8; s.len()];
-    let n = tokenguard::b64::decode(s.as_bytes(), &mut out).unwrap();
-    out.truncate(n);
-    out
-}
-
-fn vectors() -> PathBuf {
-    std::env::var("TOKENGUARD_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"))
-}
-
-type RawVerify = Box<dyn Fn(&[u8], &[u8]) -> bool>;
-
-struct Case {
-    name: &'static str,
-    token: String,
-    keys: KeySet<4>,
-    raw: RawVerify,
-}
-
-fn signing_input(alg: &str, kid: &str) -> String {
-    let h = format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{kid}"}}"#);
-    format!("{}.{}", b64(h.as_bytes()), b64(claims().as_bytes()))
-}
-
-fn split(token: &str) -> (&str, Vec<u8>) {
-    let (input, sig) = token.rsplit_once('.').unwrap();
-    (input, unb64(sig))
-}
-
-fn rs256() -> Case {
-    // The Wycheproof JWS RS256 test key (2048 bits), read from ../shared/vectors.
-    let text =
-        std::fs::read_to_string(vectors().join("wycheproof/json_web_signature_test.json")).unwrap();
-    let start = text
-        .find(r#""comment" : "rs256""#)
-        .or_else(|| text.find(r#""comment": "rs256""#))
-        .unwrap();
-    let field = |name: &str| -> Vec<u8> {
-        let pat = format!(r#""{name}" : ""#);
-        let pat2 = format!(r#""{name}": ""#);
-        let at = text[start..]
-            .find(&pat)
-            .map(|i| i + pat.len())
-            .or_else(|| text[start..].find(&pat2).map(|i| i + pat2.len()))
-            .unwrap();
-        let s = &text[start + at..];
-        unb64(&s[..s.find('"').unwrap()])
+fn jsonwebtoken_verify(f: &Fixture) -> PeerVerify {
+    use jsonwebtoken::{Algorithm as A, DecodingKey, Validation};
+    let alg = match f.name {
+        "RS256" | "RS256-4096" => A::RS256,
+        "PS256" => A::PS256,
+        "ES256" => A::ES256,
+        "ES384" => A::ES384,
+        "EdDSA" => A::EdDSA,
+        "HS256" => A::HS256,
+        other => panic!("{other}"),
     };
-    let (n, e, d, p, q, dp, dq, qi) = (
-        field("n"),
-        field("e"),
-        field("d"),
-        field("p"),
-        field("q"),
-        field("dp"),
-        field("dq"),
-        field("qi"),
-    );
-    let pair = signature::RsaKeyPair::from_components(&ring::rsa::KeyPairComponents {
-        public_key: ring::rsa::PublicKeyComponents { n: &n, e: &e },
-        d: &d,
-        p: &p,
-        q: &q,
-        dP: &dp,
-        dQ: &dq,
-        qInv: &qi,
-    })
-    .unwrap();
-    let input = signing_input("RS256", "rsa");
-    let mut sig = vec![0u8; pair.public().modulus_len()];
-    pair.sign(
-        &signature::RSA_PKCS1_SHA256,
-        &SystemRandom::new(),
-        input.as_bytes(),
-        &mut sig,
-    )
-    .unwrap();
-    let mut keys = KeySet::new();
-    keys.insert(Jwk::rsa(Some(b"rsa"), &n, &e, Some(tokenguard::alg::RS256)).unwrap())
-        .unwrap();
-    let (nn, ee) = (n.clone(), e.clone());
-    Case {
-        name: "RS256",
-        token: format!("{input}.{}", b64(&sig)),
-        keys,
-        raw: Box::new(move |m, s| {
-            signature::RsaPublicKeyComponents { n: &nn, e: &ee }
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, m, s)
-                .is_ok()
-        }),
-    }
+    let key = match &f.key {
+        PublicKey::Rsa { n, e } => DecodingKey::from_rsa_raw_components(n, e),
+        PublicKey::Ec { x, y, .. } => {
+            DecodingKey::from_ec_components(&b64(x), &b64(y)).expect("ec key")
+        }
+        PublicKey::Ed25519(pk) => DecodingKey::from_ed_components(&b64(pk)).expect("ed key"),
+        PublicKey::Oct(k) => DecodingKey::from_secret(k).expect("hmac key"),
+    };
+    // Pinned to one algorithm; `exp` required (the default), `nbf` checked, leeway 60 s.
+    let mut v = Validation::new(alg);
+    v.set_issuer(&[ISS]);
+    v.set_audience(&[AUD]);
+    v.validate_nbf = true;
+    Box::new(move |t| jsonwebtoken::decode::<Registered>(t, &key, &v).is_ok())
 }
 
-fn es256() -> Case {
-    let rng = SystemRandom::new();
-    let a = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
-    let pkcs8 = signature::EcdsaKeyPair::generate_pkcs8(a, &rng).unwrap();
-    let pair = signature::EcdsaKeyPair::from_pkcs8(a, pkcs8.as_ref(), &rng).unwrap();
-    let input = signing_input("ES256", "ec");
-    let sig = pair.sign(&rng, input.as_bytes()).unwrap();
-    let pk = pair.public_key().as_ref().to_vec();
-    let mut keys = KeySet::new();
-    keys.insert(
-        Jwk::ec(
-            Some(b"ec"),
-            tokenguard::Curve::P256,
-            &pk[1..33],
-            &pk[33..],
-            Some(tokenguard::alg::ES256),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    Case {
-        name: "ES256",
-        token: format!("{input}.{}", b64(sig.as_ref())),
-        keys,
-        raw: Box::new(move |m, s| {
-            signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &pk)
-                .verify(m, s)
-                .is_ok()
-        }),
-    }
-}
-
-fn eddsa() -> Case {
-    let pkcs8 = signature::Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
-    let pair = signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
-    let input = signing_input("EdDSA", "ed");
-    let sig = pair.sign(input.as_bytes());
-    let pk: [u8; 32] = pair.public_key().as_ref().try_into().unwrap();
-    let mut keys = KeySet::new();
-    keys.insert(Jwk::ed25519(Some(b"ed"), &pk, Some(tokenguard::alg::EDDSA)).unwrap())
-        .unwrap();
-    Case {
-        name: "EdDSA",
-        token: format!("{input}.{}", b64(sig.as_ref())),
-        keys,
-        raw: Box::new(move |m, s| {
-            signature::UnparsedPublicKey::new(&signature::ED25519, &pk)
-                .verify(m, s)
-                .is_ok()
-        }),
-    }
-}
-
-fn hs256() -> Case {
-    let secret = [0x5au8; 32];
-    let input = signing_input("HS256", "hs");
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
-    let tag = ring::hmac::sign(&key, input.as_bytes());
-    let mut keys = KeySet::new();
-    keys.insert(Jwk::hmac(Some(b"hs"), &secret, tokenguard::alg::HS256).unwrap())
-        .unwrap();
-    Case {
-        name: "HS256",
-        token: format!("{input}.{}", b64(tag.as_ref())),
-        keys,
-        // The floor: ring's HMAC with the key prepared once, as ring users do.
-        raw: Box::new(move |m, s| ring::hmac::verify(&key, m, s).is_ok()),
-    }
-}
-
-fn bench(c: &mut Criterion) {
-    let v = Validation::new(
-        Expect::One("https://issuer.example.com/tenant/7f3c2a"),
-        Expect::One("device-api"),
-    );
-    for case in [rs256(), es256(), eddsa(), hs256()] {
-        let (input, sig) = split(&case.token);
-        assert!(
-            (case.raw)(input.as_bytes(), &sig),
-            "{}: raw verify",
-            case.name
-        );
-        let mut buf = vec![0u8; case.token.len()];
-        case.keys
-            .verify_with::<Ring>(case.token.as_bytes(), &v, NOW, &mut buf)
-            .unwrap();
-        case.keys
-            .verify_with::<RustCrypto>(case.token.as_bytes(), &v, NOW, &mut buf)
-            .unwrap();
-        let mut g = c.benchmark_group(case.name);
-        g.bench_function(BenchmarkId::new("raw-ring", "signing-input"), |b| {
-            b.iter(|| assert!((case.raw)(std::hint::black_box(input.as_bytes()), &sig)))
-        });
-        g.bench_function(BenchmarkId::new("tokenguard-ring", "full-token"), |b| {
-            b.iter(|| {
-                case.keys
-                    .verify_with::<Ring>(
-                        std::hint::black_box(case.token.as_bytes()),
-                        &v,
-                        NOW,
-                        &mut buf,
-                    )
+fn jwt_simple_verify(f: &Fixture) -> PeerVerify {
+    use jwt_simple::prelude::*;
+    let opts = VerificationOptions {
+        allowed_issuers: Some(HashSet::from([ISS.to_string()])),
+        allowed_audiences: Some(HashSet::from([AUD.to_string()])),
+        ..Default::default()
+    };
+    // The key type pins the algorithm; `exp`/`nbf`/`iat` are checked against the clock.
+    match (&f.key, f.name) {
+        (PublicKey::Rsa { n, e }, "PS256") => {
+            let k = PS256PublicKey::from_components(n, e).expect("ps256 key");
+            Box::new(move |t| {
+                k.verify_token::<NoCustomClaims>(t, Some(opts.clone()))
                     .is_ok()
             })
-        });
-        g.bench_function(
-            BenchmarkId::new("tokenguard-rustcrypto", "full-token"),
-            |b| {
-                b.iter(|| {
-                    case.keys
-                        .verify_with::<RustCrypto>(
-                            std::hint::black_box(case.token.as_bytes()),
-                            &v,
-                            NOW,
-                            &mut buf,
-                        )
-                        .is_ok()
-                })
+        }
+        (PublicKey::Rsa { n, e }, _) => {
+            let k = RS256PublicKey::from_components(n, e).expect("rs256 key");
+            Box::new(move |t| {
+                k.verify_token::<NoCustomClaims>(t, Some(opts.clone()))
+                    .is_ok()
+            })
+        }
+        (
+            key @ PublicKey::Ec {
+                curve: Curve::P256, ..
             },
-        );
+            _,
+        ) => {
+            let k = ES256PublicKey::from_bytes(&key.sec1()).expect("es256 key");
+            Box::new(move |t| {
+                k.verify_token::<NoCustomClaims>(t, Some(opts.clone()))
+                    .is_ok()
+            })
+        }
+        (
+            key @ PublicKey::Ec {
+                curve: Curve::P384, ..
+            },
+            _,
+        ) => {
+            let k = ES384PublicKey::from_bytes(&key.sec1()).expect("es384 key");
+            Box::new(move |t| {
+                k.verify_token::<NoCustomClaims>(t, Some(opts.clone()))
+                    .is_ok()
+            })
+        }
+        (PublicKey::Ed25519(pk), _) => {
+            let k = Ed25519PublicKey::from_bytes(pk).expect("ed25519 key");
+            Box::new(move |t| {
+                k.verify_token::<NoCustomClaims>(t, Some(opts.clone()))
+                    .is_ok()
+            })
+        }
+        (PublicKey::Oct(s), _) => {
+            let k = HS256Key::from_bytes(s);
+            Box::new(move |t| {
+                k.verify_token::<NoCustomClaims>(t, Some(opts.clone()))
+                    .is_ok()
+            })
+        }
+    }
+}
+
+/// jwt-compact: `None` where it lacks the algorithm (ES384).
+fn jwt_compact_verify(f: &Fixture) -> Option<PeerVerify> {
+    use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Rsa, RsaPublicKey};
+    use jwt_compact::jwk::JsonWebKey;
+    use jwt_compact::{Algorithm, AlgorithmExt, TimeOptions, Token, UntrustedToken};
+
+    fn checked<A>(alg: A, key: A::VerifyingKey) -> PeerVerify
+    where
+        A: Algorithm + 'static,
+        A::VerifyingKey: 'static,
+    {
+        let time = TimeOptions::default(); // leeway 60 s, the system clock
+        Box::new(move |t| {
+            let Ok(untrusted) = UntrustedToken::new(t) else {
+                return false;
+            };
+            let Ok(token): Result<Token<CompactCustom>, _> =
+                alg.validator::<CompactCustom>(&key).validate(&untrusted)
+            else {
+                return false;
+            };
+            let c = token.claims();
+            c.validate_expiration(&time).is_ok()
+                && c.validate_maturity(&time).is_ok()
+                && c.custom.iss == ISS
+                && c.custom.aud.iter().any(|a| a == AUD)
+        })
+    }
+
+    let jwk_json = f.key.jwk_json(f.kid, f.alg_name);
+    let jwk: JsonWebKey<'_> = serde_json::from_str(&jwk_json).expect("jwk");
+    Some(match (&f.key, f.name) {
+        (PublicKey::Rsa { .. }, name) => {
+            let key = RsaPublicKey::try_from(&jwk).expect("rsa key");
+            let alg = if name == "PS256" {
+                Rsa::ps256()
+            } else {
+                Rsa::rs256()
+            };
+            checked(alg, key)
+        }
+        (
+            PublicKey::Ec {
+                curve: Curve::P256, ..
+            },
+            _,
+        ) => {
+            let key = <Es256 as Algorithm>::VerifyingKey::try_from(&jwk).expect("p256 key");
+            checked(Es256, key)
+        }
+        (PublicKey::Ec { .. }, _) => return None,
+        (PublicKey::Ed25519(_), _) => {
+            let key = <Ed25519 as Algorithm>::VerifyingKey::try_from(&jwk).expect("ed key");
+            checked(Ed25519, key)
+        }
+        (PublicKey::Oct(s), _) => checked(Hs256, Hs256Key::new(s)),
+    })
+}
+
+fn reversed() -> bool {
+    std::env::var("TOKENGUARD_BENCH_REVERSE").is_ok_and(|v| v == "1")
+}
+
+fn algorithms(c: &mut Criterion) {
+    let mut groups: Vec<&str> = GROUPS.to_vec();
+    if reversed() {
+        groups.reverse();
+    }
+    let t0 = now();
+    for name in groups {
+        let f = fixture(name);
+        let v = f.validation();
+        let (input, sig) = f.split();
+        let token = f.token.as_str();
+        let mut buf = vec![0u8; token.len()];
+        let tg_ring = |buf: &mut [u8]| {
+            f.keys
+                .verify_with::<Ring>(black_box(token.as_bytes()), &v, t0, buf)
+                .is_ok()
+        };
+        let tg_rc = |buf: &mut [u8]| {
+            f.keys
+                .verify_with::<RustCrypto>(black_box(token.as_bytes()), &v, t0, buf)
+                .is_ok()
+        };
+        // Every implementation accepts the token once before timing: no error path is timed.
+        assert!((f.raw)(input.as_bytes(), &sig), "{name}: raw ring");
+        assert!(tg_ring(&mut buf), "{name}: tokenguard (ring)");
+        assert!(tg_rc(&mut buf), "{name}: tokenguard (rustcrypto)");
+        let mut peers: Vec<(&str, PeerVerify)> = vec![
+            ("jsonwebtoken", jsonwebtoken_verify(&f)),
+            ("jwt-simple", jwt_simple_verify(&f)),
+        ];
+        if let Some(p) = jwt_compact_verify(&f) {
+            peers.push(("jwt-compact", p));
+        }
+        for (peer, check) in &peers {
+            assert!(check(token), "{name}: {peer} rejects the token");
+        }
+
+        let mut g = c.benchmark_group(name);
+        let mut order: Vec<usize> = (0..3 + peers.len()).collect();
+        if reversed() {
+            order.reverse();
+        }
+        for i in order {
+            match i {
+                0 => g.bench_function("raw-ring", |b| {
+                    b.iter(|| assert!((f.raw)(black_box(input.as_bytes()), &sig)))
+                }),
+                1 => g.bench_function("tokenguard-ring", |b| b.iter(|| tg_ring(&mut buf))),
+                2 => g.bench_function("tokenguard-rustcrypto", |b| b.iter(|| tg_rc(&mut buf))),
+                i => {
+                    let (peer, check) = &peers[i - 3];
+                    g.bench_function(*peer, |b| b.iter(|| check(black_box(token))))
+                }
+            };
+        }
         g.finish();
+    }
+}
+
+fn jwks_and_cache(c: &mut Criterion) {
+    let doc = jwks_10();
+    let mut probe: KeySet<16> = KeySet::new();
+    let report = probe.load_jwks(doc.as_bytes(), &mut |_| {}).expect("jwks");
+    assert_eq!(
+        (report.loaded, report.skipped),
+        (10, 0),
+        "the 10-key set loads whole"
+    );
+    let mut g = c.benchmark_group("jwks");
+    g.bench_function("load-10-keys", |b| {
+        b.iter_batched_ref(
+            KeySet::<16>::new,
+            |set| {
+                set.load_jwks(black_box(doc.as_bytes()), &mut |_| {})
+                    .is_ok()
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+
+    let full = full_keyset();
+    assert!(full.get(b"key-31").is_some());
+    let mut g = c.benchmark_group("cache");
+    g.bench_function("get-last-of-32", |b| {
+        b.iter(|| full.get(black_box(b"key-31")).is_some())
+    });
+    g.finish();
+}
+
+fn all(c: &mut Criterion) {
+    if reversed() {
+        jwks_and_cache(c);
+        algorithms(c);
+    } else {
+        algorithms(c);
+        jwks_and_cache(c);
     }
 }
 
@@ -252,7 +310,7 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
-        .sample_size(40);
-    targets = bench
+        .sample_size(30);
+    targets = all
 }
 criterion_main!(benches);

@@ -131,12 +131,29 @@ fn interop() -> Result {
         "tokenguard-tests",
         "--test",
         "interop",
+        "--test",
+        "differential",
         "--",
         "--ignored",
     ])
     .env("TOKENGUARD_PEERS", &peers);
     run(
-        "interop: PyJWT, jwcrypto, jose verify our tokens and we verify theirs",
+        "interop and the differential corpus: PyJWT, jwcrypto, jose",
+        c,
+    )?;
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "tokenguard-sim",
+        "--test",
+        "oauth_client",
+        "--",
+        "--ignored",
+    ])
+    .env("TOKENGUARD_PEERS", &peers);
+    run(
+        "Authlib gets tokens from the mock IdP with tokenguard assertions",
         c,
     )
 }
@@ -269,6 +286,8 @@ fn fw_test() -> Result {
         "tokenguard-sim",
         "--test",
         "device_e2e",
+        "--test",
+        "scenarios",
         "--",
         "--ignored",
     ])
@@ -277,7 +296,7 @@ fn fw_test() -> Result {
         firmware_elf("tokenguard-firmware"),
     );
     run(
-        "host-driven end-to-end test against the firmware in QEMU",
+        "host-driven end-to-end tests against the firmware in QEMU (protocol, demo, scenarios)",
         c,
     )
 }
@@ -377,6 +396,645 @@ fn fw_bench(write: bool) -> Result {
     Ok(())
 }
 
+/// Bench groups (one per algorithm) and the implementations measured in each, in report order.
+const BENCH_GROUPS: [&str; 7] = [
+    "RS256",
+    "RS256-4096",
+    "PS256",
+    "ES256",
+    "ES384",
+    "EdDSA",
+    "HS256",
+];
+const BENCH_IMPLS: [&str; 6] = [
+    "raw-ring",
+    "tokenguard-ring",
+    "tokenguard-rustcrypto",
+    "jsonwebtoken",
+    "jwt-simple",
+    "jwt-compact",
+];
+const BENCH_EXTRA: [(&str, &str); 2] = [("jwks", "load-10-keys"), ("cache", "get-last-of-32")];
+
+/// Criterion's median point estimate (ns) from `target/criterion/<group>/<function>/new`.
+fn bench_median(group: &str, function: &str) -> Option<f64> {
+    let path = root()
+        .join("target/criterion")
+        .join(group)
+        .join(function)
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let at = text.find("\"median\"")?;
+    let rest = &text[at..];
+    let p = rest.find("\"point_estimate\"")? + "\"point_estimate\"".len();
+    let num: String = rest[p..]
+        .trim_start_matches([':', ' '])
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
+        .collect();
+    num.parse().ok()
+}
+
+/// `23.4 µs`-style durations from nanoseconds.
+fn bench_fmt(ns: f64) -> String {
+    if ns < 1_000.0 {
+        format!("{ns:.0} ns")
+    } else if ns < 10_000.0 {
+        format!("{:.2} µs", ns / 1e3)
+    } else if ns < 1_000_000.0 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    }
+}
+
+/// Every version of each named package in Cargo.lock.
+fn bench_lock_versions(names: &[&str]) -> Vec<(String, String)> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).unwrap_or_default();
+    let mut found: Vec<(String, Vec<String>)> =
+        names.iter().map(|n| (n.to_string(), vec![])).collect();
+    for pkg in lock.split("[[package]]") {
+        let field = |k: &str| {
+            pkg.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k} = \"")))
+                .map(|v| v.trim_end_matches('"').to_string())
+        };
+        if let (Some(name), Some(version)) = (field("name"), field("version")) {
+            if let Some((_, vs)) = found.iter_mut().find(|(n, _)| *n == name) {
+                vs.push(version);
+            }
+        }
+    }
+    found
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(n, v)| (n, v.join(", ")))
+        .collect()
+}
+
+/// The Cortex-M4 figures: a fresh `fw-bench` run in QEMU (alg, instructions per verify, key
+/// import instructions), or docs/firmware.md's table when QEMU cannot run here.
+fn bench_firmware_rows() -> (Vec<(String, String, String)>, String) {
+    let fresh = || -> Result<Vec<(String, String, String)>> {
+        fw_build()?;
+        let mut c = Command::new(firmware_dir().join("qemu-run.sh"));
+        c.arg(firmware_elf("fw-bench"))
+            .env("TOKENGUARD_ICOUNT", "1");
+        println!("==> fw-bench in QEMU (-icount shift=0)");
+        let out = output(c)?;
+        let rows: Vec<(String, String, String)> = out
+            .lines()
+            .filter_map(|l| l.split("fw-bench alg=").nth(1))
+            .map(|rest| {
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                let val = |k: &str| {
+                    f.iter()
+                        .find_map(|x| x.strip_prefix(k))
+                        .unwrap_or("?")
+                        .to_string()
+                };
+                (
+                    f.first().copied().unwrap_or("?").to_string(),
+                    val("verify_insns="),
+                    val("import_insns="),
+                )
+            })
+            .collect();
+        if rows.is_empty() || !out.contains("fw-bench done") {
+            return Err(format!("fw-bench did not complete:\n{out}"));
+        }
+        Ok(rows)
+    };
+    match fresh() {
+        Ok(rows) => (
+            rows,
+            "measured in this run (`fw-bench` in QEMU, `-icount shift=0`)".into(),
+        ),
+        Err(e) => {
+            eprintln!("    fw-bench unavailable ({e}); using docs/firmware.md");
+            let md = std::fs::read_to_string(root().join("docs/firmware.md")).unwrap_or_default();
+            let rows = md
+                .lines()
+                .filter_map(|l| {
+                    let c: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+                    (c.len() >= 3 && c[1].chars().all(|x| x.is_ascii_digit()) && !c[1].is_empty())
+                        .then(|| (c[0].to_string(), c[1].to_string(), c[2].to_string()))
+                })
+                .collect();
+            (
+                rows,
+                "from docs/firmware.md (QEMU was not available for this run)".into(),
+            )
+        }
+    }
+}
+
+/// A grouped horizontal bar chart (log scale) of the medians: one group per algorithm, one bar
+/// per implementation.
+fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
+    let colors = |imp: &str| match imp {
+        "raw-ring" => "#8c8c8c",
+        "tokenguard-ring" => "#1f5fa8",
+        "tokenguard-rustcrypto" => "#74a9d8",
+        "jsonwebtoken" => "#d62728",
+        "jwt-simple" => "#ff9f1c",
+        _ => "#2ca02c",
+    };
+    let all: Vec<f64> = groups
+        .iter()
+        .flat_map(|(_, b)| b.iter().map(|(_, v)| *v))
+        .filter(|v| *v > 0.0)
+        .collect();
+    let lo = all.iter().copied().fold(f64::MAX, f64::min).log10().floor();
+    let hi = all.iter().copied().fold(0.0, f64::max).log10().ceil();
+    let (left, plot_w, right, bar_h, gap) = (120.0, 560.0, 90.0, 13.0, 3.0);
+    let x = |ns: f64| left + (ns.log10() - lo) / (hi - lo).max(1.0) * plot_w;
+    let legend_h = 50.0;
+    let mut y = legend_h + 20.0;
+    let mut body = String::new();
+    for (name, bars) in groups {
+        let top = y;
+        body.push_str(&format!(
+            "<text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\" font-weight=\"bold\">{name}</text>\n",
+            left - 8.0,
+            y + bar_h - 2.0
+        ));
+        for (imp, v) in bars {
+            let w = (x(*v) - left).max(1.0);
+            body.push_str(&format!(
+                "<rect x=\"{left:.0}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{bar_h:.0}\" fill=\"{}\"><title>{name} {imp}: {}</title></rect>\n<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\">{}</text>\n",
+                colors(imp),
+                bench_fmt(*v),
+                left + w + 4.0,
+                y + bar_h - 3.0,
+                bench_fmt(*v)
+            ));
+            y += bar_h + gap;
+        }
+        body.push_str(&format!(
+            "<line x1=\"{:.0}\" y1=\"{:.1}\" x2=\"{:.0}\" y2=\"{:.1}\" stroke=\"#ddd\"/>\n",
+            10.0,
+            y + 5.0,
+            left + plot_w + right - 10.0,
+            y + 5.0
+        ));
+        let _ = top;
+        y += 12.0;
+    }
+    let height = y + 30.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {w:.0} {height:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"16\" font-size=\"13\" font-weight=\"bold\">Full-token verify, median time per token (log scale, lower is better)</text>\n",
+        w = left + plot_w + right
+    );
+    let mut lx = 10.0;
+    for imp in BENCH_IMPLS {
+        svg.push_str(&format!(
+            "<rect x=\"{lx:.0}\" y=\"28\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.0}\" y=\"37\">{imp}</text>\n",
+            colors(imp),
+            lx + 14.0
+        ));
+        lx += 14.0 + 7.0 * imp.len() as f64 + 14.0;
+    }
+    let mut d = lo;
+    while d <= hi {
+        let gx = x(10f64.powf(d));
+        svg.push_str(&format!(
+            "<line x1=\"{gx:.1}\" y1=\"{:.0}\" x2=\"{gx:.1}\" y2=\"{:.0}\" stroke=\"#ccc\" stroke-dasharray=\"3,3\"/>\n<text x=\"{gx:.1}\" y=\"{:.0}\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n",
+            legend_h + 12.0,
+            y,
+            y + 16.0,
+            bench_fmt(10f64.powf(d))
+        ));
+        d += 1.0;
+    }
+    svg.push_str(&body);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// `cargo xtask bench`: builds the benches, runs the criterion suite twice (forward, then in
+/// reverse order, so slow drift on a shared machine shows up as a run-to-run spread), the
+/// all-cores throughput run and the Cortex-M4 `fw-bench` in QEMU, then writes
+/// docs/benchmarks.md and docs/benchmarks.svg.
+fn bench() -> Result {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+    let t0 = Instant::now();
+    let loadavg = || {
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|s| s.split_whitespace().next().map(str::to_string))
+            .unwrap_or_else(|| "?".into())
+    };
+    let load_start = loadavg();
+
+    let mut c = cargo();
+    c.args(["bench", "-p", "tokenguard-benches", "--no-run"]);
+    let t = Instant::now();
+    run("build the benches (bench profile)", c)?;
+    let build_secs = t.elapsed().as_secs_f64();
+
+    // Two passes, forward then reversed: medians per (group, function), in ns.
+    type Medians = BTreeMap<(String, String), f64>;
+    let mut passes: Vec<Medians> = Vec::new();
+    let mut pass_secs = Vec::new();
+    for reverse in [false, true] {
+        for g in BENCH_GROUPS
+            .iter()
+            .chain(BENCH_EXTRA.iter().map(|(g, _)| g))
+        {
+            let _ = std::fs::remove_dir_all(root().join("target/criterion").join(g));
+        }
+        let mut c = cargo();
+        c.args(["bench", "-p", "tokenguard-benches", "--bench", "verify"])
+            .env("TOKENGUARD_BENCH_REVERSE", if reverse { "1" } else { "0" });
+        let t = Instant::now();
+        run(
+            if reverse {
+                "criterion suite, pass 2 (reverse order)"
+            } else {
+                "criterion suite, pass 1"
+            },
+            c,
+        )?;
+        pass_secs.push(t.elapsed().as_secs_f64());
+        let mut m = Medians::new();
+        for g in BENCH_GROUPS {
+            for f in BENCH_IMPLS {
+                if let Some(v) = bench_median(g, f) {
+                    m.insert((g.into(), f.into()), v);
+                }
+            }
+        }
+        for (g, f) in BENCH_EXTRA {
+            if let Some(v) = bench_median(g, f) {
+                m.insert((g.into(), f.into()), v);
+            }
+        }
+        if !BENCH_GROUPS
+            .iter()
+            .all(|g| m.contains_key(&(g.to_string(), "tokenguard-ring".into())))
+        {
+            return Err("criterion estimates missing under target/criterion".into());
+        }
+        passes.push(m);
+    }
+
+    let mut c = cargo();
+    c.args(["bench", "-p", "tokenguard-benches", "--bench", "throughput"]);
+    println!("==> throughput (all cores)");
+    let t = Instant::now();
+    let tp_out = output(c)?;
+    let tp_secs = t.elapsed().as_secs_f64();
+    let throughput: Vec<(String, String, String)> = tp_out
+        .lines()
+        .filter_map(|l| l.strip_prefix("throughput "))
+        .map(|l| {
+            let kv = |k: &str| {
+                l.split_whitespace()
+                    .find_map(|x| x.strip_prefix(k))
+                    .unwrap_or("?")
+                    .to_string()
+            };
+            (kv("alg="), kv("threads="), kv("per_sec="))
+        })
+        .collect();
+    print!("{tp_out}");
+
+    let t = Instant::now();
+    let (fw, fw_source) = bench_firmware_rows();
+    let fw_secs = t.elapsed().as_secs_f64();
+    let load_end = loadavg();
+
+    // Machine and toolchain.
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|s| s.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rustc = {
+        let mut c = Command::new("rustc");
+        c.arg("-V");
+        output(c).unwrap_or_default().trim().to_string()
+    };
+    let date = {
+        let mut c = Command::new("date");
+        c.args(["-u", "+%Y-%m-%d %H:%M UTC"]);
+        output(c).unwrap_or_default().trim().to_string()
+    };
+    let versions = bench_lock_versions(&[
+        "ring",
+        "jsonwebtoken",
+        "aws-lc-rs",
+        "aws-lc-sys",
+        "jwt-simple",
+        "superboring",
+        "jwt-compact",
+        "rsa",
+        "p256",
+        "p384",
+        "ed25519-compact",
+        "criterion",
+    ]);
+
+    // Per (group, function): both passes, their mean and the spread between them.
+    let get = |p: usize, g: &str, f: &str| passes[p].get(&(g.to_string(), f.to_string())).copied();
+    let mean = |g: &str, f: &str| match (get(0, g, f), get(1, g, f)) {
+        (Some(a), Some(b)) => Some((a + b) / 2.0),
+        (a, b) => a.or(b),
+    };
+    let spread = |g: &str, f: &str| match (get(0, g, f), get(1, g, f)) {
+        (Some(a), Some(b)) => Some((a - b).abs() / ((a + b) / 2.0) * 100.0),
+        _ => None,
+    };
+    // A ratio num/den per pass and from the means.
+    let ratio = |g: &str, num: &str, den: &str| -> Option<(f64, f64, f64)> {
+        let r = |p| Some(get(p, g, num)? / get(p, g, den)?);
+        Some((mean(g, num)? / mean(g, den)?, r(0)?, r(1)?))
+    };
+    let mut spreads: Vec<f64> = BENCH_GROUPS
+        .iter()
+        .flat_map(|g| BENCH_IMPLS.iter().filter_map(move |f| spread(g, f)))
+        .collect();
+    spreads.sort_by(f64::total_cmp);
+    let median_spread = spreads.get(spreads.len() / 2).copied().unwrap_or(0.0);
+    let max_spread = spreads.last().copied().unwrap_or(0.0);
+
+    // Goals.
+    let mut goals: Vec<(String, String, bool)> = Vec::new();
+    let mut goal = |what: String, got: String, met: bool| goals.push((what, got, met));
+    for (g, limit) in [
+        ("RS256", 1.05),
+        ("ES256", 1.05),
+        ("EdDSA", 1.05),
+        ("HS256", 2.5),
+    ] {
+        if let Some((m, a, b)) = ratio(g, "tokenguard-ring", "raw-ring") {
+            goal(
+                format!("{g}: tokenguard (ring) full token ≤ {limit:.2}x raw ring"),
+                format!("{m:.2}x (pass 1 {a:.2}x, pass 2 {b:.2}x)"),
+                m <= limit,
+            );
+        }
+    }
+    for (g, min) in [("ES256", 1.1), ("HS256", 3.0), ("RS256", 1.0)] {
+        if let Some((m, a, b)) = ratio(g, "jsonwebtoken", "tokenguard-ring") {
+            let what = if min > 1.0 {
+                format!("{g}: ≥ {min}x faster than jsonwebtoken")
+            } else {
+                format!("{g}: not slower than jsonwebtoken")
+            };
+            goal(
+                what,
+                format!("{m:.2}x faster (pass 1 {a:.2}x, pass 2 {b:.2}x)"),
+                m >= min,
+            );
+        }
+    }
+    for g in BENCH_GROUPS {
+        let mut worst: Option<(f64, &str)> = None;
+        for p in ["jsonwebtoken", "jwt-simple", "jwt-compact"] {
+            if let Some((m, _, _)) = ratio(g, p, "tokenguard-ring") {
+                if worst.is_none_or(|(w, _)| m < w) {
+                    worst = Some((m, p));
+                }
+            }
+        }
+        if let Some((m, p)) = worst {
+            goal(
+                format!("{g}: tokenguard (ring) ahead of every peer"),
+                format!("closest peer {p}: tokenguard {m:.2}x faster"),
+                m > 1.0,
+            );
+        }
+    }
+
+    // The report.
+    let mut md = String::new();
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Generated by `cargo xtask bench` on {date}; do not edit by hand. Machine: {cpu}, {cores} cores \
+         (`available_parallelism`); {rustc}. Load average (1 min) {load_start} at the start and \
+         {load_end} at the end of the run: on {cores} cores, anything above {cores} means other work \
+         competed with the benches and the figures are noisier than they would be on an idle machine.\n"
+    );
+    let _ = writeln!(
+        md,
+        "![Full-token verify, median per token, log scale](benchmarks.svg)\n"
+    );
+    let _ = writeln!(md, "## Method\n");
+    let _ = writeln!(
+        md,
+        "Criterion (`benches/benches/verify.rs`): warm-up 0.5 s, measurement 2 s, 30 samples per \
+         function; the figure is criterion's median. Every column verifies the same compact token \
+         (~300 bytes of claims: iss, sub, aud, exp, iat, nbf, jti and three private claims), and \
+         every implementation accepts it once before timing, so no error path is timed. The suite \
+         runs twice, forward and then in reverse order (groups and functions), so drift on this \
+         shared machine shows up as a difference between the passes instead of a bias against \
+         whichever ran last; the tables give both passes, their mean, and the ratios from the \
+         means.\n\n\
+         - **raw ring**: ring checking the signature of the signing input alone (RSA: \
+         `RsaPublicKeyComponents::verify`; ECDSA/EdDSA: `UnparsedPublicKey::verify`; HMAC: \
+         `hmac::verify` with the key prepared once): the floor.\n\
+         - **tokenguard**: `KeySet::verify_with::<Ring>` / `::<RustCrypto>`: split, strict base64url, \
+         JOSE header policy, key lookup by `kid`, signature, claims (iss, aud, exp, nbf, iat), \
+         algorithm pinned by the policy and by the key. `now` is passed in, as the API requires.\n\
+         - **jsonwebtoken** (`aws_lc_rs` provider, as its README recommends; the default features \
+         select no crypto provider): `decode::<T>` with `Validation::new(alg)`, issuer and audience \
+         set, `validate_nbf`; T holds the registered claims.\n\
+         - **jwt-simple** (`default-features = false, features = [\"pure-rust\"]`: its default \
+         `optimal` feature builds BoringSSL, which needs cmake and Go): `verify_token` with allowed \
+         issuers and audiences; the key type pins the algorithm.\n\
+         - **jwt-compact** (`p256`, `rsa`, `ed25519-compact`; no ES384 support): \
+         `validator().validate()`, `validate_expiration`, `validate_maturity`, then issuer and \
+         audience compared by the caller.\n\n\
+         The peers read the system clock on every verify (tens of ns); tokenguard is handed `now`.\n"
+    );
+    let _ = writeln!(md, "Crate versions (Cargo.lock):\n");
+    for (n, v) in &versions {
+        let _ = writeln!(md, "- {n} {v}");
+    }
+    let _ = writeln!(
+        md,
+        "\nRun-to-run spread between the two passes, over every (algorithm, implementation) pair: \
+         median {median_spread:.1} %, largest {max_spread:.1} %.\n"
+    );
+
+    let _ = writeln!(md, "## Goals\n");
+    let _ = writeln!(md, "| goal | measured | |\n|---|---|---|");
+    for (what, got, met) in &goals {
+        let _ = writeln!(
+            md,
+            "| {what} | {got} | {} |",
+            if *met { "met" } else { "**missed**" }
+        );
+    }
+    let missed: Vec<&(String, String, bool)> = goals.iter().filter(|g| !g.2).collect();
+    if missed.is_empty() {
+        let _ = writeln!(md, "\nEvery goal was met in this run.\n");
+    } else {
+        let _ = writeln!(
+            md,
+            "\n{} of {} goals missed in this run (gaps in the table above).\n",
+            missed.len(),
+            goals.len()
+        );
+    }
+
+    let _ = writeln!(md, "## Full-token verify, per algorithm\n");
+    let label = |f: &str| match f {
+        "raw-ring" => "raw ring (signature only)",
+        "tokenguard-ring" => "**tokenguard (ring)**",
+        "tokenguard-rustcrypto" => "tokenguard (rustcrypto)",
+        other => other,
+    };
+    let mut chart: Vec<(&str, Vec<(&str, f64)>)> = Vec::new();
+    for g in BENCH_GROUPS {
+        let _ = writeln!(
+            md,
+            "### {g}\n\n| implementation | pass 1 | pass 2 | mean | vs raw ring | vs tokenguard (ring) | spread |\n|---|---:|---:|---:|---:|---:|---:|"
+        );
+        let mut bars = Vec::new();
+        for f in BENCH_IMPLS {
+            let Some(m) = mean(g, f) else { continue };
+            let cell = |p| get(p, g, f).map(bench_fmt).unwrap_or_else(|| "–".into());
+            let vs_raw = ratio(g, f, "raw-ring")
+                .map(|r| format!("{:.2}x", r.0))
+                .unwrap_or_default();
+            let vs_tg = ratio(g, f, "tokenguard-ring")
+                .map(|r| format!("{:.2}x", r.0))
+                .unwrap_or_default();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {vs_raw} | {vs_tg} | {} |",
+                label(f),
+                cell(0),
+                cell(1),
+                bench_fmt(m),
+                spread(g, f)
+                    .map(|s| format!("{s:.1} %"))
+                    .unwrap_or_default()
+            );
+            bars.push((f, m));
+        }
+        if g == "ES384" {
+            let _ = writeln!(md, "\njwt-compact has no ES384.");
+        }
+        let _ = writeln!(md);
+        chart.push((g, bars));
+    }
+
+    let _ = writeln!(md, "## JWK Set ingestion, cache lookup, throughput\n");
+    if let Some(m) = mean("jwks", "load-10-keys") {
+        let _ = writeln!(
+            md,
+            "- `KeySet::load_jwks` of a 10-key JWK Set (eight RSA-2048 and two P-256 keys with `kid`, \
+             `use`, `alg`, like Google's or Auth0's), into an empty `KeySet<16>`: {} for the set, \
+             **{} per key** (passes: {} / {}). This includes validating each key and, for RSA, \
+             computing the Montgomery constants once, at load.",
+            bench_fmt(m),
+            bench_fmt(m / 10.0),
+            get(0, "jwks", "load-10-keys").map(bench_fmt).unwrap_or_default(),
+            get(1, "jwks", "load-10-keys").map(bench_fmt).unwrap_or_default()
+        );
+    }
+    if let Some(m) = mean("cache", "get-last-of-32") {
+        let _ = writeln!(
+            md,
+            "- `KeySet::get(kid)` of the last key in a full `KeySet<32>`: **{}** (passes: {} / {}).",
+            bench_fmt(m),
+            get(0, "cache", "get-last-of-32").map(bench_fmt).unwrap_or_default(),
+            get(1, "cache", "get-last-of-32").map(bench_fmt).unwrap_or_default()
+        );
+    }
+    if !throughput.is_empty() {
+        let _ = writeln!(
+            md,
+            "- Verifies per second, tokenguard with the ring backend (`benches/benches/throughput.rs`: \
+             each thread verifies the same token in a loop for 2 s):\n\n| alg | threads | verifies/s |\n|---|---:|---:|"
+        );
+        for (alg, threads, per_sec) in &throughput {
+            let _ = writeln!(md, "| {alg} | {threads} | {per_sec} |");
+        }
+        let _ = writeln!(
+            md,
+            "\n  With {cores} threads on {cores} cores the total is bounded by whatever else the machine \
+             was running (load average above)."
+        );
+    }
+    let _ = writeln!(md);
+
+    let _ = writeln!(md, "## Cortex-M4 (QEMU mps2-an386)\n");
+    let _ = writeln!(
+        md,
+        "tokenguard's figures are {fw_source}: instructions for a whole token (split, base64url, \
+         header, claims, policy, hash and signature) with the firmware's pure-Rust backend, ES256 \
+         through P256-Cortex-M4's assembly. **QEMU counts instructions, not cycles**: a Cortex-M4 \
+         needs more cycles than instructions (loads, taken branches, flash wait states), by a factor \
+         that depends on the part and its memory system. The published figures below are cycles \
+         for the signature operation alone on real Cortex-M4 parts, so read the comparison as an \
+         order of magnitude, not a ratio. See docs/firmware.md for stack and flash.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| alg | tokenguard, instructions per full-token verify | key import (instructions) |\n|---|---:|---:|"
+    );
+    for (alg, v, imp) in &fw {
+        let _ = writeln!(md, "| {alg} | {v} | {imp} |");
+    }
+    let _ = writeln!(
+        md,
+        "\nPublished Cortex-M4 figures (cycles, signature verification only):\n\n\
+         | operation | implementation | cycles | source |\n|---|---|---:|---|\n\
+         | P-256 ECDSA verify | P256-Cortex-M4 (assembly; the one tokenguard's firmware links) | 976 k | [Emill/P256-Cortex-M4 README](https://github.com/Emill/P256-Cortex-M4), nRF52840, GCC -O2 |\n\
+         | P-256 ECDSA verify | p256-cm4 (Rust port of the same) | 1.23 M (1,225,746) | [newAM/p256-cm4 README](https://github.com/newAM/p256-cm4), STM32WLE5 |\n\
+         | P-256 ECDSA verify | RustCrypto `p256` | 14.3 M (14,303,277) | [newAM/p256-cm4 README](https://github.com/newAM/p256-cm4), STM32WLE5 |\n\
+         | P-256 ECDSA verify | micro-ecc | ~9.4 M (52.0 ms at 180 MHz) | [thingsat/ecc_mcu_benchmarks](https://github.com/thingsat/ecc_mcu_benchmarks), Nucleo-F446RE |\n\
+         | RSA-2048 public (verify) | wolfSSL 5.6.4, SP Cortex-M asm | 2.2 M (28.0 ms at 80 MHz) | [wolfSSL IDE/STM32Cube/STM32_Benchmarks.md](https://github.com/wolfSSL/wolfssl/blob/master/IDE/STM32Cube/STM32_Benchmarks.md), STM32L4A6Z |\n\
+         | Ed25519 verify | wolfSSL 5.6.4, Thumb-2 asm | 2.93 M (36.571 ms at 80 MHz) | same, STM32L4A6Z |\n"
+    );
+
+    let total = t0.elapsed().as_secs_f64();
+    let _ = writeln!(
+        md,
+        "## This run\n\n{total:.0} s in all: build {build_secs:.0} s (incremental), criterion pass 1 \
+         {:.0} s, pass 2 {:.0} s, throughput {tp_secs:.0} s, firmware build and QEMU {fw_secs:.0} s.",
+        pass_secs.first().copied().unwrap_or(0.0),
+        pass_secs.get(1).copied().unwrap_or(0.0)
+    );
+
+    let docs = root().join("docs");
+    std::fs::write(docs.join("benchmarks.md"), &md).map_err(|e| e.to_string())?;
+    std::fs::write(docs.join("benchmarks.svg"), bench_svg(&chart)).map_err(|e| e.to_string())?;
+    println!("{md}");
+    println!("wrote docs/benchmarks.md and docs/benchmarks.svg ({total:.0} s)");
+    Ok(())
+}
+
+/// Link-time panic-freedom proof: the firmware's `panic-check` image (the device with
+/// HS*/RS*/PS* on tokenguard's own RSA) links against a panic handler that calls an
+/// undefined symbol, so it links only if no panic is reachable.
+fn fw_panic_check() -> Result {
+    ensure_firmware_tools()?;
+    let mut c = cargo();
+    c.current_dir(firmware_dir()).args([
+        "build",
+        "--release",
+        "--bin",
+        "panic-check",
+        "--no-default-features",
+        "--features",
+        "panic-check",
+    ]);
+    run(
+        "panic-freedom: the device image links with an undefined panic handler",
+        c,
+    )
+}
+
 fn ci() -> Result {
     let t = Instant::now();
     let mut c = cargo();
@@ -414,6 +1072,7 @@ fn ci() -> Result {
     run("docs build without warnings", c)?;
     tests()?;
     firmware_link_check()?;
+    fw_panic_check()?;
     let mut c = cargo();
     c.current_dir(firmware_dir()).args(["fmt", "--", "--check"]);
     run("firmware: cargo fmt --check", c)?;
@@ -443,6 +1102,457 @@ fn demo(quiet: bool) -> Result {
     run("tokenguard-sim demo", c)
 }
 
+/// `cargo xtask fuzz [--smoke | --seconds N] [TARGET...]`: installs cargo-fuzz and the
+/// nightly toolchain if missing, builds the seed corpora, builds every target (with debug
+/// assertions), then runs each target for N seconds (`--smoke`: 30, the default) and fails if
+/// any finds a crash. New inputs accumulate in `fuzz/corpus/<target>` (git-ignored); seeds are
+/// rebuilt each run in `target/fuzz-seeds/<target>`; `fuzz/regressions/<target>` (committed
+/// crash reproducers) is replayed first. Logs: `target/fuzz-logs/<target>.log`.
+fn fuzz(args: &[String]) -> Result {
+    /// Seed corpora from the committed seeds (`fuzz/seeds/`), the negative corpus, the
+    /// Wycheproof and RFC 7520 files, all read in place (nothing third-party is copied into the
+    /// repository; the seeds land in `target/`).
+    mod seeds {
+        use std::collections::BTreeSet;
+        use std::path::{Path, PathBuf};
+
+        /// What one JSON file yields.
+        #[derive(Default)]
+        struct Found {
+            tokens: Vec<String>,
+            jwks: Vec<String>,
+            sets: Vec<String>,
+        }
+
+        /// Walks JSON text without a parser: string values that look like compact JWS, leaf
+        /// objects with a `kty` member (JWKs) and objects with a `keys` member (JWK Sets).
+        fn scan(text: &[u8], f: &mut Found) {
+            let mut stack: Vec<(usize, bool)> = Vec::new();
+            let mut i = 0;
+            while i < text.len() {
+                match text[i] {
+                    b'"' => {
+                        let start = i + 1;
+                        let mut j = start;
+                        let mut escaped = false;
+                        while j < text.len() && text[j] != b'"' {
+                            if text[j] == b'\\' {
+                                escaped = true;
+                                j += 1;
+                            }
+                            j += 1;
+                        }
+                        let s = &text[start..j.min(text.len())];
+                        if !escaped && looks_like_jws(s) {
+                            f.tokens.push(String::from_utf8_lossy(s).into_owned());
+                        }
+                        i = j + 1;
+                        continue;
+                    }
+                    b'{' => {
+                        if let Some(top) = stack.last_mut() {
+                            top.1 = true;
+                        }
+                        stack.push((i, false));
+                    }
+                    b'}' => {
+                        if let Some((start, nested)) = stack.pop() {
+                            let obj = String::from_utf8_lossy(&text[start..=i]).into_owned();
+                            if !nested && obj.contains("\"kty\"") {
+                                f.jwks.push(obj);
+                            } else if obj.contains("\"keys\"") && obj.contains("\"kty\"") {
+                                f.sets.push(obj);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+
+        fn looks_like_jws(s: &[u8]) -> bool {
+            s.len() >= 10
+                && s.starts_with(b"eyJ")
+                && s.iter().filter(|&&c| c == b'.').count() == 2
+                && s.iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        }
+
+        /// Strict-enough base64url decoding for seeds.
+        fn unb64(s: &str) -> Option<Vec<u8>> {
+            let mut out = Vec::new();
+            let (mut acc, mut bits) = (0u32, 0u32);
+            for c in s.bytes() {
+                let v = match c {
+                    b'A'..=b'Z' => c - b'A',
+                    b'a'..=b'z' => c - b'a' + 26,
+                    b'0'..=b'9' => c - b'0' + 52,
+                    b'-' => 62,
+                    b'_' => 63,
+                    _ => return None,
+                };
+                acc = (acc << 6) | u32::from(v);
+                bits += 6;
+                if bits >= 8 {
+                    bits -= 8;
+                    out.push((acc >> bits) as u8);
+                }
+            }
+            Some(out)
+        }
+
+        fn fnv(b: &[u8]) -> u64 {
+            b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+                (h ^ u64::from(x)).wrapping_mul(0x0000_0100_0000_01b3)
+            })
+        }
+
+        fn put(dir: &Path, data: &[u8]) -> Result<(), String> {
+            std::fs::write(dir.join(format!("{:016x}", fnv(data))), data)
+                .map_err(|e| format!("{}: {e}", dir.display()))
+        }
+
+        fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                return;
+            };
+            let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+            entries.sort();
+            for p in entries {
+                if p.is_dir() {
+                    json_files(&p, out);
+                } else if p.extension().is_some_and(|e| e == "json") {
+                    out.push(p);
+                }
+            }
+        }
+
+        /// A `device_proto` request: `tag len:u16 body` (tag = index into its KNOWN table).
+        fn req(out: &mut Vec<u8>, tag: u8, body: &[u8]) {
+            out.push(tag);
+            out.extend_from_slice(&(body.len() as u16).to_le_bytes());
+            out.extend_from_slice(body);
+        }
+        const INFO: u8 = 0;
+        const SET_TIME: u8 = 1;
+        const GET_TIME: u8 = 2;
+        const LOAD_JWK: u8 = 3;
+        const JWKS_BEGIN: u8 = 4;
+        const JWKS_CHUNK: u8 = 5;
+        const JWKS_END: u8 = 6;
+        const REMOVE_KEY: u8 = 7;
+        const LIST_KEYS: u8 = 8;
+        const FETCH_FAILED: u8 = 9;
+        const REFRESH_STATE: u8 = 10;
+        const VERIFY: u8 = 12;
+        const SIGN: u8 = 13;
+        const STATS: u8 = 15;
+
+        fn sign_body(preset: u8, sub: &str, aud: &str, jti: &str) -> Vec<u8> {
+            let mut b = vec![preset];
+            b.extend_from_slice(&300u32.to_le_bytes());
+            b.extend_from_slice(&5u16.to_le_bytes());
+            for s in ["", sub, aud, jti] {
+                b.push(s.len() as u8);
+                b.extend_from_slice(s.as_bytes());
+            }
+            b
+        }
+
+        /// Builds `out/<target>/` for every target; returns the seed count per target.
+        pub fn build(
+            root: &Path,
+            vectors: &Path,
+            out: &Path,
+        ) -> Result<Vec<(String, usize)>, String> {
+            let _ = std::fs::remove_dir_all(out);
+            let targets = [
+                "verify",
+                "jwk_parse",
+                "jwks_stream",
+                "claims_typed",
+                "device_proto",
+                "assertion",
+            ];
+            for t in targets {
+                std::fs::create_dir_all(out.join(t)).map_err(|e| e.to_string())?;
+            }
+            let dir = |t: &str| out.join(t);
+            let mut f = Found::default();
+            let mut files = Vec::new();
+            json_files(vectors, &mut files);
+            if files.is_empty() {
+                return Err(format!("no JSON vectors under {}", vectors.display()));
+            }
+            for p in &files {
+                let text = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let before = f.jwks.len();
+                scan(&text, &mut f);
+                // Each file's keys also make one JWK Set.
+                if f.jwks.len() > before {
+                    f.sets
+                        .push(format!(r#"{{"keys":[{}]}}"#, f.jwks[before..].join(",")));
+                }
+            }
+            // Our own committed seeds (tokens minted with our test keys, see fuzz/seeds/mint.sh).
+            let own = root.join("fuzz/seeds");
+            for t in targets {
+                if let Ok(rd) = std::fs::read_dir(own.join(t)) {
+                    for e in rd.flatten() {
+                        let data = std::fs::read(e.path()).map_err(|e| e.to_string())?;
+                        if t == "verify" {
+                            f.tokens
+                                .push(String::from_utf8_lossy(&data).trim().to_owned());
+                        } else {
+                            put(&dir(t), &data)?;
+                        }
+                    }
+                }
+            }
+            let tokens: BTreeSet<String> = f.tokens.into_iter().collect();
+            let jwks: BTreeSet<String> = f.jwks.into_iter().collect();
+            let sets: BTreeSet<String> = f.sets.into_iter().collect();
+            for t in &tokens {
+                put(&dir("verify"), t.as_bytes())?;
+                if let Some(p) = t.split('.').nth(1).and_then(unb64) {
+                    put(&dir("claims_typed"), &p)?;
+                }
+                if t.len() < 1000 {
+                    for slot in [0u8, 1] {
+                        let mut body = vec![slot];
+                        body.extend_from_slice(t.as_bytes());
+                        let mut s = Vec::new();
+                        req(&mut s, VERIFY, &body);
+                        put(&dir("device_proto"), &s)?;
+                    }
+                }
+            }
+            for j in &jwks {
+                put(&dir("jwk_parse"), j.as_bytes())?;
+            }
+            for (i, s) in sets.iter().enumerate() {
+                // h = 0: one byte at a time; h = 3: chunks of 1, 7 and 64 bytes; bit 7 set:
+                // mixed key sets allowed.
+                for head in [&[0u8][..], &[3, 1, 7, 64], &[0x81, 13]] {
+                    if head[0] == 0 && s.len() > 2000 {
+                        continue;
+                    }
+                    let mut seed = head.to_vec();
+                    seed.extend_from_slice(s.as_bytes());
+                    put(&dir("jwks_stream"), &seed)?;
+                }
+                // A device session that streams this set in two chunks.
+                if s.len() < 900 {
+                    let mut d = Vec::new();
+                    req(&mut d, JWKS_BEGIN, &600u32.to_le_bytes());
+                    let half = s.len() / 2;
+                    req(&mut d, JWKS_CHUNK, &s.as_bytes()[..half]);
+                    req(&mut d, JWKS_CHUNK, &s.as_bytes()[half..]);
+                    req(&mut d, JWKS_END, &[]);
+                    req(&mut d, LIST_KEYS, &[0]);
+                    put(&dir("device_proto"), &d)?;
+                }
+                let _ = i;
+            }
+            // A session touching every command once.
+            let mut d = Vec::new();
+            req(&mut d, INFO, &[]);
+            req(&mut d, GET_TIME, &[]);
+            req(&mut d, LIST_KEYS, &[0]);
+            req(&mut d, STATS, &[]);
+            req(&mut d, REFRESH_STATE, &[]);
+            d.extend_from_slice(&[0xFE, 0xA0, 0x0F]); // 4000 s later: the key set is stale
+            req(&mut d, REFRESH_STATE, &[]);
+            req(&mut d, FETCH_FAILED, &[]);
+            req(&mut d, REMOVE_KEY, b"ec-1");
+            req(&mut d, REMOVE_KEY, b"hs-1");
+            if let Some(j) = jwks.iter().find(|j| j.len() < 600) {
+                let mut body = vec![0u8];
+                body.extend_from_slice(j.as_bytes());
+                req(&mut d, LOAD_JWK, &body);
+            }
+            for (p, aud) in [
+                (0u8, "https://idp.example"),
+                (1, "https://zitadel.example"),
+                (2, "https://zitadel.example"),
+                (3, "https://zitadel.example:8080"),
+                (4, "https://tenant.auth0.com/oauth/token"),
+            ] {
+                req(&mut d, SIGN, &sign_body(p, "device-7", aud, "jti-1"));
+            }
+            req(&mut d, SET_TIME, &1_700_000_000u64.to_le_bytes());
+            d.extend_from_slice(&[0xFF, 5, 0x02, 0x41, 0x00, 0x01, 0x00]); // raw bytes
+            d.extend_from_slice(&[0xFD, 3, 0x40, INFO, 0, 0]); // a corrupted INFO
+            req(&mut d, STATS, &[]);
+            put(&dir("device_proto"), &d)?;
+            let mut counts = Vec::new();
+            for t in targets {
+                let n = std::fs::read_dir(dir(t)).map(|r| r.count()).unwrap_or(0);
+                counts.push((t.to_string(), n));
+            }
+            Ok(counts)
+        }
+    }
+
+    const TARGETS: [&str; 6] = [
+        "verify",
+        "jwk_parse",
+        "jwks_stream",
+        "claims_typed",
+        "device_proto",
+        "assertion",
+    ];
+    let mut seconds = 30u64;
+    let mut only: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--smoke" => seconds = 30,
+            "--seconds" => {
+                seconds = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--seconds needs a number")?;
+            }
+            t if TARGETS.contains(&t) => only.push(t.to_string()),
+            other => return Err(format!("fuzz: unknown argument {other}")),
+        }
+    }
+    let targets: Vec<&str> = TARGETS
+        .iter()
+        .copied()
+        .filter(|t| only.is_empty() || only.iter().any(|o| o == t))
+        .collect();
+    let t0 = Instant::now();
+
+    // Tools: the rustup proxy (not $CARGO, which is this toolchain's cargo) with +nightly.
+    let nightly = || {
+        let mut c = Command::new("cargo");
+        c.current_dir(root())
+            .env_remove("CARGO")
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .env_remove("RUSTC")
+            .arg("+nightly");
+        c
+    };
+    let mut c = Command::new("rustup");
+    c.args(["toolchain", "list"]);
+    if !output(c)?.lines().any(|l| l.starts_with("nightly")) {
+        let mut c = Command::new("rustup");
+        c.args(["toolchain", "install", "nightly", "--profile", "minimal"]);
+        run("rustup toolchain install nightly", c)?;
+    }
+    let mut c = nightly();
+    c.args(["fuzz", "--version"]);
+    if output(c).is_err() {
+        let mut c = Command::new("cargo");
+        c.env_remove("CARGO").env_remove("RUSTUP_TOOLCHAIN").args([
+            "install",
+            "cargo-fuzz",
+            "--locked",
+        ]);
+        run("cargo install cargo-fuzz --locked", c)?;
+    }
+
+    // Seeds.
+    let vectors = std::env::var("TOKENGUARD_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("../shared/vectors"));
+    let seed_dir = root().join("target/fuzz-seeds");
+    println!("==> seed corpora in {}", seed_dir.display());
+    let counts = seeds::build(&root(), &vectors, &seed_dir)?;
+    for (t, n) in &counts {
+        println!("    {t}: {n} seeds");
+    }
+
+    // One build of every target, so the time budget below is all fuzzing.
+    let mut c = nightly();
+    c.args(["fuzz", "build", "--debug-assertions"]);
+    run(
+        "cargo +nightly fuzz build --debug-assertions (all targets)",
+        c,
+    )?;
+
+    let logs = root().join("target/fuzz-logs");
+    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    let mut failed = Vec::new();
+    let mut summary = Vec::new();
+    for t in &targets {
+        let corpus = root().join("fuzz/corpus").join(t);
+        std::fs::create_dir_all(&corpus).map_err(|e| e.to_string())?;
+        let mut dirs = vec![corpus, seed_dir.join(t)];
+        let reg = root().join("fuzz/regressions").join(t);
+        if reg.is_dir() {
+            dirs.push(reg);
+        }
+        let log = logs.join(format!("{t}.log"));
+        let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let mut c = nightly();
+        c.args(["fuzz", "run", "--debug-assertions", t])
+            .args(&dirs)
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .arg(if matches!(*t, "device_proto" | "jwks_stream") {
+                "-max_len=16384"
+            } else {
+                "-max_len=8192"
+            })
+            .arg("-timeout=30")
+            .arg("-print_final_stats=1")
+            .stdout(file.try_clone().map_err(|e| e.to_string())?)
+            .stderr(file);
+        let started = Instant::now();
+        println!("==> fuzz {t} for {seconds}s (log: {})", log.display());
+        let status = c
+            .status()
+            .map_err(|e| format!("fuzz {t}: cannot start: {e}"))?;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let stat = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("stat::{k}:")))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|| "?".into())
+        };
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('#') && l.contains("cov:"))
+            .unwrap_or("")
+            .to_string();
+        let line = format!(
+            "{t}: {} execs, {} exec/s, {} new units, {:.0}s | {last}",
+            stat("number_of_executed_units"),
+            stat("average_exec_per_sec"),
+            stat("new_units_added"),
+            started.elapsed().as_secs_f64()
+        );
+        if status.success() {
+            println!("    ok: {line}");
+        } else {
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            for l in tail.iter().rev() {
+                eprintln!("    | {l}");
+            }
+            eprintln!("    FAILED: {t} ({status}); the crash input is in fuzz/artifacts/{t}/");
+            failed.push(t.to_string());
+        }
+        summary.push(line);
+    }
+    println!(
+        "==> fuzz summary ({:.0}s in all)",
+        t0.elapsed().as_secs_f64()
+    );
+    for l in &summary {
+        println!("    {l}");
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("fuzz targets found crashes: {}", failed.join(", ")))
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.first().map(String::as_str) {
@@ -450,12 +1560,15 @@ fn main() -> ExitCode {
         Some("test") => tests(),
         Some("demo") => demo(false),
         Some("fw-link") => firmware_link_check(),
+        Some("fw-panic-check") => fw_panic_check(),
         Some("fw-build") => fw_build(),
         Some("fw-test") => fw_test(),
         Some("fw-bench") => fw_bench(args.iter().any(|a| a == "--write")),
+        Some("bench") => bench(),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|test|demo|fw-link|fw-build|fw-test|fw-bench [--write]>"
+                "usage: cargo xtask <ci|test|demo|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write]|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
             );
             return ExitCode::from(2);
         }

@@ -578,8 +578,12 @@ fn handle<B: Backend, const K: usize>(
             let Some(now) = now_secs(st, now_ms) else {
                 return fail(emit, status::NO_TIME, &[]);
             };
-            match sign_request(key, body, now, work) {
-                Ok(n) => ok(emit, work.get(..n).unwrap_or(&[])),
+            // The reply (3 header bytes and the token) must fit a frame: a longer token is
+            // FULL, never a reply the host cannot receive.
+            let cap = max_payload.saturating_sub(3).min(work.len());
+            let (out, _) = work.split_at_mut(cap);
+            match sign_request(key, body, now, out) {
+                Ok(n) => ok(emit, out.get(..n).unwrap_or(&[])),
                 Err(s) => fail(emit, s, &[]),
             }
         }

@@ -103,7 +103,15 @@ impl<'b> VerifiedToken<'b> {
     }
 
     /// Deserializes the claims into the caller's type with serde-json-core (no heap).
-    /// Strings with escapes need an owned type (serde-json-core borrows only unescaped text).
+    ///
+    /// Strings are unescaped, exactly as tokenguard's own claim checks read them: a `&str`
+    /// field borrows a string without escapes from the token and is an error for a string
+    /// with escapes (which cannot be borrowed), an owned string type (e.g.
+    /// `heapless::String<N>`) receives the unescaped text. Each escaped string is unescaped
+    /// in a 256-byte scratch on the stack; [`Self::deserialize_with`] takes a larger one.
+    /// serde-json-core does not decode `\uD83D\uDE00`-style surrogate pairs: such a string
+    /// is an error here (tokenguard's own checks decode them; [`Self::claims_json`] has the
+    /// text for a full JSON parser).
     ///
     /// ```
     /// # use tokenguard::{alg, Expect, Jwk, KeySet, Validation};
@@ -126,7 +134,21 @@ impl<'b> VerifiedToken<'b> {
     /// serde-json-core's error when the claims do not fit `T`.
     #[cfg(feature = "serde")]
     pub fn deserialize<T: serde::Deserialize<'b>>(&self) -> Result<T, serde_json_core::de::Error> {
-        serde_json_core::from_str(self.payload).map(|(t, _)| t)
+        let mut scratch = [0u8; 256];
+        self.deserialize_with(&mut scratch)
+    }
+
+    /// As [`Self::deserialize`], unescaping each escaped string in `scratch`.
+    ///
+    /// # Errors
+    /// serde-json-core's error when the claims do not fit `T`, or `EscapedStringIsTooLong`
+    /// when an unescaped string does not fit `scratch`.
+    #[cfg(feature = "serde")]
+    pub fn deserialize_with<T: serde::Deserialize<'b>>(
+        &self,
+        scratch: &mut [u8],
+    ) -> Result<T, serde_json_core::de::Error> {
+        serde_json_core::from_str_escaped(self.payload, scratch).map(|(t, _)| t)
     }
 }
 

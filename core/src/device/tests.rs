@@ -320,3 +320,48 @@ fn signs_assertions_with_the_device_key() {
     body[1..5].copy_from_slice(&3601u32.to_le_bytes());
     assert_eq!(h.call(cmd::SIGN, &body).0, status::BAD_REQUEST);
 }
+
+#[cfg(feature = "signing")]
+#[test]
+fn a_token_too_long_for_a_reply_frame_is_full() {
+    // Found by the device_proto fuzz target (fuzz/regressions/device_proto/): the token was
+    // written into the whole frame buffer, so a 1012..1024-byte token made a reply longer
+    // than MAX_PAYLOAD that the host could not receive.
+    let mut h = Harness::new();
+    h.call(cmd::SET_TIME, &1_700_000_000u64.to_le_bytes());
+    let jwk = r#"{"kty":"oct","kid":"k","alg":"HS256","k":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"}"#;
+    assert_eq!(h.call(cmd::SET_SIGNING_KEY, jwk.as_bytes()).0, status::OK);
+    let sign = |h: &mut Harness, sub: usize| {
+        let mut body = std::vec![0u8];
+        body.extend_from_slice(&300u32.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.push(0);
+        for f in [&"s".repeat(sub), &"a".repeat(255), &"j".repeat(255)] {
+            body.push(f.len() as u8);
+            body.extend_from_slice(f.as_bytes());
+        }
+        h.call(cmd::SIGN, &body)
+    };
+    // The longest token that fits is returned whole; one more subject byte is FULL.
+    let mut longest = 0;
+    for sub in 0..=80 {
+        let (s, tok) = sign(&mut h, sub);
+        assert!(
+            tok.len() + 3 <= Dev::MAX_PAYLOAD,
+            "reply of {} bytes",
+            tok.len() + 3
+        );
+        match s {
+            status::OK => longest = tok.len(),
+            status::FULL => {}
+            other => panic!("status {other:#x}"),
+        }
+    }
+    assert!(
+        longest > 900 && longest <= Dev::MAX_PAYLOAD - 3,
+        "{longest}"
+    );
+    assert_eq!(sign(&mut h, 80).0, status::FULL);
+    // The device keeps serving.
+    assert_eq!(h.call(cmd::INFO, &[]).0, status::OK);
+}

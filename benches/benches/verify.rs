@@ -2,6 +2,7 @@
 //! claims with iss, sub, aud, exp, iat, nbf, jti):
 //!
 //! - `raw-ring`: ring verifying the signing input alone (the floor);
+//! - `raw-aws-lc`: aws-lc-rs doing the same (the floor under jsonwebtoken's provider);
 //! - `tokenguard-ring`, `tokenguard-rustcrypto`: full-token verify with each backend;
 //! - `jsonwebtoken`, `jwt-simple`, `jwt-compact`: the peers' own full decode and validation,
 //!   with equivalent checks (issuer, audience, `exp` and `nbf`, the algorithm pinned).
@@ -13,7 +14,6 @@
 //! Run: `cargo bench -p tokenguard-benches --bench verify` (reads keys from
 //! `../shared/vectors`; set `TOKENGUARD_VECTORS` elsewhere).
 
-use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use serde::Deserialize;
 use tokenguard::crypto::{Ring, RustCrypto};
 use tokenguard::{Curve, KeySet};
 use tokenguard_benches::{
-    b64, fixture, full_keyset, jwks_10, now, Fixture, PublicKey, AUD, GROUPS, ISS,
+    b64, fixture, full_keyset, jwks_10, now, Fixture, PublicKey, RawVerify, AUD, GROUPS, ISS,
 };
 
 /// A peer's full decode + validation of a token; `true` when accepted.
@@ -49,6 +49,47 @@ struct CompactCustom {
     sub: String,
     aud: Vec<String>,
     jti: String,
+}
+
+/// aws-lc-rs (the crypto under jsonwebtoken's `aws_lc_rs` provider) checking the signing input
+/// alone, with the same API shapes as the ring floor: the floor jsonwebtoken stands on.
+fn aws_lc_raw(f: &Fixture) -> RawVerify {
+    use aws_lc_rs::signature as s;
+    match (&f.key, f.name) {
+        (PublicKey::Rsa { n, e }, name) => {
+            let (n, e) = (n.clone(), e.clone());
+            let params = if name == "PS256" {
+                &s::RSA_PSS_2048_8192_SHA256
+            } else {
+                &s::RSA_PKCS1_2048_8192_SHA256
+            };
+            Box::new(move |m, sig| {
+                s::RsaPublicKeyComponents { n: &n, e: &e }
+                    .verify(params, m, sig)
+                    .is_ok()
+            })
+        }
+        (key @ PublicKey::Ec { curve, .. }, _) => {
+            let alg = match curve {
+                Curve::P256 => &s::ECDSA_P256_SHA256_FIXED,
+                Curve::P384 => &s::ECDSA_P384_SHA384_FIXED,
+            };
+            let pk = key.sec1();
+            Box::new(move |m, sig| s::UnparsedPublicKey::new(alg, &pk).verify(m, sig).is_ok())
+        }
+        (PublicKey::Ed25519(pk), _) => {
+            let pk = *pk;
+            Box::new(move |m, sig| {
+                s::UnparsedPublicKey::new(&s::ED25519, &pk)
+                    .verify(m, sig)
+                    .is_ok()
+            })
+        }
+        (PublicKey::Oct(k), _) => {
+            let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, k);
+            Box::new(move |m, sig| aws_lc_rs::hmac::verify(&key, m, sig).is_ok())
+        }
+    }
 }
 
 fn jsonwebtoken_verify(f: &Fixture) -> PeerVerify {
@@ -231,6 +272,8 @@ fn algorithms(c: &mut Criterion) {
         assert!((f.raw)(input.as_bytes(), &sig), "{name}: raw ring");
         assert!(tg_ring(&mut buf), "{name}: tokenguard (ring)");
         assert!(tg_rc(&mut buf), "{name}: tokenguard (rustcrypto)");
+        let aws_raw = aws_lc_raw(&f);
+        assert!(aws_raw(input.as_bytes(), &sig), "{name}: raw aws-lc");
         let mut peers: Vec<(&str, PeerVerify)> = vec![
             ("jsonwebtoken", jsonwebtoken_verify(&f)),
             ("jwt-simple", jwt_simple_verify(&f)),
@@ -243,7 +286,7 @@ fn algorithms(c: &mut Criterion) {
         }
 
         let mut g = c.benchmark_group(name);
-        let mut order: Vec<usize> = (0..3 + peers.len()).collect();
+        let mut order: Vec<usize> = (0..4 + peers.len()).collect();
         if reversed() {
             order.reverse();
         }
@@ -254,8 +297,11 @@ fn algorithms(c: &mut Criterion) {
                 }),
                 1 => g.bench_function("tokenguard-ring", |b| b.iter(|| tg_ring(&mut buf))),
                 2 => g.bench_function("tokenguard-rustcrypto", |b| b.iter(|| tg_rc(&mut buf))),
+                3 => g.bench_function("raw-aws-lc", |b| {
+                    b.iter(|| assert!(aws_raw(black_box(input.as_bytes()), &sig)))
+                }),
                 i => {
-                    let (peer, check) = &peers[i - 3];
+                    let (peer, check) = &peers[i - 4];
                     g.bench_function(*peer, |b| b.iter(|| check(black_box(token))))
                 }
             };

@@ -165,7 +165,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     );
 
     n.say("\n4. Clock skew: the device's clock runs 2 minutes fast");
-    h.dev.set_time(h.now + 120)?;
+    h.skew = 120;
+    h.set_time(h.now)?;
     let skewed = h.mint(1, 3600, 5, &issuer, "")?;
     let r = h.post(
         "/oauth/v2/token",
@@ -179,7 +180,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
                 .is_some_and(|d| d.starts_with("issued_in_future")),
         &reply(&r),
     );
-    h.dev.set_time(h.now)?;
+    h.skew = 0;
+    h.set_time(h.now)?;
     n.check(
         "after the device resynchronises its clock the grant works again",
         {

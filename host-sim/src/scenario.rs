@@ -324,9 +324,9 @@ impl Drop for Qemu {
 /// Kills a child started with [`in_own_group`] together with everything it started (QEMU
 /// runs two levels down, under the runner script).
 pub fn kill_group(child: &mut Child) {
+    // `kill -s KILL -- -PGID`: without `--`, `-PGID` is not read as a process group.
     let _ = Command::new("kill")
-        .arg("-KILL")
-        .arg(format!("-{}", child.id()))
+        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
         .status();
     let _ = child.kill();
     let _ = child.wait();

@@ -248,6 +248,18 @@ impl<S: Read + Write> DeviceClient<S> {
         chunk: usize,
         max_age: Option<u32>,
     ) -> anyhow::Result<Result<LoadReport, u8>> {
+        self.load_jwks_at(doc, chunk, max_age, None)
+    }
+
+    /// As [`Self::load_jwks`]; with `now`, `SET_TIME` is sent just before `JWKS_END` so the
+    /// set is stamped with that time however long the chunks took (simulated clocks).
+    pub fn load_jwks_at(
+        &mut self,
+        doc: &[u8],
+        chunk: usize,
+        max_age: Option<u32>,
+        now: Option<u64>,
+    ) -> anyhow::Result<Result<LoadReport, u8>> {
         self.ok(
             proto::cmd::JWKS_BEGIN,
             &max_age.unwrap_or(u32::MAX).to_le_bytes(),
@@ -260,6 +272,9 @@ impl<S: Read + Write> DeviceClient<S> {
             if s != proto::status::OK {
                 bail!("JWKS_CHUNK failed with status {s:#04x}");
             }
+        }
+        if let Some(t) = now {
+            self.set_time(t)?;
         }
         let (s, b) = self.call(proto::cmd::JWKS_END, &[])?;
         if s == proto::status::JWKS_REFUSED {

@@ -76,7 +76,12 @@ impl Host {
             .map(String::from);
         let max_age = idp::max_age(cc.as_deref()).and_then(|m| u32::try_from(m).ok());
         let body = resp.body_mut().with_config().limit(1 << 20).read_to_vec()?;
-        let r = self.dev.load_jwks(&body, 200, max_age)?;
+        let r = self.dev.load_jwks_at(
+            &body,
+            200,
+            max_age,
+            Some(self.now.saturating_add_signed(self.skew)),
+        )?;
         Ok(Some((due, r.map_err(|c| format!("JWKS refused ({c})")))))
     }
 

@@ -73,15 +73,8 @@ pub struct JwkArgs {
     /// Include private members (d, p, q, ...; the secret `k` of oct keys).
     #[arg(long)]
     include_private: bool,
-    /// Connect timeout for --url, seconds.
-    #[arg(long, default_value_t = 5)]
-    connect_timeout: u64,
-    /// Read timeout for --url, seconds.
-    #[arg(long, default_value_t = 10)]
-    read_timeout: u64,
-    /// Largest response accepted from --url, bytes.
-    #[arg(long, default_value_t = 1 << 20)]
-    max_size: u64,
+    #[command(flatten)]
+    limits: FetchLimits,
     /// Write here instead of stdout.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -186,6 +179,32 @@ fn b64(d: &[u8]) -> String {
 
 fn read(p: &PathBuf) -> anyhow::Result<Vec<u8>> {
     std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+}
+
+/// Connect and read timeouts and a response size limit for fetching a JWK (Set).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct FetchLimits {
+    /// Connect timeout, seconds.
+    #[arg(long, default_value_t = 5)]
+    connect_timeout: u64,
+    /// Read timeout, seconds.
+    #[arg(long, default_value_t = 10)]
+    read_timeout: u64,
+    /// Largest response accepted, bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_size: u64,
+}
+
+impl FetchLimits {
+    /// Fetches `url` within these limits; the body and the `Cache-Control` value.
+    pub fn fetch(&self, url: &str) -> anyhow::Result<(Vec<u8>, Option<String>)> {
+        fetch(
+            url,
+            Duration::from_secs(self.connect_timeout),
+            Duration::from_secs(self.read_timeout),
+            self.max_size,
+        )
+    }
 }
 
 /// Fetches `url` with the timeouts and size limit.
@@ -365,12 +384,7 @@ fn generate(a: &JwkArgs, kty: Kty) -> anyhow::Result<Map<String, Value>> {
 
 pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
     let mut jwk: Map<String, Value> = if let Some(url) = &a.url {
-        let (body, _) = fetch(
-            url,
-            Duration::from_secs(a.connect_timeout),
-            Duration::from_secs(a.read_timeout),
-            a.max_size,
-        )?;
+        let (body, _) = a.limits.fetch(url)?;
         from_document(&body, a.kid.as_deref()).with_context(|| url.clone())?
     } else if let Some(j) = &a.json {
         let doc = match j.strip_prefix('@') {

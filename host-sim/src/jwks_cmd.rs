@@ -41,15 +41,8 @@ pub struct FetchArgs {
     /// Stop watching after this many fetches (0: never).
     #[arg(long, default_value_t = 0)]
     count: u32,
-    /// Connect timeout, seconds.
-    #[arg(long, default_value_t = 5)]
-    connect_timeout: u64,
-    /// Read timeout, seconds.
-    #[arg(long, default_value_t = 10)]
-    read_timeout: u64,
-    /// Largest response accepted, bytes.
-    #[arg(long, default_value_t = 1 << 20)]
-    max_size: u64,
+    #[command(flatten)]
+    limits: crate::jwk_cmd::FetchLimits,
     /// Print one JSON object per fetch.
     #[arg(long)]
     json: bool,
@@ -60,12 +53,7 @@ fn once(
     a: &FetchArgs,
     dev: &mut Option<DeviceClient<TcpStream>>,
 ) -> anyhow::Result<(usize, usize, Option<u64>)> {
-    let (body, cc) = crate::jwk_cmd::fetch(
-        &a.url,
-        Duration::from_secs(a.connect_timeout),
-        Duration::from_secs(a.read_timeout),
-        a.max_size,
-    )?;
+    let (body, cc) = a.limits.fetch(&a.url)?;
     let max_age = idp::max_age(cc.as_deref());
     // Check the set with tokenguard before handing it on: a bad set never replaces a good one.
     let mut set: tokenguard::KeySet<64> = tokenguard::KeySet::new();

@@ -182,28 +182,42 @@ pub(crate) fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
     })
 }
 
-/// Position of the first `.` at or after `from`, eight bytes at a time.
+/// Position of the first `.` at or after `from`, sixteen bytes (two words) at a time.
 fn find_dot(b: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let rest = b.get(from..)?;
-    let mut chunks = rest.chunks_exact(8);
+    let mut chunks = rest.chunks_exact(16);
     let mut base = from;
     for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b'.'));
-        let hit = x.wrapping_sub(ONES) & !x & HIGH;
-        if hit != 0 {
-            return Some(base + (hit.trailing_zeros() / 8) as usize);
+        let (lo, hi) = c.split_at(8);
+        let (lo, hi) = (dots(lo), dots(hi));
+        if lo | hi != 0 {
+            let at = if lo != 0 {
+                lo.trailing_zeros() / 8
+            } else {
+                8 + hi.trailing_zeros() / 8
+            };
+            return Some(base + at as usize);
         }
-        base += 8;
+        base += 16;
     }
     chunks
         .remainder()
         .iter()
         .position(|&c| c == b'.')
         .map(|p| base + p)
+}
+
+/// The high bit of each byte of an eight-byte word that is a `.` (exact for the lowest one).
+#[inline(always)]
+fn dots(c: &[u8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut w = [0u8; 8];
+    if let Some(src) = c.get(..8) {
+        w.copy_from_slice(src);
+    }
+    let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b'.'));
+    x.wrapping_sub(ONES) & !x & HIGH
 }
 
 fn b64_into(input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
@@ -233,21 +247,26 @@ pub(crate) fn check_signature<B: Backend>(
     sig: &[u8],
 ) -> Result<(), Error> {
     key.permits(alg)?;
+    // Each arm's pre-checks (lengths, Ed25519's `S` and `R`) come first; then the backend's
+    // prepared state for the key, if it has some, else its per-type method.
+    let prepared = || B::verify_prepared(key, alg, msg, sig);
     let r = match (alg.family(), &key.material) {
         (Family::Hmac(h), Material::Oct(k)) if sig.len() == h.output_len() => {
-            B::hmac_verify_key(h, k, msg, sig)
+            prepared().unwrap_or_else(|| B::hmac_verify_key(h, k, msg, sig))
         }
         (Family::RsaPkcs1(h), Material::Rsa(r)) if sig.len() == r.modulus_len() => {
-            B::rsa_verify(r, RsaPadding::Pkcs1(h), msg, sig)
+            prepared().unwrap_or_else(|| B::rsa_verify(r, RsaPadding::Pkcs1(h), msg, sig))
         }
         (Family::RsaPss(h), Material::Rsa(r)) if sig.len() == r.modulus_len() => {
-            B::rsa_verify(r, RsaPadding::Pss(h), msg, sig)
+            prepared().unwrap_or_else(|| B::rsa_verify(r, RsaPadding::Pss(h), msg, sig))
         }
         (Family::EcdsaP256 | Family::EcdsaP384, Material::Ec { curve, point })
             if sig.len() == 2 * curve.coord_len() =>
         {
             let plen = 1 + 2 * curve.coord_len();
-            B::ecdsa_verify(*curve, point.get(..plen).unwrap_or(&[]), msg, sig)
+            prepared().unwrap_or_else(|| {
+                B::ecdsa_verify(*curve, point.get(..plen).unwrap_or(&[]), msg, sig)
+            })
         }
         (Family::Ed25519, Material::Ed25519(pk)) => match <&[u8; 64]>::try_from(sig) {
             Ok(s64) => {
@@ -258,7 +277,7 @@ pub(crate) fn check_signature<B: Backend>(
                 {
                     Err(crate::error::Unspecified)
                 } else {
-                    B::ed25519_verify(pk, msg, s64)
+                    prepared().unwrap_or_else(|| B::ed25519_verify(pk, msg, s64))
                 }
             }
             Err(_) => Err(crate::error::Unspecified),
@@ -407,4 +426,35 @@ pub fn verify_jwt<'b, B: Backend, K: KeySource + ?Sized>(
         payload,
         claims,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time search finds the first dot at every position and alignment, with
+    /// other dots and high bytes around it, and nothing when there is none.
+    #[test]
+    fn find_dot_matches_a_plain_search() {
+        for len in 0..70usize {
+            for from in 0..=len {
+                for first in from..len {
+                    let mut b: std::vec::Vec<u8> =
+                        (0..len).map(|i| b'A' + (i % 26) as u8).collect();
+                    b[first] = b'.';
+                    if first + 3 < len {
+                        b[first + 3] = b'.';
+                    }
+                    if first > from {
+                        b[first - 1] = 0xAE; // '.' with the high bit set
+                    }
+                    let plain = b[from..].iter().position(|&c| c == b'.').map(|p| p + from);
+                    assert_eq!(find_dot(&b, from), plain, "len {len} from {from}");
+                }
+                let none: std::vec::Vec<u8> = std::vec![b'-'; len];
+                assert_eq!(find_dot(&none, from), None);
+            }
+        }
+        assert_eq!(find_dot(b"a.b", 4), None);
+    }
 }

@@ -141,3 +141,19 @@ fn type_errors_are_invalid_claim() {
         Err(Error::Malformed(Malformed::DuplicateMember))
     );
 }
+
+/// The fast `match` on a name's bytes and the table agree on every registered claim, and an
+/// escaped spelling of each is still found through the table.
+#[test]
+fn claim_names_match_the_table() {
+    for (i, (name, _)) in CLAIMS.iter().enumerate() {
+        assert_eq!(claim_index(JsonStr::from_raw(name, false)), Some(i));
+        let mut esc = std::vec::Vec::from(&b"\\u00"[..]);
+        esc.extend(std::format!("{:02x}", name[0]).bytes());
+        esc.extend(&name[1..]);
+        assert_eq!(claim_index(JsonStr::from_raw(&esc, true)), Some(i));
+    }
+    for other in [&b"is"[..], b"isss", b"ISS", b"scope", b""] {
+        assert_eq!(claim_index(JsonStr::from_raw(other, false)), None);
+    }
+}

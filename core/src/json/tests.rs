@@ -122,3 +122,54 @@ fn numeric_dates() {
     assert_eq!(numeric_date(b"18446744073709551616", max), None);
     assert_eq!(numeric_date(b"1000000000000000000000000000000", max), None);
 }
+
+/// UTF-8 is checked inside strings as the scanner meets it, instead of in a pass over the
+/// whole text first: every one-byte edit of a text with multi-byte characters gives the same
+/// result as checking the whole text up front, then scanning.
+#[test]
+fn utf8_checked_in_strings_matches_a_whole_text_check() {
+    let base = "{\"name\":\"Zoë – 東京 😀\",\"k\":[\"ü\",{\"é\":true}],\"n\":1}".as_bytes();
+    let reference = |input: &[u8]| -> Result<usize, JsonError> {
+        if core::str::from_utf8(input).is_err() {
+            return Err(JsonError::Utf8);
+        }
+        let mut n = 0;
+        scan_object::<JsonError>(input, 8, |_, _| {
+            n += 1;
+            Ok(())
+        })
+        .map(|()| n)
+    };
+    let fast = |input: &[u8]| -> Result<usize, JsonError> {
+        let mut n = 0;
+        parse_object::<JsonError>(input, 8, |_, _| {
+            n += 1;
+            Ok(())
+        })
+        .map(|()| n)
+    };
+    assert_eq!(fast(base), Ok(3));
+    let mut checked = 0;
+    for pos in 0..base.len() {
+        for b in [
+            0x80, 0xBF, 0xC0, 0xC2, 0xE2, 0xED, 0xF0, 0xF4, 0xF5, 0xFF, b'"', b'a',
+        ] {
+            let mut input = base.to_vec();
+            input[pos] = b;
+            assert_eq!(fast(&input), reference(&input), "byte {b:#x} at {pos}");
+            checked += 1;
+        }
+        // Truncated: the text cut inside a multi-byte character.
+        assert_eq!(fast(&base[..pos]), reference(&base[..pos]), "cut at {pos}");
+    }
+    assert_eq!(checked, base.len() * 12);
+    for (input, want) in [
+        (&b"{\"a\":1}\xff"[..], JsonError::Utf8),
+        (b"{\xff\"a\":1}", JsonError::Utf8),
+        (b"{\"a\":\"\xe2\x82\"}", JsonError::Utf8),
+        (b"{\"a\":\"\xf4\x90\x80\x80\"}", JsonError::Utf8),
+        (b"{\"a\":\"\xe0\x80\xaf\"}", JsonError::Utf8),
+    ] {
+        assert_eq!(fast(input), Err(want), "{input:?}");
+    }
+}

@@ -3,7 +3,8 @@
 //!
 //! - `raw-ring`: ring verifying the signing input alone (the floor);
 //! - `raw-aws-lc`: aws-lc-rs doing the same (the floor under jsonwebtoken's provider);
-//! - `tokenguard-ring`, `tokenguard-rustcrypto`: full-token verify with each backend;
+//! - `tokenguard-ring`, `tokenguard-aws-lc`, `tokenguard-rustcrypto`: full-token verify with
+//!   each backend;
 //! - `jsonwebtoken`, `jwt-simple`, `jwt-compact`: the peers' own full decode and validation,
 //!   with equivalent checks (issuer, audience, `exp` and `nbf`, the algorithm pinned).
 //!
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use serde::Deserialize;
-use tokenguard::crypto::{Ring, RustCrypto};
+use tokenguard::crypto::{AwsLc, Ring, RustCrypto};
 use tokenguard::{Curve, KeySet};
 use tokenguard_benches::{
     b64, fixture, full_keyset, jwks_10, now, Fixture, PublicKey, RawVerify, AUD, GROUPS, ISS,
@@ -263,6 +264,11 @@ fn algorithms(c: &mut Criterion) {
                 .verify_with::<Ring>(black_box(token.as_bytes()), &v, t0, buf)
                 .is_ok()
         };
+        let tg_aws = |buf: &mut [u8]| {
+            f.keys
+                .verify_with::<AwsLc>(black_box(token.as_bytes()), &v, t0, buf)
+                .is_ok()
+        };
         let tg_rc = |buf: &mut [u8]| {
             f.keys
                 .verify_with::<RustCrypto>(black_box(token.as_bytes()), &v, t0, buf)
@@ -272,6 +278,7 @@ fn algorithms(c: &mut Criterion) {
         assert!((f.raw)(input.as_bytes(), &sig), "{name}: raw ring");
         assert!(tg_ring(&mut buf), "{name}: tokenguard (ring)");
         assert!(tg_rc(&mut buf), "{name}: tokenguard (rustcrypto)");
+        assert!(tg_aws(&mut buf), "{name}: tokenguard (aws-lc)");
         let aws_raw = aws_lc_raw(&f);
         assert!(aws_raw(input.as_bytes(), &sig), "{name}: raw aws-lc");
         let mut peers: Vec<(&str, PeerVerify)> = vec![
@@ -286,7 +293,7 @@ fn algorithms(c: &mut Criterion) {
         }
 
         let mut g = c.benchmark_group(name);
-        let mut order: Vec<usize> = (0..4 + peers.len()).collect();
+        let mut order: Vec<usize> = (0..5 + peers.len()).collect();
         if reversed() {
             order.reverse();
         }
@@ -300,8 +307,9 @@ fn algorithms(c: &mut Criterion) {
                 3 => g.bench_function("raw-aws-lc", |b| {
                     b.iter(|| assert!(aws_raw(black_box(input.as_bytes()), &sig)))
                 }),
+                4 => g.bench_function("tokenguard-aws-lc", |b| b.iter(|| tg_aws(&mut buf))),
                 i => {
-                    let (peer, check) = &peers[i - 4];
+                    let (peer, check) = &peers[i - 5];
                     g.bench_function(*peer, |b| b.iter(|| check(black_box(token))))
                 }
             };

@@ -6,6 +6,8 @@
 //!   fixed-size Montgomery arithmetic with the constants cached in the key.
 //! - [`Ring`] (feature `ring`): ring's assembly for hosts. ring's RSA verification allocates
 //!   inside ring and recomputes the key's Montgomery constants on every call.
+//! - [`AwsLc`] (feature `aws-lc`): AWS-LC through aws-lc-rs for hosts, with every key parsed
+//!   once when it is imported (RSA's Montgomery setup included); allocates inside AWS-LC.
 //!
 //! Both backends see the same pre-checked inputs (signature lengths, Ed25519 `S < L` and
 //! small-order `R`, keys validated at import), so they give the same verdict on every input;
@@ -14,10 +16,13 @@
 //! A hardware accelerator plugs in the same way: implement [`Backend`], delegating what the
 //! hardware does not cover to one of the software backends.
 
-use crate::alg::HashAlg;
+use crate::alg::{Algorithm, HashAlg};
 use crate::error::Unspecified;
+use crate::jwk::Jwk;
 use crate::rsa::{RsaPadding, RsaPublicKey};
 
+#[cfg(feature = "aws-lc")]
+mod aws_lc_backend;
 #[cfg(feature = "ring")]
 mod ring_backend;
 #[cfg(feature = "rustcrypto")]
@@ -25,18 +30,40 @@ mod rustcrypto_backend;
 #[cfg(all(feature = "rustcrypto", any(feature = "compact-sha512", test)))]
 pub(crate) mod sha512_compact;
 
+#[cfg(feature = "aws-lc")]
+pub use aws_lc_backend::AwsLc;
+#[cfg(feature = "aws-lc")]
+pub(crate) use aws_lc_backend::Prepared;
 #[cfg(feature = "ring")]
 pub(crate) use ring_backend::ring_hmac_key;
 #[cfg(feature = "ring")]
 pub use ring_backend::Ring;
+
+/// Backend state prepared for a key at import; nothing without a backend that keeps some.
+#[cfg(not(feature = "aws-lc"))]
+#[derive(Clone, Default)]
+pub(crate) struct Prepared;
+
+#[cfg(not(feature = "aws-lc"))]
+impl Prepared {
+    pub(crate) fn new(_: &crate::jwk::Material, _: Option<Algorithm>) -> Self {
+        Prepared
+    }
+}
 #[cfg(feature = "rustcrypto")]
 pub use rustcrypto_backend::RustCrypto;
 
-/// The backend used when none is named: `Ring` if the `ring` feature is on, else `RustCrypto`.
+/// The backend used when none is named: `Ring` if the `ring` feature is on, else `AwsLc` if
+/// `aws-lc` is, else `RustCrypto`.
 #[cfg(feature = "ring")]
 pub type DefaultBackend = Ring;
-/// The backend used when none is named: `Ring` if the `ring` feature is on, else `RustCrypto`.
-#[cfg(all(feature = "rustcrypto", not(feature = "ring")))]
+/// The backend used when none is named: `Ring` if the `ring` feature is on, else `AwsLc` if
+/// `aws-lc` is, else `RustCrypto`.
+#[cfg(all(feature = "aws-lc", not(feature = "ring")))]
+pub type DefaultBackend = AwsLc;
+/// The backend used when none is named: `Ring` if the `ring` feature is on, else `AwsLc` if
+/// `aws-lc` is, else `RustCrypto`.
+#[cfg(all(feature = "rustcrypto", not(any(feature = "ring", feature = "aws-lc"))))]
 pub type DefaultBackend = RustCrypto;
 
 /// Elliptic curves for ECDSA.
@@ -143,5 +170,22 @@ pub trait Backend {
         sig: &[u8],
     ) -> Result<(), Unspecified> {
         crate::rsa::verify_with_digest(key, padding, msg, sig, Self::digest)
+    }
+
+    /// Verification with state this backend prepared when `key` was imported, tried before
+    /// the per-type methods above (after the same pre-checks). `None` when it has none for
+    /// this key and `alg`: the per-type method runs. Only backends in this crate keep such
+    /// state ([`AwsLc`]); the default has none.
+    ///
+    /// # Errors
+    /// `Some(Err(Unspecified))` if the signature does not verify.
+    fn verify_prepared(
+        key: &Jwk,
+        alg: Algorithm,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Option<Result<(), Unspecified>> {
+        let _ = (key, alg, msg, sig);
+        None
     }
 }

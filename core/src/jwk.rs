@@ -130,7 +130,7 @@ impl SymmetricKey {
             s.hs256 = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(k).ok();
         }
         #[cfg(not(any(feature = "ring", feature = "rustcrypto")))]
-        let _ = alg;
+        let _ = alg; // aws-lc alone: its state is prepared with the rest of the key
         Ok(s)
     }
 
@@ -188,6 +188,8 @@ pub struct Jwk {
     kid: Option<Kid>,
     alg: Option<Algorithm>,
     pub(crate) material: Material,
+    /// The backend's state for this key (aws-lc's parsed key; nothing otherwise).
+    pub(crate) prepared: crate::crypto::Prepared,
 }
 
 impl core::fmt::Debug for Jwk {
@@ -201,6 +203,20 @@ impl core::fmt::Debug for Jwk {
 }
 
 impl Jwk {
+    /// The one place a key is assembled: the backend's state is prepared here.
+    fn build(
+        kid: Option<&[u8]>,
+        alg: Option<Algorithm>,
+        material: Material,
+    ) -> Result<Jwk, KeyError> {
+        Ok(Jwk {
+            kid: kid.map(Kid::new).transpose()?,
+            alg,
+            prepared: crate::crypto::Prepared::new(&material, alg),
+            material,
+        })
+    }
+
     /// Parses and validates one JWK (a JSON object).
     ///
     /// ```
@@ -264,11 +280,11 @@ impl Jwk {
         if key.len() < h.output_len() {
             return Err(KeyError::SymmetricKeySize);
         }
-        Ok(Jwk {
-            kid: kid.map(Kid::new).transpose()?,
-            alg: Some(alg),
-            material: Material::Oct(SymmetricKey::new(key, Some(alg))?),
-        })
+        Jwk::build(
+            kid,
+            Some(alg),
+            Material::Oct(SymmetricKey::new(key, Some(alg))?),
+        )
     }
 
     /// An RSA public key from its big-endian modulus and exponent.
@@ -286,11 +302,11 @@ impl Jwk {
                 return Err(KeyError::AlgMismatch);
             }
         }
-        Ok(Jwk {
-            kid: kid.map(Kid::new).transpose()?,
+        Jwk::build(
+            kid,
             alg,
-            material: Material::Rsa(RsaPublicKey::from_components(n, e)?),
-        })
+            Material::Rsa(RsaPublicKey::from_components(n, e)?),
+        )
     }
 
     /// An EC public key from its big-endian affine coordinates.
@@ -328,11 +344,7 @@ impl Jwk {
             y,
         )
         .ok_or(KeyError::InvalidPoint)?;
-        Ok(Jwk {
-            kid: kid.map(Kid::new).transpose()?,
-            alg,
-            material: Material::Ec { curve, point },
-        })
+        Jwk::build(kid, alg, Material::Ec { curve, point })
     }
 
     /// An Ed25519 public key.
@@ -351,11 +363,7 @@ impl Jwk {
         if !ec::ed25519_key_is_valid(pk) {
             return Err(KeyError::SmallOrder);
         }
-        Ok(Jwk {
-            kid: kid.map(Kid::new).transpose()?,
-            alg,
-            material: Material::Ed25519(*pk),
-        })
+        Jwk::build(kid, alg, Material::Ed25519(*pk))
     }
 
     /// The key id, if any.
@@ -1069,11 +1077,7 @@ impl JwkCollector {
                         if k.len() < 32 {
                             return Err(KeyError::SymmetricKeySize);
                         }
-                        Ok(Jwk {
-                            kid: kid.map(Kid::new).transpose()?,
-                            alg: None,
-                            material: Material::Oct(SymmetricKey::new(k, None)?),
-                        })
+                        Jwk::build(kid, None, Material::Oct(SymmetricKey::new(k, None)?))
                     }
                 }
             }

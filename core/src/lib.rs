@@ -26,8 +26,10 @@
 #[cfg(test)]
 extern crate std;
 
-#[cfg(not(any(feature = "ring", feature = "rustcrypto")))]
-compile_error!("tokenguard needs a crypto backend: enable feature `rustcrypto` or `ring`");
+#[cfg(not(any(feature = "ring", feature = "rustcrypto", feature = "aws-lc")))]
+compile_error!(
+    "tokenguard needs a crypto backend: enable feature `rustcrypto`, `ring` or `aws-lc`"
+);
 
 pub mod alg;
 #[cfg(feature = "signing")]

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use tokenguard::crypto::{Ring, RustCrypto};
+use tokenguard::crypto::{AwsLc, Ring, RustCrypto};
 use tokenguard::{Error, KeySource, Validation};
 
 /// `../shared/vectors` next to the repository (override with `TOKENGUARD_VECTORS`).
@@ -67,7 +67,8 @@ pub fn fixed(b: &[u8], len: usize) -> Option<Vec<u8>> {
 /// An outcome comparable across backends: the accepted claims JSON, or the error.
 pub type Outcome = Result<String, Error>;
 
-/// Verifies a JWT with both backends, asserts they agree exactly, returns the outcome.
+/// Verifies a JWT with every backend (ring, aws-lc, rustcrypto), asserts they agree exactly,
+/// returns the outcome.
 pub fn verify_both<K: KeySource + ?Sized>(
     keys: &K,
     token: &str,
@@ -80,11 +81,14 @@ pub fn verify_both<K: KeySource + ?Sized>(
         .map(|t| t.claims_json().to_owned());
     let c = tokenguard::verify_jwt::<RustCrypto, K>(keys, token.as_bytes(), v, now, &mut b2)
         .map(|t| t.claims_json().to_owned());
-    assert_eq!(r, c, "backends disagree on {token}");
+    assert_eq!(r, c, "ring and rustcrypto disagree on {token}");
+    let a = tokenguard::verify_jwt::<AwsLc, K>(keys, token.as_bytes(), v, now, &mut b2)
+        .map(|t| t.claims_json().to_owned());
+    assert_eq!(r, a, "ring and aws-lc disagree on {token}");
     r
 }
 
-/// Verifies a JWS (any payload) with both backends, asserts they agree, returns the payload.
+/// Verifies a JWS (any payload) with every backend, asserts they agree, returns the payload.
 pub fn verify_jws_both<K: KeySource + ?Sized>(
     keys: &K,
     token: &str,
@@ -96,7 +100,10 @@ pub fn verify_jws_both<K: KeySource + ?Sized>(
         .map(|t| t.payload().to_vec());
     let c = tokenguard::verify_jws::<RustCrypto, K>(keys, token.as_bytes(), v, &mut b2)
         .map(|t| t.payload().to_vec());
-    assert_eq!(r, c, "backends disagree on {token}");
+    assert_eq!(r, c, "ring and rustcrypto disagree on {token}");
+    let a = tokenguard::verify_jws::<AwsLc, K>(keys, token.as_bytes(), v, &mut b2)
+        .map(|t| t.payload().to_vec());
+    assert_eq!(r, a, "ring and aws-lc disagree on {token}");
     r
 }
 

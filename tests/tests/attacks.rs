@@ -1,7 +1,7 @@
 //! One named test per JOSE attack class, each asserting the exact rejection on both
 //! backends. docs/attacks.md links here.
 
-use tokenguard::crypto::{Ring, RustCrypto};
+use tokenguard::crypto::{AwsLc, Ring, RustCrypto};
 use tokenguard::{
     alg, Curve, Error, Expect, HeaderError, JsonError, Jwk, KeyError, KeySet, Malformed, Validation,
 };
@@ -166,6 +166,10 @@ fn ed25519_small_order_keys_and_identity_forgery() {
     );
     assert_eq!(
         jwk.verify_signature::<RustCrypto>(alg::EDDSA, b"m", &sig),
+        Err(Error::BadSignature)
+    );
+    assert_eq!(
+        jwk.verify_signature::<AwsLc>(alg::EDDSA, b"m", &sig),
         Err(Error::BadSignature)
     );
     // S >= L (malleated) is refused before any backend runs.

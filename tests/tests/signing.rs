@@ -2,7 +2,7 @@
 //! checked against the verifier on both backends and against OpenSSL's signatures.
 
 use tokenguard::assertion::{encode, presets, Aud, Claims};
-use tokenguard::crypto::{Ring, RustCrypto};
+use tokenguard::crypto::{AwsLc, Ring, RustCrypto};
 use tokenguard::keys;
 use tokenguard::sign::{SignError, Signer, SigningKey};
 use tokenguard::{alg, Algorithm, Expect, Jwk, KeyType, Validation};
@@ -31,6 +31,7 @@ fn check(key: &SigningKey, verifier: &Jwk) {
     for r in [
         verifier.verify_signature::<Ring>(key.alg(), b"hello", &sig[..n]),
         verifier.verify_signature::<RustCrypto>(key.alg(), b"hello", &sig[..n]),
+        verifier.verify_signature::<AwsLc>(key.alg(), b"hello", &sig[..n]),
     ] {
         assert_eq!(r, Ok(()), "{:?}", key.alg());
     }

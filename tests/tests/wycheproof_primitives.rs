@@ -6,7 +6,7 @@
 //! (RFC 7518 §3.2 uses the full tag) and are checked to be refused; HMAC keys shorter than
 //! the hash output are refused at import (RFC 7518 §3.2).
 
-use tokenguard::crypto::{Ring, RustCrypto};
+use tokenguard::crypto::{AwsLc, Ring, RustCrypto};
 use tokenguard::{alg, Algorithm, Curve, Error, Jwk, KeyError};
 use tokenguard_tests::{fixed, hex, load, minimal};
 
@@ -23,8 +23,10 @@ fn run(key: &Jwk, a: Algorithm, t: &serde_json::Value, tally: &mut Tally, what: 
     let sig = hex(t["sig"].as_str().or(t["tag"].as_str()).unwrap());
     let r = key.verify_signature::<Ring>(a, &msg, &sig);
     let c = key.verify_signature::<RustCrypto>(a, &msg, &sig);
+    let w = key.verify_signature::<AwsLc>(a, &msg, &sig);
     let tc = &t["tcId"];
-    assert_eq!(r, c, "{what} tcId {tc}: backends disagree");
+    assert_eq!(r, c, "{what} tcId {tc}: ring and rustcrypto disagree");
+    assert_eq!(r, w, "{what} tcId {tc}: ring and aws-lc disagree");
     match t["result"].as_str().unwrap() {
         "valid" => {
             assert_eq!(r, Ok(()), "{what} tcId {tc} {}", t["comment"]);
@@ -176,6 +178,10 @@ fn hmac() {
                     );
                     assert_eq!(
                         key.verify_signature::<RustCrypto>(a, &msg, &tag),
+                        Err(Error::BadSignature)
+                    );
+                    assert_eq!(
+                        key.verify_signature::<AwsLc>(a, &msg, &tag),
                         Err(Error::BadSignature)
                     );
                     truncated += 1;

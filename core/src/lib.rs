@@ -42,6 +42,8 @@ pub mod crypto;
 pub mod dangerous;
 pub mod device;
 mod ec;
+#[cfg(feature = "rustcrypto")]
+mod ecdsa;
 mod error;
 mod header;
 pub mod json;

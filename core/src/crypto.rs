@@ -27,6 +27,8 @@ mod aws_lc_backend;
 mod ring_backend;
 #[cfg(feature = "rustcrypto")]
 mod rustcrypto_backend;
+#[cfg(all(feature = "rustcrypto", any(feature = "compact-sha256", test)))]
+pub(crate) mod sha256_compact;
 #[cfg(all(feature = "rustcrypto", any(feature = "compact-sha512", test)))]
 pub(crate) mod sha512_compact;
 
@@ -52,6 +54,8 @@ impl Prepared {
 }
 #[cfg(feature = "rustcrypto")]
 pub use rustcrypto_backend::RustCrypto;
+#[cfg(feature = "rustcrypto")]
+pub(crate) use rustcrypto_backend::{hs256_state, Hs256State};
 
 /// The backend used when none is named: `Ring` if the `ring` feature is on, else `AwsLc` if
 /// `aws-lc` is, else `RustCrypto`.

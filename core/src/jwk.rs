@@ -103,7 +103,7 @@ pub struct SymmetricKey {
     prepared: Option<(crate::alg::HashAlg, ring::hmac::Key)>,
     /// HMAC-SHA-256 with the key absorbed (zeroized on drop), for HS256-capable keys.
     #[cfg(feature = "rustcrypto")]
-    hs256: Option<hmac::Hmac<sha2::Sha256>>,
+    hs256: Option<crate::crypto::Hs256State>,
 }
 
 impl SymmetricKey {
@@ -126,8 +126,7 @@ impl SymmetricKey {
         }
         #[cfg(feature = "rustcrypto")]
         if alg.is_none_or(|a| a == Algorithm::Hs256) {
-            use hmac::KeyInit;
-            s.hs256 = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(k).ok();
+            s.hs256 = crate::crypto::hs256_state(k);
         }
         #[cfg(not(any(feature = "ring", feature = "rustcrypto")))]
         let _ = alg; // aws-lc alone: its state is prepared with the rest of the key
@@ -136,7 +135,7 @@ impl SymmetricKey {
 
     /// HMAC-SHA-256 with the key already absorbed, if this key can verify HS256.
     #[cfg(feature = "rustcrypto")]
-    pub(crate) fn hs256_state(&self) -> Option<&hmac::Hmac<sha2::Sha256>> {
+    pub(crate) fn hs256_state(&self) -> Option<&crate::crypto::Hs256State> {
         self.hs256.as_ref()
     }
 

@@ -118,10 +118,10 @@ fn tests() -> Result {
         "-p",
         "tokenguard-tests",
         "--features",
-        "tokenguard/compact-sha512",
+        "tokenguard/compact-sha512,tokenguard/compact-sha256",
     ]);
     run(
-        "vector suites with the compact SHA-384/512 (the firmware's)",
+        "vector suites with the compact SHA-256 and SHA-384/512 (the firmware's)",
         c,
     )?;
     interop()

@@ -4,12 +4,12 @@
 use super::{Backend, Curve, Digest};
 use crate::alg::HashAlg;
 use crate::error::Unspecified;
-use hmac::{KeyInit, Mac};
 
 /// Pure Rust, heap-free (the microcontroller backend).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RustCrypto;
 
+#[cfg(not(all(feature = "compact-sha256", feature = "compact-sha512")))]
 fn finish<D: sha2::Digest>(h: D) -> Digest {
     let out = h.finalize();
     let src: &[u8] = out.as_ref();
@@ -20,6 +20,7 @@ fn finish<D: sha2::Digest>(h: D) -> Digest {
     Digest::new(bytes, src.len())
 }
 
+#[cfg(not(all(feature = "compact-sha256", feature = "compact-sha512")))]
 #[inline(never)]
 fn hash_parts<D: sha2::Digest>(parts: &[&[u8]]) -> Digest {
     let mut h = D::new();
@@ -44,18 +45,55 @@ fn compact_parts(sha384: bool, parts: &[&[u8]]) -> Digest {
     Digest::new(d, n)
 }
 
+/// HMAC-SHA-256 with the key absorbed, kept in an HS256-capable key.
+#[cfg(not(feature = "compact-sha256"))]
+pub(crate) type Hs256State = hmac::Hmac<sha2::Sha256>;
+/// HMAC-SHA-256 with the key absorbed, kept in an HS256-capable key.
+#[cfg(feature = "compact-sha256")]
+pub(crate) type Hs256State = super::sha256_compact::HmacSha256;
+
+/// The prepared HS256 state of a key.
+pub(crate) fn hs256_state(key: &[u8]) -> Option<Hs256State> {
+    #[cfg(not(feature = "compact-sha256"))]
+    return <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(key).ok();
+    #[cfg(feature = "compact-sha256")]
+    return Some(super::sha256_compact::HmacSha256::new(key));
+}
+
+#[cfg(feature = "compact-sha256")]
 #[inline(never)]
-fn hmac_check<M: Mac + KeyInit>(key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified> {
-    let mut m = <M as KeyInit>::new_from_slice(key).map_err(|_| Unspecified)?;
-    m.update(msg);
+fn compact256_parts(parts: &[&[u8]]) -> Digest {
+    let mut h = super::sha256_compact::Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    let mut bytes = [0u8; 64];
+    if let Some(dst) = bytes.get_mut(..32) {
+        dst.copy_from_slice(&h.finish());
+    }
+    Digest::new(bytes, 32)
+}
+
+#[cfg(not(all(feature = "compact-sha256", feature = "compact-sha512")))]
+#[inline(never)]
+fn hmac_check<M: hmac::Mac + hmac::KeyInit>(
+    key: &[u8],
+    msg: &[u8],
+    tag: &[u8],
+) -> Result<(), Unspecified> {
+    let mut m = <M as hmac::KeyInit>::new_from_slice(key).map_err(|_| Unspecified)?;
+    hmac::Mac::update(&mut m, msg);
     // `verify_slice` compares in constant time (subtle) and fails on a length mismatch.
-    m.verify_slice(tag).map_err(|_| Unspecified)
+    hmac::Mac::verify_slice(m, tag).map_err(|_| Unspecified)
 }
 
 impl Backend for RustCrypto {
     fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
         match alg {
+            #[cfg(not(feature = "compact-sha256"))]
             HashAlg::Sha256 => hash_parts::<sha2::Sha256>(parts),
+            #[cfg(feature = "compact-sha256")]
+            HashAlg::Sha256 => compact256_parts(parts),
             #[cfg(not(feature = "compact-sha512"))]
             HashAlg::Sha384 => hash_parts::<sha2::Sha384>(parts),
             #[cfg(not(feature = "compact-sha512"))]
@@ -67,7 +105,16 @@ impl Backend for RustCrypto {
 
     fn hmac_verify(alg: HashAlg, key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified> {
         match alg {
+            #[cfg(not(feature = "compact-sha256"))]
             HashAlg::Sha256 => hmac_check::<hmac::Hmac<sha2::Sha256>>(key, msg, tag),
+            #[cfg(feature = "compact-sha256")]
+            HashAlg::Sha256 => {
+                if super::sha256_compact::HmacSha256::new(key).verify(msg, tag) {
+                    Ok(())
+                } else {
+                    Err(Unspecified)
+                }
+            }
             #[cfg(not(feature = "compact-sha512"))]
             HashAlg::Sha384 => hmac_check::<hmac::Hmac<sha2::Sha384>>(key, msg, tag),
             #[cfg(not(feature = "compact-sha512"))]
@@ -90,11 +137,20 @@ impl Backend for RustCrypto {
         tag: &[u8],
     ) -> Result<(), Unspecified> {
         match (alg, key.hs256_state()) {
+            // The inner and outer key blocks were hashed at import: two compressions saved.
+            #[cfg(not(feature = "compact-sha256"))]
             (HashAlg::Sha256, Some(state)) => {
-                // The inner and outer key blocks were hashed at import: two compressions saved.
                 let mut m = state.clone();
-                m.update(msg);
-                m.verify_slice(tag).map_err(|_| Unspecified)
+                hmac::Mac::update(&mut m, msg);
+                hmac::Mac::verify_slice(m, tag).map_err(|_| Unspecified)
+            }
+            #[cfg(feature = "compact-sha256")]
+            (HashAlg::Sha256, Some(state)) => {
+                if state.verify(msg, tag) {
+                    Ok(())
+                } else {
+                    Err(Unspecified)
+                }
             }
             _ => Self::hmac_verify(alg, key.bytes(), msg, tag),
         }

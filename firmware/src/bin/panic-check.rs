@@ -4,9 +4,10 @@
 //! nowhere, so this image links only if the optimizer proved every panic unreachable. It is
 //! the device firmware (frames, every command, the JWK cache and JWK Set streaming, JSON,
 //! base64url, header and claims policy) verifying HS256/384/512, RS256/384/512 and
-//! PS256/384/512 on tokenguard's own RSA arithmetic. Its backend refuses ECDSA and Ed25519:
-//! the curve crates behind them (p256-cortex-m4, p384, ed25519-compact) keep bounds checks
-//! the optimizer cannot remove (see docs/fuzzing.md), so they are outside this proof.
+//! PS256/384/512 on tokenguard's own RSA arithmetic and ES384 on its own curve arithmetic. Its
+//! backend refuses ES256 and Ed25519: the crates behind them (p256-cortex-m4,
+//! ed25519-compact) keep bounds checks the optimizer cannot remove (see docs/fuzzing.md), so
+//! they are outside this proof.
 
 #![no_std]
 #![no_main]
@@ -43,8 +44,12 @@ impl Backend for NoCurves {
         RustCrypto::hmac_verify_key(alg, key, msg, tag)
     }
 
-    fn ecdsa_verify(_: Curve, _: &[u8], _: &[u8], _: &[u8]) -> Result<(), Unspecified> {
-        Err(Unspecified)
+    /// P-384 is tokenguard's own arithmetic (inside the proof); P-256 is the assembly.
+    fn ecdsa_verify(curve: Curve, point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
+        match curve {
+            Curve::P384 => RustCrypto::ecdsa_verify(curve, point, msg, sig),
+            Curve::P256 => Err(Unspecified),
+        }
     }
 
     fn ed25519_verify(_: &[u8; 32], _: &[u8], _: &[u8; 64]) -> Result<(), Unspecified> {

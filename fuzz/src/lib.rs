@@ -28,6 +28,10 @@ pub const ED1: &str = r#"{"kty":"OKP","crv":"Ed25519","kid":"ed-1","alg":"EdDSA"
 /// Public half of `tests/data/rsa2048.pkcs8.pem`, without `alg` (RS* and PS* both allowed).
 pub const RSA1: &str = r#"{"kty":"RSA","kid":"rsa-1","e":"AQAB","n":"3HnpkQ1OPpr0OpsIy1_Q0Cg1HIM_Lhu3L0a7BaJWOPoz-KMu1pDZFPlHlq7PNULnepZVAQFZVkyqRuXdj9DeNpeGyx6RWCNhu-tB4N-dVMEo7qsk8sMpebooIqQ_DR4mt2_pOTQIUp80YtcpunDvuEJV3_tCtSsFEiQ1CwKiI-K0T5OVSKQKd0vpaOvxrmPh159TLiDST98d7Ci0uLUnjgYH4ka70v4RXeRP86EU5PhtHHUgiEyczW4VSPJWTQFwk6sOOHsV3t84G9feyYSwadlkM9SzsF39HmTxwffL-nn5DWUokmbZ5EF3DBO6r7Y5BLCZc-EOor9ezBZdwgkKnw"}"#;
 
+/// Public half of `tests/data/p384.sec1.pem` (ES384: tokenguard's own P-384 arithmetic in
+/// the pure-Rust backend, against ring's).
+pub const EC384: &str = r#"{"kty":"EC","crv":"P-384","kid":"ec384-1","alg":"ES384","x":"14oCUt3rubFOFHwbJIevH-8z_3UThpv1yrqQxiMRhPzoyDZnnecd1qwjwRTGxBQd","y":"LpDQvICTjqDbXLFcagg953AjduyubqDDO5GeDB1-V1XnMzgzLe6GvYHiPIdQ1wLg"}"#;
+
 /// The corpus policy: issuer, audience, clock.
 pub const ISS: &str = "https://issuer.example";
 /// Expected audience.
@@ -40,13 +44,13 @@ pub fn jwk(json: &str) -> Jwk {
     Jwk::from_json(json.as_bytes()).expect("own test key")
 }
 
-/// The four keys, parsed once per process.
-pub fn keys() -> &'static KeySet<4> {
-    static KEYS: OnceLock<KeySet<4>> = OnceLock::new();
+/// The five keys, parsed once per process.
+pub fn keys() -> &'static KeySet<5> {
+    static KEYS: OnceLock<KeySet<5>> = OnceLock::new();
     KEYS.get_or_init(|| {
         let mut set = KeySet::new();
-        for j in [HS1, EC1, ED1, RSA1] {
-            set.insert(jwk(j)).expect("room for four keys");
+        for j in [HS1, EC1, ED1, RSA1, EC384] {
+            set.insert(jwk(j)).expect("room for five keys");
         }
         set
     })

@@ -1,5 +1,5 @@
 //! `verify`: the whole input is a compact token (seeds are plain token text), verified
-//! against four keys (HS256, ES256, EdDSA, RSA-2048) under two policies.
+//! against five keys (HS256, ES256, EdDSA, RSA-2048, ES384) under two policies.
 //!
 //! Properties:
 //! - Backend differential: `verify_jwt::<Ring>` and `verify_jwt::<RustCrypto>` give the same
@@ -37,6 +37,7 @@ fn strict_policy() -> Validation<'static> {
         alg::RS256,
         alg::PS256,
         alg::ES256,
+        alg::ES384,
         alg::EDDSA,
     ]))
     .leeway(0)
@@ -54,7 +55,7 @@ struct Accepted {
 }
 
 fn once<B: tokenguard::Backend>(
-    set: &KeySet<4>,
+    set: &KeySet<5>,
     token: &[u8],
     v: &Validation<'_>,
     buf_len: usize,
@@ -86,7 +87,7 @@ pub fn run(token: &[u8]) {
 }
 
 fn accepted_is_consistent(
-    set: &KeySet<4>,
+    set: &KeySet<5>,
     token: &[u8],
     v: &Validation<'_>,
     strict: bool,

@@ -533,12 +533,16 @@ fn fw_bench(write: bool) -> Result {
         ("HS256-300B", 30_000),
     ] {
         if let Some(n) = insns(alg) {
+            let fmt = |x: u64| {
+                if limit < 100_000 {
+                    format!("{:.1} k", x as f64 / 1e3)
+                } else {
+                    format!("{:.3} M", x as f64 / 1e6)
+                }
+            };
             goals.push((
-                format!(
-                    "{alg}: ≤ {:.2} M instructions per verify",
-                    limit as f64 / 1e6
-                ),
-                format!("{:.3} M", n as f64 / 1e6),
+                format!("{alg}: ≤ {} instructions per verify", fmt(limit)),
+                fmt(n),
                 n <= limit,
             ));
         }

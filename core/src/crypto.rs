@@ -125,6 +125,13 @@ impl AsRef<[u8]> for Digest {
 /// that does not depend on the backend (lengths, ranges, key validity) is done before a
 /// backend is called.
 pub trait Backend {
+    /// The algorithms this backend verifies: all of them unless a backend says otherwise. A
+    /// token whose `alg` is outside this set is refused with `alg_not_allowed` right after
+    /// the header is read, as if the policy left it out, and the device protocol reports
+    /// this set in `INFO`. A backend for a small image (e.g. ES256 and RS256 only) lists
+    /// what it keeps, and the code of the others is never reached, so the linker drops it.
+    const ALGORITHMS: crate::AlgSet = crate::AlgSet::ALL;
+
     /// SHA-2 over the concatenation of `parts`.
     fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest;
 

@@ -316,7 +316,7 @@ fn handle<B: Backend, const K: usize>(
             let mut w = Writer::new(&mut buf);
             w.u8(proto::PROTOCOL_VERSION)
                 .str8(crate::VERSION.as_bytes())
-                .u16(AlgSet::ALL.bits())
+                .u16(B::ALGORITHMS.bits())
                 .u8(u8::try_from(K).unwrap_or(u8::MAX))
                 .u16(u16::try_from(max_payload).unwrap_or(u16::MAX))
                 .u8(u8::try_from(POLICY_SLOTS).unwrap_or(0))

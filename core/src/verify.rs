@@ -246,6 +246,9 @@ pub(crate) fn check_signature<B: Backend>(
     msg: &[u8],
     sig: &[u8],
 ) -> Result<(), Error> {
+    if !B::ALGORITHMS.contains(alg) {
+        return Err(Error::AlgNotAllowed);
+    }
     key.permits(alg)?;
     // Each arm's pre-checks (lengths, Ed25519's `S` and `R`) come first; then the backend's
     // prepared state for the key, if it has some, else its per-type method.
@@ -342,7 +345,7 @@ fn jws_inner<'b, B: Backend, K: KeySource + ?Sized>(
     let payload = pbuf.get(..plen).ok_or(Error::TooLarge)?;
     let header = header::parse(hjson, v.max_depth)?;
     let alg = header.alg();
-    if !v.algorithms.contains(alg) {
+    if !v.algorithms.contains(alg) || !B::ALGORITHMS.contains(alg) {
         return Err(Error::AlgNotAllowed);
     }
     if let Some(want) = v.typ {

@@ -287,3 +287,55 @@ unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
 }
 
 defmt::timestamp!("{=u32:ms}", MILLIS.load(Ordering::Relaxed));
+
+/// A backend for a verification-only device that needs ES256 and RS256 and nothing else (the
+/// firmware's `es256-rs256` feature): SHA-256, P256-Cortex-M4 and tokenguard's RSA. It
+/// declares those two algorithms ([`tokenguard::Backend::ALGORITHMS`]), so every other one
+/// is refused with `alg_not_allowed` (and left out of `INFO`), and the code behind them is
+/// never reached: the linker drops Ed25519, P-384, SHA-384/512 and HMAC.
+pub struct Es256Rs256;
+
+impl tokenguard::Backend for Es256Rs256 {
+    const ALGORITHMS: tokenguard::AlgSet =
+        tokenguard::AlgSet::from_slice(&[tokenguard::alg::RS256, tokenguard::alg::ES256]);
+
+    fn digest(alg: tokenguard::alg::HashAlg, parts: &[&[u8]]) -> tokenguard::crypto::Digest {
+        match alg {
+            tokenguard::alg::HashAlg::Sha256 => {
+                <tokenguard::crypto::RustCrypto as tokenguard::Backend>::digest(alg, parts)
+            }
+            // Only RS384/512, PS384/512, HS384/512 and ES384 hash with these, and this
+            // backend refuses them before any hashing: an empty digest never matches.
+            _ => tokenguard::crypto::Digest::new([0; 64], 0),
+        }
+    }
+
+    fn hmac_verify(
+        _: tokenguard::alg::HashAlg,
+        _: &[u8],
+        _: &[u8],
+        _: &[u8],
+    ) -> Result<(), tokenguard::Unspecified> {
+        Err(tokenguard::Unspecified)
+    }
+
+    fn ecdsa_verify(
+        curve: tokenguard::Curve,
+        point: &[u8],
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), tokenguard::Unspecified> {
+        match curve {
+            tokenguard::Curve::P256 => {
+                <tokenguard::crypto::RustCrypto as tokenguard::Backend>::ecdsa_verify(
+                    curve, point, msg, sig,
+                )
+            }
+            tokenguard::Curve::P384 => Err(tokenguard::Unspecified),
+        }
+    }
+
+    fn ed25519_verify(_: &[u8; 32], _: &[u8], _: &[u8; 64]) -> Result<(), tokenguard::Unspecified> {
+        Err(tokenguard::Unspecified)
+    }
+}

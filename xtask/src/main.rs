@@ -490,6 +490,25 @@ fn fw_bench(write: bool) -> Result {
             .join(THUMB)
             .join("release/tokenguard-firmware"),
     )?;
+    let mut c = cargo();
+    c.current_dir(firmware_dir()).args([
+        "build",
+        "--release",
+        "--bin",
+        "tokenguard-firmware",
+        "--no-default-features",
+        "--features",
+        "es256-rs256",
+        "--target-dir",
+        "target/es256-rs256",
+    ]);
+    run("firmware build, ES256 and RS256 only", c)?;
+    let (etext, edata, ebss) = elf_sizes(
+        &firmware_dir()
+            .join("target/es256-rs256")
+            .join(THUMB)
+            .join("release/tokenguard-firmware"),
+    )?;
     let (text, data, bss) = elf_sizes(&firmware_elf("tokenguard-firmware"))?;
     let max_stack: u64 = rows
         .iter()
@@ -511,8 +530,9 @@ fn fw_bench(write: bool) -> Result {
         text + data, (text + data) as f64 / 1024.0, data + bss, max_stack, data + bss + max_stack, (data + bss + max_stack) as f64 / 1024.0
     ));
     md.push_str(&format!(
-        "Without the SIGN command (`--no-default-features`: verification only, all algorithms): flash\n**{} bytes ({:.1} KiB)**, static RAM **{} bytes**.\n",
-        vtext + vdata, (vtext + vdata) as f64 / 1024.0, vdata + vbss
+        "Without the SIGN command (`--no-default-features`: verification only, all algorithms): flash\n**{} bytes ({:.1} KiB)**, static RAM **{} bytes**. Verification of ES256 and RS256 only\n(`--no-default-features --features es256-rs256`: the `Es256Rs256` backend declares those two\nalgorithms, so the linker drops the others): flash **{} bytes ({:.1} KiB)**, static RAM **{} bytes**.\n",
+        vtext + vdata, (vtext + vdata) as f64 / 1024.0, vdata + vbss,
+        etext + edata, (etext + edata) as f64 / 1024.0, edata + ebss
     ));
     // The goals of the firmware issue, each with its measured figure.
     let insns = |alg: &str| -> Option<u64> {
@@ -560,11 +580,10 @@ fn fw_bench(write: bool) -> Result {
     goals.push((
         "flash ≤ 48 KiB, verification only with ES256 and RS256".into(),
         format!(
-            "no build with fewer algorithms; the all-algorithms verification image is {:.1} KiB, \
-             of which Ed25519, P-384, SHA-384/512 and HMAC are about 25 KiB (table below)",
-            vonly as f64 / 1024.0
+            "{:.1} KiB (`es256-rs256`); the protocol and JOSE code alone are about 38 KiB (table below)",
+            (etext + edata) as f64 / 1024.0
         ),
-        false,
+        etext + edata <= 48 * 1024,
     ));
     let ram = vdata
         + vbss

@@ -1,5 +1,6 @@
 use super::*;
 use crate::alg;
+use crate::{AlgSet, Algorithm, Expect};
 use std::string::String;
 use std::vec::Vec;
 
@@ -299,4 +300,69 @@ fn refresh_state_machine_and_stale_window() {
         .unwrap();
     assert_eq!(c.freshness(t0 + 401), Freshness::Fresh);
     assert_eq!(c.expires_at(), t0 + 1000);
+}
+
+/// A backend that verifies HS384 only (delegating to RustCrypto).
+#[cfg(feature = "rustcrypto")]
+struct OnlyHs384;
+
+#[cfg(feature = "rustcrypto")]
+impl crate::Backend for OnlyHs384 {
+    const ALGORITHMS: AlgSet = AlgSet::from_slice(&[Algorithm::Hs384]);
+    fn digest(alg: crate::alg::HashAlg, parts: &[&[u8]]) -> crate::crypto::Digest {
+        crate::crypto::RustCrypto::digest(alg, parts)
+    }
+    fn hmac_verify(
+        alg: crate::alg::HashAlg,
+        key: &[u8],
+        msg: &[u8],
+        tag: &[u8],
+    ) -> Result<(), crate::Unspecified> {
+        crate::crypto::RustCrypto::hmac_verify(alg, key, msg, tag)
+    }
+    fn ecdsa_verify(
+        _: crate::Curve,
+        _: &[u8],
+        _: &[u8],
+        _: &[u8],
+    ) -> Result<(), crate::Unspecified> {
+        Err(crate::Unspecified)
+    }
+    fn ed25519_verify(_: &[u8; 32], _: &[u8], _: &[u8; 64]) -> Result<(), crate::Unspecified> {
+        Err(crate::Unspecified)
+    }
+}
+
+/// A token whose algorithm the backend leaves out is `alg_not_allowed`, even when the policy
+/// allows it and the signature is good; the same token verifies on a full backend.
+#[cfg(feature = "rustcrypto")]
+#[test]
+fn backend_algorithm_set_is_enforced() {
+    let key = [9u8; 32];
+    let mut keys: KeySet<2> = KeySet::new();
+    keys.insert(Jwk::hmac(Some(b"a"), &key, Algorithm::Hs256).unwrap())
+        .unwrap();
+    let tok = hs256_token("a", &key, r#"{"iss":"iss","aud":"aud","exp":1700000600}"#);
+    let v = Validation::new(Expect::One("iss"), Expect::One("aud"));
+    let mut buf = [0u8; 512];
+    assert!(keys
+        .verify_with::<crate::crypto::RustCrypto>(tok.as_bytes(), &v, 1_700_000_300, &mut buf)
+        .is_ok());
+    assert_eq!(
+        keys.verify_with::<OnlyHs384>(tok.as_bytes(), &v, 1_700_000_300, &mut buf)
+            .unwrap_err(),
+        Error::AlgNotAllowed
+    );
+    let jwk = keys.get(b"a").unwrap();
+    let (input, sig) = tok.rsplit_once('.').unwrap();
+    let mut tag = [0u8; 32];
+    assert_eq!(crate::b64::decode(sig.as_bytes(), &mut tag), Ok(32));
+    assert_eq!(
+        jwk.verify_signature::<crate::crypto::RustCrypto>(Algorithm::Hs256, input.as_bytes(), &tag),
+        Ok(())
+    );
+    assert_eq!(
+        jwk.verify_signature::<OnlyHs384>(Algorithm::Hs256, input.as_bytes(), &tag),
+        Err(Error::AlgNotAllowed)
+    );
 }

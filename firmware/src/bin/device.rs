@@ -43,9 +43,14 @@ fn main() -> ! {
     loop {
         let Ok(n) = uart.read(&mut buf);
         let now = clock.now_millis();
-        dev.feed(buf.get(..n).unwrap_or(&[]), now, &mut |out| {
+        let bytes = buf.get(..n).unwrap_or(&[]);
+        let mut send = |out: &[u8]| {
             let _ = uart.write_all(out);
-        });
+        };
+        #[cfg(feature = "es256-rs256")]
+        dev.feed_with::<board::Es256Rs256>(bytes, now, &mut send);
+        #[cfg(not(feature = "es256-rs256"))]
+        dev.feed(bytes, now, &mut send);
         dev.set_peak_stack(board::stack_peak());
     }
 }

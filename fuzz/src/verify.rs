@@ -116,7 +116,10 @@ fn accepted_is_consistent(
         );
         assert!(t.header().kid().is_some(), "accepted without kid");
         assert!(
-            matches!(acc.alg, alg::RS256 | alg::PS256 | alg::ES256 | alg::EDDSA),
+            matches!(
+                acc.alg,
+                alg::RS256 | alg::PS256 | alg::ES256 | alg::ES384 | alg::EDDSA
+            ),
             "algorithm outside the allow-list"
         );
         // RFC 7515 §4.1.9: case-insensitive, `application/` optional.

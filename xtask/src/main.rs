@@ -623,6 +623,28 @@ fn fw_bench(write: bool) -> Result {
             if *met { "met" } else { "**missed**" }
         ));
     }
+    if let Some(sizes) = out.lines().find_map(|l| l.split("fw-bench sizes ").nth(1)) {
+        let get = |k: &str| -> u64 {
+            sizes
+                .split_whitespace()
+                .find_map(|x| x.strip_prefix(k))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let (dev, cache, jwk, pending) =
+            (get("device="), get("cache="), get("jwk="), get("pending="));
+        md.push_str(&format!(
+            "\n## Where the RAM goes\n\nStatic RAM is almost all the `Device<8, 1024>` (`size_of` on this target, printed by \
+             fw-bench): {dev} bytes with the signing key slot. Of that, the key cache is {cache} bytes \
+             (8 slots of {jwk}-byte keys: an RSA-2048 key keeps its modulus and `R^2 mod n`, 512 bytes, \
+             so no verification recomputes them), the state of a JWK Set update in progress \
+             {pending} bytes (the key being collected, the `kid`s seen), the frame receiver and the \
+             work buffer 1 KiB each, the four policy slots about 1.5 KiB (issuer and audience up \
+             to 128 bytes each). The peak stack is the RSA key import (the modulus parsed, checked \
+             and its constants computed on the stack) and Ed25519 verification inside \
+             ed25519-compact.\n"
+        ));
+    }
     md.push_str(&flash_breakdown(
         &firmware_dir()
             .join("target/verify-only")

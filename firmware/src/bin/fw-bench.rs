@@ -74,6 +74,18 @@ fn main() -> ! {
             import_stack
         );
     }
+    // Where the device's static RAM goes (sizes on this target).
+    {
+        use core::mem::size_of;
+        use tokenguard::device::Device;
+        defmt::info!(
+            "fw-bench sizes device={=usize} cache={=usize} jwk={=usize} pending={=usize}",
+            size_of::<Device<8, 1024>>(),
+            size_of::<tokenguard::JwkCache<8>>(),
+            size_of::<tokenguard::Jwk>(),
+            size_of::<tokenguard::PendingUpdate>()
+        );
+    }
     defmt::info!("fw-bench done");
     board::exit(0)
 }

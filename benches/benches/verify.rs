@@ -3,6 +3,8 @@
 //!
 //! - `raw-ring`: ring verifying the signing input alone (the floor);
 //! - `raw-aws-lc`: aws-lc-rs doing the same (the floor under jsonwebtoken's provider);
+//! - `raw-aws-lc-parsed`: aws-lc-rs with the key parsed once (the floor under tokenguard's
+//!   aws-lc backend);
 //! - `tokenguard-ring`, `tokenguard-aws-lc`, `tokenguard-rustcrypto`: full-token verify with
 //!   each backend;
 //! - `jsonwebtoken`, `jwt-simple`, `jwt-compact`: the peers' own full decode and validation,
@@ -91,6 +93,62 @@ fn aws_lc_raw(f: &Fixture) -> RawVerify {
             Box::new(move |m, sig| aws_lc_rs::hmac::verify(&key, m, sig).is_ok())
         }
     }
+}
+
+/// A DER `RSAPublicKey` (RFC 8017 A.1.1) from big-endian `n` and `e`.
+fn rsa_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn len(out: &mut Vec<u8>, l: usize) {
+        match l {
+            0..=0x7f => out.push(l as u8),
+            0x80..=0xff => out.extend([0x81, l as u8]),
+            _ => out.extend([0x82, (l >> 8) as u8, l as u8]),
+        }
+    }
+    fn int(v: &[u8]) -> Vec<u8> {
+        let v = &v[v.iter().take_while(|&&b| b == 0).count()..];
+        let mut body = Vec::new();
+        if v.first().is_some_and(|&b| b & 0x80 != 0) {
+            body.push(0);
+        }
+        body.extend_from_slice(v);
+        let mut out = vec![0x02];
+        len(&mut out, body.len());
+        out.extend(body);
+        out
+    }
+    let body = [int(n), int(e)].concat();
+    let mut out = vec![0x30];
+    len(&mut out, body.len());
+    out.extend(body);
+    out
+}
+
+/// aws-lc-rs with the key parsed once (`ParsedPublicKey`), as tokenguard's aws-lc backend
+/// keeps it: the floor under `tokenguard-aws-lc`.
+fn aws_lc_parsed(f: &Fixture) -> RawVerify {
+    use aws_lc_rs::signature as s;
+    let key = match (&f.key, f.name) {
+        (PublicKey::Rsa { n, e }, name) => {
+            let params = if name == "PS256" {
+                &s::RSA_PSS_2048_8192_SHA256
+            } else {
+                &s::RSA_PKCS1_2048_8192_SHA256
+            };
+            s::ParsedPublicKey::new(params, rsa_der(n, e))
+        }
+        (key @ PublicKey::Ec { curve, .. }, _) => {
+            let alg = match curve {
+                Curve::P256 => &s::ECDSA_P256_SHA256_FIXED,
+                Curve::P384 => &s::ECDSA_P384_SHA384_FIXED,
+            };
+            s::ParsedPublicKey::new(alg, key.sec1())
+        }
+        (PublicKey::Ed25519(pk), _) => s::ParsedPublicKey::new(&s::ED25519, pk),
+        // HMAC: the key is prepared once in `aws_lc_raw` already.
+        (PublicKey::Oct(_), _) => return aws_lc_raw(f),
+    }
+    .expect("aws-lc parses the fixture key");
+    Box::new(move |m, sig| key.verify_sig(m, sig).is_ok())
 }
 
 fn jsonwebtoken_verify(f: &Fixture) -> PeerVerify {
@@ -281,6 +339,11 @@ fn algorithms(c: &mut Criterion) {
         assert!(tg_aws(&mut buf), "{name}: tokenguard (aws-lc)");
         let aws_raw = aws_lc_raw(&f);
         assert!(aws_raw(input.as_bytes(), &sig), "{name}: raw aws-lc");
+        let aws_parsed = aws_lc_parsed(&f);
+        assert!(
+            aws_parsed(input.as_bytes(), &sig),
+            "{name}: raw aws-lc, parsed key"
+        );
         let mut peers: Vec<(&str, PeerVerify)> = vec![
             ("jsonwebtoken", jsonwebtoken_verify(&f)),
             ("jwt-simple", jwt_simple_verify(&f)),
@@ -293,7 +356,7 @@ fn algorithms(c: &mut Criterion) {
         }
 
         let mut g = c.benchmark_group(name);
-        let mut order: Vec<usize> = (0..5 + peers.len()).collect();
+        let mut order: Vec<usize> = (0..6 + peers.len()).collect();
         if reversed() {
             order.reverse();
         }
@@ -308,8 +371,11 @@ fn algorithms(c: &mut Criterion) {
                     b.iter(|| assert!(aws_raw(black_box(input.as_bytes()), &sig)))
                 }),
                 4 => g.bench_function("tokenguard-aws-lc", |b| b.iter(|| tg_aws(&mut buf))),
+                5 => g.bench_function("raw-aws-lc-parsed", |b| {
+                    b.iter(|| assert!(aws_parsed(black_box(input.as_bytes()), &sig)))
+                }),
                 i => {
-                    let (peer, check) = &peers[i - 5];
+                    let (peer, check) = &peers[i - 6];
                     g.bench_function(*peer, |b| b.iter(|| check(black_box(token))))
                 }
             };

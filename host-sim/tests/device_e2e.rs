@@ -6,6 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tokenguard::sign::Signer;
 use tokenguard_sim::client::{DeviceClient, Policy, Verdict};
 use tokenguard_tests::mint;
 
@@ -62,6 +63,10 @@ fn start_qemu() -> (Proc, DeviceClient<TcpStream>) {
 fn start_qemu_port() -> (Proc, u16) {
     let elf = std::env::var("TOKENGUARD_FIRMWARE_ELF")
         .expect("TOKENGUARD_FIRMWARE_ELF must name the built firmware (cargo xtask ci sets it)");
+    start_qemu_elf(&elf)
+}
+
+fn start_qemu_elf(elf: &str) -> (Proc, u16) {
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"));
     let child = tokenguard_sim::scenario::in_own_group(&mut cmd)
@@ -69,7 +74,7 @@ fn start_qemu_port() -> (Proc, u16) {
             "device",
             "qemu",
             "--elf",
-            &elf,
+            elf,
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])
@@ -388,5 +393,72 @@ fn demo_gives_identical_verdicts_on_the_firmware() {
     assert_eq!(
         fw["steps"], sim["steps"],
         "firmware and simulator verdicts differ"
+    );
+}
+
+/// A token signed by one of the test keys (`tokenguard_tests::keys`).
+fn signed(key: &tokenguard_tests::keys::Key, claims: &str) -> String {
+    let header = format!(
+        r#"{{"alg":"{}","kid":"{}"}}"#,
+        key.alg.name(),
+        key.public["kid"].as_str().unwrap()
+    );
+    let input = mint::signing_input(&header, claims);
+    let mut sig = vec![0u8; 1024];
+    let n = key
+        .signer
+        .sign(input.as_bytes(), Some(&[0x5a; 64]), &mut sig)
+        .unwrap();
+    format!("{input}.{}", tokenguard_tests::b64(&sig[..n]))
+}
+
+/// The ES256-and-RS256 firmware (`--no-default-features --features es256-rs256`, the
+/// smallest image): `INFO` lists exactly those two algorithms, their tokens verify, and every
+/// other algorithm is `alg_not_allowed` although its key loads and the policy allows it.
+#[test]
+#[ignore = "needs QEMU and the es256-rs256 firmware ELF (run by `cargo xtask ci`)"]
+fn es256_rs256_firmware_refuses_the_other_algorithms() {
+    use tokenguard::{AlgSet, Algorithm};
+    let elf = std::env::var("TOKENGUARD_FIRMWARE_ES256_RS256_ELF").expect(
+        "TOKENGUARD_FIRMWARE_ES256_RS256_ELF must name the es256-rs256 firmware (cargo xtask ci sets it)",
+    );
+    let (_q, port) = start_qemu_elf(&elf);
+    let mut c = DeviceClient::new(connect(port, Duration::from_secs(30)));
+    let info = c.info().unwrap();
+    assert_eq!(
+        info.algorithms,
+        AlgSet::from_slice(&[Algorithm::Rs256, Algorithm::Es256])
+    );
+    c.set_time(NOW).unwrap();
+    c.set_policy(&Policy::new(0, ISS, AUD)).unwrap();
+    let claims = format!(
+        r#"{{"iss":"{ISS}","aud":"{AUD}","sub":"dev","exp":{}}}"#,
+        NOW + 300
+    );
+    let mut seen = vec![];
+    for alg in [
+        Algorithm::Rs256,
+        Algorithm::Es256,
+        Algorithm::Ps256,
+        Algorithm::Hs256,
+        Algorithm::Es384,
+        Algorithm::EdDsa,
+    ] {
+        let key = tokenguard_tests::keys::key(alg);
+        let loaded = c.load_jwk(&key.public.to_string(), false).unwrap();
+        assert!(loaded.is_ok(), "{alg:?} key: {loaded:?}");
+        let v = c.verify(0, &signed(&key, &claims)).unwrap();
+        seen.push((alg.name(), v.code()));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("RS256", "accept"),
+            ("ES256", "accept"),
+            ("PS256", "alg_not_allowed"),
+            ("HS256", "alg_not_allowed"),
+            ("ES384", "alg_not_allowed"),
+            ("EdDSA", "alg_not_allowed"),
+        ]
     );
 }

@@ -284,8 +284,33 @@ fn fw_build() -> Result {
     run("firmware build (device, fw-bench)", c)
 }
 
+/// The verification-only ES256 + RS256 image (`es256-rs256`), in its own target dir.
+fn es256_rs256_elf() -> PathBuf {
+    firmware_dir()
+        .join("target/es256-rs256")
+        .join(THUMB)
+        .join("release/tokenguard-firmware")
+}
+
+fn fw_build_es256_rs256() -> Result {
+    let mut c = cargo();
+    c.current_dir(firmware_dir()).args([
+        "build",
+        "--release",
+        "--bin",
+        "tokenguard-firmware",
+        "--no-default-features",
+        "--features",
+        "es256-rs256",
+        "--target-dir",
+        "target/es256-rs256",
+    ]);
+    run("firmware build, ES256 and RS256 only", c)
+}
+
 fn fw_test() -> Result {
     fw_build()?;
+    fw_build_es256_rs256()?;
     let mut c = cargo();
     c.current_dir(firmware_dir()).args(["test", "--release"]);
     run("on-target defmt-test suites in QEMU", c)?;
@@ -304,7 +329,8 @@ fn fw_test() -> Result {
     .env(
         "TOKENGUARD_FIRMWARE_ELF",
         firmware_elf("tokenguard-firmware"),
-    );
+    )
+    .env("TOKENGUARD_FIRMWARE_ES256_RS256_ELF", es256_rs256_elf());
     run(
         "host-driven end-to-end tests against the firmware in QEMU (protocol, demo, scenarios)",
         c,
@@ -490,25 +516,8 @@ fn fw_bench(write: bool) -> Result {
             .join(THUMB)
             .join("release/tokenguard-firmware"),
     )?;
-    let mut c = cargo();
-    c.current_dir(firmware_dir()).args([
-        "build",
-        "--release",
-        "--bin",
-        "tokenguard-firmware",
-        "--no-default-features",
-        "--features",
-        "es256-rs256",
-        "--target-dir",
-        "target/es256-rs256",
-    ]);
-    run("firmware build, ES256 and RS256 only", c)?;
-    let (etext, edata, ebss) = elf_sizes(
-        &firmware_dir()
-            .join("target/es256-rs256")
-            .join(THUMB)
-            .join("release/tokenguard-firmware"),
-    )?;
+    fw_build_es256_rs256()?;
+    let (etext, edata, ebss) = elf_sizes(&es256_rs256_elf())?;
     let (text, data, bss) = elf_sizes(&firmware_elf("tokenguard-firmware"))?;
     let max_stack: u64 = rows
         .iter()

@@ -78,7 +78,7 @@ fn tests() -> Result {
     vectors_present()?;
     let mut c = cargo();
     c.args(["test", "--workspace", "--exclude", "tokenguard-benches"]);
-    run("tests (all members, both backends)", c)?;
+    run("tests (all members, all backends)", c)?;
     let mut c = cargo();
     c.args([
         "test",

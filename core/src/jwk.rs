@@ -533,9 +533,8 @@ impl Jwk {
                 let mut nb = [0u8; MAX_RSA_BYTES];
                 let n = r.modulus_be(&mut nb)?;
                 w.b64("n", n)?;
-                let e = r.exponent().to_be_bytes();
-                let skip = e.iter().take_while(|&&b| b == 0).count();
-                w.b64("e", e.get(skip..)?)?;
+                let mut eb = [0u8; 8];
+                w.b64("e", r.exponent_be(&mut eb))?;
             }
             Material::Ec { curve, point } => {
                 let cl = curve.coord_len();
@@ -564,10 +563,9 @@ impl Jwk {
                 let mut n64 = [0u8; b64::encoded_len(MAX_RSA_BYTES)];
                 let n = r.modulus_be(&mut nb).unwrap_or(&[]);
                 let nl = b64::encode(n, &mut n64).unwrap_or(0);
-                let eb = r.exponent().to_be_bytes();
-                let skip = eb.iter().take_while(|&&b| b == 0).count();
+                let mut eb = [0u8; 8];
                 let mut e64 = [0u8; 12];
-                let el = b64::encode(eb.get(skip..).unwrap_or(&[]), &mut e64).unwrap_or(0);
+                let el = b64::encode(r.exponent_be(&mut eb), &mut e64).unwrap_or(0);
                 B::digest(
                     crate::alg::HashAlg::Sha256,
                     &[

@@ -89,6 +89,14 @@ impl RsaPublicKey {
         self.e
     }
 
+    /// The public exponent as minimal big-endian bytes (as JWK `e` and DER carry it), written
+    /// into `out`.
+    pub fn exponent_be<'o>(&self, out: &'o mut [u8; 8]) -> &'o [u8] {
+        *out = self.e.to_be_bytes();
+        let skip = out.iter().take_while(|&&b| b == 0).count();
+        out.get(skip..).unwrap_or(&[])
+    }
+
     /// The modulus as minimal big-endian bytes, written into `out`.
     pub fn modulus_be<'o>(&self, out: &'o mut [u8]) -> Option<&'o [u8]> {
         self.n.to_be_bytes(out)

@@ -455,9 +455,8 @@ impl SigningKey {
             Secret::Rsa(r) => {
                 let mut nb = [0u8; MAX_RSA_BYTES];
                 let n = r.public.modulus_be(&mut nb).unwrap_or(&[]);
-                let e = r.public.exponent().to_be_bytes();
-                let skip = e.iter().take_while(|&&b| b == 0).count();
-                Jwk::rsa(kid, n, e.get(skip..).unwrap_or(&[]), alg)
+                let mut eb = [0u8; 8];
+                Jwk::rsa(kid, n, r.public.exponent_be(&mut eb), alg)
             }
         }
     }

@@ -60,13 +60,6 @@ fn ecdsa_alg(curve: Curve) -> &'static signature::EcdsaVerificationAlgorithm {
     }
 }
 
-/// The key's exponent as minimal big-endian bytes, in `buf`.
-fn exponent_be<'b>(key: &RsaPublicKey, buf: &'b mut [u8; 8]) -> &'b [u8] {
-    *buf = key.exponent().to_be_bytes();
-    let skip = buf.iter().take_while(|&&b| b == 0).count();
-    buf.get(skip..).unwrap_or(&[])
-}
-
 /// A DER writer over a fixed buffer (no heap); `None` once it would overflow.
 struct Der<'o> {
     out: &'o mut [u8],
@@ -135,7 +128,7 @@ fn rsa_public_key_der<'o>(key: &RsaPublicKey, out: &'o mut [u8]) -> Option<&'o [
     let mut n = [0u8; MAX_RSA_BYTES];
     let n = key.modulus_be(&mut n)?;
     let mut e = [0u8; 8];
-    let e = exponent_be(key, &mut e);
+    let e = key.exponent_be(&mut e);
     let body = Der::int_len(n) + Der::int_len(e);
     let mut w = Der { out, at: 0 };
     w.byte(0x30)?;
@@ -263,7 +256,7 @@ impl Backend for AwsLc {
         let mut n = [0u8; MAX_RSA_BYTES];
         let n = key.modulus_be(&mut n).ok_or(Unspecified)?;
         let mut e = [0u8; 8];
-        let e = exponent_be(key, &mut e);
+        let e = key.exponent_be(&mut e);
         signature::RsaPublicKeyComponents { n, e }
             .verify(rsa_params(padding), msg, sig)
             .map_err(|_| Unspecified)

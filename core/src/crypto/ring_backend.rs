@@ -96,9 +96,8 @@ impl Backend for Ring {
         };
         let mut n = [0u8; MAX_RSA_BYTES];
         let n = key.modulus_be(&mut n).ok_or(Unspecified)?;
-        let e = key.exponent().to_be_bytes();
-        let skip = e.iter().take_while(|&&b| b == 0).count();
-        let e = e.get(skip..).ok_or(Unspecified)?;
+        let mut e = [0u8; 8];
+        let e = key.exponent_be(&mut e);
         signature::RsaPublicKeyComponents { n, e }
             .verify(params, msg, sig)
             .map_err(|_| Unspecified)

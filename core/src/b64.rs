@@ -138,23 +138,33 @@ fn decode_groups(input: &[u8], out: &mut [u8]) -> bool {
 fn decode_groups_wide(input: &[u8], out: &mut [u8]) -> bool {
     let mut bad = 0u32;
     let mut ins = input.chunks_exact(8);
-    let mut outs = out.chunks_exact_mut(6);
-    for (c, o) in (&mut ins).zip(&mut outs) {
-        let (Ok(c), Ok(o)) = (<&[u8; 8]>::try_from(c), <&mut [u8; 6]>::try_from(o)) else {
+    let mut at = 0;
+    for c in &mut ins {
+        let Ok(c) = <&[u8; 8]>::try_from(c) else {
             return false;
         };
         let hi = quad_bits(c[0], c[1], c[2], c[3]);
         let lo = quad_bits(c[4], c[5], c[6], c[7]);
         bad |= hi | lo;
-        let w = (u64::from(hi) << 24) | u64::from(lo);
-        let [_, _, b0, b1, b2, b3, b4, b5] = w.to_be_bytes();
-        *o = [b0, b1, b2, b3, b4, b5];
+        let bytes = (((u64::from(hi) << 24) | u64::from(lo)) << 16).to_be_bytes();
+        let rest = out.get_mut(at..).unwrap_or_default();
+        // One eight-byte store while there is room (its last two bytes are overwritten by
+        // the next step), six bytes on the last step.
+        if let Some(o) = rest.first_chunk_mut::<8>() {
+            *o = bytes;
+        } else if let (Some(o), Some(b)) = (rest.first_chunk_mut::<6>(), bytes.first_chunk()) {
+            *o = *b;
+        }
+        at += 6;
     }
-    if let ([a, b, c, d], [o0, o1, o2]) = (ins.remainder(), outs.into_remainder()) {
+    if let ([a, b, c, d], Some(o)) = (
+        ins.remainder(),
+        out.get_mut(at..).and_then(<[u8]>::first_chunk_mut::<3>),
+    ) {
         let w = quad_bits(*a, *b, *c, *d);
         bad |= w;
         let [_, x, y, z] = w.to_be_bytes();
-        (*o0, *o1, *o2) = (x, y, z);
+        *o = [x, y, z];
     }
     bad & BAD == 0
 }

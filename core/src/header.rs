@@ -63,6 +63,22 @@ const NAMES: [&[u8]; 14] = [
 
 /// The index in [`NAMES`] of a member name, if it is one the policy looks at; names without
 /// escapes are matched by a `match` on their bytes (no `memcmp` per name).
+/// `a == b` in a `const fn`.
+#[allow(clippy::indexing_slicing)] // `i < a.len() == b.len()`
+const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 fn name_index(name: JsonStr<'_>) -> Option<usize> {
     if name.has_escapes() {
         return NAMES.iter().position(|n| name.eq_bytes(n));
@@ -115,12 +131,25 @@ pub fn parse(json: &[u8], max_depth: u8) -> Result<Header<'_>, Error> {
         }
         Ok::<(), JsonError>(())
     })?;
-    let has = |name: &[u8]| {
-        NAMES
-            .iter()
-            .position(|n| *n == name)
-            .is_some_and(|i| mask & (1 << i) != 0)
-    };
+    // The `NAMES` index of a name, as a bit of `mask`. Only ever evaluated at compile time,
+    // where a name missing from `NAMES` fails the build.
+    #[allow(clippy::panic, clippy::indexing_slicing)] // `i < NAMES.len()`
+    const fn bit(name: &[u8]) -> u16 {
+        let mut i = 0;
+        while i < NAMES.len() {
+            if bytes_eq(NAMES[i], name) {
+                return 1 << i;
+            }
+            i += 1;
+        }
+        panic!("not a registered header parameter")
+    }
+    const CRIT: u16 = bit(b"crit");
+    const B64: u16 = bit(b"b64");
+    const ZIP: u16 = bit(b"zip");
+    const ENC: u16 = bit(b"enc");
+    const EMBEDDED_KEY: u16 = bit(b"jwk") | bit(b"jku") | bit(b"x5u") | bit(b"x5c");
+    let has = |bits: u16| mask & bits != 0;
     if dup {
         return Err(Malformed::DuplicateMember.into());
     }
@@ -129,19 +158,19 @@ pub fn parse(json: &[u8], max_depth: u8) -> Result<Header<'_>, Error> {
         Some(Value::Str(s)) => s,
         Some(_) => return Err(HeaderError::AlgType.into()),
     };
-    if has(b"crit") {
+    if has(CRIT) {
         return Err(Error::CritUnsupported);
     }
-    if has(b"b64") {
+    if has(B64) {
         return Err(HeaderError::Unencoded.into());
     }
-    if has(b"zip") {
+    if has(ZIP) {
         return Err(HeaderError::Compression.into());
     }
-    if has(b"enc") {
+    if has(ENC) {
         return Err(HeaderError::Encryption.into());
     }
-    if has(b"jwk") || has(b"jku") || has(b"x5u") || has(b"x5c") {
+    if has(EMBEDDED_KEY) {
         return Err(HeaderError::EmbeddedKey.into());
     }
     let mut buf = [0u8; 16];

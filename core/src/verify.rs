@@ -80,7 +80,9 @@ impl<'b> VerifiedJws<'b> {
 #[derive(Debug, Clone, Copy)]
 pub struct VerifiedToken<'b> {
     header: Header<'b>,
-    payload: &'b str,
+    /// Valid UTF-8: the claims scanner checks every string, and refuses any other byte
+    /// above 0x7F, so the text is turned into a `str` only when asked for.
+    payload: &'b [u8],
     claims: RegisteredClaims<'b>,
 }
 
@@ -99,7 +101,8 @@ impl<'b> VerifiedToken<'b> {
     }
     /// The claims JSON text, as signed.
     pub fn claims_json(&self) -> &'b str {
-        self.payload
+        // Cannot fail (see `payload`); an empty text would be the answer if it could.
+        core::str::from_utf8(self.payload).unwrap_or_default()
     }
 
     /// Deserializes the claims into the caller's type with serde-json-core (no heap).
@@ -148,10 +151,11 @@ impl<'b> VerifiedToken<'b> {
         &self,
         scratch: &mut [u8],
     ) -> Result<T, serde_json_core::de::Error> {
-        serde_json_core::from_str_escaped(self.payload, scratch).map(|(t, _)| t)
+        serde_json_core::from_str_escaped(self.claims_json(), scratch).map(|(t, _)| t)
     }
 }
 
+#[derive(Clone, Copy)]
 pub(crate) struct Parts<'t> {
     pub(crate) signing_input: &'t [u8],
     pub(crate) header_b64: &'t [u8],
@@ -180,6 +184,51 @@ pub(crate) fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
         payload_b64,
         sig_b64,
     })
+}
+
+/// The outer parts of a compact serialization: the header up to the first `.`, the signature
+/// after the last one. A `.` between them (four or more segments) is left to the payload's
+/// base64url decoding, which refuses it, so the payload is searched once instead of twice;
+/// [`jws_inner`] then reports `Segments`, the error [`split`] gives.
+fn split_outer(token: &[u8]) -> Result<Parts<'_>, Error> {
+    let d1 = find_dot(token, 0).ok_or(Malformed::Segments)?;
+    let d2 = rfind_dot(token).ok_or(Malformed::Segments)?;
+    if d2 == d1 {
+        return Err(Malformed::Segments.into());
+    }
+    let header_b64 = token.get(..d1).ok_or(Malformed::Segments)?;
+    let payload_b64 = token.get(d1 + 1..d2).ok_or(Malformed::Segments)?;
+    let sig_b64 = token.get(d2 + 1..).ok_or(Malformed::Segments)?;
+    let signing_input = token.get(..d2).ok_or(Malformed::Segments)?;
+    if header_b64.is_empty() || sig_b64.is_empty() {
+        return Err(Malformed::Segments.into());
+    }
+    Ok(Parts {
+        signing_input,
+        header_b64,
+        payload_b64,
+        sig_b64,
+    })
+}
+
+/// Position of the last `.`, a word at a time from the end.
+fn rfind_dot(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let mut chunks = b.rchunks_exact(8);
+    let mut end = b.len();
+    for c in &mut chunks {
+        end -= 8;
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b'.'));
+        // Exact for every byte (no borrow between bytes): the high bit of each zero byte.
+        let zero = !(((x & LOW7) + LOW7) | x | LOW7);
+        if zero != 0 {
+            return Some(end + 7 - (zero.leading_zeros() / 8) as usize);
+        }
+    }
+    chunks.remainder().iter().rposition(|&c| c == b'.')
 }
 
 /// Position of the first `.` at or after `from`, sixteen bytes (two words) at a time.
@@ -314,7 +363,24 @@ fn jws_inner<'b, B: Backend, K: KeySource + ?Sized>(
     if token.len() > v.max_token_len {
         return Err(Error::TooLarge);
     }
-    let parts = split(token)?;
+    let parts = split_outer(token)?;
+    jws_parts::<B, K>(keys, parts, v, buf, jwt).map_err(|e| {
+        if parts.payload_b64.contains(&b'.') {
+            Malformed::Segments.into()
+        } else {
+            e
+        }
+    })
+}
+
+/// [`jws_inner`] after the split; an error for a payload holding a `.` is replaced.
+fn jws_parts<'b, B: Backend, K: KeySource + ?Sized>(
+    keys: &K,
+    parts: Parts<'_>,
+    v: &Validation<'_>,
+    buf: &'b mut [u8],
+    jwt: bool,
+) -> Result<VerifiedJws<'b>, Error> {
     if jwt && parts.payload_b64.is_empty() {
         // A JWT's payload is a JSON object: an empty one is structurally wrong.
         return Err(Malformed::Segments.into());
@@ -419,10 +485,9 @@ pub fn verify_jwt<'b, B: Backend, K: KeySource + ?Sized>(
     {
         return Err(HeaderError::NestedJwt.into());
     }
-    // `claims::parse` checks UTF-8 first, so the payload is text once it succeeds.
+    // `claims::parse` checks UTF-8 as it scans, so the payload is text once it succeeds.
     let claims = claims::parse(jws.payload, v.max_depth)?;
-    let payload = core::str::from_utf8(jws.payload)
-        .map_err(|_| Error::from(crate::error::JsonError::Utf8))?;
+    let payload = jws.payload;
     claims::validate(&claims, v, now)?;
     Ok(VerifiedToken {
         header: jws.header,
@@ -459,5 +524,78 @@ mod tests {
             }
         }
         assert_eq!(find_dot(b"a.b", 4), None);
+    }
+
+    /// The search from the end finds the last dot at every position, with `/` (one bit from
+    /// `.`) and high bytes around it, and nothing when there is none.
+    #[test]
+    fn rfind_dot_matches_a_plain_search() {
+        for len in 0..40usize {
+            for last in 0..len {
+                for other in [None, Some(0), Some(last / 2)] {
+                    let mut b: std::vec::Vec<u8> =
+                        (0..len).map(|i| b'A' + (i % 26) as u8).collect();
+                    if let Some(o) = other {
+                        b[o] = b'.';
+                    }
+                    b[last] = b'.';
+                    for (after, c) in b.iter_mut().enumerate().skip(last + 1) {
+                        *c = if after % 2 == 0 { b'/' } else { 0xAE };
+                    }
+                    let plain = b.iter().rposition(|&c| c == b'.');
+                    assert_eq!(rfind_dot(&b), plain, "len {len} last {last}");
+                    assert_eq!(plain, Some(last));
+                }
+            }
+            let none: std::vec::Vec<u8> = std::vec![b'/'; len];
+            assert_eq!(rfind_dot(&none), None);
+        }
+    }
+
+    /// Splitting at the first and last dot, with the payload's dots found by its decoding,
+    /// gives the exact error of the three-segment split for every token with two to six
+    /// segments, whatever else is wrong with it.
+    #[test]
+    fn outer_split_reports_segments_like_split() {
+        use crate::{alg, Expect, Jwk, KeySet};
+        let mut keys: KeySet<1> = KeySet::new();
+        keys.insert(Jwk::hmac(Some(b"k"), &[7; 32], alg::HS256).unwrap())
+            .unwrap();
+        let v = Validation::new(Expect::Ignore, Expect::Ignore);
+        let seg = [
+            "",
+            "e30",
+            "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsifQ",
+            "!!",
+            "AAAA",
+        ];
+        let mut buf = [0u8; 256];
+        for n in 1..=6usize {
+            for pick in 0..seg.len().pow(n as u32).min(400) {
+                let parts: std::vec::Vec<&str> = (0..n)
+                    .map(|i| seg[pick / seg.len().pow(i as u32) % seg.len()])
+                    .collect();
+                let token = parts.join(".");
+                let got = verify_jwt::<crate::crypto::DefaultBackend, _>(
+                    &keys,
+                    token.as_bytes(),
+                    &v,
+                    0,
+                    &mut buf,
+                );
+                let got = got.err();
+                // The reference: the exact three-segment split first, then the same steps.
+                let mut buf2 = [0u8; 256];
+                let want = match split(token.as_bytes()) {
+                    Err(e) => Some(e),
+                    Ok(p) => {
+                        jws_parts::<crate::crypto::DefaultBackend, _>(&keys, p, &v, &mut buf2, true)
+                            .err()
+                            .or_else(|| got.filter(|e| *e != Malformed::Segments.into()))
+                    }
+                };
+                assert_eq!(got, want, "{token}");
+            }
+        }
     }
 }

@@ -118,7 +118,12 @@ pub mod mint {
     }
 
     pub fn hs256(key: &[u8], header: &str, payload: &str) -> String {
-        let input = signing_input(header, payload);
+        hs256_bytes(key, header.as_bytes(), payload.as_bytes())
+    }
+
+    /// [`hs256`] for header and payload bytes that need not be UTF-8.
+    pub fn hs256_bytes(key: &[u8], header: &[u8], payload: &[u8]) -> String {
+        let input = format!("{}.{}", b64(header), b64(payload));
         let tag = ring::hmac::sign(
             &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
             input.as_bytes(),

@@ -91,3 +91,30 @@ fn plain_strings_still_borrow() {
     let b: Borrowed = verified.deserialize().unwrap();
     assert_eq!(b.sub, "plain");
 }
+
+#[test]
+fn claims_json_is_the_signed_text_with_multibyte_characters() {
+    // The payload becomes a `str` only when asked for; the scanner's in-string UTF-8 check is
+    // what makes that conversion total. Two-, three- and four-byte characters, raw.
+    let payload =
+        r#"{"iss":"i","aud":"d","exp":1700000600,"name":"Zoë 東京 🚀","k":["ü",{"x":"€"}]}"#;
+    let t = token(payload);
+    let v = Validation::new(Expect::One("i"), Expect::One("d"));
+    let mut buf = vec![0u8; t.len()];
+    let ks = keys();
+    let verified = ks
+        .verify(t.as_bytes(), &v, 1_700_000_000, &mut buf)
+        .unwrap();
+    assert_eq!(verified.claims_json(), payload);
+    // An invalid sequence inside a string is refused by the scan, before any conversion.
+    let bad = mint::hs256_bytes(
+        &KEY,
+        br#"{"alg":"HS256","kid":"k"}"#,
+        b"{\"iss\":\"i\",\"aud\":\"d\",\"exp\":1700000600,\"n\":\"\xe6\x9d\"}",
+    );
+    assert_eq!(
+        ks.verify(bad.as_bytes(), &v, 1_700_000_000, &mut buf)
+            .unwrap_err(),
+        tokenguard::Error::Malformed(tokenguard::Malformed::Json(tokenguard::JsonError::Utf8))
+    );
+}

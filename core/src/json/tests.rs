@@ -123,6 +123,67 @@ fn numeric_dates() {
     assert_eq!(numeric_date(b"1000000000000000000000000000000", max), None);
 }
 
+/// The eight-at-a-time digit helpers agree with a byte-by-byte reading: every byte value in
+/// every lane for the digit mask, every length 1..=19 and a digit or non-digit at each
+/// position for the integer fast path.
+#[test]
+fn digit_words_match_a_byte_reading() {
+    for lane in 0..8 {
+        for b in 0..=255u8 {
+            let mut w = *b"01234567";
+            w[lane] = b;
+            let mask = super::non_digits(u64::from_le_bytes(w));
+            for (i, &c) in w.iter().enumerate() {
+                let flagged = mask >> (i * 8 + 7) & 1 == 1;
+                assert_eq!(
+                    flagged,
+                    !c.is_ascii_digit(),
+                    "lane {lane} byte {b:#x} at {i}"
+                );
+            }
+            assert_eq!(mask & !0x8080_8080_8080_8080, 0);
+        }
+    }
+    let digits = b"9876543210123456789";
+    for len in 1..=19 {
+        let s = &digits[..len];
+        let want: u64 = core::str::from_utf8(s).unwrap().parse().unwrap();
+        assert_eq!(super::plain_integer(s), Some(want), "{len}");
+        assert_eq!(numeric_date(s, u64::MAX), Some(want));
+        for at in 0..len {
+            for bad in [b'.', b'e', b'/', b':', b'-', 0xB0] {
+                let mut t = s.to_vec();
+                t[at] = bad;
+                assert_eq!(super::plain_integer(&t), None, "{len} {at} {bad}");
+            }
+        }
+    }
+    assert_eq!(super::plain_integer(b"99999999999999999999"), None);
+    assert_eq!(
+        super::plain_integer(b"9999999999999999999"),
+        Some(9_999_999_999_999_999_999)
+    );
+    assert_eq!(super::plain_integer(b""), None);
+    // The scanner's digit run stops at the first non-digit, with 8-byte words and without.
+    for (text, run) in [
+        (
+            &br#"{"a":1234567890123,"b":1}"#[..],
+            b"1234567890123" as &[u8],
+        ),
+        (br#"{"a":12345678}"#, b"12345678"),
+        (br#"{"a":1}"#, b"1"),
+        (br#"{"a":10.25e+3}"#, b"10.25e+3"),
+    ] {
+        let mut got = None;
+        parse_object::<JsonError>(text, 4, |_, v| {
+            got = got.or(Some(v));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, Some(Value::Num(run)));
+    }
+}
+
 /// UTF-8 is checked inside strings as the scanner meets it, instead of in a pass over the
 /// whole text first: every one-byte edit of a text with multi-byte characters gives the same
 /// result as checking the whole text up front, then scanning.

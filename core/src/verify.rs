@@ -99,7 +99,8 @@ impl<'b> VerifiedToken<'b> {
     pub fn claims(&self) -> &RegisteredClaims<'b> {
         &self.claims
     }
-    /// The claims JSON text, as signed.
+    /// The claims JSON text, as signed. Verification checked it is UTF-8 while scanning it;
+    /// the `str` is made here, on request (a pass over the text), not on every verify.
     pub fn claims_json(&self) -> &'b str {
         // Cannot fail (see `payload`); an empty text would be the answer if it could.
         core::str::from_utf8(self.payload).unwrap_or_default()

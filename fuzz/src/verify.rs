@@ -71,7 +71,11 @@ fn once<B: tokenguard::Backend>(
 /// Runs one input.
 pub fn run(token: &[u8]) {
     let set = keys();
-    for (strict, v) in [(false, corpus_policy()), (true, strict_policy())] {
+    let limits = [4096, tokenguard::DEFAULT_MAX_TOKEN_LEN];
+    for ((strict, v), limit) in [(false, corpus_policy()), (true, strict_policy())]
+        .into_iter()
+        .zip(limits)
+    {
         let a = once::<Ring>(set, token, &v, token.len());
         let b = once::<RustCrypto>(set, token, &v, 2 * token.len() + 64);
         assert_eq!(
@@ -80,10 +84,30 @@ pub fn run(token: &[u8]) {
             "backends (or buffer sizes) disagree, strict={strict}, token={:?}",
             String::from_utf8_lossy(token)
         );
+        segments_rule(token, limit, &a);
         if let Ok(acc) = a {
             accepted_is_consistent(set, token, &v, strict, &acc);
         }
     }
+}
+
+/// The verifier splits at the first and last dot and leaves any dot in between to the
+/// payload's base64url decoding; whatever else is wrong, the outcome must be the definition's:
+/// `malformed: segments` exactly when the token is not three segments with a non-empty header
+/// and signature (or a JWT with an empty payload), once it is within the length limit.
+fn segments_rule(token: &[u8], limit: usize, got: &Result<Accepted, Error>) {
+    if token.len() > limit {
+        return;
+    }
+    let parts: Vec<&[u8]> = token.split(|&c| c == b'.').collect();
+    let well_formed = parts.len() == 3 && parts.iter().all(|p| !p.is_empty());
+    let segments = Error::Malformed(tokenguard::Malformed::Segments);
+    assert_eq!(
+        got.as_ref().err() == Some(&segments),
+        !well_formed,
+        "segments error and the token's shape disagree: {:?}",
+        String::from_utf8_lossy(token)
+    );
 }
 
 fn accepted_is_consistent(

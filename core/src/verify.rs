@@ -172,6 +172,11 @@ pub(crate) fn split(token: &[u8]) -> Result<Parts<'_>, Error> {
     if find_dot(token, d2 + 1).is_some() {
         return Err(Malformed::Segments.into());
     }
+    parts_at(token, d1, d2)
+}
+
+/// The parts around the dots at `d1 < d2` (header and signature non-empty).
+fn parts_at(token: &[u8], d1: usize, d2: usize) -> Result<Parts<'_>, Error> {
     let header_b64 = token.get(..d1).ok_or(Malformed::Segments)?;
     let payload_b64 = token.get(d1 + 1..d2).ok_or(Malformed::Segments)?;
     let sig_b64 = token.get(d2 + 1..).ok_or(Malformed::Segments)?;
@@ -197,19 +202,7 @@ fn split_outer(token: &[u8]) -> Result<Parts<'_>, Error> {
     if d2 == d1 {
         return Err(Malformed::Segments.into());
     }
-    let header_b64 = token.get(..d1).ok_or(Malformed::Segments)?;
-    let payload_b64 = token.get(d1 + 1..d2).ok_or(Malformed::Segments)?;
-    let sig_b64 = token.get(d2 + 1..).ok_or(Malformed::Segments)?;
-    let signing_input = token.get(..d2).ok_or(Malformed::Segments)?;
-    if header_b64.is_empty() || sig_b64.is_empty() {
-        return Err(Malformed::Segments.into());
-    }
-    Ok(Parts {
-        signing_input,
-        header_b64,
-        payload_b64,
-        sig_b64,
-    })
+    parts_at(token, d1, d2)
 }
 
 /// Position of the last `.`, a word at a time from the end.

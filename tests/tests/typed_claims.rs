@@ -18,6 +18,18 @@ fn keys() -> KeySet<1> {
     k
 }
 
+/// Verifies `t` under `v` at the tests' time and hands the verified token to `check`.
+fn with_verified<R>(
+    t: &str,
+    v: &Validation<'_>,
+    check: impl FnOnce(tokenguard::VerifiedToken<'_>) -> R,
+) -> R {
+    let mut buf = vec![0u8; t.len()];
+    check(keys().verify(t.as_bytes(), v, NOW, &mut buf).unwrap())
+}
+
+const NOW: u64 = 1_700_000_000;
+
 #[derive(Deserialize, Debug, PartialEq)]
 struct Owned {
     iss: String,
@@ -37,29 +49,26 @@ fn escaped_strings_are_unescaped_or_refused_never_raw() {
         r#"{"iss":"https:\/\/issuer.example","aud":"d","sub":"\u0061dmin","note":"a\\b \"q\" \u00e9","exp":1700000600}"#,
     );
     let v = Validation::new(Expect::One("https://issuer.example"), Expect::One("d"));
-    let mut buf = vec![0u8; t.len()];
-    let ks = keys();
     // tokenguard's own issuer check reads the unescaped value.
-    let verified = ks
-        .verify(t.as_bytes(), &v, 1_700_000_000, &mut buf)
-        .unwrap();
-    let c: Owned = verified.deserialize().unwrap();
-    assert_eq!(
-        c,
-        Owned {
-            iss: "https://issuer.example".into(),
-            sub: "admin".into(),
-            note: "a\\b \"q\" \u{e9}".into(),
-        }
-    );
-    // An escaped string cannot be borrowed from the token: an error, not the raw text.
-    assert!(verified.deserialize::<Borrowed>().is_err());
-    // A scratch too small for the unescaped text is an error.
-    let mut tiny = [0u8; 4];
-    assert_eq!(
-        verified.deserialize_with::<Owned>(&mut tiny).unwrap_err(),
-        serde_json_core::de::Error::EscapedStringIsTooLong
-    );
+    with_verified(&t, &v, |verified| {
+        let c: Owned = verified.deserialize().unwrap();
+        assert_eq!(
+            c,
+            Owned {
+                iss: "https://issuer.example".into(),
+                sub: "admin".into(),
+                note: "a\\b \"q\" \u{e9}".into(),
+            }
+        );
+        // An escaped string cannot be borrowed from the token: an error, not the raw text.
+        assert!(verified.deserialize::<Borrowed>().is_err());
+        // A scratch too small for the unescaped text is an error.
+        let mut tiny = [0u8; 4];
+        assert_eq!(
+            verified.deserialize_with::<Owned>(&mut tiny).unwrap_err(),
+            serde_json_core::de::Error::EscapedStringIsTooLong
+        );
+    });
 }
 
 #[test]
@@ -68,28 +77,22 @@ fn surrogate_pair_escapes_are_refused_by_the_typed_view() {
     // (tokenguard's own checks decode them; `claims_json()` has the text for a std parser).
     let t = token(r#"{"iss":"i","aud":"d","sub":"x","note":"\ud83d\ude00","exp":1700000600}"#);
     let v = Validation::new(Expect::One("i"), Expect::One("d"));
-    let mut buf = vec![0u8; t.len()];
-    let ks = keys();
-    let verified = ks
-        .verify(t.as_bytes(), &v, 1_700_000_000, &mut buf)
-        .unwrap();
-    assert_eq!(
-        verified.deserialize::<Owned>().unwrap_err(),
-        serde_json_core::de::Error::InvalidEscapeSequence
-    );
+    with_verified(&t, &v, |verified| {
+        assert_eq!(
+            verified.deserialize::<Owned>().unwrap_err(),
+            serde_json_core::de::Error::InvalidEscapeSequence
+        );
+    });
 }
 
 #[test]
 fn plain_strings_still_borrow() {
     let t = token(r#"{"iss":"i","aud":"d","sub":"plain","exp":1700000600}"#);
     let v = Validation::new(Expect::One("i"), Expect::One("d"));
-    let mut buf = vec![0u8; t.len()];
-    let ks = keys();
-    let verified = ks
-        .verify(t.as_bytes(), &v, 1_700_000_000, &mut buf)
-        .unwrap();
-    let b: Borrowed = verified.deserialize().unwrap();
-    assert_eq!(b.sub, "plain");
+    with_verified(&t, &v, |verified| {
+        let b: Borrowed = verified.deserialize().unwrap();
+        assert_eq!(b.sub, "plain");
+    });
 }
 
 #[test]
@@ -100,20 +103,19 @@ fn claims_json_is_the_signed_text_with_multibyte_characters() {
         r#"{"iss":"i","aud":"d","exp":1700000600,"name":"Zoë 東京 🚀","k":["ü",{"x":"€"}]}"#;
     let t = token(payload);
     let v = Validation::new(Expect::One("i"), Expect::One("d"));
-    let mut buf = vec![0u8; t.len()];
-    let ks = keys();
-    let verified = ks
-        .verify(t.as_bytes(), &v, 1_700_000_000, &mut buf)
-        .unwrap();
-    assert_eq!(verified.claims_json(), payload);
+    with_verified(&t, &v, |verified| {
+        assert_eq!(verified.claims_json(), payload);
+    });
     // An invalid sequence inside a string is refused by the scan, before any conversion.
     let bad = mint::hs256_bytes(
         &KEY,
         br#"{"alg":"HS256","kid":"k"}"#,
         b"{\"iss\":\"i\",\"aud\":\"d\",\"exp\":1700000600,\"n\":\"\xe6\x9d\"}",
     );
+    let mut buf = vec![0u8; bad.len()];
     assert_eq!(
-        ks.verify(bad.as_bytes(), &v, 1_700_000_000, &mut buf)
+        keys()
+            .verify(bad.as_bytes(), &v, NOW, &mut buf)
             .unwrap_err(),
         tokenguard::Error::Malformed(tokenguard::Malformed::Json(tokenguard::JsonError::Utf8))
     );

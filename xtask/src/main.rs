@@ -274,33 +274,57 @@ fn fw_build() -> Result {
     run("firmware build (device, fw-bench)", c)
 }
 
-/// The verification-only ES256 + RS256 image (`es256-rs256`), in its own target dir.
-fn es256_rs256_elf() -> PathBuf {
-    firmware_dir()
-        .join("target/es256-rs256")
-        .join(THUMB)
-        .join("release/tokenguard-firmware")
+/// A device image without the SIGN command (`--no-default-features`), with `features` on,
+/// built in its own target dir `target/<dir>` so it does not replace the main build.
+struct FwVariant {
+    dir: &'static str,
+    features: &'static [&'static str],
+    what: &'static str,
 }
 
-fn fw_build_es256_rs256() -> Result {
-    let mut c = cargo();
-    c.current_dir(firmware_dir()).args([
-        "build",
-        "--release",
-        "--bin",
-        "tokenguard-firmware",
-        "--no-default-features",
-        "--features",
-        "es256-rs256",
-        "--target-dir",
-        "target/es256-rs256",
-    ]);
-    run("firmware build, ES256 and RS256 only", c)
+/// Verification only, every algorithm.
+const VERIFY_ONLY: FwVariant = FwVariant {
+    dir: "verify-only",
+    features: &[],
+    what: "firmware build without signing",
+};
+
+/// Verification only, ES256 and RS256 (`es256-rs256`).
+const ES256_RS256: FwVariant = FwVariant {
+    dir: "es256-rs256",
+    features: &["es256-rs256"],
+    what: "firmware build, ES256 and RS256 only",
+};
+
+impl FwVariant {
+    fn elf(&self) -> PathBuf {
+        firmware_dir()
+            .join("target")
+            .join(self.dir)
+            .join(THUMB)
+            .join("release/tokenguard-firmware")
+    }
+
+    fn build(&self) -> Result {
+        let mut c = cargo();
+        c.current_dir(firmware_dir()).args([
+            "build",
+            "--release",
+            "--bin",
+            "tokenguard-firmware",
+            "--no-default-features",
+        ]);
+        for f in self.features {
+            c.args(["--features", f]);
+        }
+        c.args(["--target-dir", &format!("target/{}", self.dir)]);
+        run(self.what, c)
+    }
 }
 
 fn fw_test() -> Result {
     fw_build()?;
-    fw_build_es256_rs256()?;
+    ES256_RS256.build()?;
     let mut c = cargo();
     c.current_dir(firmware_dir()).args(["test", "--release"]);
     run("on-target defmt-test suites in QEMU", c)?;
@@ -320,7 +344,7 @@ fn fw_test() -> Result {
         "TOKENGUARD_FIRMWARE_ELF",
         firmware_elf("tokenguard-firmware"),
     )
-    .env("TOKENGUARD_FIRMWARE_ES256_RS256_ELF", es256_rs256_elf());
+    .env("TOKENGUARD_FIRMWARE_ES256_RS256_ELF", ES256_RS256.elf());
     run(
         "host-driven end-to-end tests against the firmware in QEMU (protocol, demo, scenarios)",
         c,
@@ -342,14 +366,6 @@ fn elf_sizes(elf: &Path) -> Result<(u64, u64, u64)> {
         [t, d, b] => Ok((*t, *d, *b)),
         _ => Err(format!("cannot parse size output: {line}")),
     }
-}
-
-/// The verification-only firmware image (built by fw-bench).
-fn verify_only_elf() -> PathBuf {
-    firmware_dir()
-        .join("target/verify-only")
-        .join(THUMB)
-        .join("release/tokenguard-firmware")
 }
 
 /// The components of [`flash_parts`], in its order.
@@ -503,20 +519,10 @@ fn fw_bench(write: bool) -> Result {
     if rows.len() != 13 || !out.contains("fw-bench done") {
         return Err(format!("fw-bench did not complete:\n{out}"));
     }
-    let mut c = cargo();
-    c.current_dir(firmware_dir()).args([
-        "build",
-        "--release",
-        "--bin",
-        "tokenguard-firmware",
-        "--no-default-features",
-        "--target-dir",
-        "target/verify-only",
-    ]);
-    run("firmware build without signing", c)?;
-    let (vtext, vdata, vbss) = elf_sizes(&verify_only_elf())?;
-    fw_build_es256_rs256()?;
-    let (etext, edata, ebss) = elf_sizes(&es256_rs256_elf())?;
+    VERIFY_ONLY.build()?;
+    let (vtext, vdata, vbss) = elf_sizes(&VERIFY_ONLY.elf())?;
+    ES256_RS256.build()?;
+    let (etext, edata, ebss) = elf_sizes(&ES256_RS256.elf())?;
     let (text, data, bss) = elf_sizes(&firmware_elf("tokenguard-firmware"))?;
     let max_stack: u64 = rows
         .iter()
@@ -586,7 +592,7 @@ fn fw_bench(write: bool) -> Result {
             "{:.1} KiB (`es256-rs256`){}",
             (etext + edata) as f64 / 1024.0,
             // The protocol and JOSE components of the verification-only image.
-            flash_parts(&verify_only_elf()).map_or(String::new(), |p| format!(
+            flash_parts(&VERIFY_ONLY.elf()).map_or(String::new(), |p| format!(
                 "; the protocol and JOSE code alone are {:.1} KiB (table below)",
                 (p[0] + p[1]) as f64 / 1024.0
             ))
@@ -648,7 +654,7 @@ fn fw_bench(write: bool) -> Result {
         ));
     }
     md.push_str(&flash_breakdown(
-        &verify_only_elf(),
+        &VERIFY_ONLY.elf(),
         &firmware_elf("tokenguard-firmware"),
     ));
     println!("{md}");

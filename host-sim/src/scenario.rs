@@ -37,7 +37,7 @@
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -338,33 +338,38 @@ pub fn in_own_group(cmd: &mut Command) -> &mut Command {
     cmd.process_group(0)
 }
 
+/// Spawns a `device serve` or `device qemu` command (its `--listen` port may be 0) and reads
+/// the address it bound from its first stdout line, `listening on ADDR`. The rest of its
+/// stdout is drained in the background.
+pub fn spawn_listening(cmd: &mut Command) -> anyhow::Result<(Child, String)> {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd.stdout(Stdio::piped()).spawn()?;
+    let mut out = BufReader::new(child.stdout.take().context("no stdout pipe")?);
+    let mut line = String::new();
+    out.read_line(&mut line)?;
+    let Some(addr) = line.trim_end().strip_prefix("listening on ") else {
+        let status = child.wait()?;
+        bail!("the device did not start ({status}); its first line was {line:?}");
+    };
+    let addr = addr.to_string();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    Ok((child, addr))
+}
+
 /// Boots the firmware in QEMU (through `device qemu`) and waits for it to answer.
 fn boot_qemu(elf: &std::path::Path) -> anyhow::Result<(Qemu, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let addr = format!("127.0.0.1:{port}");
     let mut cmd = Command::new(std::env::current_exe()?);
-    let child = in_own_group(&mut cmd)
-        .args(["device", "qemu", "--listen", &addr, "--elf"])
+    in_own_group(&mut cmd)
+        .args(["device", "qemu", "--listen", "127.0.0.1:0", "--elf"])
         .arg(elf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+        .stderr(Stdio::null());
+    let (child, addr) = spawn_listening(&mut cmd)?;
     let q = Qemu(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(s) = TcpStream::connect(&addr) {
-            s.set_read_timeout(Some(Duration::from_secs(30)))?;
-            let mut c = crate::client::DeviceClient::new(s);
-            c.info().context("the firmware did not answer INFO")?;
-            return Ok((q, addr));
-        }
-        if Instant::now() > deadline {
-            bail!("QEMU did not open {addr}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let s = TcpStream::connect(&addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut c = crate::client::DeviceClient::new(s);
+    c.info().context("the firmware did not answer INFO")?;
+    Ok((q, addr))
 }
 
 /// Runs one scenario; returns one result object per step.

@@ -2,9 +2,9 @@
 //! run by `cargo xtask ci` after building the firmware) the real firmware in QEMU, which
 //! must give identical verdicts and error codes.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokenguard::sign::Signer;
 use tokenguard_sim::client::{DeviceClient, Policy, Verdict};
@@ -19,70 +19,44 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn connect(addr: &str) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s
 }
 
-fn connect(port: u16, timeout: Duration) -> TcpStream {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
-            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "device on port {port} did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Starts `tokenguard-sim device ...` on a port it picks itself (`--listen 127.0.0.1:0`), so
+/// tests running side by side cannot be handed the same port.
+fn start_device(args: &[&str]) -> (Proc, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"));
+    tokenguard_sim::scenario::in_own_group(&mut cmd)
+        .arg("device")
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .stderr(Stdio::null());
+    let (child, addr) = tokenguard_sim::scenario::spawn_listening(&mut cmd).unwrap();
+    (Proc(child), addr)
 }
 
 fn start_sim() -> (Proc, DeviceClient<TcpStream>) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
-        .args(["device", "serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let p = Proc(child);
-    (p, DeviceClient::new(connect(port, Duration::from_secs(10))))
+    let (p, addr) = start_device(&["serve"]);
+    (p, DeviceClient::new(connect(&addr)))
 }
 
 fn start_qemu() -> (Proc, DeviceClient<TcpStream>) {
-    let (p, port) = start_qemu_port();
-    // QEMU's TCP serial accepts before the firmware has booted; the INFO round trip in the
-    // callers waits for it.
-    (p, DeviceClient::new(connect(port, Duration::from_secs(30))))
+    let (p, addr) = start_qemu_addr();
+    // The firmware may still be booting; the INFO round trip in the callers waits for it.
+    (p, DeviceClient::new(connect(&addr)))
 }
 
-fn start_qemu_port() -> (Proc, u16) {
+fn start_qemu_addr() -> (Proc, String) {
     let elf = std::env::var("TOKENGUARD_FIRMWARE_ELF")
         .expect("TOKENGUARD_FIRMWARE_ELF must name the built firmware (cargo xtask ci sets it)");
     start_qemu_elf(&elf)
 }
 
-fn start_qemu_elf(elf: &str) -> (Proc, u16) {
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"));
-    let child = tokenguard_sim::scenario::in_own_group(&mut cmd)
-        .args([
-            "device",
-            "qemu",
-            "--elf",
-            elf,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Proc(child), port)
+fn start_qemu_elf(elf: &str) -> (Proc, String) {
+    start_device(&["qemu", "--elf", elf])
 }
 
 const ISS: &str = "https://issuer.example";
@@ -380,13 +354,13 @@ fn demo_json(device: Option<&str>) -> serde_json::Value {
 #[test]
 #[ignore = "needs QEMU and the firmware ELF (run by `cargo xtask ci`)"]
 fn demo_gives_identical_verdicts_on_the_firmware() {
-    let (_q, port) = start_qemu_port();
+    let (_q, addr) = start_qemu_addr();
     {
         // Wait for the firmware to boot, then hand the UART to the demo.
-        let mut c = DeviceClient::new(connect(port, Duration::from_secs(30)));
+        let mut c = DeviceClient::new(connect(&addr));
         assert_eq!(c.info().unwrap().key_capacity, 8);
     }
-    let fw = demo_json(Some(&format!("127.0.0.1:{port}")));
+    let fw = demo_json(Some(&addr));
     let sim = demo_json(None);
     assert_eq!(fw["passed"], true);
     assert_eq!(fw["checks"], 24);
@@ -422,8 +396,8 @@ fn es256_rs256_firmware_refuses_the_other_algorithms() {
     let elf = std::env::var("TOKENGUARD_FIRMWARE_ES256_RS256_ELF").expect(
         "TOKENGUARD_FIRMWARE_ES256_RS256_ELF must name the es256-rs256 firmware (cargo xtask ci sets it)",
     );
-    let (_q, port) = start_qemu_elf(&elf);
-    let mut c = DeviceClient::new(connect(port, Duration::from_secs(30)));
+    let (_q, addr) = start_qemu_elf(&elf);
+    let mut c = DeviceClient::new(connect(&addr));
     let info = c.info().unwrap();
     assert_eq!(
         info.algorithms,

@@ -322,6 +322,58 @@ fn simulated_device_serves_the_protocol() {
     check(&script(&mut c));
 }
 
+/// One client loads a key and sets the clock and policy, then hangs up; the next client's
+/// token verifies against that state: the device, not the connection, holds it.
+fn state_survives_a_new_client(addr: &str) {
+    let key = [9u8; 32];
+    {
+        let mut c = DeviceClient::new(connect(addr));
+        c.set_time(NOW).unwrap();
+        c.set_policy(&Policy::new(2, ISS, AUD)).unwrap();
+        let jwk = format!(
+            r#"{{"kty":"oct","kid":"kept","alg":"HS256","k":"{}"}}"#,
+            tokenguard_tests::b64(&key)
+        );
+        assert!(c.load_jwk(&jwk, false).unwrap().is_ok());
+    }
+    let mut c = DeviceClient::new(connect(addr));
+    let claims = format!(r#"{{"iss":"{ISS}","aud":"{AUD}","exp":{}}}"#, NOW + 60);
+    let token = mint::hs256(&key, r#"{"alg":"HS256","kid":"kept"}"#, &claims);
+    assert_eq!(c.verify(2, &token).unwrap().code(), "accept");
+    let late = format!(r#"{{"iss":"{ISS}","aud":"{AUD}","exp":{}}}"#, NOW - 120);
+    let token = mint::hs256(&key, r#"{"alg":"HS256","kid":"kept"}"#, &late);
+    assert_eq!(c.verify(2, &token).unwrap().code(), "expired");
+}
+
+#[test]
+fn simulated_device_keeps_its_state_across_clients() {
+    let (_p, addr) = start_device(&["serve"]);
+    state_survives_a_new_client(&addr);
+}
+
+#[test]
+#[ignore = "needs QEMU and the firmware ELF (run by `cargo xtask ci`)"]
+fn qemu_bridge_keeps_the_firmware_state_across_clients() {
+    let (_q, addr) = start_qemu_addr();
+    state_survives_a_new_client(&addr);
+}
+
+/// A port another process holds is a clear error at start-up, never a device that answers
+/// on someone else's port.
+#[test]
+fn a_taken_port_is_a_start_up_error() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = held.local_addr().unwrap().to_string();
+    let o = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+        .args(["device", "serve", "--listen", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(o.stdout.is_empty(), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("binding {addr}")), "{err}");
+}
+
 #[test]
 #[ignore = "needs QEMU and the firmware ELF (run by `cargo xtask ci`)"]
 fn qemu_firmware_matches_the_simulator() {

@@ -76,6 +76,27 @@ pub fn run(args: DeviceArgs) -> anyhow::Result<i32> {
 pub fn serve<const K: usize>(listener: TcpListener) -> anyhow::Result<i32> {
     let mut dev: Box<Device<K, FRAME>> = Box::new(Device::new(RefreshPolicy::DEFAULT));
     let start = Instant::now();
+    let mut out = Vec::new();
+    one_client_at_a_time(
+        listener,
+        |_| Ok(()),
+        |s, bytes| {
+            out.clear();
+            let now = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            dev.feed_with::<RustCrypto>(bytes, now, &mut |b| out.extend_from_slice(b));
+            Ok(out.is_empty() || s.write_all(&out).is_ok())
+        },
+    )
+}
+
+/// Accepts TCP clients one at a time. `connected` hears of each client (`Some`) and of its
+/// leaving (`None`); `chunk` gets every chunk the client sends, with the client for replies,
+/// and returns `false` to hang up on it. An `Err` from either stops serving.
+fn one_client_at_a_time(
+    listener: TcpListener,
+    mut connected: impl FnMut(Option<&TcpStream>) -> anyhow::Result<()>,
+    mut chunk: impl FnMut(&mut TcpStream, &[u8]) -> anyhow::Result<bool>,
+) -> anyhow::Result<i32> {
     for conn in listener.incoming() {
         let mut s = match conn {
             Ok(s) => s,
@@ -85,19 +106,18 @@ pub fn serve<const K: usize>(listener: TcpListener) -> anyhow::Result<i32> {
             }
         };
         let _ = s.set_nodelay(true);
-        let mut buf = [0u8; 512];
+        connected(Some(&s))?;
+        let mut buf = [0u8; 1024];
         loop {
             let n = match s.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let mut out = Vec::new();
-            let now = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-            dev.feed_with::<RustCrypto>(&buf[..n], now, &mut |b| out.extend_from_slice(b));
-            if !out.is_empty() && s.write_all(&out).is_err() {
+            if !chunk(&mut s, &buf[..n])? {
                 break;
             }
         }
+        connected(None)?;
     }
     Ok(0)
 }
@@ -195,29 +215,24 @@ fn bridge(listener: TcpListener, uart: UnixStream, mut child: Child) -> anyhow::
         std::process::exit(code);
     });
     let mut to_device = uart;
-    for conn in listener.incoming() {
-        let mut s = match conn {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                continue;
-            }
-        };
-        let _ = s.set_nodelay(true);
-        // A client that stops reading must not stall the device's output for the next one.
-        let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
-        *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(s.try_clone()?);
-        let mut buf = [0u8; 1024];
-        loop {
-            let n = match s.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
+    one_client_at_a_time(
+        listener,
+        |client| {
+            let client = match client {
+                Some(c) => {
+                    // A client that stops reading must not stall the device's output for
+                    // the next one.
+                    let _ = c.set_write_timeout(Some(Duration::from_secs(5)));
+                    Some(c.try_clone()?)
+                }
+                None => None,
             };
-            to_device
-                .write_all(&buf[..n])
-                .context("writing to the UART")?;
-        }
-        *current.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-    Ok(0)
+            *current.lock().unwrap_or_else(|e| e.into_inner()) = client;
+            Ok(())
+        },
+        |_, bytes| {
+            to_device.write_all(bytes).context("writing to the UART")?;
+            Ok(true)
+        },
+    )
 }

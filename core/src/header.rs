@@ -61,8 +61,6 @@ const NAMES: [&[u8]; 14] = [
     b"enc",
 ];
 
-/// The index in [`NAMES`] of a member name, if it is one the policy looks at; names without
-/// escapes are matched by a `match` on their bytes (no `memcmp` per name).
 /// `a == b` in a `const fn`.
 #[allow(clippy::indexing_slicing)] // `i < a.len() == b.len()`
 const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
@@ -79,6 +77,8 @@ const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     true
 }
 
+/// The index in [`NAMES`] of a member name, if it is one the policy looks at; names without
+/// escapes are matched by a `match` on their bytes (no `memcmp` per name).
 fn name_index(name: JsonStr<'_>) -> Option<usize> {
     if name.has_escapes() {
         return NAMES.iter().position(|n| name.eq_bytes(n));

@@ -481,11 +481,10 @@ pub fn verify_jwt<'b, B: Backend, K: KeySource + ?Sized>(
     }
     // `claims::parse` checks UTF-8 as it scans, so the payload is text once it succeeds.
     let claims = claims::parse(jws.payload, v.max_depth)?;
-    let payload = jws.payload;
     claims::validate(&claims, v, now)?;
     Ok(VerifiedToken {
         header: jws.header,
-        payload,
+        payload: jws.payload,
         claims,
     })
 }

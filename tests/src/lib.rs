@@ -113,17 +113,13 @@ pub mod mint {
     use ring::rand::SystemRandom;
     use ring::signature::{self, KeyPair};
 
-    pub fn signing_input(header: &str, payload: &str) -> String {
-        format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()))
+    /// `b64(header).b64(payload)`; header and payload need not be UTF-8.
+    pub fn signing_input(header: impl AsRef<[u8]>, payload: impl AsRef<[u8]>) -> String {
+        format!("{}.{}", b64(header.as_ref()), b64(payload.as_ref()))
     }
 
-    pub fn hs256(key: &[u8], header: &str, payload: &str) -> String {
-        hs256_bytes(key, header.as_bytes(), payload.as_bytes())
-    }
-
-    /// [`hs256`] for header and payload bytes that need not be UTF-8.
-    pub fn hs256_bytes(key: &[u8], header: &[u8], payload: &[u8]) -> String {
-        let input = format!("{}.{}", b64(header), b64(payload));
+    pub fn hs256(key: &[u8], header: impl AsRef<[u8]>, payload: impl AsRef<[u8]>) -> String {
+        let input = signing_input(header, payload);
         let tag = ring::hmac::sign(
             &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
             input.as_bytes(),

@@ -458,10 +458,9 @@ fn flash_parts(elf: &Path) -> Option<[u64; 9]> {
     Some(t)
 }
 
-/// Where the flash goes: [`flash_parts`] of both images, as a table.
-fn flash_breakdown(verify_only: &Path, full: &Path) -> String {
-    const PARTS: [&str; 9] = FLASH_PARTS;
-    let (Some(v), Some(f)) = (flash_parts(verify_only), flash_parts(full)) else {
+/// Where the flash goes: the [`flash_parts`] of both images, as a table.
+fn flash_breakdown(verify_only: Option<[u64; 9]>, full: Option<[u64; 9]>) -> String {
+    let (Some(v), Some(f)) = (verify_only, full) else {
         return "
 (No flash breakdown: `arm-none-eabi-nm` not found.)
 "
@@ -475,7 +474,7 @@ fn flash_breakdown(verify_only: &Path, full: &Path) -> String {
          the image sizes above (alignment, the vector table's padding).\n\n\
          | component | verification only | with SIGN |\n|---|---:|---:|\n",
     );
-    for (i, part) in PARTS.iter().enumerate() {
+    for (i, part) in FLASH_PARTS.iter().enumerate() {
         let (a, b) = (
             v.get(i).copied().unwrap_or(0),
             f.get(i).copied().unwrap_or(0),
@@ -521,6 +520,7 @@ fn fw_bench(write: bool) -> Result {
     }
     VERIFY_ONLY.build()?;
     let (vtext, vdata, vbss) = elf_sizes(&VERIFY_ONLY.elf())?;
+    let verify_parts = flash_parts(&VERIFY_ONLY.elf());
     ES256_RS256.build()?;
     let (etext, edata, ebss) = elf_sizes(&ES256_RS256.elf())?;
     let (text, data, bss) = elf_sizes(&firmware_elf("tokenguard-firmware"))?;
@@ -592,7 +592,7 @@ fn fw_bench(write: bool) -> Result {
             "{:.1} KiB (`es256-rs256`){}",
             (etext + edata) as f64 / 1024.0,
             // The protocol and JOSE components of the verification-only image.
-            flash_parts(&VERIFY_ONLY.elf()).map_or(String::new(), |p| format!(
+            verify_parts.map_or(String::new(), |p| format!(
                 "; the protocol and JOSE code alone are {:.1} KiB (table below)",
                 (p[0] + p[1]) as f64 / 1024.0
             ))
@@ -654,8 +654,8 @@ fn fw_bench(write: bool) -> Result {
         ));
     }
     md.push_str(&flash_breakdown(
-        &VERIFY_ONLY.elf(),
-        &firmware_elf("tokenguard-firmware"),
+        verify_parts,
+        flash_parts(&firmware_elf("tokenguard-firmware")),
     ));
     println!("{md}");
     if write {

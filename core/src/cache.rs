@@ -2,11 +2,14 @@
 //! ([`JwkCache`]). No I/O and no clock inside: the cache *decides* when a fetch is due, the
 //! caller fetches, feeds the bytes and reports the outcome, passing `now` every time.
 //!
-//! JWK Set updates are atomic: new keys are staged in free slots while the old set keeps
-//! serving; the new set replaces the old only when the document is complete and valid. Keys
-//! the new set shares with the old (same kid, alg and material) are kept in place, so a
-//! rotation needs free slots only for the keys that changed. Pinned keys are never removed
-//! by an update.
+//! JWK Set updates are atomic and never leave less than they found: new keys are staged in
+//! free slots while the old set keeps serving, and the new set replaces the old only when
+//! the document is complete and valid, holds at least one usable key, and every usable key
+//! in it found a slot. Otherwise the whole update is refused ([`JwksError::Refused`]) and
+//! the old set stays in force. Keys the new set shares with the old (same kid, alg and
+//! material) keep their slot, so a rotation needs free slots only for the keys that
+//! changed: `pinned + old keys + changed keys <= N`. Pinned keys are never removed by an
+//! update.
 
 use core::cell::Cell;
 
@@ -64,17 +67,47 @@ impl<const N: usize> core::fmt::Debug for KeySet<N> {
 }
 
 /// Counts of a finished JWK Set update.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct UpdateReport {
-    /// Keys in the new set (loaded or kept).
+    /// Usable keys in the new set (new ones and [`Self::unchanged`] ones together). In a
+    /// refused update: the usable keys that found a slot.
     pub loaded: u16,
-    /// Of those, keys that were already present unchanged.
+    /// Of [`Self::loaded`], keys that were already present unchanged (they keep their slot).
     pub unchanged: u16,
     /// Keys skipped (reported one by one through the event callback).
     pub skipped: u16,
-    /// Old keys removed because the new set no longer has them.
+    /// Old keys removed because the new set no longer has them (0 when refused).
     pub removed: u16,
+    /// Whether the set replaced the old one, or why not.
+    pub outcome: UpdateOutcome,
+}
+
+/// How a complete, valid JWK Set document was taken.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum UpdateOutcome {
+    /// The new set replaced the old one.
+    #[default]
+    Replaced,
+    /// Refused: the set holds no usable key (empty, or every key skipped). The old set stays.
+    NoUsableKey,
+    /// Refused: more keys need a slot than are free. The old set stays. A rotation needs
+    /// `needed` free slots while the old set still holds its own.
+    NoSpace {
+        /// Usable keys of the new set that are not already held unchanged.
+        needed: u16,
+        /// Slots free when the update began.
+        free: u16,
+    },
+}
+
+impl UpdateReport {
+    /// Whether the new set replaced the old one.
+    pub fn replaced(&self) -> bool {
+        self.outcome == UpdateOutcome::Replaced
+    }
 }
 
 /// One key's fate during an update.
@@ -146,7 +179,7 @@ impl<const N: usize> KeySet<N> {
     }
 
     #[allow(clippy::result_large_err)]
-    fn put(&mut self, jwk: Jwk, pinned: bool) -> Result<(), Jwk> {
+    fn put(&mut self, jwk: Jwk, pinned: bool) -> Result<(), (Jwk, KeyError)> {
         if let Some(kid) = jwk.kid() {
             let same =
                 self.slots.iter_mut().flatten().find(|e| {
@@ -154,7 +187,7 @@ impl<const N: usize> KeySet<N> {
                 });
             if let Some(e) = same {
                 if e.pinned && !pinned {
-                    return Err(jwk);
+                    return Err((jwk, KeyError::KidPinned));
                 }
                 e.jwk = jwk;
                 e.pinned = pinned;
@@ -173,25 +206,27 @@ impl<const N: usize> KeySet<N> {
                 });
                 Ok(())
             }
-            None => Err(jwk),
+            None => Err((jwk, KeyError::NoSpace)),
         }
     }
 
     /// Adds a key, replacing an unpinned key with the same `kid`.
     ///
     /// # Errors
-    /// Hands the key back when the set is full or a pinned key has its `kid`.
+    /// Hands the key back with the reason: [`KeyError::NoSpace`] when the set is full,
+    /// [`KeyError::KidPinned`] when a pinned key has its `kid`.
     #[allow(clippy::result_large_err)] // hands the key back, heapless-style
-    pub fn insert(&mut self, jwk: Jwk) -> Result<(), Jwk> {
+    pub fn insert(&mut self, jwk: Jwk) -> Result<(), (Jwk, KeyError)> {
         self.put(jwk, false)
     }
 
-    /// Adds a pinned key: JWK Set updates never remove or replace it.
+    /// Adds a pinned key: JWK Set updates never remove or replace it. It replaces any key
+    /// with its `kid`, pinned or not.
     ///
     /// # Errors
-    /// Hands the key back when the set is full.
+    /// Hands the key back with [`KeyError::NoSpace`] when the set is full.
     #[allow(clippy::result_large_err)] // hands the key back, heapless-style
-    pub fn pin(&mut self, jwk: Jwk) -> Result<(), Jwk> {
+    pub fn pin(&mut self, jwk: Jwk) -> Result<(), (Jwk, KeyError)> {
         self.put(jwk, true)
     }
 
@@ -230,7 +265,9 @@ impl<const N: usize> KeySet<N> {
     /// Loads a whole JWK Set document atomically; `on_event` hears about every key.
     ///
     /// # Errors
-    /// A [`JwksError`] when the document is refused (the previous keys stay).
+    /// A [`JwksError`] when the document is refused (the previous keys stay):
+    /// [`JwksError::Refused`] for a valid set with no usable key or with more new keys than
+    /// free slots.
     pub fn load_jwks(
         &mut self,
         doc: &[u8],
@@ -263,7 +300,13 @@ impl<const N: usize> KeySet<N> {
         }
     }
 
-    fn stage(&mut self, jwk: Jwk, index: u16, on_event: &mut impl FnMut(UpdateEvent)) -> bool {
+    /// Stages a key of the update; `Err` with the reason it was skipped (already reported).
+    fn stage(
+        &mut self,
+        jwk: Jwk,
+        index: u16,
+        on_event: &mut impl FnMut(UpdateEvent),
+    ) -> Result<(), KeyError> {
         let kid = jwk.kid().copied();
         if let Some(kid) = kid {
             // A kid used twice within the new set: both keys are ambiguous; drop both.
@@ -273,15 +316,18 @@ impl<const N: usize> KeySet<N> {
                 .flatten()
                 .find(|e| (e.in_update || e.pinned) && e.jwk.kid().is_some_and(|k| *k == kid));
             if let Some(e) = clash {
-                if e.in_update {
+                let reason = if e.in_update {
                     e.drop_on_commit = Some(KeyError::DuplicateKid);
-                }
+                    KeyError::DuplicateKid
+                } else {
+                    KeyError::KidPinned
+                };
                 on_event(UpdateEvent::Skipped(SkippedKey {
                     index,
                     kid: Some(kid),
-                    reason: KeyError::DuplicateKid,
+                    reason,
                 }));
-                return false;
+                return Err(reason);
             }
         }
         if let Some(e) = self.slots.iter_mut().flatten().find(|e| {
@@ -289,7 +335,7 @@ impl<const N: usize> KeySet<N> {
         }) {
             e.in_update = true;
             e.index = index;
-            return true;
+            return Ok(());
         }
         match self.slots.iter_mut().find(|s| s.is_none()) {
             Some(slot) => {
@@ -301,7 +347,7 @@ impl<const N: usize> KeySet<N> {
                     drop_on_commit: None,
                     index,
                 });
-                true
+                Ok(())
             }
             None => {
                 on_event(UpdateEvent::Skipped(SkippedKey {
@@ -309,14 +355,20 @@ impl<const N: usize> KeySet<N> {
                     kid,
                     reason: KeyError::NoSpace,
                 }));
-                false
+                Err(KeyError::NoSpace)
             }
         }
     }
 
-    /// Replaces the old set with the staged one; reports every key of the new set in
-    /// document order (loaded, or dropped with its reason).
-    fn commit(&mut self, report: &mut UpdateReport, on_event: &mut impl FnMut(UpdateEvent)) {
+    /// Replaces the old set with the staged one, or refuses the update when the new set
+    /// holds no usable key or some usable key found no slot (`no_space` of them); reports
+    /// every key of the new set in document order (loaded, or dropped with its reason).
+    fn commit(
+        &mut self,
+        mut report: UpdateReport,
+        no_space: u16,
+        on_event: &mut impl FnMut(UpdateEvent),
+    ) -> Result<UpdateReport, JwksError> {
         let live = |e: &Entry| e.in_update && e.drop_on_commit.is_none() && !e.pinned;
         let has_sym = self
             .slots
@@ -335,6 +387,26 @@ impl<const N: usize> KeySet<N> {
                 }
             }
         }
+        let count = |f: &dyn Fn(&Entry) -> bool| {
+            let n = self.slots.iter().flatten().filter(|e| f(e)).count();
+            u16::try_from(n).unwrap_or(u16::MAX)
+        };
+        let usable = count(&|e| live(e));
+        let unchanged = count(&|e| live(e) && e.state == SlotState::Active);
+        let staged = count(&|e| e.state == SlotState::Staged);
+        let empty =
+            u16::try_from(self.slots.iter().filter(|s| s.is_none()).count()).unwrap_or(u16::MAX);
+        report.outcome = if no_space > 0 {
+            UpdateOutcome::NoSpace {
+                needed: usable.saturating_sub(unchanged).saturating_add(no_space),
+                free: empty.saturating_add(staged),
+            }
+        } else if usable == 0 {
+            UpdateOutcome::NoUsableKey
+        } else {
+            UpdateOutcome::Replaced
+        };
+        let replace = report.replaced();
         // Events in document order (selection by index; N is small).
         let mut last: Option<u16> = None;
         loop {
@@ -348,10 +420,11 @@ impl<const N: usize> KeySet<N> {
             last = Some(e.index);
             let kid = e.jwk.kid().copied();
             match e.drop_on_commit {
-                None => on_event(UpdateEvent::Loaded {
+                None if replace => on_event(UpdateEvent::Loaded {
                     index: e.index,
                     kid,
                 }),
+                None => {}
                 Some(reason) => {
                     report.skipped = report.skipped.saturating_add(1);
                     on_event(UpdateEvent::Skipped(SkippedKey {
@@ -362,8 +435,12 @@ impl<const N: usize> KeySet<N> {
                 }
             }
         }
-        let mut loaded = 0u16;
-        let mut unchanged = 0u16;
+        report.loaded = usable;
+        report.unchanged = unchanged;
+        if !replace {
+            self.abort_update();
+            return Err(JwksError::Refused(report));
+        }
         let mut removed = 0u16;
         for s in &mut self.slots {
             let Some(e) = s else { continue };
@@ -371,25 +448,18 @@ impl<const N: usize> KeySet<N> {
                 e.in_update = false;
                 continue;
             }
-            let keep = e.in_update && e.drop_on_commit.is_none();
-            let was_active = e.state == SlotState::Active;
-            if keep {
-                loaded += 1;
-                if was_active {
-                    unchanged += 1;
-                }
+            if e.in_update && e.drop_on_commit.is_none() {
                 e.state = SlotState::Active;
                 e.in_update = false;
             } else {
-                if was_active {
+                if e.state == SlotState::Active {
                     removed += 1;
                 }
                 *s = None;
             }
         }
-        report.loaded = loaded;
-        report.unchanged = unchanged;
         report.removed = removed;
+        Ok(report)
     }
 
     /// Verifies a JWT against the active keys with the default backend.
@@ -490,6 +560,8 @@ impl<const N: usize> Drop for JwksUpdate<'_, N> {
 pub struct PendingUpdate {
     parser: JwksParser,
     report: UpdateReport,
+    /// Usable keys skipped for want of a slot (any refuses the update).
+    no_space: u16,
     done: bool,
     kids: KidTracker,
 }
@@ -550,7 +622,9 @@ impl PendingUpdate {
                 unchanged: 0,
                 skipped: 0,
                 removed: 0,
+                outcome: UpdateOutcome::Replaced,
             },
+            no_space: 0,
             done: false,
             kids: KidTracker::new(),
         }
@@ -576,6 +650,7 @@ impl PendingUpdate {
             return Err(JwksError::NotStarted);
         }
         let report = &mut self.report;
+        let no_space = &mut self.no_space;
         let kids = &mut self.kids;
         let r = self.parser.feed(chunk, &mut |o| match o {
             KeyOutcome::Parsed { index, jwk } => {
@@ -590,8 +665,11 @@ impl PendingUpdate {
                         kid: jwk.kid().copied(),
                         reason: KeyError::DuplicateKid,
                     }));
-                } else if !set.stage(jwk, index, on_event) {
+                } else if let Err(reason) = set.stage(jwk, index, on_event) {
                     report.skipped = report.skipped.saturating_add(1);
+                    if reason == KeyError::NoSpace {
+                        *no_space = no_space.saturating_add(1);
+                    }
                 }
             }
             KeyOutcome::Skipped(s) => {
@@ -621,7 +699,8 @@ impl PendingUpdate {
     /// Ends the document; on success the new set replaces the old in `set`.
     ///
     /// # Errors
-    /// A [`JwksError`]; the previous keys then stay in place.
+    /// A [`JwksError`]; the previous keys then stay in place. [`JwksError::Refused`] when
+    /// the document is valid but its set holds no usable key or does not fit.
     pub fn finish<const N: usize>(
         &mut self,
         set: &mut KeySet<N>,
@@ -637,10 +716,8 @@ impl PendingUpdate {
         };
         match self.parser.finish(&mut sink) {
             Ok(()) => {
-                let mut report = self.report;
-                set.commit(&mut report, on_event);
                 self.done = true;
-                Ok(report)
+                set.commit(self.report, self.no_space, on_event)
             }
             Err(e) => {
                 self.abort(set);
@@ -728,8 +805,11 @@ pub struct Stats {
     pub rejected: [u32; 18],
     /// Fetches started.
     pub fetches: u32,
-    /// Fetches that failed.
+    /// Fetches that failed (refused updates included).
     pub fetch_failures: u32,
+    /// Of those, complete JWK Sets refused because they held no usable key or did not fit
+    /// ([`JwksError::Refused`]).
+    pub updates_refused: u32,
 }
 
 /// A [`KeySet`] with a refresh state machine and statistics.
@@ -774,6 +854,7 @@ impl<const N: usize> JwkCache<N> {
                 rejected: [0; 18],
                 fetches: 0,
                 fetch_failures: 0,
+                updates_refused: 0,
             },
         }
     }
@@ -869,6 +950,34 @@ impl<const N: usize> JwkCache<N> {
         self.stats.fetch_failures = self.stats.fetch_failures.saturating_add(1);
     }
 
+    /// Records a fetch whose JWK Set was refused whole ([`JwksError::Refused`]): a failed
+    /// fetch (retry, stale window) that is also counted in [`Stats::updates_refused`].
+    pub fn fetch_refused(&mut self, now: u64) {
+        self.count_refused();
+        self.fetch_failed(now);
+    }
+
+    /// Counts a refused JWK Set in [`Stats::updates_refused`] without touching the refresh
+    /// state (for callers with no clock yet).
+    pub fn count_refused(&mut self) {
+        self.stats.updates_refused = self.stats.updates_refused.saturating_add(1);
+    }
+
+    /// Records the outcome of a finished update: success with `max_age`, a refused set, or
+    /// another failure.
+    pub fn update_finished(
+        &mut self,
+        now: u64,
+        max_age: Option<u64>,
+        result: &Result<UpdateReport, JwksError>,
+    ) {
+        match result {
+            Ok(_) => self.fetch_succeeded(now, max_age),
+            Err(JwksError::Refused(_)) => self.fetch_refused(now),
+            Err(_) => self.fetch_failed(now),
+        }
+    }
+
     /// Records a successful load with the response's `max-age` (clamped by the policy).
     pub fn fetch_succeeded(&mut self, now: u64, max_age: Option<u64>) {
         let p = &self.policy;
@@ -885,8 +994,7 @@ impl<const N: usize> JwkCache<N> {
         }
     }
 
-    /// Starts a streaming update; call [`Self::fetch_succeeded`] after it finishes, or
-    /// [`Self::fetch_failed`] if it fails.
+    /// Starts a streaming update; pass its result to [`Self::update_finished`].
     pub fn begin_update(&mut self) -> JwksUpdate<'_, N> {
         self.keys.begin_update()
     }
@@ -894,7 +1002,9 @@ impl<const N: usize> JwkCache<N> {
     /// Loads a whole document and records the outcome (success with `max_age`, or failure).
     ///
     /// # Errors
-    /// A [`JwksError`]; the previous keys stay in place.
+    /// A [`JwksError`]; the previous keys stay in place. A refused set
+    /// ([`JwksError::Refused`]) counts as a failed fetch: the cache retries and serves the
+    /// old keys through the stale window.
     pub fn load_jwks(
         &mut self,
         doc: &[u8],
@@ -902,16 +1012,9 @@ impl<const N: usize> JwkCache<N> {
         max_age: Option<u64>,
         on_event: &mut impl FnMut(UpdateEvent),
     ) -> Result<UpdateReport, JwksError> {
-        match self.keys.load_jwks(doc, on_event) {
-            Ok(r) => {
-                self.fetch_succeeded(now, max_age);
-                Ok(r)
-            }
-            Err(e) => {
-                self.fetch_failed(now);
-                Err(e)
-            }
-        }
+        let r = self.keys.load_jwks(doc, on_event);
+        self.update_finished(now, max_age, &r);
+        r
     }
 
     /// Verifies a JWT with the default backend, updating the refresh state and counters.

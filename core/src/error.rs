@@ -414,6 +414,13 @@ pub enum KeyError {
     /// belong in a published key set, and mixing is the precondition of key confusion
     /// (Wycheproof `MixedKeySet`).
     MixedKeySet,
+    /// A pinned key holds this `kid`: only removing the pinned key (or pinning the new
+    /// one) replaces it.
+    KidPinned,
+    /// The key's members do not belong together: a private key's public members (`x`,
+    /// `y`) or `d` do not match its private scalar or primes, or its CRT values are not
+    /// those of its primes.
+    KeyMismatch,
 }
 
 impl fmt::Display for KeyError {
@@ -453,6 +460,8 @@ impl fmt::Display for KeyError {
             KeyError::MixedKeySet => {
                 f.write_str("symmetric key in a set that also holds asymmetric keys")
             }
+            KeyError::KidPinned => f.write_str("a pinned key holds this kid"),
+            KeyError::KeyMismatch => f.write_str("the key's members do not belong together"),
         }
     }
 }
@@ -480,6 +489,11 @@ pub enum JwksError {
     PrivateKeyInSet,
     /// An update was finished or fed without being started, or after it ended.
     NotStarted,
+    /// The document was complete and valid, but the set it holds would leave the cache
+    /// with less than it has: no usable key at all, or more new keys than free slots. The
+    /// report says which ([`crate::UpdateOutcome`]) and counts what the set held; nothing
+    /// was changed.
+    Refused(crate::UpdateReport),
 }
 
 impl fmt::Display for JwksError {
@@ -492,6 +506,14 @@ impl fmt::Display for JwksError {
                 f.write_str("JWK Set contains private asymmetric keys; whole set refused")
             }
             JwksError::NotStarted => f.write_str("no update in progress"),
+            JwksError::Refused(r) => match r.outcome {
+                crate::UpdateOutcome::NoSpace { needed, free } => write!(
+                    f,
+                    "JWK Set refused: {needed} new keys need a slot and {free} are free; \
+                     the old keys stay"
+                ),
+                _ => f.write_str("JWK Set refused: it holds no usable key; the old keys stay"),
+            },
         }
     }
 }

@@ -76,7 +76,7 @@ pub(crate) fn copy_prefix<T: Copy>(dst: &mut [T], src: &[T]) {
 pub use alg::{AlgSet, Algorithm};
 pub use cache::{
     FetchReason, Freshness, JwkCache, JwksUpdate, KeySet, PendingUpdate, RefreshPolicy, Stats,
-    UpdateEvent, UpdateReport,
+    UpdateEvent, UpdateOutcome, UpdateReport,
 };
 pub use claims::{
     Audience, Expect, RegisteredClaims, Validation, DEFAULT_LEEWAY, DEFAULT_MAX_DEPTH,

@@ -18,7 +18,7 @@
 
 use std::sync::OnceLock;
 
-use tokenguard::{JwksError, KeySet, UpdateEvent, UpdateReport};
+use tokenguard::{JwksError, KeySet, UpdateEvent, UpdateOutcome, UpdateReport};
 
 use crate::{jwk, kids, same_keys, snapshot, EC1, ED1, HS1};
 
@@ -108,14 +108,39 @@ pub fn run(data: &[u8]) {
     );
 
     let (result, events) = a;
+    let skipped_events = events
+        .iter()
+        .filter(|e| matches!(e, UpdateEvent::Skipped(_)))
+        .count();
+    let no_space = events
+        .iter()
+        .any(|e| matches!(e, UpdateEvent::Skipped(s) if s.reason == tokenguard::KeyError::NoSpace));
     match result {
-        Err(_) => assert!(
-            same_keys(&before, &after1),
-            "a refused update changed the keys: {:?} -> {:?}",
-            kids(&before),
-            kids(&after1)
-        ),
+        Err(e) => {
+            assert!(
+                same_keys(&before, &after1),
+                "a refused update changed the keys: {:?} -> {:?}",
+                kids(&before),
+                kids(&after1)
+            );
+            if let JwksError::Refused(r) = e {
+                // A complete set is refused only for having no usable key or not fitting.
+                assert_eq!(usize::from(r.skipped), skipped_events, "{r:?} {events:?}");
+                assert_eq!(r.removed, 0, "{r:?}");
+                match r.outcome {
+                    UpdateOutcome::NoUsableKey => assert_eq!(r.loaded, 0, "{r:?}"),
+                    UpdateOutcome::NoSpace { needed, free } => {
+                        assert!(no_space && needed > free, "{r:?} {events:?}")
+                    }
+                    other => panic!("refused with outcome {other:?}"),
+                }
+            }
+        }
         Ok(report) => {
+            // Never less than it had: a replacing set has a usable key, and every one fit.
+            assert_eq!(report.outcome, UpdateOutcome::Replaced);
+            assert!(report.loaded >= 1, "{report:?}");
+            assert!(!no_space, "a key was skipped for space: {events:?}");
             for (k, pinned) in before.iter().filter(|(_, p)| *p) {
                 assert!(
                     after1
@@ -127,10 +152,6 @@ pub fn run(data: &[u8]) {
             let loaded_events = events
                 .iter()
                 .filter(|e| matches!(e, UpdateEvent::Loaded { .. }))
-                .count();
-            let skipped_events = events
-                .iter()
-                .filter(|e| matches!(e, UpdateEvent::Skipped(_)))
                 .count();
             let unpinned_after = after1.iter().filter(|(_, p)| !p).count();
             let unpinned_before = before.iter().filter(|(_, p)| !p).count();

@@ -382,13 +382,17 @@ fn key_use_and_ops_bind_the_key() {
     let mut set: KeySet<2> = KeySet::new();
     let doc = r#"{"keys":[{"kty":"oct","kid":"enc","use":"enc","k":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"}]}"#;
     let mut reasons = vec![];
-    set.load_jwks(doc.as_bytes(), &mut |e| {
+    let r = set.load_jwks(doc.as_bytes(), &mut |e| {
         if let tokenguard::UpdateEvent::Skipped(s) = e {
             reasons.push(s.reason)
         }
-    })
-    .unwrap();
+    });
     assert_eq!(reasons, [KeyError::WrongUse]);
+    // Its only key unusable, the set is refused whole (and the empty key set stays empty).
+    assert!(
+        matches!(r, Err(tokenguard::JwksError::Refused(ref u)) if u.outcome == tokenguard::UpdateOutcome::NoUsableKey),
+        "{r:?}"
+    );
     let tok = mint::hs256(
         &tokenguard_tests::unb64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"),
         r#"{"alg":"HS256","kid":"enc"}"#,

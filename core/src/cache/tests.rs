@@ -40,13 +40,15 @@ fn insert_pin_remove() {
     let back = s
         .insert(Jwk::hmac(Some(b"b"), &[3; 32], alg::HS256).unwrap())
         .unwrap_err();
-    assert_eq!(back.kid().unwrap().as_bytes(), b"b");
+    assert_eq!(back.0.kid().unwrap().as_bytes(), b"b");
+    assert_eq!(back.1, KeyError::NoSpace);
     // Same kid replaces an unpinned key; a pinned key is not replaced by insert.
     s.insert(Jwk::hmac(Some(b"a"), &[4; 32], alg::HS256).unwrap())
         .unwrap();
-    assert!(s
+    let back = s
         .insert(Jwk::hmac(Some(b"p"), &[5; 32], alg::HS256).unwrap())
-        .is_err());
+        .unwrap_err();
+    assert_eq!(back.1, KeyError::KidPinned);
     assert!(s.remove(b"a").is_some());
     assert_eq!(kids(&s), ["p"]);
     s.clear_unpinned();
@@ -97,7 +99,8 @@ fn jwks_update_is_atomic() {
             loaded: 2,
             unchanged: 1,
             skipped: 0,
-            removed: 1
+            removed: 1,
+            outcome: UpdateOutcome::Replaced,
         }
     );
     assert_eq!(kids(&s), ["b", "c"]);
@@ -118,7 +121,12 @@ fn skips_with_reasons_and_no_space() {
         oct("d", K2),
         oct("e", K2),
     ]);
-    let r = s.load_jwks(doc.as_bytes(), &mut |e| seen.push(e)).unwrap();
+    let old = set(&[oct("old", K1)]);
+    s.load_jwks(old.as_bytes(), &mut |_| {}).unwrap();
+    let r = s.load_jwks(doc.as_bytes(), &mut |e| seen.push(e));
+    let Err(JwksError::Refused(r)) = r else {
+        panic!("a set that does not fit is refused: {r:?}")
+    };
     let mut skipped: Vec<(u16, KeyError)> = seen
         .iter()
         .filter_map(|e| match e {
@@ -136,12 +144,141 @@ fn skips_with_reasons_and_no_space() {
             (4, KeyError::DuplicateKid),
             (5, KeyError::DuplicateKid),
             // The refused duplicate holds its staging slot until the commit.
+            (6, KeyError::NoSpace),
             (7, KeyError::NoSpace),
             (8, KeyError::NoSpace),
         ]
     );
+    // The old key holds one of 3 slots; a found a slot, c, d and e did not: 4 new keys
+    // for 2 free slots.
+    assert_eq!(r.outcome, UpdateOutcome::NoSpace { needed: 4, free: 2 });
+    assert_eq!((r.loaded, r.unchanged, r.removed), (1, 0, 0));
+    assert!(!seen.iter().any(|e| matches!(e, UpdateEvent::Loaded { .. })));
+    assert_eq!(kids(&s), ["old"]);
+    // The same keys without the two that did not fit replace the old set.
+    let fits = set(&[oct("a", K1), "7".into(), oct("c", K1)]);
+    let r = s.load_jwks(fits.as_bytes(), &mut |_| {}).unwrap();
+    assert_eq!((r.loaded, r.skipped, r.removed), (2, 1, 1));
     assert_eq!(kids(&s), ["a", "c"]);
-    assert_eq!(r.loaded, 2);
+}
+
+const RSA_1024: &str = r#"{"kty":"RSA","kid":"weak","n":"xPb1xhUhj_ydZBq9kPio6967waW9Um8s1wH_c96ani96Xg1l1AF4abFhNShcH6U2fw0dK8b2RhazriP9eftMyO7kyv0rUTKMQekErtQXM8yPkkwB4itsDemjbnd5CAsLv3NdjcmoNpZIldfemZmUyNppnNcqX1Ogt4aHfnksAGE","e":"AQAB"}"#;
+const OFF_CURVE: &str = r#"{"kty":"EC","crv":"P-256","kid":"off","x":"YP7UuiVanTHJYet0xjVtaMBJuJI7Yfps5mliLmDyn7Y","y":"eQP-EAi4vJmkGunpVii8ZPLxsgwtfp9Rd6PClNRGIpo"}"#;
+
+#[test]
+fn a_set_with_no_usable_key_leaves_the_old_set() {
+    let mut s: KeySet<8> = KeySet::new();
+    s.pin(Jwk::hmac(Some(b"pin"), &[9; 32], alg::HS256).unwrap())
+        .unwrap();
+    let old = set(&[oct("a", K1), oct("b", K2)]);
+    s.load_jwks(old.as_bytes(), &mut |_| {}).unwrap();
+    let docs = [
+        String::from(r#"{"keys":[]}"#),
+        set(&[r#"{"kty":"oct","kid":"short","alg":"HS256","k":"AAEC"}"#.into()]),
+        set(&[OFF_CURVE.into()]),
+        set(&["7".into(), r#"{"kty":"FOO"}"#.into()]),
+        // A key whose kid a pinned key holds is not usable either.
+        set(&[oct("pin", K1)]),
+        set(&[RSA_1024.into()]),
+    ];
+    for doc in docs {
+        let mut loaded = 0;
+        let r = s.load_jwks(doc.as_bytes(), &mut |e| {
+            loaded += usize::from(matches!(e, UpdateEvent::Loaded { .. }))
+        });
+        let Err(JwksError::Refused(r)) = r else {
+            panic!("{doc}: {r:?}")
+        };
+        assert_eq!(r.outcome, UpdateOutcome::NoUsableKey, "{doc}");
+        assert_eq!((r.loaded, r.removed, loaded), (0, 0, 0), "{doc}");
+        assert_eq!(kids(&s), ["a", "b", "pin"], "{doc}");
+    }
+}
+
+#[test]
+fn a_set_larger_than_the_free_slots_is_refused() {
+    // 4 old keys in 8 slots; a 10-key set cannot be staged next to them.
+    let mut s: KeySet<8> = KeySet::new();
+    let key = |i: usize| {
+        let mut k = [0u8; 32];
+        k[0] = u8::try_from(i).unwrap();
+        let mut b = [0u8; 43];
+        let n = crate::b64::encode(&k, &mut b).unwrap();
+        oct(
+            &std::format!("k{i}"),
+            core::str::from_utf8(&b[..n]).unwrap(),
+        )
+    };
+    let old: Vec<String> = (0..4).map(key).collect();
+    s.load_jwks(set(&old).as_bytes(), &mut |_| {}).unwrap();
+    let ten: Vec<String> = (10..20).map(key).collect();
+    let Err(JwksError::Refused(r)) = s.load_jwks(set(&ten).as_bytes(), &mut |_| {}) else {
+        panic!("refused")
+    };
+    assert_eq!(
+        r.outcome,
+        UpdateOutcome::NoSpace {
+            needed: 10,
+            free: 4
+        }
+    );
+    assert_eq!(kids(&s), ["k0", "k1", "k2", "k3"]);
+    // A pinned key and 4 old keys leave 3 free slots: a rotation to 4 new keys is refused.
+    s.pin(Jwk::hmac(Some(b"pin"), &[9; 32], alg::HS256).unwrap())
+        .unwrap();
+    let four: Vec<String> = (10..14).map(key).collect();
+    let Err(JwksError::Refused(r)) = s.load_jwks(set(&four).as_bytes(), &mut |_| {}) else {
+        panic!("refused")
+    };
+    assert_eq!(r.outcome, UpdateOutcome::NoSpace { needed: 4, free: 3 });
+    assert_eq!(kids(&s), ["k0", "k1", "k2", "k3", "pin"]);
+    // Keeping two of the old keys, the rotation needs only 2 new slots: it fits, and the
+    // kept keys keep their slot.
+    let rot: Vec<String> = [2, 3, 10, 11].into_iter().map(key).collect();
+    let r = s.load_jwks(set(&rot).as_bytes(), &mut |_| {}).unwrap();
+    assert_eq!(
+        (r.loaded, r.unchanged, r.removed, r.outcome),
+        (4, 2, 2, UpdateOutcome::Replaced)
+    );
+    assert_eq!(kids(&s), ["k10", "k11", "k2", "k3", "pin"]);
+}
+
+#[test]
+fn a_refused_set_is_a_failed_fetch() {
+    let p = RefreshPolicy {
+        default_max_age: 600,
+        min_max_age: 60,
+        max_max_age: 3600,
+        retry_after: 30,
+        unknown_kid_interval: 60,
+        stale_for: 300,
+    };
+    let mut c: JwkCache<4> = JwkCache::new(p);
+    let t0 = 1_000_000;
+    c.fetch_started(t0);
+    c.load_jwks(set(&[oct("a", K1)]).as_bytes(), t0, None, &mut |_| {})
+        .unwrap();
+    let t1 = t0 + 600;
+    assert_eq!(c.poll(t1), Some(FetchReason::Expired));
+    c.fetch_started(t1);
+    let r = c.load_jwks(br#"{"keys":[]}"#, t1, Some(3600), &mut |_| {});
+    assert!(matches!(r, Err(JwksError::Refused(_))));
+    assert_eq!(kids(c.keys()), ["a"]);
+    assert_eq!(c.last_failure(), Some(t1));
+    assert_eq!(c.stats().fetch_failures, 1);
+    assert_eq!(c.stats().updates_refused, 1);
+    // Served stale, retried after retry_after, refused once the stale window is over.
+    assert_eq!(c.freshness(t1 + 1), Freshness::Stale);
+    assert_eq!(c.poll(t1 + 29), None);
+    assert_eq!(c.poll(t1 + 30), Some(FetchReason::Retry));
+    assert_eq!(c.freshness(t1 + 300), Freshness::Expired);
+    // A streamed refusal, recorded through update_finished, counts the same.
+    let mut u = c.begin_update();
+    u.feed(br#"{"keys":[]}"#, &mut |_| {}).unwrap();
+    let r = u.finish(&mut |_| {});
+    c.update_finished(t1 + 40, None, &r);
+    assert_eq!(c.stats().updates_refused, 2);
+    assert_eq!(c.last_failure(), Some(t1 + 40));
 }
 
 #[test]

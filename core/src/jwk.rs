@@ -681,21 +681,21 @@ impl Field {
 
 /// A short text member (`kty`, `alg`, `kid`, ...).
 #[derive(Clone, Copy)]
-struct Text<const N: usize> {
+pub(crate) struct Text<const N: usize> {
     buf: [u8; N],
     len: usize,
     overflow: bool,
 }
 
 impl<const N: usize> Text<N> {
-    const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Text {
             buf: [0; N],
             len: 0,
             overflow: false,
         }
     }
-    fn push(&mut self, b: u8) {
+    pub(crate) fn push(&mut self, b: u8) {
         match self.buf.get_mut(self.len) {
             Some(slot) => {
                 *slot = b;
@@ -704,14 +704,14 @@ impl<const N: usize> Text<N> {
             None => self.overflow = true,
         }
     }
-    fn get(&self) -> Option<&[u8]> {
+    pub(crate) fn get(&self) -> Option<&[u8]> {
         if self.overflow {
             None
         } else {
             self.buf.get(..self.len)
         }
     }
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.len = 0;
         self.overflow = false;
     }
@@ -719,7 +719,7 @@ impl<const N: usize> Text<N> {
 
 /// A base64url member decoded on the fly.
 #[derive(Clone, Copy)]
-struct Bytes<const N: usize> {
+pub(crate) struct Bytes<const N: usize> {
     buf: [u8; N],
     len: usize,
     overflow: bool,
@@ -728,7 +728,7 @@ struct Bytes<const N: usize> {
 }
 
 impl<const N: usize> Bytes<N> {
-    const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Bytes {
             buf: [0; N],
             len: 0,
@@ -746,11 +746,37 @@ impl<const N: usize> Bytes<N> {
             None => *overflow = true,
         }
     }
-    fn push(&mut self, c: u8) {
+    pub(crate) fn push(&mut self, c: u8) {
         let (buf, len, overflow) = (&mut self.buf, &mut self.len, &mut self.overflow);
         self.dec.push(c, |b| Self::put(buf, len, overflow, b));
     }
-    fn end(&mut self) {
+    /// The decoded bytes, unless the value overflowed or was not canonical base64url.
+    #[cfg(feature = "signing")]
+    pub(crate) fn value(&self) -> Option<&[u8]> {
+        if self.overflow || self.invalid {
+            None
+        } else {
+            self.buf.get(..self.len)
+        }
+    }
+    /// Whether the value was longer than the buffer.
+    #[cfg(feature = "signing")]
+    pub(crate) fn overflowed(&self) -> bool {
+        self.overflow
+    }
+    /// Whether the value was not canonical base64url.
+    #[cfg(feature = "signing")]
+    pub(crate) fn invalid(&self) -> bool {
+        self.invalid
+    }
+    /// Wipes the buffer (secret members).
+    #[cfg(feature = "signing")]
+    pub(crate) fn wipe(&mut self) {
+        self.buf.zeroize();
+        self.dec = StreamDecoder::new();
+        self.len = 0;
+    }
+    pub(crate) fn end(&mut self) {
         let (buf, len, overflow) = (&mut self.buf, &mut self.len, &mut self.overflow);
         let dec = core::mem::take(&mut self.dec);
         if dec.finish(|b| Self::put(buf, len, overflow, b)).is_err() {

@@ -22,6 +22,9 @@ use crate::jwk::{Jwk, Kid};
 use crate::keys::{self, KeyFormatError};
 use crate::rsa::{RsaPublicKey, MAX_RSA_BYTES};
 
+mod private_jwk;
+pub use private_jwk::PrivateJwkParser;
+
 /// Why signing failed.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,6 +40,9 @@ pub enum SignError {
     SelfCheckFailed,
     /// The key is invalid or not supported.
     Key(KeyFormatError),
+    /// The key was refused by a JWK or key validation rule (the reason is kept: a short
+    /// HMAC secret, an RSA modulus out of range, a missing member, ...).
+    KeyRejected(crate::KeyError),
     /// A claim or preset rule was broken (the message says which).
     Claims(&'static str),
     /// The signer (hardware) failed.
@@ -55,6 +61,7 @@ impl fmt::Display for SignError {
                 f.write_str("signature failed verify-after-sign and was withheld")
             }
             SignError::Key(k) => write!(f, "key: {k}"),
+            SignError::KeyRejected(k) => write!(f, "key refused: {k}"),
             SignError::Claims(m) => write!(f, "claims: {m}"),
             SignError::Device => f.write_str("signing device failed"),
         }
@@ -98,6 +105,24 @@ fn uint_from_be<const L: usize>(bytes: &[u8]) -> Option<crypto_bigint::Uint<L>> 
     Some(crypto_bigint::Uint::from_words(limbs))
 }
 
+/// Whether the private exponent `d` (big-endian) is the one behind `dp` and `dq`:
+/// `d mod (p−1) = dp` and `d mod (q−1) = dq` (RFC 8017 §3.2). A key whose `d` does not
+/// belong to its CRT values is refused, though signing uses only the CRT values.
+pub(crate) fn rsa_d_matches(d: &[u8], p: &[u8], q: &[u8], dp: &[u8], dq: &[u8]) -> bool {
+    let full = |b: &[u8]| uint_from_be::<FULL_LIMBS>(b);
+    let (Some(d), Some(p), Some(q), Some(dp), Some(dq)) =
+        (full(d), full(p), full(q), full(dp), full(dq))
+    else {
+        return false;
+    };
+    let reduces_to = |m: FullUint, want: &FullUint| {
+        crypto_bigint::NonZero::new(m.wrapping_sub(&FullUint::ONE))
+            .into_option()
+            .is_some_and(|m| d.rem(&m) == *want)
+    };
+    reduces_to(p, &dp) && reduces_to(q, &dq)
+}
+
 /// An RSA private key for RSA-CRT signing (constant-time modular exponentiation).
 #[derive(Clone)]
 struct RsaPrivate {
@@ -131,8 +156,8 @@ impl RsaPrivate {
         dp: &[u8],
         dq: &[u8],
         qinv: &[u8],
-    ) -> Result<Self, KeyFormatError> {
-        let public = RsaPublicKey::from_components(n, e).map_err(|_| KeyFormatError::InvalidKey)?;
+    ) -> Result<Self, SignError> {
+        let public = RsaPublicKey::from_components(n, e).map_err(SignError::KeyRejected)?;
         let u = |b: &[u8]| uint_from_be::<PRIME_LIMBS>(b).ok_or(KeyFormatError::Unsupported);
         let (pu, qu) = (u(p)?, u(q)?);
         let odd = |x: PrimeUint| {
@@ -151,15 +176,31 @@ impl RsaPrivate {
         let n_full = uint_from_be::<FULL_LIMBS>(nl).ok_or(KeyFormatError::InvalidKey)?;
         let prod: FullUint = lo.concat_mixed(&hi);
         if prod != n_full {
-            return Err(KeyFormatError::InvalidKey);
+            return Err(SignError::KeyRejected(crate::KeyError::KeyMismatch));
+        }
+        // The CRT members must belong to p and q (a wrong one would sign garbage):
+        // e·dp ≡ 1 (mod p−1), e·dq ≡ 1 (mod q−1), qi·q ≡ 1 (mod p).
+        let (dpu, dqu, qiu, eu) = (u(dp)?, u(dq)?, u(qinv)?, u(e)?);
+        let one_mod = |x: &PrimeUint, y: &PrimeUint, m: PrimeUint| {
+            let (lo, hi) = x.widening_mul(y);
+            let prod: FullUint = lo.concat_mixed(&hi);
+            crypto_bigint::NonZero::new(m.resize::<FULL_LIMBS>())
+                .into_option()
+                .is_some_and(|m| prod.rem(&m) == FullUint::ONE)
+        };
+        let consistent = one_mod(&eu, &dpu, pu.wrapping_sub(&PrimeUint::ONE))
+            && one_mod(&eu, &dqu, qu.wrapping_sub(&PrimeUint::ONE))
+            && one_mod(&qiu, &qu, pu);
+        if !consistent {
+            return Err(SignError::KeyRejected(crate::KeyError::KeyMismatch));
         }
         Ok(RsaPrivate {
             public,
             p: pu,
             q: qu,
-            dp: u(dp)?,
-            dq: u(dq)?,
-            qinv: u(qinv)?,
+            dp: dpu,
+            dq: dqu,
+            qinv: qiu,
             params_p,
             params_q,
         })
@@ -250,13 +291,13 @@ impl SigningKey {
         }
         if let (Family::Hmac(h), Secret::Hmac { len, .. }) = (alg.family(), &secret) {
             if *len < h.output_len() {
-                return Err(SignError::Key(KeyFormatError::InvalidKey));
+                return Err(SignError::KeyRejected(crate::KeyError::SymmetricKeySize));
             }
         }
         let kid = kid
             .map(Kid::new)
             .transpose()
-            .map_err(|_| SignError::Key(KeyFormatError::InvalidKey))?;
+            .map_err(SignError::KeyRejected)?;
         Ok(SigningKey {
             kid,
             alg,
@@ -272,7 +313,7 @@ impl SigningKey {
     pub fn hmac(kid: Option<&[u8]>, key: &[u8], alg: Algorithm) -> Result<Self, SignError> {
         let mut k = [0u8; crate::MAX_OCT_LEN];
         k.get_mut(..key.len())
-            .ok_or(SignError::Key(KeyFormatError::InvalidKey))?
+            .ok_or(SignError::KeyRejected(crate::KeyError::SymmetricKeySize))?
             .copy_from_slice(key);
         Self::new(
             kid,
@@ -382,12 +423,15 @@ impl SigningKey {
         }
     }
 
-    /// Reads a private JWK (`d`, and for RSA the CRT members `p`, `q`, `dp`, `dq`, `qi`).
+    /// Reads a private JWK (`d`, and for RSA the CRT members `p`, `q`, `dp`, `dq`, `qi`);
+    /// see [`PrivateJwkParser`] for the rules and for keys that arrive in chunks.
     ///
     /// # Errors
-    /// [`SignError::Key`].
+    /// [`SignError::KeyRejected`] with the reason, or [`SignError::AlgMismatch`].
     pub fn from_jwk(json: &[u8]) -> Result<Self, SignError> {
-        private_jwk(json)
+        let mut p = PrivateJwkParser::new();
+        p.feed(json)?;
+        p.finish()
     }
 
     /// Turns verify-after-sign on: every signature is checked with the public key before
@@ -458,6 +502,26 @@ impl SigningKey {
                 let mut eb = [0u8; 8];
                 Jwk::rsa(kid, n, r.public.exponent_be(&mut eb), alg)
             }
+        }
+    }
+
+    /// Whether the public members a private JWK carried (`x`, and `y` for EC) are this
+    /// key's public key: an absent member matches.
+    pub(crate) fn public_matches(&self, x: Option<&[u8]>, y: Option<&[u8]>) -> bool {
+        let same = |want: Option<&[u8]>, got: Option<&[u8]>| want.is_none() || want == got;
+        match &self.secret {
+            Secret::P256(k) => {
+                let p = k.verifying_key().to_sec1_point(false);
+                let b = p.as_bytes();
+                same(x, b.get(1..33)) && same(y, b.get(33..65))
+            }
+            Secret::P384(k) => {
+                let p = k.verifying_key().to_sec1_point(false);
+                let b = p.as_bytes();
+                same(x, b.get(1..49)) && same(y, b.get(49..97))
+            }
+            Secret::Ed25519(pair) => same(x, Some(&pair.pk[..])) && y.is_none(),
+            Secret::Hmac { .. } | Secret::Rsa(_) => x.is_none() && y.is_none(),
         }
     }
 
@@ -654,117 +718,6 @@ fn pss_encode(
     hpart.copy_from_slice(hh.as_ref());
     *tail.first_mut().ok_or(SignError::BufferTooSmall)? = 0xbc;
     Ok(())
-}
-
-/// Private JWK members, decoded into fixed buffers.
-fn private_jwk(json: &[u8]) -> Result<SigningKey, SignError> {
-    use crate::json::{self, Value};
-    struct Field {
-        buf: [u8; MAX_RSA_BYTES],
-        len: usize,
-        set: bool,
-    }
-    let bad = SignError::Key(KeyFormatError::InvalidKey);
-    let names: [&[u8]; 13] = [
-        b"kty", b"crv", b"kid", b"alg", b"n", b"e", b"d", b"p", b"q", b"dp", b"dq", b"qi", b"k",
-    ];
-    let mut fields: [Field; 13] = core::array::from_fn(|_| Field {
-        buf: [0; MAX_RSA_BYTES],
-        len: 0,
-        set: false,
-    });
-    let mut error = None;
-    json::parse_object(json, 8, |name, v| {
-        let Some(i) = names.iter().position(|n| name.eq_bytes(n)) else {
-            return Ok(());
-        };
-        let Value::Str(s) = v else {
-            error = Some(bad);
-            return Ok(());
-        };
-        let f = fields.get_mut(i).ok_or(crate::JsonError::Syntax)?;
-        if f.set {
-            error = Some(bad);
-        }
-        f.set = true;
-        let mut raw = [0u8; 700];
-        let text = s.decode_into(&mut raw).ok_or(crate::JsonError::Syntax);
-        match (i, text) {
-            (0..=3, Ok(t)) => {
-                let b = t.as_bytes();
-                if let Some(dst) = f.buf.get_mut(..b.len()) {
-                    dst.copy_from_slice(b);
-                    f.len = b.len();
-                } else {
-                    error = Some(bad);
-                }
-            }
-            (_, Ok(t)) => match crate::b64::decode(t.as_bytes(), &mut f.buf) {
-                Ok(n) => f.len = n,
-                Err(_) => error = Some(bad),
-            },
-            (_, Err(_)) => error = Some(bad),
-        }
-        raw.zeroize();
-        Ok::<(), crate::JsonError>(())
-    })
-    .map_err(|_| SignError::Key(KeyFormatError::Der))?;
-    let get = |i: usize| {
-        fields
-            .get(i)
-            .filter(|f| f.set)
-            .and_then(|f| f.buf.get(..f.len))
-    };
-    let result = (|| {
-        if let Some(e) = error {
-            return Err(e);
-        }
-        let kid = get(2);
-        let alg = match get(3) {
-            Some(a) => Some(Algorithm::from_name(a).ok_or(SignError::AlgMismatch)?),
-            None => None,
-        };
-        let key = match get(0) {
-            Some(b"oct") => {
-                SigningKey::hmac(kid, get(12).ok_or(bad)?, alg.ok_or(SignError::AlgMismatch)?)
-            }
-            Some(b"EC") => {
-                let curve = match get(1) {
-                    Some(b"P-256") => crate::Curve::P256,
-                    Some(b"P-384") => crate::Curve::P384,
-                    _ => return Err(SignError::Key(KeyFormatError::Unsupported)),
-                };
-                SigningKey::ec(kid, curve, get(6).ok_or(bad)?)
-            }
-            Some(b"OKP") => {
-                if get(1) != Some(b"Ed25519") {
-                    return Err(SignError::Key(KeyFormatError::Unsupported));
-                }
-                let seed: [u8; 32] = get(6).ok_or(bad)?.try_into().map_err(|_| bad)?;
-                SigningKey::ed25519(kid, &seed)
-            }
-            Some(b"RSA") => SigningKey::rsa(
-                kid,
-                alg.unwrap_or(Algorithm::Rs256),
-                get(4).ok_or(bad)?,
-                get(5).ok_or(bad)?,
-                get(7).ok_or(bad)?,
-                get(8).ok_or(bad)?,
-                get(9).ok_or(bad)?,
-                get(10).ok_or(bad)?,
-                get(11).ok_or(bad)?,
-            ),
-            _ => Err(SignError::Key(KeyFormatError::Unsupported)),
-        }?;
-        match alg {
-            Some(a) if a != key.alg => key.with_alg(a),
-            _ => Ok(key),
-        }
-    })();
-    for f in &mut fields {
-        f.buf.zeroize();
-    }
-    result
 }
 
 #[cfg(test)]

@@ -28,9 +28,12 @@ pub mod frame;
 pub mod proto;
 
 use crate::alg::{AlgSet, Algorithm};
-use crate::cache::{FetchReason, Freshness, JwkCache, PendingUpdate, RefreshPolicy, UpdateEvent};
+use crate::cache::{
+    FetchReason, Freshness, JwkCache, PendingUpdate, RefreshPolicy, UpdateEvent, UpdateOutcome,
+};
 use crate::claims::{Expect, Validation};
 use crate::crypto::{Backend, DefaultBackend};
+use crate::error::{JwksError, KeyError};
 use crate::jwk::{Jwk, KeyType};
 use frame::{Frame, FrameDecoder, FrameError};
 use proto::{cmd, status, Reader, Writer, POLICY_SHORT_MAX, POLICY_SLOTS, POLICY_STR_MAX};
@@ -123,10 +126,25 @@ pub struct DeviceStats {
 /// How many skipped keys of the last JWK Set update are remembered for `JWKS_END`.
 const SKIP_LOG: usize = 16;
 
+/// The one multi-frame transfer a device runs at a time, and the link that started it.
+/// Starting a transfer abandons the one in progress (its link's next chunk gets
+/// `NO_UPDATE`); nothing is committed until the transfer's own end.
+#[allow(clippy::large_enum_variant)] // fixed memory: the device holds exactly one
+enum Transfer {
+    None,
+    Jwks {
+        pending: PendingUpdate,
+        max_age: Option<u64>,
+    },
+    #[cfg(feature = "signing")]
+    SigningKey(crate::sign::PrivateJwkParser),
+}
+
 struct State<const K: usize> {
     cache: JwkCache<K>,
-    pending: Option<PendingUpdate>,
-    pending_max_age: Option<u64>,
+    transfer: Transfer,
+    /// The link that started [`State::transfer`].
+    transfer_link: u32,
     skips: [(u16, u8); SKIP_LOG],
     skip_count: u16,
     policies: [Option<DevicePolicy>; POLICY_SLOTS],
@@ -144,6 +162,37 @@ pub struct Device<const K: usize, const F: usize> {
     st: State<K>,
 }
 
+/// The receiving side of one connection to a [`Device`], for hosts that serve several
+/// connections over one device state (`tokenguard-sim device serve`): each connection
+/// gets its own frame decoder, so a half-sent frame never reaches another connection, and
+/// the transfers it starts belong to it. [`Device::feed`] uses the device's own link, id 0.
+#[derive(Clone)]
+pub struct Link<const F: usize> {
+    rx: FrameDecoder<F>,
+    id: u32,
+}
+
+impl<const F: usize> Link<F> {
+    /// A link with this id (unique among the connections served; 0 is the device's own).
+    pub const fn new(id: u32) -> Self {
+        Link {
+            rx: FrameDecoder::new(),
+            id,
+        }
+    }
+
+    /// The link's id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+impl<const F: usize> core::fmt::Debug for Link<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Link").field("id", &self.id).finish()
+    }
+}
+
 impl<const K: usize, const F: usize> core::fmt::Debug for Device<K, F> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Device")
@@ -154,8 +203,8 @@ impl<const K: usize, const F: usize> core::fmt::Debug for Device<K, F> {
 }
 
 impl<const K: usize, const F: usize> Device<K, F> {
-    /// Largest request or response payload.
-    pub const MAX_PAYLOAD: usize = F - F / 254 - 6;
+    /// Largest request or response payload (1015 bytes for 1024-byte frames).
+    pub const MAX_PAYLOAD: usize = proto::max_payload(F);
 
     /// A device with no keys, no policies and no time.
     pub const fn new(policy: RefreshPolicy) -> Self {
@@ -164,8 +213,8 @@ impl<const K: usize, const F: usize> Device<K, F> {
             work: [0; F],
             st: State {
                 cache: JwkCache::new(policy),
-                pending: None,
-                pending_max_age: None,
+                transfer: Transfer::None,
+                transfer_link: 0,
                 skips: [(0, 0); SKIP_LOG],
                 skip_count: 0,
                 policies: [None; POLICY_SLOTS],
@@ -208,30 +257,60 @@ impl<const K: usize, const F: usize> Device<K, F> {
         now_ms: u64,
         emit: &mut impl FnMut(&[u8]),
     ) {
-        for &b in bytes {
-            match self.rx.push(b) {
-                None => {}
-                Some(Frame::Payload(p)) => {
-                    self.st.stats.frames = self.st.stats.frames.saturating_add(1);
-                    handle::<B, K>(
-                        &mut self.st,
-                        &mut self.work,
-                        Self::MAX_PAYLOAD,
-                        p,
-                        now_ms,
-                        emit,
-                    );
-                }
-                Some(Frame::Error(e)) => {
-                    self.st.stats.bad_frames = self.st.stats.bad_frames.saturating_add(1);
-                    let s = match e {
-                        FrameError::Corrupt => status::BAD_FRAME,
-                        FrameError::TooLarge => status::FRAME_TOO_LARGE,
-                    };
-                    frame::encode(&[&[cmd::FRAME_ERROR, 0, s]], &mut *emit);
-                }
-            }
-        }
+        feed_frames::<B, K, F>(
+            &mut self.st,
+            &mut self.work,
+            &mut self.rx,
+            0,
+            bytes,
+            now_ms,
+            emit,
+        );
+    }
+
+    /// Feeds bytes received on `link` (one of several connections); replies for them go
+    /// to `emit`, which should send them on that connection only.
+    pub fn feed_link(
+        &mut self,
+        link: &mut Link<F>,
+        bytes: &[u8],
+        now_ms: u64,
+        emit: &mut impl FnMut(&[u8]),
+    ) {
+        self.feed_link_with::<DefaultBackend>(link, bytes, now_ms, emit);
+    }
+
+    /// As [`Self::feed_link`], verifying with backend `B`.
+    pub fn feed_link_with<B: Backend>(
+        &mut self,
+        link: &mut Link<F>,
+        bytes: &[u8],
+        now_ms: u64,
+        emit: &mut impl FnMut(&[u8]),
+    ) {
+        feed_frames::<B, K, F>(
+            &mut self.st,
+            &mut self.work,
+            &mut link.rx,
+            link.id,
+            bytes,
+            now_ms,
+            emit,
+        );
+    }
+
+    /// The connection `link_id` closed: a transfer it left unfinished is abandoned (the
+    /// old keys and the old signing key stay).
+    pub fn link_closed(&mut self, link_id: u32) {
+        abandon_transfer_of(&mut self.st, link_id);
+    }
+
+    /// Starts the device's own link afresh (a new host on the serial line): a half-received
+    /// frame is dropped and a transfer the link left unfinished is abandoned. `HELLO` does
+    /// the same from the wire.
+    pub fn reset_link(&mut self) {
+        self.rx = FrameDecoder::new();
+        abandon_transfer_of(&mut self.st, 0);
     }
 
     /// Serves requests forever over a byte stream, with `clock` for time.
@@ -268,6 +347,49 @@ impl<const K: usize, const F: usize> Device<K, F> {
     }
 }
 
+fn feed_frames<B: Backend, const K: usize, const F: usize>(
+    st: &mut State<K>,
+    work: &mut [u8; F],
+    rx: &mut FrameDecoder<F>,
+    link: u32,
+    bytes: &[u8],
+    now_ms: u64,
+    emit: &mut impl FnMut(&[u8]),
+) {
+    for &b in bytes {
+        match rx.push(b) {
+            None => {}
+            Some(Frame::Payload(p)) => {
+                st.stats.frames = st.stats.frames.saturating_add(1);
+                handle::<B, K>(st, work, Device::<K, F>::MAX_PAYLOAD, link, p, now_ms, emit);
+            }
+            Some(Frame::Error(e)) => {
+                st.stats.bad_frames = st.stats.bad_frames.saturating_add(1);
+                let s = match e {
+                    FrameError::Corrupt => status::BAD_FRAME,
+                    FrameError::TooLarge => status::FRAME_TOO_LARGE,
+                };
+                frame::encode(&[&[cmd::FRAME_ERROR, 0, s]], &mut *emit);
+            }
+        }
+    }
+}
+
+/// Abandons the transfer in progress if `link` started it.
+fn abandon_transfer_of<const K: usize>(st: &mut State<K>, link: u32) {
+    if st.transfer_link == link {
+        abandon_transfer(st);
+    }
+}
+
+/// Abandons the transfer in progress, whoever started it: staged keys are released.
+fn abandon_transfer<const K: usize>(st: &mut State<K>) {
+    if let Transfer::Jwks { pending, .. } = &mut st.transfer {
+        pending.abort(st.cache.keys_mut());
+    }
+    st.transfer = Transfer::None;
+}
+
 fn now_secs<const K: usize>(st: &State<K>, now_ms: u64) -> Option<u64> {
     st.time
         .map(|(unix, at)| unix.saturating_add(now_ms.saturating_sub(at) / 1000))
@@ -292,10 +414,12 @@ fn kty_code(t: KeyType) -> u8 {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn handle<B: Backend, const K: usize>(
     st: &mut State<K>,
     work: &mut [u8],
     max_payload: usize,
+    link: u32,
     payload: &[u8],
     now_ms: u64,
     emit: &mut impl FnMut(&[u8]),
@@ -304,6 +428,11 @@ fn handle<B: Backend, const K: usize>(
     let (Some(c), Some(seq)) = (r.u8(), r.u8()) else {
         return frame::encode(&[&[cmd::FRAME_ERROR, 0, status::BAD_REQUEST]], emit);
     };
+    if c == 0 || c > cmd::LAST {
+        // Not a request: its answer would look like a response to another command (or like
+        // the frame-error marker itself).
+        return frame::encode(&[&[cmd::FRAME_ERROR, 0, status::UNKNOWN_COMMAND]], emit);
+    }
     let body = r.rest();
     let ok =
         |emit: &mut dyn FnMut(&[u8]), b: &[u8]| reply(c, seq, status::OK, &[b], &mut |x| emit(x));
@@ -323,6 +452,13 @@ fn handle<B: Backend, const K: usize>(
                 .u16(u16::try_from(crate::rsa::MAX_RSA_BITS).unwrap_or(0))
                 .u8(u8::from(st.time.is_some()));
             ok(emit, w.done().unwrap_or(&[]));
+        }
+        cmd::HELLO => {
+            if body.len() > proto::HELLO_MAX {
+                return fail(emit, status::BAD_REQUEST, &[]);
+            }
+            abandon_transfer_of(st, link);
+            ok(emit, body);
         }
         cmd::SET_TIME => match Reader::new(body).u64() {
             Some(t) => {
@@ -354,7 +490,10 @@ fn handle<B: Backend, const K: usize>(
                             emit,
                             &[u8::try_from(st.cache.keys().len()).unwrap_or(u8::MAX)],
                         ),
-                        Err(_) => fail(emit, status::FULL, &[]),
+                        Err((_, KeyError::NoSpace)) => fail(emit, status::FULL, &[]),
+                        Err((_, reason)) => {
+                            fail(emit, status::KEY_REFUSED, &[proto::key_error_code(reason)])
+                        }
                     }
                 }
             }
@@ -365,18 +504,30 @@ fn handle<B: Backend, const K: usize>(
                 Some(a) => Some(u64::from(a)),
                 None => return fail(emit, status::BAD_REQUEST, &[]),
             };
+            abandon_transfer(st);
             if let Some(t) = now_secs(st, now_ms) {
                 st.cache.fetch_started(t);
             }
-            st.pending = Some(st.cache.keys_mut().begin_pending());
-            st.pending_max_age = max_age;
+            st.transfer = Transfer::Jwks {
+                pending: st.cache.keys_mut().begin_pending(),
+                max_age,
+            };
+            st.transfer_link = link;
             st.skip_count = 0;
             ok(emit, &[]);
         }
         cmd::JWKS_CHUNK | cmd::JWKS_END => {
-            let Some(mut p) = st.pending.take() else {
+            if st.transfer_link != link || !matches!(st.transfer, Transfer::Jwks { .. }) {
+                return fail(emit, status::NO_UPDATE, &[]);
+            }
+            let Transfer::Jwks {
+                mut pending,
+                max_age,
+            } = core::mem::replace(&mut st.transfer, Transfer::None)
+            else {
                 return fail(emit, status::NO_UPDATE, &[]);
             };
+            let now = now_secs(st, now_ms);
             let (skips, count) = (&mut st.skips, &mut st.skip_count);
             let mut log = |e: UpdateEvent| {
                 if let UpdateEvent::Skipped(s) = e {
@@ -388,52 +539,61 @@ fn handle<B: Backend, const K: usize>(
             };
             let keys = st.cache.keys_mut();
             if c == cmd::JWKS_CHUNK {
-                match p.feed(keys, body, &mut log) {
+                match pending.feed(keys, body, &mut log) {
                     Ok(()) => {
-                        st.pending = Some(p);
+                        st.transfer = Transfer::Jwks { pending, max_age };
                         ok(emit, &st.skip_count.to_le_bytes());
                     }
                     Err(e) => {
-                        if let Some(t) = now_secs(st, now_ms) {
+                        if let Some(t) = now {
                             st.cache.fetch_failed(t);
                         }
                         fail(emit, status::JWKS_REFUSED, &[proto::jwks_error_code(e)]);
                     }
                 }
-            } else {
-                match p.finish(keys, &mut log) {
-                    Ok(report) => {
-                        if let Some(t) = now_secs(st, now_ms) {
-                            st.cache.fetch_succeeded(t, st.pending_max_age);
-                        }
-                        let mut buf = [0u8; 8 + 1 + 3 * SKIP_LOG];
-                        let mut w = Writer::new(&mut buf);
-                        w.u16(report.loaded)
-                            .u16(report.unchanged)
-                            .u16(report.skipped)
-                            .u16(report.removed);
-                        let logged = usize::from(st.skip_count).min(SKIP_LOG);
-                        w.u8(u8::try_from(logged).unwrap_or(0));
-                        for (i, code) in st.skips.iter().take(logged) {
-                            w.u16(*i).u8(*code);
-                        }
-                        ok(emit, w.done().unwrap_or(&[]));
-                    }
-                    Err(e) => {
-                        if let Some(t) = now_secs(st, now_ms) {
-                            st.cache.fetch_failed(t);
-                        }
-                        fail(emit, status::JWKS_REFUSED, &[proto::jwks_error_code(e)]);
-                    }
-                }
+                return;
             }
+            let result = pending.finish(keys, &mut log);
+            match now {
+                Some(t) => st.cache.update_finished(t, max_age, &result),
+                None if matches!(result, Err(JwksError::Refused(_))) => {
+                    st.cache.count_refused();
+                }
+                None => {}
+            }
+            let mut buf = [0u8; 5 + 9 + 3 * SKIP_LOG];
+            let mut w = Writer::new(&mut buf);
+            let (s, report) = match result {
+                Ok(report) => (status::OK, report),
+                Err(e @ JwksError::Refused(report)) => {
+                    let (needed, free) = match report.outcome {
+                        UpdateOutcome::NoSpace { needed, free } => (needed, free),
+                        _ => {
+                            let in_use = st.cache.keys().len();
+                            (0, u16::try_from(K.saturating_sub(in_use)).unwrap_or(0))
+                        }
+                    };
+                    w.u8(proto::jwks_error_code(e)).u16(needed).u16(free);
+                    (status::JWKS_REFUSED, report)
+                }
+                Err(e) => return fail(emit, status::JWKS_REFUSED, &[proto::jwks_error_code(e)]),
+            };
+            w.u16(report.loaded)
+                .u16(report.unchanged)
+                .u16(report.skipped)
+                .u16(report.removed);
+            let logged = usize::from(st.skip_count).min(SKIP_LOG);
+            w.u8(u8::try_from(logged).unwrap_or(0));
+            for (i, code) in st.skips.iter().take(logged) {
+                w.u16(*i).u8(*code);
+            }
+            reply(c, seq, s, &[w.done().unwrap_or(&[])], &mut |x| emit(x));
         }
         cmd::FETCH_FAILED => {
-            let begun = st.pending.is_some();
-            if let Some(p) = st.pending.as_mut() {
-                p.abort(st.cache.keys_mut());
+            let begun = matches!(st.transfer, Transfer::Jwks { .. });
+            if begun {
+                abandon_transfer(st);
             }
-            st.pending = None;
             match now_secs(st, now_ms) {
                 Some(t) => {
                     // A fetch that failed before JWKS_BEGIN (network error, HTTP status)
@@ -477,7 +637,10 @@ fn handle<B: Backend, const K: usize>(
             None => fail(emit, status::NOT_FOUND, &[]),
         },
         cmd::LIST_KEYS => {
-            let start = usize::from(Reader::new(body).u8().unwrap_or(0));
+            let [start] = body else {
+                return fail(emit, status::BAD_REQUEST, &[]);
+            };
+            let start = usize::from(*start);
             let keys = st.cache.keys();
             let total = keys.len();
             let room = work.len().min(max_payload.saturating_sub(8));
@@ -548,28 +711,39 @@ fn handle<B: Backend, const K: usize>(
             }
         }
         #[cfg(feature = "signing")]
-        cmd::SET_SIGNING_KEY => match crate::sign::SigningKey::from_jwk(body) {
-            Ok(k) => {
-                let kid_len = k
-                    .public_jwk()
-                    .map(|j| j.kid().map_or(0, |id| id.as_bytes().len()));
-                st.signer = Some(k.with_self_check(true));
-                match kid_len {
-                    Ok(_) => ok(
-                        emit,
-                        &[st.signer
-                            .as_ref()
-                            .map_or(0xFF, |k| crate::sign::Signer::alg(k) as u8)],
-                    ),
-                    Err(e) => fail(emit, status::KEY_REFUSED, &[proto::key_error_code(e)]),
-                }
+        cmd::SET_SIGNING_KEY => {
+            let r = crate::sign::SigningKey::from_jwk(body);
+            install_signing_key(st, r, c, seq, emit);
+        }
+        #[cfg(feature = "signing")]
+        cmd::SIGNING_KEY_BEGIN => {
+            abandon_transfer(st);
+            st.transfer = Transfer::SigningKey(crate::sign::PrivateJwkParser::new());
+            st.transfer_link = link;
+            ok(emit, &[]);
+        }
+        #[cfg(feature = "signing")]
+        cmd::SIGNING_KEY_CHUNK | cmd::SIGNING_KEY_END => {
+            let Transfer::SigningKey(p) = &mut st.transfer else {
+                return fail(emit, status::NO_UPDATE, &[]);
+            };
+            if st.transfer_link != link {
+                return fail(emit, status::NO_UPDATE, &[]);
             }
-            Err(_) => fail(
-                emit,
-                status::KEY_REFUSED,
-                &[proto::key_error_code(crate::KeyError::InvalidMember)],
-            ),
-        },
+            if c == cmd::SIGNING_KEY_CHUNK {
+                match p.feed(body) {
+                    Ok(()) => ok(emit, &[]),
+                    Err(e) => {
+                        st.transfer = Transfer::None;
+                        fail(emit, status::KEY_REFUSED, &[signing_key_error(e)]);
+                    }
+                }
+            } else {
+                let r = p.finish();
+                st.transfer = Transfer::None;
+                install_signing_key(st, r, c, seq, emit);
+            }
+        }
         #[cfg(feature = "signing")]
         cmd::SIGN => {
             let Some(key) = st.signer.as_ref() else {
@@ -588,10 +762,14 @@ fn handle<B: Backend, const K: usize>(
             }
         }
         #[cfg(not(feature = "signing"))]
-        cmd::SIGN | cmd::SET_SIGNING_KEY => fail(emit, status::UNSUPPORTED, &[]),
+        cmd::SIGN
+        | cmd::SET_SIGNING_KEY
+        | cmd::SIGNING_KEY_BEGIN
+        | cmd::SIGNING_KEY_CHUNK
+        | cmd::SIGNING_KEY_END => fail(emit, status::UNSUPPORTED, &[]),
         cmd::STATS => {
             let s = st.cache.stats();
-            let mut buf = [0u8; 4 * 24 + 2];
+            let mut buf = [0u8; 4 * 25 + 2];
             let mut w = Writer::new(&mut buf);
             w.u32(s.accepted);
             for r in s.rejected {
@@ -603,10 +781,52 @@ fn handle<B: Backend, const K: usize>(
                 .u32(st.stats.bad_frames);
             w.u8(u8::try_from(st.cache.keys().len()).unwrap_or(u8::MAX))
                 .u8(u8::try_from(K).unwrap_or(u8::MAX));
-            w.u32(st.stats.peak_stack);
+            w.u32(st.stats.peak_stack).u32(s.updates_refused);
             ok(emit, w.done().unwrap_or(&[]));
         }
         _ => fail(emit, status::UNKNOWN_COMMAND, &[]),
+    }
+}
+
+/// The one-byte key error code of a refused signing key.
+#[cfg(feature = "signing")]
+fn signing_key_error(e: crate::sign::SignError) -> u8 {
+    use crate::sign::SignError;
+    proto::key_error_code(match e {
+        SignError::KeyRejected(k) => k,
+        SignError::AlgMismatch => KeyError::AlgMismatch,
+        SignError::Key(crate::keys::KeyFormatError::Unsupported) => KeyError::UnsupportedKeyType,
+        _ => KeyError::InvalidMember,
+    })
+}
+
+/// Installs a signing key that parsed and whose public key validates; a refused key leaves
+/// the old one in place.
+#[cfg(feature = "signing")]
+fn install_signing_key<const K: usize>(
+    st: &mut State<K>,
+    key: Result<crate::sign::SigningKey, crate::sign::SignError>,
+    c: u8,
+    seq: u8,
+    emit: &mut dyn FnMut(&[u8]),
+) {
+    let checked = key.and_then(|k| match k.public_jwk() {
+        Ok(_) => Ok(k),
+        Err(e) => Err(crate::sign::SignError::KeyRejected(e)),
+    });
+    match checked {
+        Ok(k) => {
+            let alg = crate::sign::Signer::alg(&k) as u8;
+            st.signer = Some(k.with_self_check(true));
+            reply(c, seq, status::OK, &[&[alg]], &mut |x| emit(x));
+        }
+        Err(e) => reply(
+            c,
+            seq,
+            status::KEY_REFUSED,
+            &[&[signing_key_error(e)]],
+            &mut |x| emit(x),
+        ),
     }
 }
 

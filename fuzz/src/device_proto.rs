@@ -10,7 +10,8 @@
 //! - `0xFD i x` then a request (below): the request's encoded frame with byte `i % len`
 //!   XORed with `x | 1` (a corrupted frame).
 //! - anything else, `tag len:u16 body[len]`: a well-formed request frame; the command is
-//!   `KNOWN[tag % 16]` for `tag < 0x80`, else `tag` itself (unknown commands); `seq` counts.
+//!   `KNOWN[tag % 20]` for `tag < 0x80`, else `tag` itself (not request commands: answered
+//!   `FRAME_ERROR`/`UNKNOWN_COMMAND`); `seq` counts.
 //!   Before a request the wire gets a `0x00`, so a partial frame from raw bytes ends first.
 //!
 //! Each operation is fed on its own, and checked:
@@ -39,8 +40,12 @@ use crate::{kids, same_key, snapshot, AUD, EC1, HS1, ISS, NOW, RSA1};
 const F: usize = 1024;
 type Dev = Device<8, F>;
 
-/// Commands a low tag picks (16 entries).
-const KNOWN: [u8; 16] = [
+/// Commands a low tag picks.
+const KNOWN: [u8; 20] = [
+    cmd::HELLO,
+    cmd::SIGNING_KEY_BEGIN,
+    cmd::SIGNING_KEY_CHUNK,
+    cmd::SIGNING_KEY_END,
     cmd::INFO,
     cmd::SET_TIME,
     cmd::GET_TIME,
@@ -201,6 +206,15 @@ impl Pair {
             assert_eq!(s1.bad_frames, s0.bad_frames + 1);
             return r;
         }
+        if c == 0 || c > cmd::LAST {
+            // Not a request command: a frame error, which cannot pass for a response.
+            assert_eq!(r, [cmd::FRAME_ERROR, 0, status::UNKNOWN_COMMAND]);
+            assert!(crate::same_keys(
+                &before,
+                &snapshot(self.rc.cache().keys().iter())
+            ));
+            return r;
+        }
         assert_eq!((r[0], r[1]), (c | 0x80, seq), "reply to another request");
         assert_eq!(s1.frames, s0.frames + 1);
         let after = snapshot(self.rc.cache().keys().iter());
@@ -237,6 +251,11 @@ impl Pair {
                             "JWKS_END dropped a pinned key"
                         );
                     }
+                    // A set that replaces the old one holds at least one usable key.
+                    assert!(
+                        after.iter().any(|(_, p)| !p),
+                        "JWKS_END OK left no fetched key"
+                    );
                 }
                 _ => {}
             }
@@ -300,7 +319,7 @@ pub fn run(data: &[u8]) {
                     (None, tag)
                 };
                 let c = if tag < 0x80 {
-                    KNOWN[usize::from(tag % 16)]
+                    KNOWN[usize::from(tag) % KNOWN.len()]
                 } else {
                     tag
                 };

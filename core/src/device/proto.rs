@@ -5,8 +5,9 @@
 //! status u8 | body`. A frame that cannot be read is answered with `cmd = 0xFF, seq = 0`.
 //! Integers are little-endian.
 
-/// Protocol version reported by `INFO`.
-pub const PROTOCOL_VERSION: u8 = 1;
+/// Protocol version reported by `INFO` (2: `HELLO`, the signing-key upload, refused JWK
+/// Sets, request commands limited to `0x01..=0x7E`).
+pub const PROTOCOL_VERSION: u8 = 2;
 /// Policy slots on a device.
 pub const POLICY_SLOTS: usize = 4;
 /// Longest `iss` / `aud` a device policy holds.
@@ -20,6 +21,9 @@ pub mod cmd {
     pub const INFO: u8 = 0x01;
     pub const SET_TIME: u8 = 0x02;
     pub const GET_TIME: u8 = 0x03;
+    /// Starts a session on the link: echoes its body (up to [`super::HELLO_MAX`] bytes) and
+    /// abandons a transfer (JWK Set update, signing-key upload) this link left unfinished.
+    pub const HELLO: u8 = 0x04;
     pub const LOAD_JWK: u8 = 0x10;
     pub const JWKS_BEGIN: u8 = 0x11;
     pub const JWKS_CHUNK: u8 = 0x12;
@@ -32,9 +36,32 @@ pub mod cmd {
     pub const VERIFY: u8 = 0x21;
     pub const SIGN: u8 = 0x30;
     pub const SET_SIGNING_KEY: u8 = 0x31;
+    pub const SIGNING_KEY_BEGIN: u8 = 0x32;
+    pub const SIGNING_KEY_CHUNK: u8 = 0x33;
+    pub const SIGNING_KEY_END: u8 = 0x34;
     pub const STATS: u8 = 0x40;
-    /// Response to a frame that could not be read (`seq` 0).
+    /// Response to a frame that could not be read as a request (`seq` 0). Requests use
+    /// `0x01..=0x7E`, so no response to a request (`cmd | 0x80`) is ever `0xFF`.
     pub const FRAME_ERROR: u8 = 0xFF;
+    /// The highest request command number.
+    pub const LAST: u8 = 0x7E;
+}
+
+/// Longest `HELLO` body (the nonce echoed back).
+pub const HELLO_MAX: usize = 32;
+
+/// Largest payload that fits a frame buffer of `frame` bytes: COBS adds one byte per 254
+/// (and one more), the CRC four, the delimiter is not stored.
+pub const fn max_payload(frame: usize) -> usize {
+    let mut n = frame;
+    while n > 0 {
+        let l = n + 4;
+        if l + 1 + l / 254 <= frame {
+            return n;
+        }
+        n -= 1;
+    }
+    0
 }
 
 /// Response status byte.
@@ -86,7 +113,7 @@ pub fn token_code(status: u8) -> Option<&'static str> {
     Error::CODES.get(usize::from(i)).copied()
 }
 
-const KEY_ERRORS: [KeyError; 22] = [
+const KEY_ERRORS: [KeyError; 24] = [
     KeyError::Json(crate::error::JsonError::Syntax),
     KeyError::InvalidMember,
     KeyError::DuplicateMember,
@@ -109,6 +136,8 @@ const KEY_ERRORS: [KeyError; 22] = [
     KeyError::NoSpace,
     KeyError::DuplicateKid,
     KeyError::MixedKeySet,
+    KeyError::KidPinned,
+    KeyError::KeyMismatch,
 ];
 
 /// A one-byte code for a [`KeyError`] (JSON errors share code 0).
@@ -137,6 +166,10 @@ pub fn jwks_error_code(e: JwksError) -> u8 {
         JwksError::Incomplete => 2,
         JwksError::PrivateKeyInSet => 3,
         JwksError::NotStarted => 4,
+        JwksError::Refused(r) => match r.outcome {
+            crate::UpdateOutcome::NoSpace { .. } => 6,
+            _ => 5,
+        },
     }
 }
 

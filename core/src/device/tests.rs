@@ -275,7 +275,7 @@ fn signs_assertions_with_the_device_key() {
     let mut dbuf = [0u8; 64];
     let n = crate::b64::encode(&[0x31; 32], &mut dbuf).unwrap();
     let jwk = std::format!(
-        r#"{{"kty":"EC","crv":"P-256","kid":"181828078849229057","d":"{}","x":"x","y":"y"}}"#,
+        r#"{{"kty":"EC","crv":"P-256","kid":"181828078849229057","d":"{}"}}"#,
         core::str::from_utf8(&dbuf[..n]).unwrap()
     );
     assert_eq!(
@@ -364,4 +364,420 @@ fn a_token_too_long_for_a_reply_frame_is_full() {
     assert_eq!(sign(&mut h, 80).0, status::FULL);
     // The device keeps serving.
     assert_eq!(h.call(cmd::INFO, &[]).0, status::OK);
+}
+
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().unwrap())
+}
+
+fn hs_key(kid: &str, fill: u8) -> std::string::String {
+    let mut b = [0u8; 43];
+    let n = crate::b64::encode(&[fill; 32], &mut b).unwrap();
+    std::format!(
+        r#"{{"kty":"oct","kid":"{kid}","alg":"HS256","k":"{}"}}"#,
+        core::str::from_utf8(&b[..n]).unwrap()
+    )
+}
+
+fn stream_jwks(h: &mut Harness, doc: &str) -> (u8, Vec<u8>) {
+    assert_eq!(h.call(cmd::JWKS_BEGIN, &600u32.to_le_bytes()).0, status::OK);
+    for chunk in doc.as_bytes().chunks(100) {
+        assert_eq!(h.call(cmd::JWKS_CHUNK, chunk).0, status::OK);
+    }
+    h.call(cmd::JWKS_END, &[])
+}
+
+#[test]
+fn a_refused_set_keeps_the_old_keys_and_says_why() {
+    let mut h = Harness::new();
+    h.call(cmd::SET_TIME, &1_700_000_300u64.to_le_bytes());
+    policy(&mut h);
+    let (s, _) = stream_jwks(&mut h, &std::format!(r#"{{"keys":[{HS_JWK}]}}"#));
+    assert_eq!(s, status::OK);
+    // An empty set: code 5, needed 0, free 3, loaded/unchanged/skipped/removed 0, no skips.
+    let (s, body) = stream_jwks(&mut h, r#"{"keys":[]}"#);
+    assert_eq!(
+        (s, body),
+        (
+            status::JWKS_REFUSED,
+            std::vec![5, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        )
+    );
+    assert_eq!(h.call(cmd::LIST_KEYS, &[]).0, status::BAD_REQUEST);
+    assert_eq!(verify(&mut h, TOKEN).0, status::OK);
+    // A set whose only key is unusable: code 5 and the skip record (index 0, RsaModulus).
+    let (s, body) = stream_jwks(
+        &mut h,
+        r#"{"keys":[{"kty":"RSA","kid":"weak","n":"AQAB","e":"AQAB"}]}"#,
+    );
+    assert_eq!(s, status::JWKS_REFUSED);
+    assert_eq!(&body[..5], &[5, 0, 0, 3, 0]);
+    assert_eq!(&body[5..13], &[0, 0, 0, 0, 1, 0, 0, 0], "skipped 1");
+    assert_eq!(
+        &body[13..],
+        &[1, 0, 0, proto::key_error_code(crate::KeyError::RsaModulus)]
+    );
+    // Five new keys for three free slots (one holds hs-1): code 6, needed 5, free 3.
+    let five: Vec<_> = (0..5)
+        .map(|i| hs_key(&std::format!("n{i}"), i + 1))
+        .collect();
+    let (s, body) = stream_jwks(&mut h, &std::format!(r#"{{"keys":[{}]}}"#, five.join(",")));
+    assert_eq!(s, status::JWKS_REFUSED);
+    assert_eq!(&body[..5], &[6, 5, 0, 3, 0]);
+    assert_eq!(
+        &body[5..13],
+        &[3, 0, 0, 0, 2, 0, 0, 0],
+        "3 found a slot, 2 did not"
+    );
+    assert_eq!(verify(&mut h, TOKEN).0, status::OK);
+    let (_, keys) = h.call(cmd::LIST_KEYS, &[0]);
+    assert_eq!(&keys[..3], &[1, 0xFF, 1], "only hs-1, staged keys released");
+    // Three refusals, counted as failed fetches; the cache retries.
+    let (_, st) = h.call(cmd::STATS, &[]);
+    assert_eq!(u32_at(&st, 20), 3, "fetch failures");
+    assert_eq!(
+        u32_at(&st[2..], 24),
+        3,
+        "updates refused (after keys u8, slots u8)"
+    );
+    let (_, b) = h.call(cmd::REFRESH_STATE, &[]);
+    assert_eq!(
+        (b[0], b[1]),
+        (0, 1),
+        "still fresh; no fetch right after a failure"
+    );
+    h.now_ms += 30_000;
+    assert_eq!(
+        h.call(cmd::REFRESH_STATE, &[]).1[0],
+        0,
+        "fresh keys: no retry"
+    );
+}
+
+#[test]
+fn load_jwk_says_a_pinned_key_holds_the_kid() {
+    let mut h = Harness::new();
+    let mut pin = std::vec![proto::load_flags::PINNED];
+    pin.extend_from_slice(HS_JWK.as_bytes());
+    assert_eq!(h.call(cmd::LOAD_JWK, &pin), (status::OK, std::vec![1]));
+    let mut load = std::vec![0u8];
+    load.extend_from_slice(hs_key("hs-1", 7).as_bytes());
+    assert_eq!(
+        h.call(cmd::LOAD_JWK, &load),
+        (
+            status::KEY_REFUSED,
+            std::vec![proto::key_error_code(crate::KeyError::KidPinned)]
+        )
+    );
+    for i in 0..3 {
+        let mut load = std::vec![0u8];
+        load.extend_from_slice(hs_key(&std::format!("k{i}"), i + 1).as_bytes());
+        assert_eq!(h.call(cmd::LOAD_JWK, &load).0, status::OK);
+    }
+    let mut load = std::vec![0u8];
+    load.extend_from_slice(hs_key("k9", 9).as_bytes());
+    assert_eq!(h.call(cmd::LOAD_JWK, &load), (status::FULL, std::vec![]));
+}
+
+#[test]
+fn requests_outside_the_command_range_are_frame_errors() {
+    let mut h = Harness::new();
+    for c in [0x00u8, 0x7F, 0x80, 0xC1, 0xFF] {
+        let mut req = Vec::new();
+        frame::encode(&[&[c, 9]], |b| req.extend_from_slice(b));
+        assert_eq!(
+            h.raw(&req),
+            [std::vec![cmd::FRAME_ERROR, 0, status::UNKNOWN_COMMAND]],
+            "cmd {c:#x}"
+        );
+    }
+    // An unknown command inside the range is answered as itself.
+    assert_eq!(h.call(0x7E, &[]), (status::UNKNOWN_COMMAND, std::vec![]));
+}
+
+#[test]
+fn the_largest_payload_is_1015_bytes() {
+    assert_eq!(Dev::MAX_PAYLOAD, 1015);
+    let mut h = Harness::new();
+    for (len, want) in [(1015usize, true), (1016, false)] {
+        // A HELLO-sized nonce would be refused; LOAD_JWK with a padded body answers
+        // whatever the JSON is, so the frame itself is what is tested. No zero bytes: the
+        // most COBS overhead.
+        let mut body = std::vec![0x01u8];
+        body.resize(len - 2, b' ');
+        let mut req = Vec::new();
+        frame::encode(&[&[cmd::LOAD_JWK, 3], &body], |b| req.extend_from_slice(b));
+        let replies = h.raw(&req);
+        if want {
+            assert_eq!(&replies[0][..2], &[cmd::LOAD_JWK | 0x80, 3], "{len}");
+        } else {
+            assert_eq!(
+                replies,
+                [std::vec![cmd::FRAME_ERROR, 0, status::FRAME_TOO_LARGE]],
+                "{len}"
+            );
+        }
+    }
+}
+
+#[test]
+fn links_keep_their_frames_and_transfers_apart() {
+    let mut dev: Dev = Device::new(RefreshPolicy::DEFAULT);
+    let (mut a, mut b) = (Link::<1024>::new(1), Link::<1024>::new(2));
+    let send = |dev: &mut Dev, l: &mut Link<1024>, c: u8, body: &[u8]| {
+        let mut req = Vec::new();
+        frame::encode(&[&[c, 1], body], |x| req.extend_from_slice(x));
+        let mut out = Vec::new();
+        dev.feed_link(l, &req, 0, &mut |x| out.extend_from_slice(x));
+        let mut d: FrameDecoder<2048> = FrameDecoder::new();
+        let replies: Vec<Vec<u8>> = out
+            .iter()
+            .filter_map(|&x| match d.push(x) {
+                Some(Frame::Payload(p)) => Some(p.to_vec()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replies.len(), 1);
+        (replies[0][2], replies[0][3..].to_vec())
+    };
+    // Half a frame on link 1 does not disturb link 2.
+    let mut half = Vec::new();
+    frame::encode(&[&[cmd::INFO, 5]], |x| half.extend_from_slice(x));
+    dev.feed_link(&mut a, &half[..2], 0, &mut |_| {
+        panic!("no reply to half a frame")
+    });
+    assert_eq!(send(&mut dev, &mut b, cmd::INFO, &[]).0, status::OK);
+    // Link 1's update is its own: link 2 cannot feed or finish it.
+    let doc = std::format!(r#"{{"keys":[{HS_JWK}]}}"#);
+    let mut a = Link::<1024>::new(1);
+    assert_eq!(
+        send(&mut dev, &mut a, cmd::JWKS_BEGIN, &[0xFF; 4]).0,
+        status::OK
+    );
+    assert_eq!(
+        send(&mut dev, &mut b, cmd::JWKS_CHUNK, doc.as_bytes()).0,
+        status::NO_UPDATE
+    );
+    assert_eq!(
+        send(&mut dev, &mut b, cmd::JWKS_END, &[]).0,
+        status::NO_UPDATE
+    );
+    assert_eq!(
+        send(&mut dev, &mut a, cmd::JWKS_CHUNK, doc.as_bytes()).0,
+        status::OK
+    );
+    // Link 1 goes away mid-update: nothing is committed, and a later chunk is refused.
+    dev.link_closed(1);
+    assert_eq!(
+        send(&mut dev, &mut a, cmd::JWKS_END, &[]).0,
+        status::NO_UPDATE
+    );
+    assert!(dev.cache().keys().is_empty());
+    // HELLO echoes its nonce and abandons the link's own transfer only.
+    assert_eq!(
+        send(&mut dev, &mut a, cmd::JWKS_BEGIN, &[0xFF; 4]).0,
+        status::OK
+    );
+    assert_eq!(
+        send(&mut dev, &mut b, cmd::HELLO, b"nonce-2"),
+        (status::OK, b"nonce-2".to_vec())
+    );
+    assert_eq!(
+        send(&mut dev, &mut a, cmd::JWKS_CHUNK, doc.as_bytes()).0,
+        status::OK
+    );
+    assert_eq!(send(&mut dev, &mut a, cmd::HELLO, b"n").0, status::OK);
+    assert_eq!(
+        send(&mut dev, &mut a, cmd::JWKS_END, &[]).0,
+        status::NO_UPDATE
+    );
+    assert_eq!(
+        send(&mut dev, &mut a, cmd::HELLO, &[7; 33]).0,
+        status::BAD_REQUEST
+    );
+    assert!(dev.cache().keys().is_empty());
+}
+
+#[cfg(feature = "signing")]
+mod signing_key_upload {
+    use super::*;
+    use std::string::String;
+
+    fn b64(b: &[u8]) -> String {
+        let mut out = std::vec![0u8; crate::b64::encoded_len(b.len())];
+        let n = crate::b64::encode(b, &mut out).unwrap();
+        String::from_utf8(out[..n].to_vec()).unwrap()
+    }
+
+    /// The repository's RSA-2048 test key as a private JWK with its CRT members.
+    pub(super) fn rsa_jwk(kid: &str, alg: &str) -> String {
+        let pem = include_bytes!("../../../tests/data/rsa2048.pkcs8.pem");
+        let mut scratch = [0u8; 4096];
+        let crate::keys::PrivateKeyBytes::Rsa {
+            n,
+            e,
+            d,
+            p,
+            q,
+            dp,
+            dq,
+            qi,
+        } = crate::keys::private_key(pem, &mut scratch).unwrap()
+        else {
+            panic!("an RSA key")
+        };
+        std::format!(
+            r#"{{"kty":"RSA","kid":"{kid}","alg":"{alg}","n":"{}","e":"{}","d":"{}","p":"{}","q":"{}","dp":"{}","dq":"{}","qi":"{}"}}"#,
+            b64(n),
+            b64(e),
+            b64(d),
+            b64(p),
+            b64(q),
+            b64(dp),
+            b64(dq),
+            b64(qi)
+        )
+    }
+
+    fn sign_body(entropy: &[u8]) -> Vec<u8> {
+        let mut body = std::vec![0u8];
+        body.extend_from_slice(&300u32.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        for f in [entropy, b"dev-1", b"https://api.example", b""] {
+            body.push(f.len() as u8);
+            body.extend_from_slice(f);
+        }
+        body
+    }
+
+    fn upload(h: &mut Harness, jwk: &str, chunk: usize) -> (u8, Vec<u8>) {
+        assert_eq!(h.call(cmd::SIGNING_KEY_BEGIN, &[]).0, status::OK);
+        for c in jwk.as_bytes().chunks(chunk) {
+            let (s, b) = h.call(cmd::SIGNING_KEY_CHUNK, c);
+            if s != status::OK {
+                return (s, b);
+            }
+        }
+        h.call(cmd::SIGNING_KEY_END, &[])
+    }
+
+    #[test]
+    fn rsa_keys_arrive_in_chunks_and_sign() {
+        let mut h = Harness::new();
+        h.call(cmd::SET_TIME, &1_700_000_000u64.to_le_bytes());
+        for (alg, entropy) in [(alg::RS256, &[][..]), (alg::PS256, &[0x5a; 32][..])] {
+            let jwk = rsa_jwk("rsa-1", alg.name());
+            assert!(jwk.len() > Dev::MAX_PAYLOAD, "{} bytes", jwk.len());
+            assert_eq!(
+                upload(&mut h, &jwk, 500),
+                (status::OK, std::vec![alg as u8])
+            );
+            let (s, tok) = h.call(cmd::SIGN, &sign_body(entropy));
+            assert_eq!(s, status::OK, "{alg:?}");
+            let key = crate::sign::SigningKey::from_jwk(jwk.as_bytes()).unwrap();
+            let v = crate::Validation::new(
+                crate::Expect::One("dev-1"),
+                crate::Expect::One("https://api.example"),
+            );
+            let mut work = [0u8; 1024];
+            let t = crate::verify_jwt::<crate::crypto::RustCrypto, _>(
+                &key.public_jwk().unwrap(),
+                &tok,
+                &v,
+                1_700_000_000,
+                &mut work,
+            )
+            .unwrap();
+            assert_eq!(t.alg(), alg);
+        }
+    }
+
+    #[test]
+    fn refused_or_interrupted_uploads_keep_the_old_key() {
+        let mut h = Harness::new();
+        h.call(cmd::SET_TIME, &1_700_000_000u64.to_le_bytes());
+        let first = hs_key("first", 1).replace(r#""alg""#, r#""use":"sig","alg""#);
+        assert_eq!(h.call(cmd::SET_SIGNING_KEY, first.as_bytes()).0, status::OK);
+        let code = |e| std::vec![proto::key_error_code(e)];
+        // SET_SIGNING_KEY keeps the reason.
+        for (jwk, why) in [
+            (
+                r#"{"kty":"EC","crv":"P-256"}"#,
+                crate::KeyError::MissingMember,
+            ),
+            (
+                r#"{"kty":"EC","crv":"P-521","d":"AA"}"#,
+                crate::KeyError::UnsupportedCurve,
+            ),
+            (
+                r#"{"kty":"oct","alg":"HS256","k":"AAEC"}"#,
+                crate::KeyError::SymmetricKeySize,
+            ),
+            (
+                r#"{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQ","p":"AQ","q":"AQ","dp":"AQ","dq":"AQ","qi":"AQ"}"#,
+                crate::KeyError::RsaModulus,
+            ),
+            (
+                r#"{"kty":"oct","alg":"HS256","k":"A","k":"B"}"#,
+                crate::KeyError::DuplicateMember,
+            ),
+        ] {
+            assert_eq!(
+                h.call(cmd::SET_SIGNING_KEY, jwk.as_bytes()),
+                (status::KEY_REFUSED, code(why)),
+                "{jwk}"
+            );
+        }
+        // A key whose kid is too long is refused and not installed.
+        let long = hs_key(&"k".repeat(65), 2);
+        assert_eq!(
+            h.call(cmd::SET_SIGNING_KEY, long.as_bytes()),
+            (status::KEY_REFUSED, code(crate::KeyError::KidTooLong))
+        );
+        // A chunked upload with an inconsistent CRT member is refused whole.
+        let jwk = rsa_jwk("rsa-bad", "RS256");
+        let qi = jwk.find(r#""qi":""#).unwrap() + 6;
+        let mut bad = jwk.clone();
+        bad.replace_range(
+            qi..qi + 4,
+            if &jwk[qi..qi + 4] == "AAAA" {
+                "BBBB"
+            } else {
+                "AAAA"
+            },
+        );
+        let (s, _) = upload(&mut h, &bad, 300);
+        assert_eq!(s, status::KEY_REFUSED);
+        // A JSON error mid-upload ends the transfer.
+        assert_eq!(h.call(cmd::SIGNING_KEY_BEGIN, &[]).0, status::OK);
+        assert_eq!(
+            h.call(cmd::SIGNING_KEY_CHUNK, b"{\"kty\":,"),
+            (
+                status::KEY_REFUSED,
+                code(crate::KeyError::Json(crate::JsonError::Syntax))
+            )
+        );
+        assert_eq!(h.call(cmd::SIGNING_KEY_END, &[]).0, status::NO_UPDATE);
+        // An upload abandoned by a JWK Set update never installs.
+        assert_eq!(h.call(cmd::SIGNING_KEY_BEGIN, &[]).0, status::OK);
+        assert_eq!(
+            h.call(cmd::SIGNING_KEY_CHUNK, &jwk.as_bytes()[..900]).0,
+            status::OK
+        );
+        assert_eq!(h.call(cmd::JWKS_BEGIN, &[0xFF; 4]).0, status::OK);
+        assert_eq!(
+            h.call(cmd::SIGNING_KEY_CHUNK, &jwk.as_bytes()[900..]).0,
+            status::NO_UPDATE
+        );
+        // The first key still signs, with its kid.
+        let (s, tok) = h.call(cmd::SIGN, &sign_body(b""));
+        assert_eq!(s, status::OK);
+        let head = tok.split(|&b| b == b'.').next().unwrap();
+        let mut hdr = [0u8; 128];
+        let n = crate::b64::decode(head, &mut hdr).unwrap();
+        assert_eq!(
+            core::str::from_utf8(&hdr[..n]).unwrap(),
+            r#"{"alg":"HS256","typ":"JWT","kid":"first"}"#
+        );
+    }
 }

@@ -15,6 +15,13 @@ if [ -z "$uart" ]; then
 fi
 icount=()
 [ "${TOKENGUARD_ICOUNT:-0}" = "1" ] && icount=(-icount shift=0)
+# Started by `tokenguard-sim device qemu` in a process group of its own: if that process goes
+# away by any means (even SIGKILL), stop this whole group (QEMU, defmt-print, this script;
+# the group is this script's own: its id is $$).
+if [ -n "${TOKENGUARD_WATCH_PID:-}" ]; then
+  ( while kill -0 "$TOKENGUARD_WATCH_PID" 2>/dev/null; do sleep 0.5; done
+    kill -TERM -- "-$$" 2>/dev/null ) &
+fi
 qemu=(qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -display none -monitor none
       -serial "$uart" "${icount[@]}" -semihosting-config enable=on,target=native -kernel "$elf")
 if command -v defmt-print >/dev/null 2>&1; then

@@ -62,13 +62,73 @@ impl Policy {
 /// A JWK Set load result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadReport {
+    /// Usable keys in the set (new ones and [`Self::unchanged`] ones together).
     pub loaded: u16,
+    /// Of `loaded`, keys the device already held unchanged.
     pub unchanged: u16,
     pub skipped: u16,
     pub removed: u16,
     /// `(index in the keys array, reason)` for the first skipped keys.
     pub skips: Vec<(u16, tokenguard::KeyError)>,
 }
+
+impl LoadReport {
+    fn read(r: &mut proto::Reader<'_>) -> anyhow::Result<LoadReport> {
+        let bad = || anyhow::anyhow!("short JWKS_END reply");
+        let mut report = LoadReport {
+            loaded: r.u16().ok_or_else(bad)?,
+            unchanged: r.u16().ok_or_else(bad)?,
+            skipped: r.u16().ok_or_else(bad)?,
+            removed: r.u16().ok_or_else(bad)?,
+            skips: vec![],
+        };
+        let n = r.u8().ok_or_else(bad)?;
+        for _ in 0..n {
+            let i = r.u16().ok_or_else(bad)?;
+            let code = r.u8().ok_or_else(bad)?;
+            report.skips.push((
+                i,
+                proto::key_error_from_code(code).context("unknown key error")?,
+            ));
+        }
+        Ok(report)
+    }
+}
+
+/// Why a device refused a JWK Set (`JWKS_REFUSED`); its old keys stay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksRefusal {
+    /// 0 not JSON, 1 not a key set, 2 incomplete, 3 private keys in the set, 4 no update,
+    /// 5 no usable key, 6 more new keys than free slots.
+    pub code: u8,
+    /// For code 6: keys that needed a slot, and slots that were free.
+    pub needed: u16,
+    pub free: u16,
+    /// For codes 5 and 6: what the set held.
+    pub report: Option<LoadReport>,
+}
+
+impl std::fmt::Display for JwksRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            0 => f.write_str("the JWK Set is not valid JSON"),
+            1 => f.write_str("not a JWK Set (an object with a keys array)"),
+            2 => f.write_str("the JWK Set document ended early"),
+            3 => f.write_str("the JWK Set holds private keys; the whole set was refused"),
+            4 => f.write_str("no update in progress (another client started one)"),
+            5 => f.write_str("the JWK Set holds no usable key"),
+            6 => write!(
+                f,
+                "the JWK Set does not fit: {} new keys need a slot and {} are free",
+                self.needed, self.free
+            ),
+            c => write!(f, "the JWK Set was refused (code {c})"),
+        }
+    }
+}
+
+/// A frame from the device: `(cmd, seq, status, body)`.
+pub type RawFrame = (u8, u8, u8, Vec<u8>);
 
 /// One `LIST_KEYS` entry: `(kid, kty code, alg, bits, pinned)`.
 pub type KeyEntry = (String, u8, Option<Algorithm>, u16, bool);
@@ -85,6 +145,7 @@ pub struct DeviceStats {
     pub keys: u8,
     pub capacity: u8,
     pub peak_stack: u32,
+    pub updates_refused: u32,
 }
 
 /// Device information from `INFO`.
@@ -107,12 +168,76 @@ pub struct DeviceClient<S: Read + Write> {
     dec: FrameDecoder<4096>,
 }
 
+impl DeviceClient<std::net::TcpStream> {
+    /// Connects to `device serve` or `device qemu` at `addr` and starts a session
+    /// ([`Self::hello`]); replies wait at most `timeout`.
+    pub fn connect(addr: &str, timeout: std::time::Duration) -> anyhow::Result<Self> {
+        let s = std::net::TcpStream::connect(addr)
+            .with_context(|| format!("connecting to the device at {addr}"))?;
+        s.set_read_timeout(Some(timeout))?;
+        let _ = s.set_nodelay(true);
+        let mut c = DeviceClient::new(s);
+        c.hello()?;
+        Ok(c)
+    }
+}
+
 impl<S: Read + Write> DeviceClient<S> {
+    /// A client on an open stream; call [`Self::hello`] before the first request when the
+    /// device may hold bytes or replies from an earlier host (a serial line).
     pub fn new(io: S) -> Self {
         DeviceClient {
             io,
             seq: 0,
             dec: FrameDecoder::new(),
+        }
+    }
+
+    /// Starts a session: sends a lone delimiter (ending any frame an earlier host left half
+    /// sent) and `HELLO` with a fresh nonce, then drops everything the device sends until
+    /// the reply carrying that nonce. Replies to an earlier host's requests come before it
+    /// (the device answers in order), so none can be taken for an answer to this client.
+    pub fn hello(&mut self) -> anyhow::Result<()> {
+        let mut nonce = [0u8; 8];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
+            .map_err(|_| anyhow::anyhow!("no randomness"))?;
+        self.seq = nonce[0];
+        let mut out = vec![0u8];
+        frame::encode(&[&[proto::cmd::HELLO, self.seq], &nonce], |b| {
+            out.extend_from_slice(b)
+        });
+        self.send_raw(&out)?;
+        for _ in 0..10_000 {
+            match self.read_frame_or_error()? {
+                Some((c, seq, status, body))
+                    if c == proto::cmd::HELLO | 0x80
+                        && seq == self.seq
+                        && status == proto::status::OK
+                        && body == nonce =>
+                {
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        bail!("the device did not answer HELLO")
+    }
+
+    /// The next frame, or `None` for a frame that did not decode.
+    fn read_frame_or_error(&mut self) -> anyhow::Result<Option<RawFrame>> {
+        let mut b = [0u8; 1];
+        loop {
+            let n = self.io.read(&mut b).context("reading from the device")?;
+            if n == 0 {
+                bail!("the device closed the connection");
+            }
+            match self.dec.push(b[0]) {
+                Some(Frame::Payload(p)) if p.len() >= 3 => {
+                    return Ok(Some((p[0], p[1], p[2], p[3..].to_vec())));
+                }
+                Some(_) => return Ok(None),
+                None => {}
+            }
         }
     }
 
@@ -124,22 +249,9 @@ impl<S: Read + Write> DeviceClient<S> {
     }
 
     /// Reads the next frame the device sends (`(cmd, seq, status, body)`).
-    pub fn read_frame(&mut self) -> anyhow::Result<(u8, u8, u8, Vec<u8>)> {
-        let mut b = [0u8; 1];
-        loop {
-            let n = self.io.read(&mut b).context("reading from the device")?;
-            if n == 0 {
-                bail!("the device closed the connection");
-            }
-            match self.dec.push(b[0]) {
-                Some(Frame::Payload(p)) if p.len() >= 3 => {
-                    return Ok((p[0], p[1], p[2], p[3..].to_vec()));
-                }
-                Some(Frame::Payload(_)) => bail!("short frame from the device"),
-                Some(Frame::Error(e)) => bail!("bad frame from the device: {e:?}"),
-                None => {}
-            }
-        }
+    pub fn read_frame(&mut self) -> anyhow::Result<RawFrame> {
+        self.read_frame_or_error()?
+            .context("bad or short frame from the device")
     }
 
     /// One request, one response; returns (status, body).
@@ -241,13 +353,14 @@ impl<S: Read + Write> DeviceClient<S> {
         }
     }
 
-    /// Streams a JWK Set in `chunk`-byte frames; `Ok(Err(code))` if the device refused it.
+    /// Streams a JWK Set in `chunk`-byte frames; `Ok(Err(why))` if the device refused it
+    /// (its old keys stay).
     pub fn load_jwks(
         &mut self,
         doc: &[u8],
         chunk: usize,
         max_age: Option<u32>,
-    ) -> anyhow::Result<Result<LoadReport, u8>> {
+    ) -> anyhow::Result<Result<LoadReport, JwksRefusal>> {
         self.load_jwks_at(doc, chunk, max_age, None)
     }
 
@@ -259,15 +372,15 @@ impl<S: Read + Write> DeviceClient<S> {
         chunk: usize,
         max_age: Option<u32>,
         now: Option<u64>,
-    ) -> anyhow::Result<Result<LoadReport, u8>> {
+    ) -> anyhow::Result<Result<LoadReport, JwksRefusal>> {
         self.ok(
             proto::cmd::JWKS_BEGIN,
             &max_age.unwrap_or(u32::MAX).to_le_bytes(),
         )?;
         for c in doc.chunks(chunk.max(1)) {
             let (s, b) = self.call(proto::cmd::JWKS_CHUNK, c)?;
-            if s == proto::status::JWKS_REFUSED {
-                return Ok(Err(b.first().copied().unwrap_or(0xFF)));
+            if s == proto::status::JWKS_REFUSED || s == proto::status::NO_UPDATE {
+                return Ok(Err(Self::refusal(s, &b)?));
             }
             if s != proto::status::OK {
                 bail!("JWKS_CHUNK failed with status {s:#04x}");
@@ -277,31 +390,39 @@ impl<S: Read + Write> DeviceClient<S> {
             self.set_time(t)?;
         }
         let (s, b) = self.call(proto::cmd::JWKS_END, &[])?;
-        if s == proto::status::JWKS_REFUSED {
-            return Ok(Err(b.first().copied().unwrap_or(0xFF)));
+        if s == proto::status::JWKS_REFUSED || s == proto::status::NO_UPDATE {
+            return Ok(Err(Self::refusal(s, &b)?));
         }
         if s != proto::status::OK {
             bail!("JWKS_END failed with status {s:#04x}");
         }
-        let mut r = proto::Reader::new(&b);
-        let bad = || anyhow::anyhow!("short JWKS_END reply");
-        let mut report = LoadReport {
-            loaded: r.u16().ok_or_else(bad)?,
-            unchanged: r.u16().ok_or_else(bad)?,
-            skipped: r.u16().ok_or_else(bad)?,
-            removed: r.u16().ok_or_else(bad)?,
-            skips: vec![],
-        };
-        let n = r.u8().ok_or_else(bad)?;
-        for _ in 0..n {
-            let i = r.u16().ok_or_else(bad)?;
-            let code = r.u8().ok_or_else(bad)?;
-            report.skips.push((
-                i,
-                proto::key_error_from_code(code).context("unknown key error")?,
-            ));
+        Ok(Ok(LoadReport::read(&mut proto::Reader::new(&b))?))
+    }
+
+    fn refusal(status: u8, b: &[u8]) -> anyhow::Result<JwksRefusal> {
+        if status == proto::status::NO_UPDATE {
+            return Ok(JwksRefusal {
+                code: 4,
+                needed: 0,
+                free: 0,
+                report: None,
+            });
         }
-        Ok(Ok(report))
+        let mut r = proto::Reader::new(b);
+        let code = r.u8().unwrap_or(0xFF);
+        let mut refusal = JwksRefusal {
+            code,
+            needed: 0,
+            free: 0,
+            report: None,
+        };
+        if code == 5 || code == 6 {
+            let bad = || anyhow::anyhow!("short JWKS_REFUSED reply");
+            refusal.needed = r.u16().ok_or_else(bad)?;
+            refusal.free = r.u16().ok_or_else(bad)?;
+            refusal.report = Some(LoadReport::read(&mut r)?);
+        }
+        Ok(refusal)
     }
 
     pub fn fetch_failed(&mut self) -> anyhow::Result<()> {
@@ -371,8 +492,37 @@ impl<S: Read + Write> DeviceClient<S> {
     }
 
     /// Installs the device's signing key (a private JWK); returns the key's algorithm.
+    /// A key too long for one frame (RSA with its CRT members) is uploaded in chunks
+    /// (`SIGNING_KEY_BEGIN`/`_CHUNK`/`_END`). A refused key leaves the old one in place.
     pub fn set_signing_key(&mut self, jwk: &str) -> anyhow::Result<Algorithm> {
-        let b = self.ok(proto::cmd::SET_SIGNING_KEY, jwk.as_bytes())?;
+        let refused = |s: u8, b: &[u8]| match s {
+            proto::status::KEY_REFUSED => {
+                let why = b.first().and_then(|&c| proto::key_error_from_code(c));
+                match why {
+                    Some(e) => anyhow::anyhow!("the device refused the signing key: {e}"),
+                    None => anyhow::anyhow!("the device refused the signing key"),
+                }
+            }
+            s => anyhow::anyhow!("setting the signing key failed with status {s:#04x}"),
+        };
+        let (s, b) = if jwk.len() + 2 <= 1000 {
+            self.call(proto::cmd::SET_SIGNING_KEY, jwk.as_bytes())?
+        } else {
+            let (s, b) = self.call(proto::cmd::SIGNING_KEY_BEGIN, &[])?;
+            if s != proto::status::OK {
+                return Err(refused(s, &b));
+            }
+            for c in jwk.as_bytes().chunks(512) {
+                let (s, b) = self.call(proto::cmd::SIGNING_KEY_CHUNK, c)?;
+                if s != proto::status::OK {
+                    return Err(refused(s, &b));
+                }
+            }
+            self.call(proto::cmd::SIGNING_KEY_END, &[])?
+        };
+        if s != proto::status::OK {
+            return Err(refused(s, &b));
+        }
         b.first()
             .and_then(|&c| tokenguard::device::alg_from_code(c))
             .context("no alg in reply")
@@ -430,6 +580,7 @@ impl<S: Read + Write> DeviceClient<S> {
             keys: r.u8().ok_or_else(bad)?,
             capacity: r.u8().ok_or_else(bad)?,
             peak_stack: r.u32().ok_or_else(bad)?,
+            updates_refused: r.u32().ok_or_else(bad)?,
         })
     }
 }

@@ -6,14 +6,18 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use tokenguard::crypto::RustCrypto;
-use tokenguard::device::Device;
+use tokenguard::device::frame::{self, Frame, FrameDecoder};
+use tokenguard::device::{proto, Device, Link};
 use tokenguard::RefreshPolicy;
+
+use crate::scenario::{in_own_group, kill_group};
 
 /// Frame size of the device (the firmware's, see firmware/src/bin/device.rs).
 pub const FRAME: usize = 1024;
@@ -29,6 +33,8 @@ pub struct DeviceArgs {
 #[derive(Subcommand, Debug)]
 enum DeviceCmd {
     /// The simulated device (tokenguard's device logic, pure-Rust backend like the firmware).
+    /// Clients are served concurrently over the one device state, each with its own frame
+    /// receiver.
     Serve {
         /// Address to listen on; port 0 picks a free one. The bound address is the first
         /// line on stdout: `listening on ADDR`.
@@ -38,7 +44,10 @@ enum DeviceCmd {
         #[arg(long, default_value_t = FIRMWARE_KEYS)]
         keys: usize,
     },
-    /// Boots the firmware in QEMU (mps2-an386) with its UART on a TCP port.
+    /// Boots the firmware in QEMU (mps2-an386) with its UART on a TCP port. Clients are
+    /// served one at a time, like a serial line; each starts a fresh session on the device
+    /// (nothing an earlier client sent or was sent reaches it). SIGINT and SIGTERM stop QEMU
+    /// and defmt-print too.
     Qemu {
         /// Address of the TCP server bridged to the UART; port 0 picks a free one. The bound
         /// address is the first line on stdout: `listening on ADDR`.
@@ -47,6 +56,10 @@ enum DeviceCmd {
         /// The firmware ELF (default: firmware/target/thumbv7em-none-eabihf/release/tokenguard-firmware).
         #[arg(long)]
         elf: Option<PathBuf>,
+        /// A client that sends nothing for this many seconds is disconnected, so the next
+        /// one can be served (the UART serves one client at a time).
+        #[arg(long, default_value_t = 30)]
+        idle_timeout: u64,
     },
 }
 
@@ -67,36 +80,24 @@ pub fn run(args: DeviceArgs) -> anyhow::Result<i32> {
                 _ => bail!("--keys must be 8, 16, 32 or 64"),
             }
         }
-        DeviceCmd::Qemu { listen, elf } => qemu(&listen, elf),
+        DeviceCmd::Qemu {
+            listen,
+            elf,
+            idle_timeout,
+        } => qemu(&listen, elf, Duration::from_secs(idle_timeout.max(1))),
     }
 }
 
-/// Serves one connection at a time; the device keeps its state across connections, like
-/// the firmware across host reconnects.
+/// Serves every connection concurrently over one device state, like several hosts sharing
+/// one device. Each connection has its own [`Link`]: its own frame receiver (a half-sent
+/// frame stays with its connection) and its own transfers (a JWK Set update or key upload
+/// it leaves unfinished is abandoned when it closes). Replies go only to the connection
+/// that asked.
 pub fn serve<const K: usize>(listener: TcpListener) -> anyhow::Result<i32> {
-    let mut dev: Box<Device<K, FRAME>> = Box::new(Device::new(RefreshPolicy::DEFAULT));
+    let dev: Arc<Mutex<Box<Device<K, FRAME>>>> =
+        Arc::new(Mutex::new(Box::new(Device::new(RefreshPolicy::DEFAULT))));
     let start = Instant::now();
-    let mut out = Vec::new();
-    one_client_at_a_time(
-        listener,
-        |_| Ok(()),
-        |s, bytes| {
-            out.clear();
-            let now = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-            dev.feed_with::<RustCrypto>(bytes, now, &mut |b| out.extend_from_slice(b));
-            Ok(out.is_empty() || s.write_all(&out).is_ok())
-        },
-    )
-}
-
-/// Accepts TCP clients one at a time. `connected` hears of each client (`Some`) and of its
-/// leaving (`None`); `chunk` gets every chunk the client sends, with the client for replies,
-/// and returns `false` to hang up on it. An `Err` from either stops serving.
-fn one_client_at_a_time(
-    listener: TcpListener,
-    mut connected: impl FnMut(Option<&TcpStream>) -> anyhow::Result<()>,
-    mut chunk: impl FnMut(&mut TcpStream, &[u8]) -> anyhow::Result<bool>,
-) -> anyhow::Result<i32> {
+    let ids = AtomicU32::new(1);
     for conn in listener.incoming() {
         let mut s = match conn {
             Ok(s) => s,
@@ -106,18 +107,32 @@ fn one_client_at_a_time(
             }
         };
         let _ = s.set_nodelay(true);
-        connected(Some(&s))?;
-        let mut buf = [0u8; 1024];
-        loop {
-            let n = match s.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if !chunk(&mut s, &buf[..n])? {
-                break;
+        let dev = Arc::clone(&dev);
+        let id = ids.fetch_add(1, Ordering::Relaxed);
+        std::thread::spawn(move || {
+            let mut link: Box<Link<FRAME>> = Box::new(Link::new(id));
+            let mut buf = [0u8; 1024];
+            let mut out = Vec::new();
+            loop {
+                let n = match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                out.clear();
+                let now = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+                dev.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .feed_link_with::<RustCrypto>(&mut link, &buf[..n], now, &mut |b| {
+                        out.extend_from_slice(b)
+                    });
+                if !out.is_empty() && s.write_all(&out).is_err() {
+                    break;
+                }
             }
-        }
-        connected(None)?;
+            dev.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .link_closed(id);
+        });
     }
     Ok(0)
 }
@@ -126,7 +141,7 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn qemu(listen: &str, elf: Option<PathBuf>) -> anyhow::Result<i32> {
+fn qemu(listen: &str, elf: Option<PathBuf>, idle: Duration) -> anyhow::Result<i32> {
     let elf = elf.unwrap_or_else(|| {
         repo_root().join("firmware/target/thumbv7em-none-eabihf/release/tokenguard-firmware")
     });
@@ -146,27 +161,46 @@ fn qemu(listen: &str, elf: Option<PathBuf>) -> anyhow::Result<i32> {
     ));
     let _ = std::fs::remove_file(&sock);
     let runner = repo_root().join("firmware/qemu-run.sh");
-    let mut child = Command::new(&runner)
-        .arg(&elf)
-        .env(
-            "TOKENGUARD_UART",
-            format!("unix:{},server=on,wait=off", sock.display()),
-        )
-        .stdin(Stdio::null())
-        // defmt log lines go to stderr: stdout carries only the `listening on` line.
-        .stdout(std::io::stderr())
-        .spawn()
-        .with_context(|| format!("starting {}", runner.display()))?;
+    // QEMU and defmt-print run in a process group of their own, stopped as a whole when
+    // this process is asked to stop.
+    let child = in_own_group(
+        Command::new(&runner)
+            .arg(&elf)
+            .env(
+                "TOKENGUARD_UART",
+                format!("unix:{},server=on,wait=off", sock.display()),
+            )
+            // The runner stops QEMU when this process is gone, even after a SIGKILL.
+            .env("TOKENGUARD_WATCH_PID", std::process::id().to_string())
+            .stdin(Stdio::null())
+            // defmt log lines go to stderr: stdout carries only the `listening on` line.
+            .stdout(std::io::stderr()),
+    )
+    .spawn()
+    .with_context(|| format!("starting {}", runner.display()))?;
+    let child = Arc::new(Mutex::new(child));
+    let on_signal = Arc::clone(&child);
+    ctrlc::set_handler(move || {
+        let mut c = on_signal.lock().unwrap_or_else(|e| e.into_inner());
+        kill_group(&mut c);
+        std::process::exit(130);
+    })
+    .context("installing the SIGINT/SIGTERM handler")?;
+    let stop = |child: &Arc<Mutex<Child>>| {
+        kill_group(&mut child.lock().unwrap_or_else(|e| e.into_inner()))
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     let uart = loop {
         if let Ok(s) = UnixStream::connect(&sock) {
             break s;
         }
-        if let Some(status) = child.try_wait()? {
+        let exited = child.lock().unwrap_or_else(|e| e.into_inner()).try_wait()?;
+        if let Some(status) = exited {
+            stop(&child);
             bail!("QEMU exited early: {status}");
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
+            stop(&child);
             bail!("QEMU did not open its UART socket {}", sock.display());
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -177,7 +211,9 @@ fn qemu(listen: &str, elf: Option<PathBuf>) -> anyhow::Result<i32> {
     let addr = listener.local_addr()?;
     announce(addr)?;
     eprintln!("firmware running in QEMU; UART0 on {addr}");
-    bridge(listener, uart, child)
+    let r = bridge(listener, uart, Arc::clone(&child), idle);
+    stop(&child);
+    r
 }
 
 /// Prints `listening on ADDR` as the first line on stdout, so scripts and tests can pass
@@ -189,12 +225,42 @@ fn announce(addr: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves TCP clients one at a time over the one UART connection: bytes from the device go
-/// to whichever client is connected (and are dropped while none is), like a serial line.
-fn bridge(listener: TcpListener, uart: UnixStream, mut child: Child) -> anyhow::Result<i32> {
-    let current: Arc<Mutex<Option<TcpStream>>> = Arc::new(Mutex::new(None));
+/// What the UART reader does with the device's bytes.
+struct Route {
+    /// The client being served; bytes are dropped while there is none.
+    client: Option<TcpStream>,
+    /// The nonce of the `HELLO` that opened the current client's session: until its reply
+    /// comes back, everything the device sends answers an earlier client and is dropped.
+    barrier: Option<[u8; 8]>,
+    dec: Box<FrameDecoder<4096>>,
+}
+
+/// The reply the firmware gives to the bridge's `HELLO` (seq 0) with `nonce`.
+fn is_hello_reply(p: &[u8], nonce: &[u8; 8]) -> bool {
+    p.len() == 3 + nonce.len()
+        && p[..3] == [proto::cmd::HELLO | 0x80, 0, proto::status::OK]
+        && p[3..] == nonce[..]
+}
+
+/// Serves TCP clients one at a time over the one UART connection, like a serial line, with
+/// a session barrier between clients: on each new client the bridge ends any frame the last
+/// one left half sent (a lone `0x00`) and sends `HELLO` with a fresh nonce; the device's
+/// output is dropped until that `HELLO` is answered. The device answers in order, so every
+/// reply to an earlier client comes before it: no client ever receives another's replies,
+/// and a client's unfinished transfer is abandoned before the next client's first request.
+fn bridge(
+    listener: TcpListener,
+    uart: UnixStream,
+    child: Arc<Mutex<Child>>,
+    idle: Duration,
+) -> anyhow::Result<i32> {
+    let route = Arc::new(Mutex::new(Route {
+        client: None,
+        barrier: None,
+        dec: Box::new(FrameDecoder::new()),
+    }));
     let mut from_device = uart.try_clone()?;
-    let to_client = Arc::clone(&current);
+    let reader = Arc::clone(&route);
     std::thread::spawn(move || {
         let mut buf = [0u8; 1024];
         loop {
@@ -202,37 +268,96 @@ fn bridge(listener: TcpListener, uart: UnixStream, mut child: Child) -> anyhow::
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let mut guard = to_client.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(c) = guard.as_mut() {
-                if c.write_all(&buf[..n]).is_err() {
-                    *guard = None;
+            let mut r = reader.lock().unwrap_or_else(|e| e.into_inner());
+            let r = &mut *r;
+            if r.client.is_none() {
+                continue;
+            }
+            let mut from = 0;
+            if let Some(nonce) = r.barrier {
+                for (i, &b) in buf[..n].iter().enumerate() {
+                    if let Some(Frame::Payload(p)) = r.dec.push(b) {
+                        if is_hello_reply(p, &nonce) {
+                            r.barrier = None;
+                            from = i + 1;
+                            break;
+                        }
+                    }
                 }
+                if r.barrier.is_some() {
+                    continue;
+                }
+            }
+            let failed = match r.client.as_mut() {
+                Some(c) => c.write_all(&buf[from..n]).is_err(),
+                None => false,
+            };
+            if failed {
+                r.client = None;
             }
         }
         // QEMU closed the UART: it has exited (or is exiting); report its status.
-        let code = child.wait().map(|s| s.code().unwrap_or(1)).unwrap_or(1);
+        let code = child
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .wait()
+            .map(|s| s.code().unwrap_or(1))
+            .unwrap_or(1);
         eprintln!("QEMU exited ({code})");
         std::process::exit(code);
     });
     let mut to_device = uart;
-    one_client_at_a_time(
-        listener,
-        |client| {
-            let client = match client {
-                Some(c) => {
-                    // A client that stops reading must not stall the device's output for
-                    // the next one.
-                    let _ = c.set_write_timeout(Some(Duration::from_secs(5)));
-                    Some(c.try_clone()?)
+    for conn in listener.incoming() {
+        let mut s = match conn {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                continue;
+            }
+        };
+        let _ = s.set_nodelay(true);
+        // A client that stops reading must not stall the device's output for the next one;
+        // one that stops sending gives its turn up after `idle`.
+        let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
+        let _ = s.set_read_timeout(Some(idle));
+        let mut nonce = [0u8; 8];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
+            .map_err(|_| anyhow::anyhow!("no randomness"))?;
+        {
+            let mut r = route.lock().unwrap_or_else(|e| e.into_inner());
+            r.client = Some(s.try_clone()?);
+            r.barrier = Some(nonce);
+            *r.dec = FrameDecoder::new();
+        }
+        let mut hello = vec![0u8];
+        frame::encode(&[&[proto::cmd::HELLO, 0], &nonce], |b| {
+            hello.extend_from_slice(b)
+        });
+        to_device.write_all(&hello).context("writing to the UART")?;
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    eprintln!(
+                        "client idle for {} s: disconnected, so the next one can be served",
+                        idle.as_secs()
+                    );
+                    break;
                 }
-                None => None,
+                Err(_) => break,
             };
-            *current.lock().unwrap_or_else(|e| e.into_inner()) = client;
-            Ok(())
-        },
-        |_, bytes| {
-            to_device.write_all(bytes).context("writing to the UART")?;
-            Ok(true)
-        },
-    )
+            to_device
+                .write_all(&buf[..n])
+                .context("writing to the UART")?;
+        }
+        route.lock().unwrap_or_else(|e| e.into_inner()).client = None;
+    }
+    Ok(0)
 }

@@ -82,7 +82,7 @@ impl Host {
             max_age,
             Some(self.now.saturating_add_signed(self.skew)),
         )?;
-        Ok(Some((due, r.map_err(|c| format!("JWKS refused ({c})")))))
+        Ok(Some((due, r.map_err(|why| format!("JWKS refused: {why}")))))
     }
 
     /// The device mints an assertion; `preset` as in `SIGN`.
@@ -185,11 +185,8 @@ impl Host {
             Some(a) => a.to_owned(),
             None => start_device()?,
         };
-        let stream = TcpStream::connect(&addr)
-            .with_context(|| format!("connecting to the device at {addr}"))?;
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
         let mut h = Host {
-            dev: DeviceClient::new(stream),
+            dev: DeviceClient::connect(&addr, std::time::Duration::from_secs(30))?,
             http: idp::agent(),
             idp,
             now: T0,

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use tokenguard::RefreshPolicy;
 
@@ -28,7 +28,7 @@ enum JwksCmd {
 pub struct FetchArgs {
     /// The JWK Set URL (e.g. https://TENANT/.well-known/jwks.json, ZITADEL's /oauth/v2/keys).
     url: String,
-    /// Write the set to this file.
+    /// Write the set to this file (atomically; a set with no usable key never replaces it).
     #[arg(long, required_unless_present = "device")]
     output: Option<PathBuf>,
     /// Stream the set into a device (`device serve` or `device qemu`) at HOST:PORT.
@@ -48,6 +48,18 @@ pub struct FetchArgs {
     json: bool,
 }
 
+/// A set that was fetched but must not replace what the file or the device holds (exit 1).
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// One fetch: `(keys usable, keys skipped, max-age)`.
 fn once(
     a: &FetchArgs,
@@ -55,10 +67,17 @@ fn once(
 ) -> anyhow::Result<(usize, usize, Option<u64>)> {
     let (body, cc) = a.limits.fetch(&a.url)?;
     let max_age = idp::max_age(cc.as_deref());
-    // Check the set with tokenguard before handing it on: a bad set never replaces a good one.
+    // Check the set with tokenguard before handing it on: a set with no usable key (or not
+    // a set at all) never replaces a good one, in the file or on the device.
     let mut set: tokenguard::KeySet<64> = tokenguard::KeySet::new();
     set.allow_mixed_key_types(true);
     let mut skipped = 0;
+    let keep = match (&a.output, &a.device) {
+        (Some(p), Some(d)) => format!("{} and the device at {d} keep", p.display()),
+        (Some(p), None) => format!("{} keeps", p.display()),
+        (None, Some(d)) => format!("the device at {d} keeps"),
+        (None, None) => "nothing changes:".into(),
+    };
     let report = set
         .load_jwks(&body, &mut |e| {
             if let tokenguard::UpdateEvent::Skipped(s) = e {
@@ -66,37 +85,69 @@ fn once(
                 eprintln!("warning: key #{} skipped: {}", s.index, s.reason);
             }
         })
-        .map_err(|e| anyhow::anyhow!("{}: not a usable JWK Set: {e}", a.url))?;
+        .map_err(|e| {
+            Refused(format!(
+                "{}: not a usable JWK Set: {e}; {keep} its keys",
+                a.url
+            ))
+        })?;
     if let Some(d) = dev.as_mut() {
         let age = max_age.and_then(|m| u32::try_from(m).ok());
         match d.load_jwks(&body, 512, age)? {
             Ok(r) => {
-                if usize::from(r.loaded + r.unchanged) != usize::from(report.loaded) {
+                if r.loaded != report.loaded {
                     eprintln!(
-                        "note: the device kept {} keys (its capacity or rules differ)",
-                        r.loaded + r.unchanged
+                        "note: the device took {} of the {} usable keys (its key types or limits differ)",
+                        r.loaded, report.loaded
                     );
                 }
+                eprintln!(
+                    "device: {} keys in force ({} unchanged, {} removed, {} skipped)",
+                    r.loaded, r.unchanged, r.removed, r.skipped
+                );
             }
-            Err(code) => bail!("the device refused the set (code {code}); its old keys stay"),
+            Err(why) => {
+                return Err(Refused(format!(
+                    "the device refused the set: {why}; its old keys stay"
+                ))
+                .into())
+            }
         }
     }
     if let Some(p) = &a.output {
-        let tmp = p.with_extension("tmp");
-        std::fs::write(&tmp, &body).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, p).with_context(|| format!("writing {}", p.display()))?;
+        write_atomically(p, &body)?;
     }
     Ok((usize::from(report.loaded), skipped, max_age))
+}
+
+/// Writes `data` to a temporary file beside `path`, flushes it to disk, then renames it over
+/// `path`: readers see the old file or the new one, never a part.
+pub fn write_atomically(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file name", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::anyhow!("writing {}: {e}", path.display())
+    })
 }
 
 pub fn run(args: JwksArgs) -> anyhow::Result<i32> {
     let JwksCmd::Fetch(a) = args.cmd;
     let mut dev = match &a.device {
         Some(addr) => {
-            let s = TcpStream::connect(addr)
-                .with_context(|| format!("connecting to the device at {addr}"))?;
-            s.set_read_timeout(Some(Duration::from_secs(30)))?;
-            let mut d = DeviceClient::new(s);
+            let mut d = DeviceClient::connect(addr, Duration::from_secs(30))?;
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_secs();
@@ -147,7 +198,13 @@ pub fn run(args: JwksArgs) -> anyhow::Result<i32> {
                 }
                 p.retry_after
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                if e.is::<Refused>() {
+                    eprintln!("error: {e:#}");
+                    return Ok(1);
+                }
+                return Err(e);
+            }
         };
         if !a.watch || (a.count > 0 && fetches >= a.count) {
             return Ok(0);

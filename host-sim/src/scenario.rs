@@ -34,7 +34,6 @@
 //! | `skew` | `seconds` | `ok` (the device's clock runs that far ahead of the IdP's) |
 //! | `flood` | `count` | `key_not_found` when every token with an unknown `kid` got it |
 
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -365,9 +364,7 @@ fn boot_qemu(elf: &std::path::Path) -> anyhow::Result<(Qemu, String)> {
         .stderr(Stdio::null());
     let (child, addr) = spawn_listening(&mut cmd)?;
     let q = Qemu(child);
-    let s = TcpStream::connect(&addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut c = crate::client::DeviceClient::new(s);
+    let mut c = crate::client::DeviceClient::connect(&addr, Duration::from_secs(30))?;
     c.info().context("the firmware did not answer INFO")?;
     Ok((q, addr))
 }

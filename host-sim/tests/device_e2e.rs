@@ -19,7 +19,13 @@ impl Drop for Proc {
     }
 }
 
-fn connect(addr: &str) -> TcpStream {
+/// A client with its session started (`HELLO`).
+fn connect(addr: &str) -> DeviceClient<TcpStream> {
+    DeviceClient::connect(addr, Duration::from_secs(30)).unwrap()
+}
+
+/// A bare TCP stream, for clients that do things the Rust client never does.
+fn raw(addr: &str) -> TcpStream {
     let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s
@@ -40,13 +46,13 @@ fn start_device(args: &[&str]) -> (Proc, String) {
 
 fn start_sim() -> (Proc, DeviceClient<TcpStream>) {
     let (p, addr) = start_device(&["serve"]);
-    (p, DeviceClient::new(connect(&addr)))
+    (p, connect(&addr))
 }
 
 fn start_qemu() -> (Proc, DeviceClient<TcpStream>) {
     let (p, addr) = start_qemu_addr();
     // The firmware may still be booting; the INFO round trip in the callers waits for it.
-    (p, DeviceClient::new(connect(&addr)))
+    (p, connect(&addr))
 }
 
 fn start_qemu_addr() -> (Proc, String) {
@@ -68,7 +74,7 @@ fn script(c: &mut DeviceClient<TcpStream>) -> Vec<(String, String)> {
     let mut out = vec![];
     let info = c.info().unwrap();
     assert_eq!(info.key_capacity, 8);
-    assert_eq!(info.protocol, 1);
+    assert_eq!(info.protocol, 2);
     c.set_time(NOW).unwrap();
     c.set_policy(&Policy::new(0, ISS, AUD)).unwrap();
     let mut strict = Policy::new(1, ISS, AUD);
@@ -213,12 +219,50 @@ fn script(c: &mut DeviceClient<TcpStream>) -> Vec<(String, String)> {
         "after bad jwks".into(),
         c.verify(0, &tokens[1].2).unwrap().code().into(),
     ));
+    // A complete but empty set is refused too: the device keeps what it has.
+    out.push((
+        "empty jwks".into(),
+        format!("{:?}", c.load_jwks(br#"{"keys":[]}"#, 5, None).unwrap()),
+    ));
+    out.push((
+        "after empty jwks".into(),
+        c.verify(0, &tokens[0].2).unwrap().code().into(),
+    ));
+    // An RSA-2048 signing key with its CRT members is longer than a frame: it is uploaded
+    // in chunks, and both RS256 and PS256 assertions verify.
+    let mut algs = vec![];
+    for alg in [tokenguard::Algorithm::Rs256, tokenguard::Algorithm::Ps256] {
+        let jwk = tokenguard_tests::keys::key(alg).private.to_string();
+        assert!(jwk.len() > 1015, "{} bytes", jwk.len());
+        let got = c.set_signing_key(&jwk).unwrap();
+        c.set_time(NOW).unwrap();
+        let jwt = c
+            .sign(0, 300, 0, &[0x5a; 32], "dev", "https://api.example", "")
+            .unwrap()
+            .unwrap();
+        let signer = tokenguard::sign::SigningKey::from_jwk(jwk.as_bytes()).unwrap();
+        let v = tokenguard::Validation::new(
+            tokenguard::Expect::One("dev"),
+            tokenguard::Expect::One("https://api.example"),
+        );
+        let mut work = vec![0u8; jwt.len()];
+        tokenguard::verify_jwt::<tokenguard::crypto::Ring, _>(
+            &signer.public_jwk().unwrap(),
+            jwt.as_bytes(),
+            &v,
+            NOW,
+            &mut work,
+        )
+        .unwrap();
+        algs.push(got.name());
+    }
+    out.push(("rsa signing key".into(), algs.join(" ")));
     // The device's own key signs a ZITADEL assertion; deterministic ECDSA (no entropy)
     // gives the same token on the simulator and the firmware.
     let d = tokenguard_tests::b64(&[0x42; 32]);
     let alg = c
         .set_signing_key(&format!(
-            r#"{{"kty":"EC","crv":"P-256","kid":"dev-key","d":"{d}","x":"x","y":"y"}}"#
+            r#"{{"kty":"EC","crv":"P-256","kid":"dev-key","d":"{d}"}}"#
         ))
         .unwrap();
     out.push(("signing key".into(), alg.name().into()));
@@ -266,10 +310,11 @@ fn script(c: &mut DeviceClient<TcpStream>) -> Vec<(String, String)> {
     out.push((
         "stats".into(),
         format!(
-            "ok={} rejected={} bad_frames={}",
+            "ok={} rejected={} bad_frames={} updates_refused={}",
             st.accepted,
             st.rejected.iter().sum::<u32>(),
-            st.bad_frames
+            st.bad_frames,
+            st.updates_refused
         ),
     ));
     out
@@ -305,12 +350,24 @@ fn check(run: &[(String, String)]) {
     assert_eq!(get("load hs"), "Ok(3)");
     assert_eq!(get("load weak"), "Err(SymmetricKeySize)");
     assert_eq!(get("garbage frame"), "0xff/0x30");
-    assert_eq!(get("bad jwks"), "Err(0)");
+    assert_eq!(
+        get("bad jwks"),
+        "Err(JwksRefusal { code: 0, needed: 0, free: 0, report: None })"
+    );
+    assert_eq!(
+        get("empty jwks"),
+        "Err(JwksRefusal { code: 5, needed: 0, free: 0, report: Some(LoadReport { loaded: 0, unchanged: 0, skipped: 0, removed: 0, skips: [] }) })"
+    );
+    assert_eq!(get("after empty jwks"), "accept");
+    assert_eq!(get("rsa signing key"), "RS256 PS256");
     assert_eq!(
         get("keys"),
         r#"[("es", false), ("ed", false), ("hs", true)]"#
     );
-    assert_eq!(get("stats"), "ok=6 rejected=9 bad_frames=1");
+    assert_eq!(
+        get("stats"),
+        "ok=7 rejected=9 bad_frames=1 updates_refused=1"
+    );
     assert_eq!(get("signing key"), "ES256");
     assert_eq!(get("signed verifies"), "true");
     assert_eq!(get("sign too long"), "Err(51)");
@@ -327,7 +384,7 @@ fn simulated_device_serves_the_protocol() {
 fn state_survives_a_new_client(addr: &str) {
     let key = [9u8; 32];
     {
-        let mut c = DeviceClient::new(connect(addr));
+        let mut c = connect(addr);
         c.set_time(NOW).unwrap();
         c.set_policy(&Policy::new(2, ISS, AUD)).unwrap();
         let jwk = format!(
@@ -336,7 +393,7 @@ fn state_survives_a_new_client(addr: &str) {
         );
         assert!(c.load_jwk(&jwk, false).unwrap().is_ok());
     }
-    let mut c = DeviceClient::new(connect(addr));
+    let mut c = connect(addr);
     let claims = format!(r#"{{"iss":"{ISS}","aud":"{AUD}","exp":{}}}"#, NOW + 60);
     let token = mint::hs256(&key, r#"{"alg":"HS256","kid":"kept"}"#, &claims);
     assert_eq!(c.verify(2, &token).unwrap().code(), "accept");
@@ -409,7 +466,7 @@ fn demo_gives_identical_verdicts_on_the_firmware() {
     let (_q, addr) = start_qemu_addr();
     {
         // Wait for the firmware to boot, then hand the UART to the demo.
-        let mut c = DeviceClient::new(connect(&addr));
+        let mut c = connect(&addr);
         assert_eq!(c.info().unwrap().key_capacity, 8);
     }
     let fw = demo_json(Some(&addr));
@@ -449,7 +506,7 @@ fn es256_rs256_firmware_refuses_the_other_algorithms() {
         "TOKENGUARD_FIRMWARE_ES256_RS256_ELF must name the es256-rs256 firmware (cargo xtask ci sets it)",
     );
     let (_q, addr) = start_qemu_elf(&elf);
-    let mut c = DeviceClient::new(connect(&addr));
+    let mut c = connect(&addr);
     let info = c.info().unwrap();
     assert_eq!(
         info.algorithms,
@@ -487,4 +544,204 @@ fn es256_rs256_firmware_refuses_the_other_algorithms() {
             ("EdDSA", "alg_not_allowed"),
         ]
     );
+}
+
+/// Client A sends 3 bytes of a frame and hangs up; client B, even a naive one that sends no
+/// `HELLO` and no leading delimiter, gets the proper answer to its first request.
+fn a_half_frame_does_not_reach_the_next_client(addr: &str, rounds: usize) {
+    use std::io::Write;
+    let mut info = Vec::new();
+    tokenguard::device::frame::encode(&[&[0x01, 7]], |b| info.extend_from_slice(b));
+    for round in 0..rounds {
+        let mut a = raw(addr);
+        a.write_all(&info[..3]).unwrap();
+        drop(a);
+        let mut b = DeviceClient::new(raw(addr));
+        b.send_raw(&info).unwrap();
+        let (cmd, seq, status, _) = b.read_frame().unwrap();
+        assert_eq!((cmd, seq, status), (0x81, 7, 0), "round {round}");
+    }
+    // And the Rust client's own first request (HELLO, then INFO) after a half frame.
+    let mut a = raw(addr);
+    a.write_all(&info[..3]).unwrap();
+    drop(a);
+    assert_eq!(connect(addr).info().unwrap().protocol, 2);
+}
+
+#[test]
+fn a_half_frame_does_not_reach_the_next_client_of_the_simulator() {
+    let (_p, addr) = start_device(&["serve"]);
+    a_half_frame_does_not_reach_the_next_client(&addr, 300);
+}
+
+#[test]
+#[ignore = "needs QEMU and the firmware ELF (run by `cargo xtask ci`)"]
+fn a_half_frame_does_not_reach_the_next_client_of_the_firmware() {
+    let (_q, addr) = start_qemu_addr();
+    connect(&addr).info().unwrap(); // booted
+    a_half_frame_does_not_reach_the_next_client(&addr, 30);
+}
+
+/// Client A sends VERIFY (seq 1) with a good token and hangs up without reading; client B
+/// sends VERIFY (seq 1) with a forged token and, like a naive client, takes the first reply
+/// with that command and seq. It must be its own verdict, every time.
+fn no_client_receives_another_clients_verdict(addr: &str, rounds: usize) {
+    use std::io::Write;
+    let key = [3u8; 32];
+    {
+        let mut c = connect(addr);
+        c.set_time(NOW).unwrap();
+        c.set_policy(&Policy::new(3, ISS, AUD)).unwrap();
+        let jwk = format!(
+            r#"{{"kty":"oct","kid":"race","alg":"HS256","k":"{}"}}"#,
+            tokenguard_tests::b64(&key)
+        );
+        assert!(c.load_jwk(&jwk, false).unwrap().is_ok());
+    }
+    let claims = format!(r#"{{"iss":"{ISS}","aud":"{AUD}","exp":{}}}"#, NOW + 3600);
+    let good = mint::hs256(&key, r#"{"alg":"HS256","kid":"race"}"#, &claims);
+    let forged = mint::hs256(&[4u8; 32], r#"{"alg":"HS256","kid":"race"}"#, &claims);
+    let verify = |token: &str| {
+        let mut f = Vec::new();
+        tokenguard::device::frame::encode(&[&[0x21, 1, 3], token.as_bytes()], |b| {
+            f.extend_from_slice(b)
+        });
+        f
+    };
+    let (good, forged) = (verify(&good), verify(&forged));
+    let mut accepted = 0;
+    for _ in 0..rounds {
+        let mut a = raw(addr);
+        a.write_all(&good).unwrap();
+        drop(a);
+        let mut b = DeviceClient::new(raw(addr));
+        b.send_raw(&forged).unwrap();
+        let status = loop {
+            let (cmd, seq, status, _) = b.read_frame().unwrap();
+            if (cmd, seq) == (0xA1, 1) {
+                break status;
+            }
+        };
+        if status == 0 {
+            accepted += 1;
+        } else {
+            assert_eq!(
+                tokenguard::device::proto::token_code(status),
+                Some("bad_signature")
+            );
+        }
+    }
+    assert_eq!(accepted, 0, "forged tokens accepted in {rounds} rounds");
+}
+
+#[test]
+fn no_client_of_the_simulator_receives_another_clients_verdict() {
+    let (_p, addr) = start_device(&["serve"]);
+    no_client_receives_another_clients_verdict(&addr, 100);
+}
+
+#[test]
+#[ignore = "needs QEMU and the firmware ELF (run by `cargo xtask ci`)"]
+fn no_client_of_the_firmware_receives_another_clients_verdict() {
+    let (_q, addr) = start_qemu_addr();
+    no_client_receives_another_clients_verdict(&addr, 100);
+}
+
+/// The simulator serves clients concurrently: an idle client does not hold up the next.
+#[test]
+fn an_idle_client_does_not_block_the_simulator() {
+    let (_p, addr) = start_device(&["serve"]);
+    let mut idle = connect(&addr);
+    let mut busy = connect(&addr);
+    assert_eq!(busy.info().unwrap().protocol, 2);
+    busy.set_time(NOW).unwrap();
+    assert!(idle.info().unwrap().clock_set);
+}
+
+/// The QEMU bridge serves one client at a time; an idle one is disconnected after the idle
+/// timeout so the next is served.
+#[test]
+#[ignore = "needs QEMU and the firmware ELF (run by `cargo xtask ci`)"]
+fn an_idle_client_gives_up_the_firmware_after_the_timeout() {
+    let elf = std::env::var("TOKENGUARD_FIRMWARE_ELF").unwrap();
+    let (_q, addr) = start_device(&["qemu", "--elf", &elf, "--idle-timeout", "2"]);
+    let mut idle = connect(&addr);
+    idle.info().unwrap();
+    let t = std::time::Instant::now();
+    let mut next = connect(&addr);
+    assert_eq!(next.info().unwrap().protocol, 2);
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(15),
+        "{waited:?}"
+    );
+    assert!(idle.info().is_err(), "the idle client was disconnected");
+}
+
+/// `(pid, command name)` of every process below `pid`.
+fn descendants(pid: u32) -> Vec<(u32, String)> {
+    let mut parent = std::collections::HashMap::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`; comm may hold spaces.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let ppid: u32 = stat[close + 2..]
+            .split(' ')
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        parent.insert(p, (ppid, comm));
+    }
+    let mut out = vec![];
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        for (c, (pp, comm)) in &parent {
+            if *pp == p {
+                out.push((*c, comm.clone()));
+                todo.push(*c);
+            }
+        }
+    }
+    out
+}
+
+/// SIGTERM (and SIGINT) on `device qemu` stops QEMU and defmt-print with it.
+#[test]
+#[ignore = "needs QEMU and the firmware ELF (run by `cargo xtask ci`)"]
+fn stopping_device_qemu_leaves_nothing_running() {
+    for signal in ["TERM", "INT"] {
+        let (mut q, addr) = start_qemu_addr();
+        connect(&addr).info().unwrap();
+        let pid = q.0.id();
+        let below = descendants(pid);
+        let names: Vec<&str> = below.iter().map(|(_, n)| n.as_str()).collect();
+        assert!(names.contains(&"qemu-system-arm"), "{names:?}");
+        assert!(names.contains(&"defmt-print"), "{names:?}");
+        let st = Command::new("kill")
+            .args(["-s", signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let status = q.0.wait().unwrap();
+        assert!(!status.success(), "{signal}: {status:?}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let alive = |p: u32| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .map(|s| !s.contains(") Z "))
+                .unwrap_or(false)
+        };
+        while below.iter().any(|(p, _)| alive(*p)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let left: Vec<_> = below.iter().filter(|(p, _)| alive(*p)).collect();
+        assert!(left.is_empty(), "{signal}: still running: {left:?}");
+    }
 }

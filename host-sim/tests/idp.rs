@@ -369,7 +369,8 @@ fn jwks_fetch_into_a_file_and_a_device() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut dev =
-        tokenguard_sim::client::DeviceClient::new(std::net::TcpStream::connect(&addr).unwrap());
+        tokenguard_sim::client::DeviceClient::connect(&addr, std::time::Duration::from_secs(10))
+            .unwrap();
     let keys = dev.list_keys().unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].0, "idp-key-1");
@@ -400,7 +401,7 @@ fn jwks_fetch_into_a_file_and_a_device() {
         ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("not a usable JWK Set"),
         "{}",
@@ -410,6 +411,99 @@ fn jwks_fetch_into_a_file_and_a_device() {
         serde_json::from_str::<Value>(&std::fs::read_to_string(&out).unwrap()).unwrap(),
         saved
     );
+}
+
+/// Serves `body` as `application/json` to every request, on a loopback port.
+fn serve_body(body: String) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks.json", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// A fetched set with no usable key (empty, or only unusable keys), or one larger than the
+/// device's free slots, is refused with exit 1: the file and the device keep what they had.
+#[test]
+fn jwks_fetch_never_replaces_keys_with_an_unusable_set() {
+    let idp = start();
+    let good = format!("{}/oauth/v2/keys", idp.url);
+    let dir = std::env::temp_dir().join(format!("tokenguard-refuse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("jwks.json");
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || tokenguard_sim::device_cmd::serve::<8>(l));
+    let fetch = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+            .args(["jwks", "fetch", url, "--output", out.to_str().unwrap()])
+            .args(["--device", &addr])
+            .output()
+            .unwrap()
+    };
+    let o = fetch(&good);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let saved = std::fs::read(&out).unwrap();
+    let device_keys = || {
+        let mut dev = tokenguard_sim::client::DeviceClient::connect(
+            &addr,
+            std::time::Duration::from_secs(10),
+        )
+        .unwrap();
+        dev.list_keys()
+            .unwrap()
+            .into_iter()
+            .map(|k| k.0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(device_keys(), ["idp-key-1"]);
+    let rsa_1024 = r#"{"kty":"RSA","kid":"weak","n":"xPb1xhUhj_ydZBq9kPio6967waW9Um8s1wH_c96ani96Xg1l1AF4abFhNShcH6U2fw0dK8b2RhazriP9eftMyO7kyv0rUTKMQekErtQXM8yPkkwB4itsDemjbnd5CAsLv3NdjcmoNpZIldfemZmUyNppnNcqX1Ogt4aHfnksAGE","e":"AQAB"}"#;
+    let off_curve = r#"{"kty":"EC","crv":"P-256","kid":"off","x":"YP7UuiVanTHJYet0xjVtaMBJuJI7Yfps5mliLmDyn7Y","y":"eQP-EAi4vJmkGunpVii8ZPLxsgwtfp9Rd6PClNRGIpo"}"#;
+    for (set, why) in [
+        (r#"{"keys":[]}"#.to_string(), "holds no usable key"),
+        (format!(r#"{{"keys":[{rsa_1024}]}}"#), "holds no usable key"),
+        (
+            format!(r#"{{"keys":[{off_curve}]}}"#),
+            "holds no usable key",
+        ),
+    ] {
+        let o = fetch(&serve_body(set.clone()));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{set}: {err}");
+        assert!(err.contains(why), "{set}: {err}");
+        assert!(err.contains("keep"), "{set}: {err}");
+        assert_eq!(std::fs::read(&out).unwrap(), saved, "{set}");
+        assert_eq!(device_keys(), ["idp-key-1"], "{set}");
+    }
+    // Ten good keys: tokenguard's own check takes them, the 8-slot device (one slot in use)
+    // cannot stage them next to its key: it refuses, and the file is not written either.
+    let ten: Vec<String> = (0..10)
+        .map(|i| {
+            format!(
+                r#"{{"kty":"oct","kid":"k{i}","alg":"HS256","k":"{}"}}"#,
+                tokenguard_tests::b64(&[i as u8 + 1; 32])
+            )
+        })
+        .collect();
+    let o = fetch(&serve_body(format!(r#"{{"keys":[{}]}}"#, ten.join(","))));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the device refused the set: the JWK Set does not fit: 10 new keys need a slot and 7 are free"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), saved);
+    assert_eq!(device_keys(), ["idp-key-1"]);
 }
 
 #[test]

@@ -42,22 +42,36 @@ pub struct Uart {
     base: usize,
 }
 
+const UART0: usize = 0x4000_4000;
 const UART_DATA: usize = 0x00;
 const UART_STATE: usize = 0x04;
 const UART_CTRL: usize = 0x08;
+const UART_INTCLEAR: usize = 0x0C;
 const UART_BAUDDIV: usize = 0x10;
 const STATE_TX_FULL: u32 = 1 << 0;
 const STATE_RX_FULL: u32 = 1 << 1;
+/// CTRL: TX enable, RX enable, RX interrupt enable.
+const CTRL_TX_RX_RXINT: u32 = 0b1011;
+/// UART0's receive interrupt on the AN386 image (IRQ 0; its transmit interrupt is IRQ 1).
+const UART0_RX_IRQ: u32 = 0;
+/// NVIC interrupt set-enable register 0.
+const NVIC_ISER0: usize = 0xE000_E100;
 
 impl Uart {
-    /// UART0 of the AN386 image, enabled for TX and RX.
+    /// UART0 of the AN386 image, enabled for TX and RX, with its receive interrupt on so
+    /// that [`embedded_io::Read::read`] sleeps (`wfi`) until a byte arrives instead of
+    /// polling: under QEMU, polling holds the emulator's I/O lock and lets bytes in at
+    /// about 4 ms each.
     ///
     /// # Safety
     /// Only one `Uart` for a given base address may exist (it owns the registers).
     pub unsafe fn uart0() -> Self {
-        let u = Uart { base: 0x4000_4000 };
+        let u = Uart { base: UART0 };
         u.write_reg(UART_BAUDDIV, 16);
-        u.write_reg(UART_CTRL, 0b11);
+        u.write_reg(UART_CTRL, CTRL_TX_RX_RXINT);
+        // SAFETY: NVIC ISER0 is write-1-to-enable; enabling IRQ 0 only lets UART0's receive
+        // interrupt run `DefaultHandler`, which acknowledges it.
+        unsafe { write_volatile(NVIC_ISER0 as *mut u32, 1 << UART0_RX_IRQ) };
         u
     }
 
@@ -108,6 +122,11 @@ impl embedded_io::Read for Uart {
                 if n == buf.len() {
                     break;
                 }
+            }
+            if n == 0 {
+                // Sleep until the receive interrupt (or the 1 kHz SysTick, which bounds the
+                // wait if a byte landed between the check above and this instruction).
+                cortex_m::asm::wfi();
             }
         }
         Ok(n)
@@ -278,6 +297,15 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         None => defmt::error!("panic"),
     }
     exit(101)
+}
+
+/// Device interrupts: only UART0's receive interrupt is enabled; acknowledging it is all
+/// there is to do (the byte is read by [`Uart::read`], which the interrupt woke).
+#[cortex_m_rt::exception]
+unsafe fn DefaultHandler(_irqn: i16) {
+    // SAFETY: UART0's INTCLEAR register, write-1-to-clear; clearing the receive interrupt
+    // does not touch the received byte.
+    unsafe { write_volatile((UART0 + UART_INTCLEAR) as *mut u32, STATE_RX_FULL) };
 }
 
 #[cortex_m_rt::exception]

@@ -4,9 +4,6 @@
 #![no_std]
 #![no_main]
 
-use core::mem::MaybeUninit;
-use core::ptr::addr_of_mut;
-
 use cortex_m_rt::entry;
 use embedded_io::{Read, Write};
 use tokenguard::device::{Clock, Device};
@@ -17,10 +14,6 @@ use tokenguard_firmware::{self as board, SysTickClock, Uart};
 pub const KEYS: usize = 8;
 pub const FRAME: usize = 1024;
 
-/// Initialized at run time (in `.uninit`, so the image carries no copy of its 10 KB).
-#[link_section = ".uninit.DEVICE"]
-static mut DEVICE: MaybeUninit<Device<KEYS, FRAME>> = MaybeUninit::uninit();
-
 #[entry]
 fn main() -> ! {
     board::paint_stack();
@@ -30,9 +23,11 @@ fn main() -> ! {
     let mut clock = SysTickClock::start(cp.SYST);
     // SAFETY: the only UART0 handle in this program.
     let mut uart = unsafe { Uart::uart0() };
-    // SAFETY: DEVICE is only touched here, from the single thread of `main`, and is written
-    // before it is read.
-    let dev = unsafe { (*addr_of_mut!(DEVICE)).write(Device::new(RefreshPolicy::DEFAULT)) };
+    // The device lives in this frame, which never returns: built in place, it is counted
+    // once, in the stack figure (a static would be built on the stack and copied, and
+    // cost its size twice).
+    let mut device: Device<KEYS, FRAME> = Device::new(RefreshPolicy::DEFAULT);
+    let dev = &mut device;
     defmt::info!(
         "tokenguard device: {} key slots, payloads up to {} bytes, static RAM {} bytes",
         KEYS,

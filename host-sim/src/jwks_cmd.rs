@@ -101,9 +101,13 @@ fn once(
                         r.loaded, report.loaded
                     );
                 }
+                let keys = |n: u16| if n == 1 { "1 key".into() } else { format!("{n} keys") };
                 eprintln!(
-                    "device: {} keys in force ({} unchanged, {} removed, {} skipped)",
-                    r.loaded, r.unchanged, r.removed, r.skipped
+                    "device: {} in force ({} unchanged, {} removed, {} skipped)",
+                    keys(r.loaded),
+                    r.unchanged,
+                    r.removed,
+                    r.skipped
                 );
             }
             Err(why) => {

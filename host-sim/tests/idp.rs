@@ -367,7 +367,24 @@ fn jwks_fetch_into_a_file_and_a_device() {
         .args(["jwks", "fetch", &url, "--device", &addr])
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("device: 1 key in force (0 unchanged, 0 removed, 0 skipped)"),
+        "{err}"
+    );
+    assert!(!err.contains("note:"), "{err}");
+    // Fetched again: the same key, kept in its slot and counted once.
+    let o = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+        .args(["jwks", "fetch", &url, "--device", &addr])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("device: 1 key in force (1 unchanged, 0 removed, 0 skipped)"),
+        "{err}"
+    );
+    assert!(!err.contains("note:"), "{err}");
     let mut dev =
         tokenguard_sim::client::DeviceClient::connect(&addr, std::time::Duration::from_secs(10))
             .unwrap();

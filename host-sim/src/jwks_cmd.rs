@@ -101,7 +101,13 @@ fn once(
                         r.loaded, report.loaded
                     );
                 }
-                let keys = |n: u16| if n == 1 { "1 key".into() } else { format!("{n} keys") };
+                let keys = |n: u16| {
+                    if n == 1 {
+                        "1 key".into()
+                    } else {
+                        format!("{n} keys")
+                    }
+                };
                 eprintln!(
                     "device: {} in force ({} unchanged, {} removed, {} skipped)",
                     keys(r.loaded),

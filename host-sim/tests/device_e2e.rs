@@ -356,7 +356,7 @@ fn check(run: &[(String, String)]) {
     );
     assert_eq!(
         get("empty jwks"),
-        "Err(JwksRefusal { code: 5, needed: 0, free: 0, report: Some(LoadReport { loaded: 0, unchanged: 0, skipped: 0, removed: 0, skips: [] }) })"
+        "Err(JwksRefusal { code: 5, needed: 0, free: 5, report: Some(LoadReport { loaded: 0, unchanged: 0, skipped: 0, removed: 0, skips: [] }) })"
     );
     assert_eq!(get("after empty jwks"), "accept");
     assert_eq!(get("rsa signing key"), "RS256 PS256");

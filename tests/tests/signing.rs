@@ -127,12 +127,29 @@ fn private_jwks_import() {
     let h = SigningKey::from_jwk(oct.as_bytes()).unwrap();
     assert_eq!(h.alg(), alg::HS384);
     let ed = format!(
-        r#"{{"kty":"OKP","crv":"Ed25519","d":"{}","x":"x"}}"#,
+        r#"{{"kty":"OKP","crv":"Ed25519","d":"{}"}}"#,
         tokenguard_tests::b64(&[4; 32])
     );
+    let ed = SigningKey::from_jwk(ed.as_bytes()).unwrap();
+    assert_eq!(ed.alg(), alg::EDDSA);
+    // With its public member: it must be the key's own.
+    let mut buf = [0u8; 256];
+    let public: serde_json::Value =
+        serde_json::from_str(ed.public_jwk().unwrap().to_json(&mut buf, false).unwrap()).unwrap();
+    let x = public["x"].as_str().unwrap();
+    let d = tokenguard_tests::b64(&[4; 32]);
+    let with_x = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}"}}"#);
     assert_eq!(
-        SigningKey::from_jwk(ed.as_bytes()).unwrap().alg(),
+        SigningKey::from_jwk(with_x.as_bytes()).unwrap().alg(),
         alg::EDDSA
+    );
+    let other_x = format!(
+        r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{}"}}"#,
+        tokenguard_tests::b64(&[9; 32])
+    );
+    assert_eq!(
+        SigningKey::from_jwk(other_x.as_bytes()).unwrap_err(),
+        SignError::KeyRejected(tokenguard::KeyError::KeyMismatch)
     );
 }
 

@@ -196,16 +196,21 @@ pub fn parse(json: &[u8], max_depth: u8) -> Result<Header<'_>, Error> {
     Ok(Header { alg, kid, typ, cty })
 }
 
-/// Media-type comparison for `typ`/`cty` (RFC 7515 §4.1.9): case-insensitive, and an
-/// `application/` prefix may be left out on either side.
+/// Media-type comparison for `typ`/`cty` (RFC 7515 §4.1.9): case-insensitive, and a value
+/// with no `/` means the same as with `application/` in front of it (`JWT` is
+/// `application/JWT`). Only then: `application/text/plain` is not `text/plain`, and `x/y`
+/// is not `application/x/y`.
 pub fn media_type_matches(actual: JsonStr<'_>, expected: &str) -> bool {
     let mut buf = [0u8; 128];
     let Some(a) = actual.decode_into(&mut buf) else {
         return false;
     };
+    // Both sides in their short form: `application/` dropped where what follows has no `/`.
     let strip = |s: &'_ str| -> usize {
         const P: &str = "application/";
-        if s.len() >= P.len() && s.get(..P.len()).is_some_and(|h| h.eq_ignore_ascii_case(P)) {
+        let prefixed =
+            s.len() >= P.len() && s.get(..P.len()).is_some_and(|h| h.eq_ignore_ascii_case(P));
+        if prefixed && !s.get(P.len()..).unwrap_or("").contains('/') {
             P.len()
         } else {
             0
@@ -296,5 +301,18 @@ mod tests {
         assert!(media_type_matches(s("application/at+jwt"), "at+JWT"));
         assert!(media_type_matches(s("at+jwt"), "application/at+jwt"));
         assert!(!media_type_matches(s("at+jwt"), "JWT"));
+        // The prefix is implied only before a value with no other `/` (both directions).
+        assert!(!media_type_matches(
+            s("text/plain"),
+            "application/text/plain"
+        ));
+        assert!(!media_type_matches(
+            s("application/text/plain"),
+            "text/plain"
+        ));
+        assert!(!media_type_matches(s("application/x/y"), "x/y"));
+        assert!(!media_type_matches(s("x/y"), "application/x/y"));
+        assert!(media_type_matches(s("Application/X/Y"), "application/x/y"));
+        assert!(media_type_matches(s("text/plain"), "TEXT/plain"));
     }
 }

@@ -80,7 +80,7 @@ fn big_jwks() -> String {
     keys.push(w);
     keys.push(serde_json::json!({"kty":"oct","kid":"enc","use":"enc","k": tokenguard_tests::b64(&[1u8; 32])}));
     keys.push(serde_json::json!({"kty":"XYZ","kid":"unknown-kty"}));
-    keys.push(serde_json::json!({"kty":"EC","kid":"p521","crv":"P-521","x":"AA","y":"AA"}));
+    keys.push(serde_json::json!({"kty":"EC","kid":"p192","crv":"P-192","x":"AA","y":"AA"}));
     keys.push(serde_json::json!({"kty":"RSA","kid":"broken","n":"@@@","e":"AQAB"}));
     let mut bad = corpus.doc["meta"]["keys"]["ec-1"].clone();
     bad["kid"] = "off-curve".into();
@@ -139,7 +139,7 @@ fn loads_many_keys_and_warns_about_unusable_ones() {
         ("weak", "RSA modulus"),
         ("enc", "use is not sig"),
         ("unknown-kty", "unsupported kty"),
-        ("p521", "unsupported crv"),
+        ("p192", "unsupported crv"),
         ("broken", "base64url"),
         ("off-curve", "not on the curve"),
     ] {
@@ -292,4 +292,67 @@ fn batch_mode_matches_the_core_on_the_whole_corpus() {
         accepted, 8,
         "4 controls + exp-now + exp-float + typ-unexpected + ecdsa-highS"
     );
+}
+
+/// `--typ` assumes the `application/` prefix only for a value with no other `/` (RFC 7515
+/// §4.1.9), in both directions.
+#[test]
+fn typ_prefix_is_implied_only_without_another_slash() {
+    let key = [5u8; 32];
+    let jwks = tmp(
+        "typ-jwks.json",
+        &format!(
+            r#"{{"keys":[{{"kty":"oct","kid":"t","alg":"HS256","k":"{}"}}]}}"#,
+            tokenguard_tests::b64(&key)
+        ),
+    );
+    let claims = r#"{"iss":"i","aud":"a","exp":4102444800}"#;
+    let token = |typ: &str| {
+        tokenguard_tests::mint::hs256(
+            &key,
+            format!(r#"{{"alg":"HS256","kid":"t","typ":"{typ}"}}"#),
+            claims,
+        )
+    };
+    let verdict = |typ_in_token: &str, flag: &str| {
+        let out = bin()
+            .args([
+                "verify",
+                "--jwks",
+                jwks.to_str().unwrap(),
+                "--iss",
+                "i",
+                "--aud",
+                "a",
+            ])
+            .args(["--typ", flag, &token(typ_in_token)])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (in_token, flag) in [
+        ("text/plain", "application/text/plain"),
+        ("application/x/y", "x/y"),
+    ] {
+        let (code, err) = verdict(in_token, flag);
+        assert_eq!(code, Some(1), "{in_token} vs --typ {flag}: {err}");
+        assert!(err.starts_with("error: wrong_type: "), "{err}");
+        let (code, err) = verdict(flag, in_token);
+        assert_eq!(code, Some(1), "{flag} vs --typ {in_token}: {err}");
+        assert!(err.starts_with("error: wrong_type: "), "{err}");
+    }
+    for (in_token, flag) in [
+        ("at+jwt", "application/at+jwt"),
+        ("application/at+jwt", "AT+JWT"),
+        ("text/plain", "Text/Plain"),
+    ] {
+        assert_eq!(
+            verdict(in_token, flag).0,
+            Some(0),
+            "{in_token} vs --typ {flag}"
+        );
+    }
 }

@@ -76,6 +76,8 @@ fn aws_lc_raw(f: &Fixture) -> RawVerify {
             let alg = match curve {
                 Curve::P256 => &s::ECDSA_P256_SHA256_FIXED,
                 Curve::P384 => &s::ECDSA_P384_SHA384_FIXED,
+                Curve::P521 => &s::ECDSA_P521_SHA512_FIXED,
+                Curve::Secp256k1 => &s::ECDSA_P256K1_SHA256_FIXED,
             };
             let pk = key.sec1();
             Box::new(move |m, sig| s::UnparsedPublicKey::new(alg, &pk).verify(m, sig).is_ok())
@@ -140,6 +142,8 @@ fn aws_lc_parsed(f: &Fixture) -> RawVerify {
             let alg = match curve {
                 Curve::P256 => &s::ECDSA_P256_SHA256_FIXED,
                 Curve::P384 => &s::ECDSA_P384_SHA384_FIXED,
+                Curve::P521 => &s::ECDSA_P521_SHA512_FIXED,
+                Curve::Secp256k1 => &s::ECDSA_P256K1_SHA256_FIXED,
             };
             s::ParsedPublicKey::new(alg, key.sec1())
         }
@@ -225,6 +229,7 @@ fn jwt_simple_verify(f: &Fixture) -> PeerVerify {
                     .is_ok()
             })
         }
+        (PublicKey::Ec { curve, .. }, _) => panic!("no jwt-simple fixture on {curve:?}"),
         (PublicKey::Ed25519(pk), _) => {
             let k = Ed25519PublicKey::from_bytes(pk).expect("ed25519 key");
             Box::new(move |t| {

@@ -117,10 +117,7 @@ impl PublicKey {
             ),
             PublicKey::Ec { curve, x, y } => format!(
                 r#"{{"kty":"EC","use":"sig","alg":"{alg}","kid":"{kid}","crv":"{}","x":"{}","y":"{}"}}"#,
-                match curve {
-                    Curve::P256 => "P-256",
-                    Curve::P384 => "P-384",
-                },
+                curve.name(),
                 b64(x),
                 b64(y)
             ),

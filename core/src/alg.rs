@@ -22,6 +22,9 @@ pub enum Algorithm {
     Es256 = 9,
     Es384 = 10,
     EdDsa = 11,
+    Ed25519 = 12,
+    Es512 = 13,
+    Es256k = 14,
 }
 
 /// HMAC with SHA-256 (RFC 7518 §3.2).
@@ -48,6 +51,15 @@ pub const ES256: Algorithm = Algorithm::Es256;
 pub const ES384: Algorithm = Algorithm::Es384;
 /// Ed25519 (RFC 8037 §3.1).
 pub const EDDSA: Algorithm = Algorithm::EdDsa;
+/// Ed25519 by its fully-specified name (RFC 9864 §2.2): the same signature as `EdDSA` with an
+/// Ed25519 key, named without depending on the key.
+pub const ED25519: Algorithm = Algorithm::Ed25519;
+/// ECDSA P-521 with SHA-512, raw `r || s` of 132 bytes (RFC 7518 §3.4). Verified and signed
+/// with the `es512` feature.
+pub const ES512: Algorithm = Algorithm::Es512;
+/// ECDSA secp256k1 with SHA-256, raw `r || s` (RFC 8812 §3.2). Verified and signed with the
+/// `es256k` feature.
+pub const ES256K: Algorithm = Algorithm::Es256k;
 
 /// SHA-2 variants used by the algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,14 +96,19 @@ pub enum Family {
     EcdsaP256,
     /// EC P-384 keys.
     EcdsaP384,
+    /// EC P-521 keys.
+    EcdsaP521,
+    /// EC secp256k1 keys.
+    EcdsaSecp256k1,
     /// OKP Ed25519 keys.
     Ed25519,
 }
 
 impl Algorithm {
     /// Every algorithm, in a fixed order.
-    pub const ALL: [Algorithm; 12] = [
+    pub const ALL: [Algorithm; 15] = [
         HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EDDSA,
+        ED25519, ES512, ES256K,
     ];
 
     /// The registered `alg` name.
@@ -109,6 +126,9 @@ impl Algorithm {
             Algorithm::Es256 => "ES256",
             Algorithm::Es384 => "ES384",
             Algorithm::EdDsa => "EdDSA",
+            Algorithm::Ed25519 => "Ed25519",
+            Algorithm::Es512 => "ES512",
+            Algorithm::Es256k => "ES256K",
         }
     }
 
@@ -128,6 +148,9 @@ impl Algorithm {
             b"ES256" => ES256,
             b"ES384" => ES384,
             b"EdDSA" => EDDSA,
+            b"Ed25519" => ED25519,
+            b"ES512" => ES512,
+            b"ES256K" => ES256K,
             _ => return None,
         })
     }
@@ -146,7 +169,9 @@ impl Algorithm {
             Algorithm::Ps512 => Family::RsaPss(HashAlg::Sha512),
             Algorithm::Es256 => Family::EcdsaP256,
             Algorithm::Es384 => Family::EcdsaP384,
-            Algorithm::EdDsa => Family::Ed25519,
+            Algorithm::EdDsa | Algorithm::Ed25519 => Family::Ed25519,
+            Algorithm::Es512 => Family::EcdsaP521,
+            Algorithm::Es256k => Family::EcdsaSecp256k1,
         }
     }
 
@@ -156,6 +181,8 @@ impl Algorithm {
             Family::Hmac(h) => Some(h.output_len()),
             Family::EcdsaP256 => Some(64),
             Family::EcdsaP384 => Some(96),
+            Family::EcdsaP521 => Some(132),
+            Family::EcdsaSecp256k1 => Some(64),
             Family::Ed25519 => Some(64),
             Family::RsaPkcs1(_) | Family::RsaPss(_) => None,
         }
@@ -186,8 +213,8 @@ impl AlgSet {
     /// No algorithm.
     pub const EMPTY: AlgSet = AlgSet(0);
     /// Every algorithm the engine implements.
-    pub const ALL: AlgSet = AlgSet((1 << 12) - 1);
-    /// Asymmetric algorithms only (RS*, PS*, ES*, EdDSA).
+    pub const ALL: AlgSet = AlgSet((1 << 15) - 1);
+    /// Asymmetric algorithms only (RS*, PS*, ES*, EdDSA, Ed25519).
     pub const ASYMMETRIC: AlgSet = AlgSet(Self::ALL.0 & !0b111);
 
     /// A set from a list.
@@ -248,7 +275,8 @@ mod tests {
         assert_eq!(Algorithm::from_name(b"hs256"), None);
         assert_eq!(Algorithm::from_name(b"HS256 "), None);
         assert_eq!(Algorithm::from_name(b"HS256\0"), None);
-        assert_eq!(Algorithm::from_name(b"ES512"), None);
+        assert_eq!(Algorithm::from_name(b"ES521"), None);
+        assert_eq!(Algorithm::from_name(b"ES256k"), None);
         assert!(is_none_alg(b"nOnE"));
         assert!(!is_none_alg(b" none"));
     }
@@ -260,6 +288,10 @@ mod tests {
         assert_eq!(s.iter().count(), 2);
         assert!(!AlgSet::ASYMMETRIC.contains(HS512));
         assert!(AlgSet::ASYMMETRIC.contains(EDDSA));
+        assert!(AlgSet::ASYMMETRIC.contains(ED25519));
+        assert_eq!(ED25519.family(), EDDSA.family());
+        assert_eq!(Algorithm::from_name(b"Ed25519"), Some(ED25519));
+        assert_eq!(Algorithm::from_name(b"ED25519"), None);
         assert_eq!(AlgSet::from_bits(0xFFFF), AlgSet::ALL);
     }
 }

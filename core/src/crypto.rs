@@ -1,6 +1,6 @@
 //! Crypto backends. The verification API above them never changes; a backend is a type that
 //! implements [`Backend`], chosen per call (`verify_with::<B>`) or by default
-//! ([`DefaultBackend`]: `ring` when that feature is on, else `rustcrypto`).
+//! ([`DefaultBackend`]: [`Fastest`] when several backends are built, else the one that is).
 //!
 //! - [`RustCrypto`] (feature `rustcrypto`): pure Rust, no heap. RSA runs on this crate's own
 //!   fixed-size Montgomery arithmetic with the constants cached in the key.
@@ -8,6 +8,9 @@
 //!   inside ring and recomputes the key's Montgomery constants on every call.
 //! - [`AwsLc`] (feature `aws-lc`): AWS-LC through aws-lc-rs for hosts, with every key parsed
 //!   once when it is imported (RSA's Montgomery setup included); allocates inside AWS-LC.
+//! - [`Fastest`]: each primitive from the fastest of the backends built (AWS-LC for RSA,
+//!   ECDSA and Ed25519, the pure-Rust HMAC with its cached key state), measured by
+//!   `cargo xtask bench`.
 //!
 //! Both backends see the same pre-checked inputs (signature lengths, Ed25519 `S < L` and
 //! small-order `R`, keys validated at import), so they give the same verdict on every input;
@@ -23,6 +26,8 @@ use crate::rsa::{RsaPadding, RsaPublicKey};
 
 #[cfg(feature = "aws-lc")]
 mod aws_lc_backend;
+#[cfg(any(feature = "ring", feature = "aws-lc", feature = "rustcrypto"))]
+mod fastest;
 #[cfg(feature = "ring")]
 mod ring_backend;
 #[cfg(feature = "rustcrypto")]
@@ -36,6 +41,8 @@ pub(crate) mod sha512_compact;
 pub use aws_lc_backend::AwsLc;
 #[cfg(feature = "aws-lc")]
 pub(crate) use aws_lc_backend::Prepared;
+#[cfg(any(feature = "ring", feature = "aws-lc", feature = "rustcrypto"))]
+pub use fastest::Fastest;
 #[cfg(feature = "ring")]
 pub(crate) use ring_backend::ring_hmac_key;
 #[cfg(feature = "ring")]
@@ -57,17 +64,25 @@ pub use rustcrypto_backend::RustCrypto;
 #[cfg(feature = "rustcrypto")]
 pub(crate) use rustcrypto_backend::{hs256_state, Hs256State};
 
-/// The backend used when none is named: `Ring` if the `ring` feature is on, else `AwsLc` if
-/// `aws-lc` is, else `RustCrypto`.
-#[cfg(feature = "ring")]
+/// The backend used when none is named: [`Fastest`] when several backends are built (each
+/// primitive from the fastest of them), else the one that is.
+#[cfg(any(
+    all(feature = "ring", feature = "aws-lc"),
+    all(feature = "ring", feature = "rustcrypto"),
+    all(feature = "aws-lc", feature = "rustcrypto")
+))]
+pub type DefaultBackend = Fastest;
+/// The backend used when none is named: [`Fastest`] when several backends are built, else
+/// the one that is.
+#[cfg(all(feature = "ring", not(feature = "aws-lc"), not(feature = "rustcrypto")))]
 pub type DefaultBackend = Ring;
-/// The backend used when none is named: `Ring` if the `ring` feature is on, else `AwsLc` if
-/// `aws-lc` is, else `RustCrypto`.
-#[cfg(all(feature = "aws-lc", not(feature = "ring")))]
+/// The backend used when none is named: [`Fastest`] when several backends are built, else
+/// the one that is.
+#[cfg(all(feature = "aws-lc", not(feature = "ring"), not(feature = "rustcrypto")))]
 pub type DefaultBackend = AwsLc;
-/// The backend used when none is named: `Ring` if the `ring` feature is on, else `AwsLc` if
-/// `aws-lc` is, else `RustCrypto`.
-#[cfg(all(feature = "rustcrypto", not(any(feature = "ring", feature = "aws-lc"))))]
+/// The backend used when none is named: [`Fastest`] when several backends are built, else
+/// the one that is.
+#[cfg(all(feature = "rustcrypto", not(feature = "ring"), not(feature = "aws-lc")))]
 pub type DefaultBackend = RustCrypto;
 
 /// Elliptic curves for ECDSA.
@@ -78,25 +93,83 @@ pub enum Curve {
     P256,
     /// NIST P-384 (secp384r1).
     P384,
+    /// NIST P-521 (secp521r1), for ES512 (the `es512` feature).
+    P521,
+    /// SEC 2 secp256k1, for ES256K (RFC 8812; the `es256k` feature).
+    Secp256k1,
 }
 
 impl Curve {
     /// Coordinate (and scalar) length in bytes.
     pub const fn coord_len(self) -> usize {
         match self {
-            Curve::P256 => 32,
+            Curve::P256 | Curve::Secp256k1 => 32,
             Curve::P384 => 48,
+            Curve::P521 => 66,
         }
     }
 
-    /// The JWK `crv` name.
+    /// The JWK `crv` name (RFC 7518 §6.2.1.1, RFC 8812 §3.1).
     pub const fn name(self) -> &'static str {
         match self {
             Curve::P256 => "P-256",
             Curve::P384 => "P-384",
+            Curve::P521 => "P-521",
+            Curve::Secp256k1 => "secp256k1",
+        }
+    }
+
+    /// The curve of a JWK `crv` name, if this build handles it (P-521 needs the `es512`
+    /// feature, secp256k1 `es256k`).
+    pub fn from_name(name: &[u8]) -> Option<Curve> {
+        match name {
+            b"P-256" => Some(Curve::P256),
+            b"P-384" => Some(Curve::P384),
+            #[cfg(feature = "es512")]
+            b"P-521" => Some(Curve::P521),
+            #[cfg(feature = "es256k")]
+            b"secp256k1" => Some(Curve::Secp256k1),
+            _ => None,
+        }
+    }
+
+    /// The ECDSA algorithm family keys on this curve belong to.
+    pub const fn family(self) -> crate::alg::Family {
+        use crate::alg::Family;
+        match self {
+            Curve::P256 => Family::EcdsaP256,
+            Curve::P384 => Family::EcdsaP384,
+            Curve::P521 => Family::EcdsaP521,
+            Curve::Secp256k1 => Family::EcdsaSecp256k1,
         }
     }
 }
+
+/// Every algorithm whose keys this build can import: all but ES512 without the `es512`
+/// feature and ES256K without `es256k`. Backends that verify everything declare this.
+pub const BUILD_ALGORITHMS: crate::AlgSet = {
+    let all = crate::AlgSet::ALL.bits();
+    let es512 = if cfg!(feature = "es512") {
+        0
+    } else {
+        1 << (crate::alg::ES512 as u8)
+    };
+    let es256k = if cfg!(feature = "es256k") {
+        0
+    } else {
+        1 << (crate::alg::ES256K as u8)
+    };
+    crate::AlgSet::from_bits(all & !es512 & !es256k)
+};
+
+/// The longest uncompressed SEC1 point of a curve this build handles (`04 || x || y`).
+#[cfg(feature = "es512")]
+pub const EC_POINT_MAX: usize = 1 + 2 * 66;
+/// The longest uncompressed SEC1 point of a curve this build handles (`04 || x || y`).
+#[cfg(not(feature = "es512"))]
+pub const EC_POINT_MAX: usize = 1 + 2 * 48;
+/// The longest EC coordinate (and private scalar) of a curve this build handles.
+pub const EC_COORD_MAX: usize = (EC_POINT_MAX - 1) / 2;
 
 /// A SHA-2 digest (up to 64 bytes).
 #[derive(Clone, Copy)]
@@ -130,7 +203,7 @@ pub trait Backend {
     /// the header is read, as if the policy left it out, and the device protocol reports
     /// this set in `INFO`. A backend for a small image (e.g. ES256 and RS256 only) lists
     /// what it keeps, and the code of the others is never reached, so the linker drops it.
-    const ALGORITHMS: crate::AlgSet = crate::AlgSet::ALL;
+    const ALGORITHMS: crate::AlgSet = BUILD_ALGORITHMS;
 
     /// SHA-2 over the concatenation of `parts`.
     fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest;

@@ -83,11 +83,14 @@ fn fe(m: &Modulus<EC_LIMBS>, bytes: &[u8]) -> Option<Fe> {
 }
 
 /// Whether `(x, y)` (big-endian coordinates of the curve's exact length) is on the curve
-/// `y^2 = x^3 - 3x + b` with both coordinates below p.
+/// with both coordinates below p: `y^2 = x^3 - 3x + b` for P-256 and P-384 (this module's
+/// arithmetic), RustCrypto's point decoding for P-521 (`es512`) and secp256k1 (`es256k`).
 pub fn is_on_curve(curve: Curve, x: &[u8], y: &[u8]) -> bool {
     let (p, b): (&[u8], &[u8]) = match curve {
         Curve::P256 => (&P256_P, &P256_B),
         Curve::P384 => (&P384_P, &P384_B),
+        Curve::P521 => return p521_on_curve(x, y),
+        Curve::Secp256k1 => return secp256k1_on_curve(x, y),
     };
     if x.len() != curve.coord_len() || y.len() != curve.coord_len() {
         return false;
@@ -104,6 +107,47 @@ pub fn is_on_curve(curve: Curve, x: &[u8], y: &[u8]) -> bool {
     let three_x = m.add(&m.add(&xm, &xm), &xm);
     let rhs = m.add(&m.sub(&x3, &three_x), &bm);
     lhs == rhs
+}
+
+/// `04 || x || y` for a RustCrypto decoder, `None` if a coordinate has the wrong length.
+#[cfg(any(feature = "es512", feature = "es256k"))]
+fn sec1_uncompressed<const N: usize>(x: &[u8], y: &[u8], out: &mut [u8; N]) -> Option<()> {
+    let c = (N - 1) / 2;
+    if x.len() != c || y.len() != c {
+        return None;
+    }
+    let (tag, xy) = out.split_first_mut()?;
+    *tag = 4;
+    let (ox, oy) = xy.split_at_mut(c);
+    ox.copy_from_slice(x);
+    oy.copy_from_slice(y);
+    Some(())
+}
+
+/// P-521 through RustCrypto `p521`: both coordinates below p and the point on the curve.
+#[cfg(feature = "es512")]
+#[inline(never)]
+fn p521_on_curve(x: &[u8], y: &[u8]) -> bool {
+    let mut p = [0u8; 133];
+    sec1_uncompressed(x, y, &mut p).is_some() && p521::PublicKey::from_sec1_bytes(&p).is_ok()
+}
+
+#[cfg(not(feature = "es512"))]
+fn p521_on_curve(_x: &[u8], _y: &[u8]) -> bool {
+    false
+}
+
+/// secp256k1 through RustCrypto `k256`.
+#[cfg(feature = "es256k")]
+#[inline(never)]
+fn secp256k1_on_curve(x: &[u8], y: &[u8]) -> bool {
+    let mut p = [0u8; 65];
+    sec1_uncompressed(x, y, &mut p).is_some() && k256::PublicKey::from_sec1_bytes(&p).is_ok()
+}
+
+#[cfg(not(feature = "es256k"))]
+fn secp256k1_on_curve(_x: &[u8], _y: &[u8]) -> bool {
+    false
 }
 
 /// Encodings of the Ed25519 points of small order (libsodium's list, compared on the low

@@ -40,20 +40,22 @@ const P384_GY: [u8; 48] = crate::ec::hex48(
     "3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f",
 );
 
-fn params(curve: Curve) -> Params {
+/// The curves this module's arithmetic covers (P-521 and secp256k1 go through RustCrypto).
+fn params(curve: Curve) -> Option<Params> {
     match curve {
-        Curve::P256 => Params {
+        Curve::P256 => Some(Params {
             p: &P256_P,
             n: &P256_N,
             gx: &P256_GX,
             gy: &P256_GY,
-        },
-        Curve::P384 => Params {
+        }),
+        Curve::P384 => Some(Params {
             p: &P384_P,
             n: &P384_N,
             gx: &P384_GX,
             gy: &P384_GY,
-        },
+        }),
+        Curve::P521 | Curve::Secp256k1 => None,
     }
 }
 
@@ -214,7 +216,7 @@ pub(crate) fn verify(curve: Curve, point: &[u8], hash: &[u8], sig: &[u8]) -> boo
 
 fn verify_inner(curve: Curve, point: &[u8], hash: &[u8], sig: &[u8]) -> Option<bool> {
     let c = curve.coord_len();
-    let prm = params(curve);
+    let prm = params(curve)?;
     if hash.len() != c || sig.len() != 2 * c || point.len() != 1 + 2 * c {
         return Some(false);
     }
@@ -308,7 +310,7 @@ mod tests {
     #[test]
     fn constants_are_consistent() {
         for curve in [Curve::P256, Curve::P384] {
-            let prm = params(curve);
+            let prm = params(curve).unwrap();
             assert!(crate::ec::is_on_curve(curve, prm.gx, prm.gy));
             let mut out = [0u8; 48];
             assert_eq!(minus_two(prm.n, &mut out), Some(curve.coord_len()));
@@ -321,7 +323,7 @@ mod tests {
     #[test]
     fn order_times_generator_is_infinity() {
         for curve in [Curve::P256, Curve::P384] {
-            let prm = params(curve);
+            let prm = params(curve).unwrap();
             let m = Modulus::<L>::from_be_bytes(prm.p).unwrap();
             let mut one: Fe = [0; L];
             one[0] = 1;

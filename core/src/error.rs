@@ -378,9 +378,10 @@ pub enum KeyError {
     MissingMember,
     /// `kty` is not `RSA`, `EC`, `OKP` or `oct`.
     UnsupportedKeyType,
-    /// `crv` is not `P-256`, `P-384` or `Ed25519`.
+    /// `crv` is not `P-256`, `P-384`, `Ed25519`, or with the `es512` / `es256k` features
+    /// `P-521` / `secp256k1`.
     UnsupportedCurve,
-    /// `alg` is not a JWS algorithm this engine implements (e.g. `RSA-OAEP`, `ES512`).
+    /// `alg` is not a JWS algorithm this engine implements (e.g. `RSA-OAEP`, `ES521`).
     UnsupportedAlg,
     /// `alg` does not fit the key type or curve.
     AlgMismatch,

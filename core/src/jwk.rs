@@ -72,7 +72,7 @@ impl core::fmt::Debug for Kid {
 pub enum KeyType {
     /// `RSA`
     Rsa,
-    /// `EC` (P-256, P-384)
+    /// `EC` (P-256, P-384; P-521 and secp256k1 with the `es512` / `es256k` features)
     Ec,
     /// `OKP` (Ed25519)
     Okp,
@@ -175,7 +175,7 @@ pub(crate) enum Material {
     /// Uncompressed SEC1 point `04 || x || y` (validated on the curve).
     Ec {
         curve: Curve,
-        point: [u8; 97],
+        point: [u8; crate::crypto::EC_POINT_MAX],
     },
     Ed25519([u8; 32]),
     Oct(SymmetricKey),
@@ -320,19 +320,15 @@ impl Jwk {
         y: &[u8],
         alg: Option<Algorithm>,
     ) -> Result<Jwk, KeyError> {
-        let want = match curve {
-            Curve::P256 => Family::EcdsaP256,
-            Curve::P384 => Family::EcdsaP384,
-        };
         if let Some(a) = alg {
-            if a.family() != want {
+            if a.family() != curve.family() {
                 return Err(KeyError::AlgMismatch);
             }
         }
         if !ec::is_on_curve(curve, x, y) {
             return Err(KeyError::InvalidPoint);
         }
-        let mut point = [0u8; 97];
+        let mut point = [0u8; crate::crypto::EC_POINT_MAX];
         point[0] = 4;
         let cl = curve.coord_len();
         crate::copy_exact(point.get_mut(1..1 + cl).ok_or(KeyError::InvalidPoint)?, x)
@@ -351,13 +347,13 @@ impl Jwk {
     ///
     /// # Errors
     /// [`KeyError::SmallOrder`] for small-order or undecodable keys;
-    /// [`KeyError::AlgMismatch`] for an `alg` other than EdDSA.
+    /// [`KeyError::AlgMismatch`] for an `alg` other than `EdDSA` or `Ed25519`.
     pub fn ed25519(
         kid: Option<&[u8]>,
         pk: &[u8; 32],
         alg: Option<Algorithm>,
     ) -> Result<Jwk, KeyError> {
-        if alg.is_some_and(|a| a != Algorithm::EdDsa) {
+        if alg.is_some_and(|a| a.family() != Family::Ed25519) {
             return Err(KeyError::AlgMismatch);
         }
         if !ec::ed25519_key_is_valid(pk) {
@@ -421,17 +417,9 @@ impl Jwk {
             }
             (Family::RsaPkcs1(_) | Family::RsaPss(_), Material::Rsa(_)) => true,
             (
-                Family::EcdsaP256,
-                Material::Ec {
-                    curve: Curve::P256, ..
-                },
-            ) => true,
-            (
-                Family::EcdsaP384,
-                Material::Ec {
-                    curve: Curve::P384, ..
-                },
-            ) => true,
+                Family::EcdsaP256 | Family::EcdsaP384 | Family::EcdsaP521 | Family::EcdsaSecp256k1,
+                Material::Ec { curve, .. },
+            ) => curve.family() == alg.family(),
             (Family::Ed25519, Material::Ed25519(_)) => true,
             _ => false,
         };
@@ -579,8 +567,8 @@ impl Jwk {
             }
             Material::Ec { curve, point } => {
                 let cl = curve.coord_len();
-                let mut x64 = [0u8; 64];
-                let mut y64 = [0u8; 64];
+                let mut x64 = [0u8; b64::encoded_len(66)];
+                let mut y64 = [0u8; b64::encoded_len(66)];
                 let xl = b64::encode(point.get(1..1 + cl).unwrap_or(&[]), &mut x64).unwrap_or(0);
                 let yl = b64::encode(point.get(1 + cl..1 + 2 * cl).unwrap_or(&[]), &mut y64)
                     .unwrap_or(0);
@@ -797,8 +785,8 @@ pub(crate) struct JwkCollector {
     crv: Text<16>,
     n: Bytes<MAX_RSA_BYTES>,
     e: Bytes<8>,
-    x: Bytes<48>,
-    y: Bytes<48>,
+    x: Bytes<{ crate::crypto::EC_COORD_MAX }>,
+    y: Bytes<{ crate::crypto::EC_COORD_MAX }>,
     k: Bytes<MAX_OCT_LEN>,
     op: Text<16>,
     ops: u8,
@@ -1040,12 +1028,14 @@ impl JwkCollector {
                 Jwk::rsa(kid, n, e, alg)
             }
             KeyType::Ec => {
-                let curve = match self.crv.get() {
-                    _ if !self.has(Field::Crv) => return Err(KeyError::MissingMember),
-                    Some(b"P-256") => Curve::P256,
-                    Some(b"P-384") => Curve::P384,
-                    _ => return Err(KeyError::UnsupportedCurve),
-                };
+                if !self.has(Field::Crv) {
+                    return Err(KeyError::MissingMember);
+                }
+                let curve = self
+                    .crv
+                    .get()
+                    .and_then(Curve::from_name)
+                    .ok_or(KeyError::UnsupportedCurve)?;
                 b64(
                     Field::X,
                     self.has(Field::X),

@@ -220,6 +220,10 @@ pub(crate) mod oid {
     pub const EC: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
     pub const P256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
     pub const P384: &[u8] = &[0x2B, 0x81, 0x04, 0x00, 0x22];
+    #[cfg(feature = "es512")]
+    pub const P521: &[u8] = &[0x2B, 0x81, 0x04, 0x00, 0x23];
+    #[cfg(feature = "es256k")]
+    pub const SECP256K1: &[u8] = &[0x2B, 0x81, 0x04, 0x00, 0x0A];
     pub const ED25519: &[u8] = &[0x2B, 0x65, 0x70];
 }
 
@@ -301,11 +305,7 @@ fn spki_fields<'a>(s: &mut Der<'a>) -> Result<PublicKeyBytes<'a>, KeyFormatError
     if id == oid::RSA {
         rsa_public(key)
     } else if id == oid::EC {
-        let curve = match alg.expect(OID)? {
-            c if c == oid::P256 => crate::Curve::P256,
-            c if c == oid::P384 => crate::Curve::P384,
-            _ => return Err(KeyFormatError::Unsupported),
-        };
+        let curve = named_curve(alg.expect(OID)?)?;
         Ok(PublicKeyBytes::Ec { curve, point: key })
     } else if id == oid::ED25519 {
         Ok(PublicKeyBytes::Ed25519(
@@ -400,10 +400,15 @@ pub fn pkcs1_private(der: &[u8]) -> Result<PrivateKeyBytes<'_>, KeyFormatError> 
     })
 }
 
+/// The curve of a named-curve OID, if this build handles it.
 fn named_curve(c: &[u8]) -> Result<crate::Curve, KeyFormatError> {
     match c {
         c if c == oid::P256 => Ok(crate::Curve::P256),
         c if c == oid::P384 => Ok(crate::Curve::P384),
+        #[cfg(feature = "es512")]
+        c if c == oid::P521 => Ok(crate::Curve::P521),
+        #[cfg(feature = "es256k")]
+        c if c == oid::SECP256K1 => Ok(crate::Curve::Secp256k1),
         _ => Err(KeyFormatError::Unsupported),
     }
 }
@@ -428,8 +433,11 @@ pub fn sec1_private(
     }
     let curve = curve
         .or(match d.len() {
+            // A SEC 1 key without its curve: P-256 for 32 bytes (secp256k1 keys name theirs).
             32 => Some(crate::Curve::P256),
             48 => Some(crate::Curve::P384),
+            #[cfg(feature = "es512")]
+            66 => Some(crate::Curve::P521),
             _ => None,
         })
         .ok_or(KeyFormatError::Unsupported)?;

@@ -241,6 +241,10 @@ enum Secret {
     },
     P256(p256::ecdsa::SigningKey),
     P384(p384::ecdsa::SigningKey),
+    #[cfg(feature = "es512")]
+    P521(p521::ecdsa::SigningKey),
+    #[cfg(feature = "es256k")]
+    K256(k256::ecdsa::SigningKey),
     Ed25519(ed25519_compact::KeyPair),
     Rsa(RsaPrivate),
 }
@@ -250,8 +254,22 @@ impl Drop for Secret {
         if let Secret::Hmac { key, .. } = self {
             key.zeroize();
         }
-        // p256/p384 signing keys and ed25519-compact key pairs wipe themselves on drop;
+        // RustCrypto ECDSA signing keys and ed25519-compact key pairs wipe themselves on drop;
         // RsaPrivate zeroizes its primes and exponents.
+    }
+}
+
+/// An uncompressed SEC 1 point (`04 || x || y`) in a buffer for the longest curve.
+struct EcPoint([u8; crate::crypto::EC_POINT_MAX]);
+
+impl EcPoint {
+    /// `(x, y)` for `curve`.
+    fn coordinates(&self, curve: crate::Curve) -> (&[u8], &[u8]) {
+        let c = curve.coord_len();
+        (
+            self.0.get(1..1 + c).unwrap_or(&[]),
+            self.0.get(1 + c..1 + 2 * c).unwrap_or(&[]),
+        )
     }
 }
 
@@ -274,14 +292,18 @@ impl fmt::Debug for SigningKey {
 }
 
 fn fits(alg: Algorithm, secret: &Secret) -> bool {
-    matches!(
-        (alg.family(), secret),
+    match (alg.family(), secret) {
         (Family::Hmac(_), Secret::Hmac { .. })
-            | (Family::EcdsaP256, Secret::P256(_))
-            | (Family::EcdsaP384, Secret::P384(_))
-            | (Family::Ed25519, Secret::Ed25519(_))
-            | (Family::RsaPkcs1(_) | Family::RsaPss(_), Secret::Rsa(_))
-    )
+        | (Family::EcdsaP256, Secret::P256(_))
+        | (Family::EcdsaP384, Secret::P384(_))
+        | (Family::Ed25519, Secret::Ed25519(_))
+        | (Family::RsaPkcs1(_) | Family::RsaPss(_), Secret::Rsa(_)) => true,
+        #[cfg(feature = "es512")]
+        (Family::EcdsaP521, Secret::P521(_)) => true,
+        #[cfg(feature = "es256k")]
+        (Family::EcdsaSecp256k1, Secret::K256(_)) => true,
+        _ => false,
+    }
 }
 
 impl SigningKey {
@@ -340,6 +362,18 @@ impl SigningKey {
                 let k = p384::ecdsa::SigningKey::from_slice(d).map_err(|_| bad)?;
                 Self::new(kid, Algorithm::Es384, Secret::P384(k))
             }
+            #[cfg(feature = "es512")]
+            crate::Curve::P521 => {
+                let k = p521::ecdsa::SigningKey::from_slice(d).map_err(|_| bad)?;
+                Self::new(kid, Algorithm::Es512, Secret::P521(k))
+            }
+            #[cfg(feature = "es256k")]
+            crate::Curve::Secp256k1 => {
+                let k = k256::ecdsa::SigningKey::from_slice(d).map_err(|_| bad)?;
+                Self::new(kid, Algorithm::Es256k, Secret::K256(k))
+            }
+            #[allow(unreachable_patterns)] // curves left out of the build
+            _ => Err(SignError::Key(KeyFormatError::Unsupported)),
         }
     }
 
@@ -418,7 +452,9 @@ impl SigningKey {
             keys::PrivateKeyBytes::Ed25519(seed) => Self::ed25519(kid, seed)?,
         };
         match alg {
-            Some(a) if a != key.alg => Err(SignError::AlgMismatch),
+            // Another algorithm of the key's family (PS256 for an RSA key, `Ed25519` for
+            // an Ed25519 key); anything else is `AlgMismatch`.
+            Some(a) if a != key.alg => key.with_alg(a),
             _ => Ok(key),
         }
     }
@@ -473,28 +509,6 @@ impl SigningKey {
         let alg = Some(self.alg);
         match &self.secret {
             Secret::Hmac { key, len } => Jwk::hmac(kid, key.get(..*len).unwrap_or(&[]), self.alg),
-            Secret::P256(k) => {
-                let p = k.verifying_key().to_sec1_point(false);
-                let b = p.as_bytes();
-                Jwk::ec(
-                    kid,
-                    crate::Curve::P256,
-                    b.get(1..33).unwrap_or(&[]),
-                    b.get(33..65).unwrap_or(&[]),
-                    alg,
-                )
-            }
-            Secret::P384(k) => {
-                let p = k.verifying_key().to_sec1_point(false);
-                let b = p.as_bytes();
-                Jwk::ec(
-                    kid,
-                    crate::Curve::P384,
-                    b.get(1..49).unwrap_or(&[]),
-                    b.get(49..97).unwrap_or(&[]),
-                    alg,
-                )
-            }
             Secret::Ed25519(pair) => Jwk::ed25519(kid, &pair.pk, alg),
             Secret::Rsa(r) => {
                 let mut nb = [0u8; MAX_RSA_BYTES];
@@ -502,26 +516,53 @@ impl SigningKey {
                 let mut eb = [0u8; 8];
                 Jwk::rsa(kid, n, r.public.exponent_be(&mut eb), alg)
             }
+            _ => {
+                let (curve, point) = self.ec_public().ok_or(crate::KeyError::InvalidPoint)?;
+                let (x, y) = point.coordinates(curve);
+                Jwk::ec(kid, curve, x, y, alg)
+            }
         }
+    }
+
+    /// The curve and uncompressed public point of an EC key.
+    fn ec_public(&self) -> Option<(crate::Curve, EcPoint)> {
+        let mut out = EcPoint([0; crate::crypto::EC_POINT_MAX]);
+        let mut put = |b: &[u8]| crate::copy_exact(out.0.get_mut(..b.len())?, b);
+        let curve = match &self.secret {
+            Secret::P256(k) => {
+                put(k.verifying_key().to_sec1_point(false).as_bytes())?;
+                crate::Curve::P256
+            }
+            Secret::P384(k) => {
+                put(k.verifying_key().to_sec1_point(false).as_bytes())?;
+                crate::Curve::P384
+            }
+            #[cfg(feature = "es512")]
+            Secret::P521(k) => {
+                put(k.verifying_key().to_sec1_point(false).as_bytes())?;
+                crate::Curve::P521
+            }
+            #[cfg(feature = "es256k")]
+            Secret::K256(k) => {
+                put(k.verifying_key().to_sec1_point(false).as_bytes())?;
+                crate::Curve::Secp256k1
+            }
+            _ => return None,
+        };
+        Some((curve, out))
     }
 
     /// Whether the public members a private JWK carried (`x`, and `y` for EC) are this
     /// key's public key: an absent member matches.
     pub(crate) fn public_matches(&self, x: Option<&[u8]>, y: Option<&[u8]>) -> bool {
         let same = |want: Option<&[u8]>, got: Option<&[u8]>| want.is_none() || want == got;
+        if let Some((curve, point)) = self.ec_public() {
+            let (px, py) = point.coordinates(curve);
+            return same(x, Some(px)) && same(y, Some(py));
+        }
         match &self.secret {
-            Secret::P256(k) => {
-                let p = k.verifying_key().to_sec1_point(false);
-                let b = p.as_bytes();
-                same(x, b.get(1..33)) && same(y, b.get(33..65))
-            }
-            Secret::P384(k) => {
-                let p = k.verifying_key().to_sec1_point(false);
-                let b = p.as_bytes();
-                same(x, b.get(1..49)) && same(y, b.get(49..97))
-            }
             Secret::Ed25519(pair) => same(x, Some(&pair.pk[..])) && y.is_none(),
-            Secret::Hmac { .. } | Secret::Rsa(_) => x.is_none() && y.is_none(),
+            _ => x.is_none() && y.is_none(),
         }
     }
 
@@ -554,6 +595,27 @@ impl SigningKey {
                     entropy.unwrap_or(&[]),
                 );
                 out.copy_from_slice(&sig.to_bytes());
+            }
+            #[cfg(feature = "es512")]
+            (Secret::P521(k), Family::EcdsaP521) => {
+                let z = RustCrypto::digest(HashAlg::Sha512, &[msg]);
+                let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<p521::NistP521, sha2::Sha512>(
+                    k.as_nonzero_scalar(),
+                    z.as_ref(),
+                    entropy.unwrap_or(&[]),
+                );
+                out.copy_from_slice(&sig.to_bytes());
+            }
+            #[cfg(feature = "es256k")]
+            (Secret::K256(k), Family::EcdsaSecp256k1) => {
+                let z = RustCrypto::digest(HashAlg::Sha256, &[msg]);
+                let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<k256::Secp256k1, sha2::Sha256>(
+                    k.as_nonzero_scalar(),
+                    z.as_ref(),
+                    entropy.unwrap_or(&[]),
+                );
+                // Low S, as secp256k1 verifiers from Bitcoin's lineage require.
+                out.copy_from_slice(&sig.normalize_s().to_bytes());
             }
             (Secret::Ed25519(pair), Family::Ed25519) => {
                 let noise = entropy

@@ -306,9 +306,10 @@ pub(crate) fn check_signature<B: Backend>(
         (Family::RsaPss(h), Material::Rsa(r)) if sig.len() == r.modulus_len() => {
             prepared().unwrap_or_else(|| B::rsa_verify(r, RsaPadding::Pss(h), msg, sig))
         }
-        (Family::EcdsaP256 | Family::EcdsaP384, Material::Ec { curve, point })
-            if sig.len() == 2 * curve.coord_len() =>
-        {
+        (
+            Family::EcdsaP256 | Family::EcdsaP384 | Family::EcdsaP521 | Family::EcdsaSecp256k1,
+            Material::Ec { curve, point },
+        ) if sig.len() == 2 * curve.coord_len() => {
             let plen = 1 + 2 * curve.coord_len();
             prepared().unwrap_or_else(|| {
                 B::ecdsa_verify(*curve, point.get(..plen).unwrap_or(&[]), msg, sig)

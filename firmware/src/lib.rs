@@ -359,7 +359,7 @@ impl tokenguard::Backend for Es256Rs256 {
                     curve, point, msg, sig,
                 )
             }
-            tokenguard::Curve::P384 => Err(tokenguard::Unspecified),
+            _ => Err(tokenguard::Unspecified),
         }
     }
 

@@ -3,8 +3,8 @@
 //! differentials, round trips, atomicity and protocol invariants (see each module).
 //!
 //! Keys are our own test keys: `hs-1` and `ec-1` from the team's negative corpus
-//! (`jwt-negative-vectors.json` meta), `ed-1` and `rsa-1` the public halves of
-//! `tests/data/ed25519.pkcs8.pem` and `tests/data/rsa2048.pkcs8.pem`.
+//! (`jwt-negative-vectors.json` meta), `ed-1`, `rsa-1`, `ec384-1`, `ec521-1` and `k1-1` the
+//! public halves of the keys in `tests/data/`.
 
 #![allow(clippy::missing_panics_doc)]
 
@@ -32,6 +32,11 @@ pub const RSA1: &str = r#"{"kty":"RSA","kid":"rsa-1","e":"AQAB","n":"3HnpkQ1OPpr
 /// the pure-Rust backend, against ring's).
 pub const EC384: &str = r#"{"kty":"EC","crv":"P-384","kid":"ec384-1","alg":"ES384","x":"14oCUt3rubFOFHwbJIevH-8z_3UThpv1yrqQxiMRhPzoyDZnnecd1qwjwRTGxBQd","y":"LpDQvICTjqDbXLFcagg953AjduyubqDDO5GeDB1-V1XnMzgzLe6GvYHiPIdQ1wLg"}"#;
 
+/// Public half of `tests/data/p521.pkcs8.pem` (ES512: RustCrypto `p521`).
+pub const EC521: &str = r#"{"kty":"EC","crv":"P-521","kid":"ec521-1","alg":"ES512","x":"ANM3NaACwtTvfbAADJe-OKsszKMfFfSdMfCqgUeAQ1uiKmfZOBIgaw-2HOWXqD63ltyYRonLOnHgfC4DeF2YsX5L","y":"AMpiJz0Mj17v5-wq-YUen9otdyv_2hUTp5xTIuJzEOqlQjCKlWsU0zu8_I9Fh1W9QsH7cTWi1AGzF4jYJd4IFE2s"}"#;
+/// Public half of `tests/data/secp256k1.pkcs8.pem` (ES256K: RustCrypto `k256`).
+pub const K1: &str = r#"{"kty":"EC","crv":"secp256k1","kid":"k1-1","alg":"ES256K","x":"mecn3Wcpp2lw934uChVub0roOEdc2nWhPbLfhdbOET4","y":"WVSWEfSuVJ2hQ6N7_inkXhZRAzDXW5hhrnHQssfBzVY"}"#;
+
 /// The corpus policy: issuer, audience, clock.
 pub const ISS: &str = "https://issuer.example";
 /// Expected audience.
@@ -44,13 +49,13 @@ pub fn jwk(json: &str) -> Jwk {
     Jwk::from_json(json.as_bytes()).expect("own test key")
 }
 
-/// The five keys, parsed once per process.
-pub fn keys() -> &'static KeySet<5> {
-    static KEYS: OnceLock<KeySet<5>> = OnceLock::new();
+/// The seven keys, parsed once per process.
+pub fn keys() -> &'static KeySet<7> {
+    static KEYS: OnceLock<KeySet<7>> = OnceLock::new();
     KEYS.get_or_init(|| {
         let mut set = KeySet::new();
-        for j in [HS1, EC1, ED1, RSA1, EC384] {
-            set.insert(jwk(j)).expect("room for five keys");
+        for j in [HS1, EC1, ED1, RSA1, EC384, EC521, K1] {
+            set.insert(jwk(j)).expect("room for seven keys");
         }
         set
     })

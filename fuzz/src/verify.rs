@@ -1,17 +1,22 @@
 //! `verify`: the whole input is a compact token (seeds are plain token text), verified
-//! against five keys (HS256, ES256, EdDSA, RSA-2048, ES384) under two policies.
+//! against seven keys (HS256, ES256, EdDSA, RSA-2048, ES384, ES512, ES256K) under two
+//! policies.
 //!
 //! Properties:
 //! - Backend differential: `verify_jwt::<Ring>` and `verify_jwt::<RustCrypto>` give the same
 //!   result (same claims JSON, algorithm and `kid` when accepted; the same `Error` when
-//!   not). The two runs also use different buffer sizes (exactly the token's length, and
-//!   twice that), so the result must not depend on the buffer once it holds the token.
+//!   not), except that ring refuses the algorithms it does not declare (ES512, ES256K) with
+//!   `alg_not_allowed`; `Fastest` (RustCrypto's HMAC, P-521 and secp256k1, ring's other
+//!   primitives) gives RustCrypto's result every time. The runs also use different buffer
+//!   sizes (exactly the token's length, and twice that), so the result must not depend on
+//!   the buffer once it holds the token.
 //! - An accepted token satisfies the policy when re-checked here from its claims (`exp`
 //!   present and in the future with leeway, `iss`, `aud`, `sub`, `typ`, allowed algorithm).
 //! - An accepted token also passes `verify_jws` with the same payload, and
 //!   `dangerous::decode_unverified` reads the same header algorithm and claims.
 
-use tokenguard::crypto::{Ring, RustCrypto};
+use tokenguard::crypto::{Fastest, Ring, RustCrypto};
+use tokenguard::Backend;
 use tokenguard::{alg, AlgSet, Error, Expect, KeySet, Validation};
 
 use crate::{keys, AUD, ISS, NOW};
@@ -55,7 +60,7 @@ struct Accepted {
 }
 
 fn once<B: tokenguard::Backend>(
-    set: &KeySet<5>,
+    set: &KeySet<7>,
     token: &[u8],
     v: &Validation<'_>,
     buf_len: usize,
@@ -78,17 +83,43 @@ pub fn run(token: &[u8]) {
     {
         let a = once::<Ring>(set, token, &v, token.len());
         let b = once::<RustCrypto>(set, token, &v, 2 * token.len() + 64);
+        let f = once::<Fastest>(set, token, &v, token.len() + 1);
         assert_eq!(
-            a,
+            f,
             b,
-            "backends (or buffer sizes) disagree, strict={strict}, token={:?}",
+            "Fastest and RustCrypto (or buffer sizes) disagree, strict={strict}, token={:?}",
             String::from_utf8_lossy(token)
         );
+        let ring_lacks = header_alg(token).is_some_and(|a| !Ring::ALGORITHMS.contains(a));
+        if ring_lacks && a != b {
+            assert_eq!(
+                a,
+                Err(Error::AlgNotAllowed),
+                "ring on an algorithm it lacks"
+            );
+        } else {
+            assert_eq!(
+                a,
+                b,
+                "backends (or buffer sizes) disagree, strict={strict}, token={:?}",
+                String::from_utf8_lossy(token)
+            );
+        }
+        let a = b;
         segments_rule(token, limit, &a);
         if let Ok(acc) = a {
             accepted_is_consistent(set, token, &v, strict, &acc);
         }
     }
+}
+
+/// The `alg` the token's header names, read here without the engine.
+fn header_alg(token: &[u8]) -> Option<tokenguard::Algorithm> {
+    let head = token.split(|&c| c == b'.').next()?;
+    let mut buf = vec![0u8; head.len()];
+    let n = tokenguard::b64::decode(head, &mut buf).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(buf.get(..n)?).ok()?;
+    tokenguard::Algorithm::from_name(v.get("alg")?.as_str()?.as_bytes())
 }
 
 /// The verifier splits at the first and last dot and leaves any dot in between to the
@@ -111,7 +142,7 @@ fn segments_rule(token: &[u8], limit: usize, got: &Result<Accepted, Error>) {
 }
 
 fn accepted_is_consistent(
-    set: &KeySet<5>,
+    set: &KeySet<7>,
     token: &[u8],
     v: &Validation<'_>,
     strict: bool,
@@ -158,7 +189,7 @@ fn accepted_is_consistent(
     }
     // The payload through verify_jws is the same text.
     let mut buf2 = vec![0u8; token.len()];
-    let jws = tokenguard::verify_jws::<Ring, _>(set, token, v, &mut buf2)
+    let jws = tokenguard::verify_jws::<Fastest, _>(set, token, v, &mut buf2)
         .expect("a verified JWT is a verified JWS");
     assert_eq!(jws.payload(), acc.claims.as_bytes());
     // Reading it without verification sees the same thing.

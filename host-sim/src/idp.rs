@@ -561,7 +561,7 @@ fn handle(state: &Mutex<IdpState>, mut req: tiny_http::Request) {
                 "grant_types_supported": [JWT_BEARER, "client_credentials"],
                 "token_endpoint_auth_methods_supported": ["private_key_jwt"],
                 "token_endpoint_auth_signing_alg_values_supported":
-                    ["RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","EdDSA"],
+                    ["RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","EdDSA","Ed25519"],
                 "id_token_signing_alg_values_supported": ["ES256"],
             }))
         }

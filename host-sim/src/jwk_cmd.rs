@@ -98,7 +98,7 @@ pub fn registered(kty: &str, use_: Use) -> &'static [&'static str] {
             "ECDH-ES+A192KW",
             "ECDH-ES+A256KW",
         ],
-        ("OKP", Use::Sig) => &["EdDSA"],
+        ("OKP", Use::Sig) => &["EdDSA", "Ed25519"],
         ("oct", Use::Sig) => &["HS256", "HS384", "HS512"],
         ("oct", Use::Enc) => &[
             "A128KW",

@@ -581,3 +581,54 @@ fn jwk_from_url_with_limits() {
     ]);
     assert!(e.contains("fetching http://"), "{e}");
 }
+
+/// ES512 (P-521), ES256K (secp256k1) and `Ed25519` (RFC 9864) from PEM keys: `sign --alg`
+/// names the algorithm in the header, `jwk --private-key ... --alg` publishes the key, and
+/// `verify` accepts the token under it.
+#[test]
+fn es512_es256k_and_ed25519_sign_and_verify() {
+    for (file, alg) in [
+        ("p521.pkcs8.pem", "ES512"),
+        ("secp256k1.pkcs8.pem", "ES256K"),
+        ("ed25519.pkcs8.pem", "Ed25519"),
+    ] {
+        let key = data(file);
+        let jwt = ok(&[
+            "sign",
+            "--key",
+            key.to_str().unwrap(),
+            "--alg",
+            alg,
+            "--kid",
+            "k-1",
+            "--issuer",
+            "dev-1",
+            "--audience",
+            "api",
+            "--now",
+            &NOW.to_string(),
+        ]);
+        assert_eq!(part(&jwt, 0)["alg"], alg, "{file}");
+        let jwks = tmp(&format!("new-{alg}.jwks"));
+        ok(&[
+            "jwk",
+            "--private-key",
+            key.to_str().unwrap(),
+            "--alg",
+            alg,
+            "--kid",
+            "k-1",
+            "--set",
+            "--output",
+            jwks.to_str().unwrap(),
+        ]);
+        let set: Value = serde_json::from_str(&std::fs::read_to_string(&jwks).unwrap()).unwrap();
+        assert_eq!(set["keys"][0]["alg"], alg, "{set}");
+        let v = verify(&jwks, "dev-1", "api", NOW, &jwt);
+        assert!(
+            v.status.success(),
+            "{alg}: {}",
+            String::from_utf8_lossy(&v.stderr)
+        );
+    }
+}

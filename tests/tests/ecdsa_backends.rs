@@ -116,3 +116,102 @@ fn ecdsa_agrees_on_random_signatures_and_corruptions() {
     }
     assert_eq!((accepted, refused), (80, 80 * 11));
 }
+
+/// ES512 and ES256K (ring has neither curve): AWS-LC against RustCrypto's `p521` and `k256`
+/// in the pure-Rust backend, on signatures tokenguard makes from random keys, and on the same
+/// corruptions as above. The high-S twin of every ES256K signature verifies on both.
+#[test]
+fn es512_and_es256k_agree_on_random_signatures_and_corruptions() {
+    use tokenguard::sign::{Signer, SigningKey};
+    let rng = SystemRandom::new();
+    let cases = [
+        (
+            Curve::P521,
+            Algorithm::Es512,
+            "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409",
+        ),
+        (
+            Curve::Secp256k1,
+            Algorithm::Es256k,
+            "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+        ),
+    ];
+    let two = |jwk: &Jwk, alg, msg: &[u8], sig: &[u8], what: &str| {
+        let a = jwk.verify_signature::<AwsLc>(alg, msg, sig);
+        let c = jwk.verify_signature::<RustCrypto>(alg, msg, sig);
+        assert_eq!(a, c, "aws-lc and rustcrypto disagree: {what}");
+        c
+    };
+    let key = |curve: Curve| loop {
+        let mut d = vec![0u8; curve.coord_len()];
+        rng.fill(&mut d).unwrap();
+        if curve == Curve::P521 {
+            d[0] &= 1;
+        }
+        if let Ok(k) = SigningKey::ec(None, curve, &d) {
+            let jwk = k.public_jwk().unwrap();
+            return (k, jwk);
+        }
+    };
+    let mut checked = 0;
+    for (curve, alg, n_hex) in cases {
+        let l = curve.coord_len();
+        let n = tokenguard_tests::hex(n_hex);
+        let mut n_minus_1 = n.clone();
+        *n_minus_1.last_mut().unwrap() -= 1;
+        let (_, other) = key(curve);
+        for round in 0..20 {
+            let (k, jwk) = key(curve);
+            let mut msg = vec![0u8; 1 + round * 7];
+            rng.fill(&mut msg).unwrap();
+            let mut entropy = [0u8; 32];
+            rng.fill(&mut entropy).unwrap();
+            let mut sig = vec![0u8; 2 * l];
+            k.sign(&msg, Some(&entropy), &mut sig).unwrap();
+            let what = format!("{curve:?} round {round}");
+            assert_eq!(two(&jwk, alg, &msg, &sig, &what), Ok(()));
+            assert_eq!(
+                two(&other, alg, &msg, &sig, &format!("{what}, other key")),
+                Err(Error::BadSignature)
+            );
+            if curve == Curve::Secp256k1 {
+                // (r, n - s): the same signature with the other S.
+                let mut high = sig.clone();
+                let mut borrow = 0i16;
+                for j in (0..l).rev() {
+                    let d = i16::from(n[j]) - i16::from(sig[l + j]) - borrow;
+                    high[l + j] = d.rem_euclid(256) as u8;
+                    borrow = i16::from(d < 0);
+                }
+                assert_eq!(
+                    two(&jwk, alg, &msg, &high, &format!("{what}, high S")),
+                    Ok(())
+                );
+            }
+            let mut pos = [0u8; 2];
+            rng.fill(&mut pos).unwrap();
+            let bit = usize::from(u16::from_le_bytes(pos)) % (16 * l);
+            let mut bad = sig.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(
+                two(&jwk, alg, &msg, &bad, &format!("{what}, sig bit {bit}")),
+                Err(Error::BadSignature)
+            );
+            for (i, v) in [vec![0u8; l], n.clone(), n_minus_1.clone(), vec![0xff; l]]
+                .iter()
+                .enumerate()
+            {
+                for half in 0..2 {
+                    let mut edge = sig.clone();
+                    edge[half * l..(half + 1) * l].copy_from_slice(v);
+                    assert_eq!(
+                        two(&jwk, alg, &msg, &edge, &format!("{what}, edge {i}/{half}")),
+                        Err(Error::BadSignature)
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 40);
+}

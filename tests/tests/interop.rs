@@ -197,3 +197,94 @@ fn tokenguard_verifies_what_peers_mint() {
         }
     }
 }
+
+/// ES512, ES256K and `Ed25519` (RFC 9864) with each peer that has them, both ways: PyJWT
+/// 2.15 has ES512 and ES256K, jwcrypto 1.6 all three, node `jose` 6 ES512 and `Ed25519`
+/// (it dropped secp256k1). The ones a peer lacks are checked to be refused by it, so this
+/// list is the peers' real support, not a guess.
+#[test]
+#[ignore = "needs the peers: peers/install.sh (cargo xtask ci runs it)"]
+fn es512_es256k_and_ed25519_with_the_peers_that_have_them() {
+    use tokenguard::alg::{ED25519, ES256K, ES512};
+    let support: [(&str, &[Algorithm]); 3] = [
+        ("pyjwt", &[ES512, ES256K]),
+        ("jwcrypto", &[ES512, ES256K, ED25519]),
+        ("jose", &[ES512, ED25519]),
+    ];
+    let keys: Vec<Key> = [ES512, ES256K, ED25519]
+        .into_iter()
+        .map(tokenguard_tests::keys::key)
+        .collect();
+    let mut set: KeySet<4> = KeySet::new();
+    for k in &keys {
+        set.insert(tokenguard::Jwk::from_json(k.public.to_string().as_bytes()).unwrap())
+            .unwrap();
+    }
+    let v = Validation::new(Expect::One("peer-issuer"), Expect::One("tokenguard"));
+    for (peer, has) in support {
+        // tokenguard mints, the peer verifies.
+        let cases: Vec<Value> = keys
+            .iter()
+            .map(|k| {
+                let claims = Claims {
+                    iss: Some("peer-issuer"),
+                    sub: Some("s"),
+                    aud: Aud::One("tokenguard"),
+                    iat: Some(NOW),
+                    exp: Some(NOW + 600),
+                    ..Claims::EMPTY
+                };
+                let mut buf = vec![0u8; 2048];
+                let token = encode(&k.signer, Some("JWT"), &claims, Some(&[7; 64]), &mut buf)
+                    .unwrap()
+                    .to_owned();
+                json!({"name": k.alg.name(), "token": token, "jwk": k.public, "alg": k.alg.name(),
+                       "iss": "peer-issuer", "aud": "tokenguard", "sub": "s", "now": NOW + 1,
+                       "require": ["exp"], "leeway": 0})
+            })
+            .collect();
+        let out = peers::run(peer, "verify", &json!({ "cases": cases }));
+        for (k, r) in keys.iter().zip(out["results"].as_array().unwrap()) {
+            assert_eq!(
+                r["ok"],
+                has.contains(&k.alg),
+                "{peer} verifying tokenguard's {}: {}",
+                k.alg.name(),
+                r["error"]
+            );
+        }
+        // The peer mints, tokenguard verifies (every backend that declares the algorithm).
+        let requests: Vec<Value> = keys
+            .iter()
+            .map(|k| {
+                json!({"name": k.alg.name(), "alg": k.alg.name(), "jwk": k.private,
+                       "header": {"kid": k.public["kid"]},
+                       "claims": {"iss": "peer-issuer", "aud": "tokenguard", "exp": NOW + 600}})
+            })
+            .collect();
+        let out = peers::run(peer, "mint", &json!({ "keys": requests }));
+        for (k, t) in keys.iter().zip(out["tokens"].as_array().unwrap()) {
+            match t["token"].as_str() {
+                Some(token) => {
+                    assert!(has.contains(&k.alg), "{peer} minted {}", k.alg.name());
+                    assert_eq!(
+                        tokenguard_tests::token_alg(token),
+                        Some(k.alg),
+                        "{peer} named another algorithm"
+                    );
+                    assert!(
+                        verify_both(&set, token, &v, NOW + 1).is_ok(),
+                        "{peer} {} token refused",
+                        k.alg.name()
+                    );
+                }
+                None => assert!(
+                    !has.contains(&k.alg),
+                    "{peer} failed to mint {}: {}",
+                    k.alg.name(),
+                    t["error"]
+                ),
+            }
+        }
+    }
+}

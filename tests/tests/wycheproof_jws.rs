@@ -6,7 +6,9 @@
 //!
 //! Deliberate differences: tcIds 346 and 350 (RFC 7520 Figure 20) verify a PS384 token with
 //! a key whose `alg` is PS256; a key bound to one algorithm never verifies another here, so
-//! they are `alg_not_allowed`. tcIds 347 and 351 are ES512 (P-521), which we do not support.
+//! they are `alg_not_allowed`. tcIds 347 and 351 are RFC 7520's ES512 example (P-521), but
+//! their key says `"alg":"ES521"`, no JWS algorithm: the key is refused at import
+//! (`unsupported_alg`), so they fail (the same token verifies in `rfc7520.rs`).
 
 use tokenguard::{Error, Jwk, KeyError, KeySet, Malformed, Validation};
 use tokenguard_tests::{load, verify_jws_both};
@@ -37,7 +39,7 @@ fn json_web_signature_vectors() {
     let mut counts = (0, 0, 0, 0); // valid ok, invalid rejected, unsupported key, overridden
     for g in doc["testGroups"].as_array().unwrap() {
         let key_json = g.get("public").or_else(|| g.get("private")).unwrap();
-        // Groups whose key we refuse at import (use:enc, key_ops:encrypt, P-521): every test
+        // Groups whose key we refuse at import (use:enc, key_ops:encrypt, alg:ES521): every test
         // in them must fail, and it does, since the key never enters the set.
         let key = Jwk::from_json(key_json.to_string().as_bytes());
         let mut set: KeySet<2> = KeySet::new();
@@ -63,9 +65,12 @@ fn json_web_signature_vectors() {
                     "tcId {tc}: key refused at import, token must fail"
                 );
                 assert!(
-                    !valid || key_json["crv"] == "P-521",
+                    !valid || key_json["alg"] == "ES521",
                     "tcId {tc}: a valid case needs a supported key"
                 );
+                if key_json["alg"] == "ES521" {
+                    assert_eq!(key.as_ref().err(), Some(&KeyError::UnsupportedAlg));
+                }
                 counts.2 += 1;
                 continue;
             }

@@ -57,6 +57,8 @@ fn ecdsa_alg(curve: Curve) -> &'static signature::EcdsaVerificationAlgorithm {
     match curve {
         Curve::P256 => &signature::ECDSA_P256_SHA256_FIXED,
         Curve::P384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Curve::P521 => &signature::ECDSA_P521_SHA512_FIXED,
+        Curve::Secp256k1 => &signature::ECDSA_P256K1_SHA256_FIXED,
     }
 }
 
@@ -181,6 +183,8 @@ impl Prepared {
                 let alg = match curve {
                     Curve::P256 => Algorithm::Es256,
                     Curve::P384 => Algorithm::Es384,
+                    Curve::P521 => Algorithm::Es512,
+                    Curve::Secp256k1 => Algorithm::Es256k,
                 };
                 let plen = 1 + 2 * curve.coord_len();
                 point.get(..plen).and_then(|p| {
@@ -269,7 +273,9 @@ impl Backend for AwsLc {
         sig: &[u8],
     ) -> Option<Result<(), Unspecified>> {
         match key.prepared.inner.as_ref()? {
-            Inner::Public { alg: a, key } if *a == alg => {
+            // The same family is the same operation on this key (the hash and padding are
+            // part of it; `EdDSA` and `Ed25519` name one signature).
+            Inner::Public { alg: a, key } if a.family() == alg.family() => {
                 Some(key.verify_sig(msg, sig).map_err(|_| Unspecified))
             }
             Inner::Hmac { hash, key } if alg.family() == Family::Hmac(*hash) => {

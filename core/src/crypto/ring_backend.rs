@@ -33,6 +33,13 @@ pub(crate) fn ring_hmac_key(alg: HashAlg, key: &[u8]) -> hmac::Key {
 }
 
 impl Backend for Ring {
+    /// Everything but ES512 and ES256K (ring has neither P-521 nor secp256k1).
+    const ALGORITHMS: crate::AlgSet = crate::AlgSet::from_bits(
+        super::BUILD_ALGORITHMS.bits()
+            & !(1 << (crate::alg::ES512 as u8))
+            & !(1 << (crate::alg::ES256K as u8)),
+    );
+
     fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
         let mut ctx = digest::Context::new(digest_alg(alg));
         for p in parts {
@@ -68,6 +75,8 @@ impl Backend for Ring {
         let a = match curve {
             Curve::P256 => &signature::ECDSA_P256_SHA256_FIXED,
             Curve::P384 => &signature::ECDSA_P384_SHA384_FIXED,
+            // Not in `ALGORITHMS`: refused before a backend is asked.
+            Curve::P521 | Curve::Secp256k1 => return Err(Unspecified),
         };
         signature::UnparsedPublicKey::new(a, point)
             .verify(msg, sig)

@@ -88,6 +88,8 @@ fn hmac_check<M: hmac::Mac + hmac::KeyInit>(
 }
 
 impl Backend for RustCrypto {
+    const ALGORITHMS: crate::AlgSet = super::BUILD_ALGORITHMS;
+
     fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
         match alg {
             #[cfg(not(feature = "compact-sha256"))]
@@ -160,6 +162,12 @@ impl Backend for RustCrypto {
         match curve {
             Curve::P256 => ecdsa_p256(point, msg, sig),
             Curve::P384 => ecdsa_p384(point, msg, sig),
+            #[cfg(feature = "es512")]
+            Curve::P521 => ecdsa_p521(point, msg, sig),
+            #[cfg(feature = "es256k")]
+            Curve::Secp256k1 => ecdsa_secp256k1(point, msg, sig),
+            #[allow(unreachable_patterns)] // no key of a curve left out of the build exists
+            _ => Err(Unspecified),
         }
     }
 
@@ -209,4 +217,30 @@ fn ecdsa_p384(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
     } else {
         Err(Unspecified)
     }
+}
+
+/// ES512 through RustCrypto `p521` (SHA-512 is shorter than the 521-bit order: the prehash
+/// is taken as the leftmost bits, as SEC 1 §4.1.4 says).
+#[cfg(feature = "es512")]
+#[inline(never)]
+fn ecdsa_p521(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
+    use p521::ecdsa::{signature::hazmat::PrehashVerifier, Signature, VerifyingKey};
+    let vk = VerifyingKey::from_sec1_bytes(point).map_err(|_| Unspecified)?;
+    let s = Signature::from_slice(sig).map_err(|_| Unspecified)?;
+    let h = RustCrypto::digest(HashAlg::Sha512, &[msg]);
+    vk.verify_prehash(h.as_ref(), &s).map_err(|_| Unspecified)
+}
+
+/// ES256K through RustCrypto `k256`. `k256` refuses high-S signatures (Bitcoin's rule);
+/// JOSE does not (RFC 8812 says nothing of it, and every other verifier accepts them), so a
+/// high `s` is replaced by `n - s`, the same signature, before verifying.
+#[cfg(feature = "es256k")]
+#[inline(never)]
+fn ecdsa_secp256k1(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
+    use k256::ecdsa::{signature::hazmat::PrehashVerifier, Signature, VerifyingKey};
+    let vk = VerifyingKey::from_sec1_bytes(point).map_err(|_| Unspecified)?;
+    let s = Signature::from_slice(sig).map_err(|_| Unspecified)?;
+    let s = s.normalize_s();
+    let h = RustCrypto::digest(HashAlg::Sha256, &[msg]);
+    vk.verify_prehash(h.as_ref(), &s).map_err(|_| Unspecified)
 }

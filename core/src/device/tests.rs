@@ -706,7 +706,7 @@ mod signing_key_upload {
                 crate::KeyError::MissingMember,
             ),
             (
-                r#"{"kty":"EC","crv":"P-521","d":"AA"}"#,
+                r#"{"kty":"EC","crv":"P-192","d":"AA"}"#,
                 crate::KeyError::UnsupportedCurve,
             ),
             (

@@ -26,7 +26,10 @@ fn refuses_bad_keys_with_reasons() {
         (ec_json(r#","use":"enc""#), KeyError::WrongUse),
         (ec_json(r#","key_ops":["encrypt"]"#), KeyError::WrongKeyOps),
         (ec_json(r#","key_ops":"verify""#), KeyError::InvalidMember),
-        (ec_json(r#","alg":"ES512""#), KeyError::UnsupportedAlg),
+        (ec_json(r#","alg":"ES521""#), KeyError::UnsupportedAlg),
+        // A known algorithm for another curve.
+        (ec_json(r#","alg":"ES512""#), KeyError::AlgMismatch),
+        (ec_json(r#","alg":"ES256K""#), KeyError::AlgMismatch),
         (ec_json(r#","alg":"RS256""#), KeyError::AlgMismatch),
         (
             ec_json(r#","d":"yy49oPcINGK2ps0LmtxpB6UTEOiITghHBif6wDqmJ3c""#),
@@ -42,7 +45,7 @@ fn refuses_bad_keys_with_reasons() {
             KeyError::InvalidPoint,
         ),
         (
-            r#"{"kty":"EC","crv":"P-521","x":"AA","y":"AA"}"#.into(),
+            r#"{"kty":"EC","crv":"P-192","x":"AA","y":"AA"}"#.into(),
             KeyError::UnsupportedCurve,
         ),
         (

@@ -21,8 +21,8 @@ use crate::MAX_KID_LEN;
 const MAX_DEPTH: u8 = 8;
 /// An RSA prime and its CRT values are at most half the modulus.
 const HALF: usize = MAX_RSA_BYTES / 2;
-/// The longest EC public coordinate (P-384).
-const MAX_COORD: usize = 48;
+/// The longest EC public coordinate.
+const MAX_COORD: usize = crate::crypto::EC_COORD_MAX;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Member {
@@ -374,12 +374,14 @@ impl PrivateJwkParser {
                 SigningKey::hmac(kid, k, alg)?
             }
             Some(b"EC") => {
-                let curve = match m.crv.get() {
-                    Some(b"P-256") => crate::Curve::P256,
-                    Some(b"P-384") => crate::Curve::P384,
-                    _ if !m.has(Member::Crv) => return Err(rejected(KeyError::MissingMember)),
-                    _ => return Err(rejected(KeyError::UnsupportedCurve)),
-                };
+                if !m.has(Member::Crv) {
+                    return Err(rejected(KeyError::MissingMember));
+                }
+                let curve = m
+                    .crv
+                    .get()
+                    .and_then(crate::Curve::from_name)
+                    .ok_or(rejected(KeyError::UnsupportedCurve))?;
                 need(&|m| m.d.value().is_none(), Member::D)?;
                 let d = m.d.value().unwrap_or(&[]);
                 if d.len() != curve.coord_len() {

@@ -45,9 +45,19 @@ fn every_software_algorithm_round_trips() {
     let ec = SigningKey::ec(Some(b"ec"), crate::Curve::P384, &[0x42; 48]).unwrap();
     let ed = SigningKey::ed25519(Some(b"ed"), &[9; 32]).unwrap();
     let hs = SigningKey::hmac(Some(b"hs"), &[1; 64], alg::HS512).unwrap();
-    for k in [ec, ed, hs] {
+    #[allow(unused_mut)]
+    let mut keys = std::vec![ec, ed, hs];
+    #[cfg(feature = "es512")]
+    {
+        let mut d = [0x42; 66];
+        d[0] = 1; // below the P-521 order
+        keys.push(SigningKey::ec(Some(b"p521"), crate::Curve::P521, &d).unwrap());
+    }
+    #[cfg(feature = "es256k")]
+    keys.push(SigningKey::ec(Some(b"k1"), crate::Curve::Secp256k1, &[0x42; 32]).unwrap());
+    for k in keys {
         let k = k.with_self_check(true);
-        let mut sig = [0u8; 128];
+        let mut sig = [0u8; 132];
         let n = k.sign(b"msg", Some(&[3u8; 64]), &mut sig).unwrap();
         assert_eq!(n, k.signature_len());
         let jwk = k.public_jwk().unwrap();
@@ -75,4 +85,39 @@ fn every_software_algorithm_round_trips() {
         SigningKey::hmac(None, &[1; 32], alg::ES256).unwrap_err(),
         SignError::AlgMismatch
     );
+}
+
+/// ES256K signatures are made low-S (what Bitcoin-lineage verifiers require); verification
+/// accepts both halves, like every other ECDSA verifier in JOSE.
+#[cfg(feature = "es256k")]
+#[test]
+fn es256k_signs_low_s_and_verifies_high_s() {
+    let k = SigningKey::ec(None, crate::Curve::Secp256k1, &[0x17; 32]).unwrap();
+    let jwk = k.public_jwk().unwrap();
+    // n / 2 for secp256k1.
+    let half = unhex("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0");
+    let n = unhex("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141");
+    for i in 0u8..16 {
+        let msg = [i; 9];
+        let mut sig = [0u8; 64];
+        k.sign(&msg, Some(&[i; 32]), &mut sig).unwrap();
+        assert!(sig[32..] <= half[..], "high S made");
+        // n - s: the same signature with a high S.
+        let mut high = sig;
+        let mut borrow = 0i16;
+        for j in (0..32).rev() {
+            let d = i16::from(n[j]) - i16::from(sig[32 + j]) - borrow;
+            high[32 + j] = d.rem_euclid(256) as u8;
+            borrow = i16::from(d < 0);
+        }
+        assert!(high[32..] > half[..]);
+        assert_eq!(
+            jwk.verify_signature::<RustCrypto>(alg::ES256K, &msg, &sig),
+            Ok(())
+        );
+        assert_eq!(
+            jwk.verify_signature::<RustCrypto>(alg::ES256K, &msg, &high),
+            Ok(())
+        );
+    }
 }

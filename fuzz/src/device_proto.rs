@@ -26,10 +26,12 @@
 //!   `LOAD_JWK`, `JWKS_END` or `REMOVE_KEY`. For well-formed requests more exactly:
 //!   `REMOVE_KEY` OK removes exactly the key with that kid; `LOAD_JWK` OK adds or replaces
 //!   only the key of that kid; `JWKS_END` OK keeps every pinned key.
-//! - Backend differential: a second device on `Ring` (the first is on `RustCrypto`, like
-//!   the firmware) fed the same bytes sends exactly the same bytes.
+//! - Backend differential: a second device on `Fastest` (ring for RSA, ECDSA P-256/P-384 and
+//!   Ed25519 in this build; the first device is on `RustCrypto`, like the firmware) fed the
+//!   same bytes sends exactly the same bytes. (`Ring` alone would report a smaller algorithm
+//!   set in `INFO`: it has no P-521 or secp256k1.)
 
-use tokenguard::crypto::{Backend, Ring, RustCrypto};
+use tokenguard::crypto::{Backend, Fastest, RustCrypto};
 use tokenguard::device::frame::{self, Frame, FrameDecoder};
 use tokenguard::device::proto::{cmd, policy_flags, status};
 use tokenguard::device::{policy_body, Device};
@@ -143,10 +145,10 @@ impl Pair {
         let before = snapshot(self.rc.cache().keys().iter());
         let s0 = self.rc.stats();
         let out = feed_one::<RustCrypto>(&mut self.rc, bytes, self.now_ms);
-        let out_ring = feed_one::<Ring>(&mut self.ring, bytes, self.now_ms);
+        let out_ring = feed_one::<Fastest>(&mut self.ring, bytes, self.now_ms);
         assert!(
             out == out_ring,
-            "RustCrypto and Ring devices answered differently"
+            "RustCrypto and Fastest (ring) devices answered differently"
         );
         let s1 = self.rc.stats();
         // Decode everything the device sent.

@@ -210,7 +210,7 @@ pub fn media_type_matches(actual: JsonStr<'_>, expected: &str) -> bool {
         const P: &str = "application/";
         let prefixed =
             s.len() >= P.len() && s.get(..P.len()).is_some_and(|h| h.eq_ignore_ascii_case(P));
-        if prefixed && !s.get(P.len()..).unwrap_or("").contains('/') {
+        if prefixed && !s.bytes().skip(P.len()).any(|b| b == b'/') {
             P.len()
         } else {
             0

@@ -353,7 +353,7 @@ impl Jwk {
         pk: &[u8; 32],
         alg: Option<Algorithm>,
     ) -> Result<Jwk, KeyError> {
-        if alg.is_some_and(|a| a.family() != Family::Ed25519) {
+        if alg.is_some_and(|a| !matches!(a, Algorithm::EdDsa | Algorithm::Ed25519)) {
             return Err(KeyError::AlgMismatch);
         }
         if !ec::ed25519_key_is_valid(pk) {

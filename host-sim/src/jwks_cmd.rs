@@ -132,7 +132,7 @@ fn once(
 
 /// Writes `data` to a temporary file beside `path`, flushes it to disk, then renames it over
 /// `path`: readers see the old file or the new one, never a part.
-pub fn write_atomically(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let name = path
         .file_name()

@@ -243,17 +243,20 @@ fn a_set_larger_than_the_free_slots_is_refused() {
     assert_eq!(kids(&s), ["k10", "k11", "k2", "k3", "pin"]);
 }
 
+/// Shorter windows than the defaults, for the refresh tests: 10-minute sets, 30 s retries,
+/// 5 minutes of stale serving.
+const SHORT: RefreshPolicy = RefreshPolicy {
+    default_max_age: 600,
+    min_max_age: 60,
+    max_max_age: 3600,
+    retry_after: 30,
+    unknown_kid_interval: 60,
+    stale_for: 300,
+};
+
 #[test]
 fn a_refused_set_is_a_failed_fetch() {
-    let p = RefreshPolicy {
-        default_max_age: 600,
-        min_max_age: 60,
-        max_max_age: 3600,
-        retry_after: 30,
-        unknown_kid_interval: 60,
-        stale_for: 300,
-    };
-    let mut c: JwkCache<4> = JwkCache::new(p);
+    let mut c: JwkCache<4> = JwkCache::new(SHORT);
     let t0 = 1_000_000;
     c.fetch_started(t0);
     c.load_jwks(set(&[oct("a", K1)]).as_bytes(), t0, None, &mut |_| {})
@@ -352,15 +355,7 @@ fn hs256_token(kid: &str, key: &[u8], payload: &str) -> String {
 #[cfg(feature = "rustcrypto")]
 #[test]
 fn refresh_state_machine_and_stale_window() {
-    let p = RefreshPolicy {
-        default_max_age: 600,
-        min_max_age: 60,
-        max_max_age: 3600,
-        retry_after: 30,
-        unknown_kid_interval: 60,
-        stale_for: 300,
-    };
-    let mut c: JwkCache<4> = JwkCache::new(p);
+    let mut c: JwkCache<4> = JwkCache::new(SHORT);
     let t0 = 1_700_000_000;
     assert_eq!(c.poll(t0), Some(FetchReason::Initial));
     c.fetch_started(t0);

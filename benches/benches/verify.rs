@@ -6,9 +6,12 @@
 //! - `raw-aws-lc-parsed`: aws-lc-rs with the key parsed once (the floor under tokenguard's
 //!   aws-lc backend);
 //! - `tokenguard-ring`, `tokenguard-aws-lc`, `tokenguard-rustcrypto`: full-token verify with
-//!   each backend;
+//!   each backend; `tokenguard-fastest`: with `crypto::Fastest`, the default of hosts that build
+//!   several backends (each primitive from the fastest one);
 //! - `jsonwebtoken`, `jwt-simple`, `jwt-compact`: the peers' own full decode and validation,
-//!   with equivalent checks (issuer, audience, `exp` and `nbf`, the algorithm pinned).
+//!   with equivalent checks (issuer, audience, `exp` and `nbf`, the algorithm pinned), where
+//!   the peer has the algorithm (no peer here has ES512; jwt-simple alone has ES256K; ring has
+//!   neither curve, so those groups have no `raw-ring`).
 //!
 //! Plus `jwks/load-10-keys` (JWK Set ingestion of a 10-key set) and `cache/get-last-of-32`
 //! (a `kid` lookup in a full 32-key set). `TOKENGUARD_BENCH_REVERSE=1` runs everything in
@@ -22,7 +25,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use serde::Deserialize;
-use tokenguard::crypto::{AwsLc, Ring, RustCrypto};
+use tokenguard::crypto::{AwsLc, Fastest, Ring, RustCrypto};
 use tokenguard::{Curve, KeySet};
 use tokenguard_benches::{
     b64, fixture, full_keyset, jwks_10, now, Fixture, PublicKey, RawVerify, AUD, GROUPS, ISS,
@@ -155,7 +158,8 @@ fn aws_lc_parsed(f: &Fixture) -> RawVerify {
     Box::new(move |m, sig| key.verify_sig(m, sig).is_ok())
 }
 
-fn jsonwebtoken_verify(f: &Fixture) -> PeerVerify {
+/// jsonwebtoken: `None` where it lacks the algorithm (ES512, ES256K).
+fn jsonwebtoken_verify(f: &Fixture) -> Option<PeerVerify> {
     use jsonwebtoken::{Algorithm as A, DecodingKey, Validation};
     let alg = match f.name {
         "RS256" | "RS256-4096" => A::RS256,
@@ -164,7 +168,7 @@ fn jsonwebtoken_verify(f: &Fixture) -> PeerVerify {
         "ES384" => A::ES384,
         "EdDSA" => A::EdDSA,
         "HS256" => A::HS256,
-        other => panic!("{other}"),
+        _ => return None,
     };
     let key = match &f.key {
         PublicKey::Rsa { n, e } => DecodingKey::from_rsa_raw_components(n, e),
@@ -179,10 +183,13 @@ fn jsonwebtoken_verify(f: &Fixture) -> PeerVerify {
     v.set_issuer(&[ISS]);
     v.set_audience(&[AUD]);
     v.validate_nbf = true;
-    Box::new(move |t| jsonwebtoken::decode::<Registered>(t, &key, &v).is_ok())
+    Some(Box::new(move |t| {
+        jsonwebtoken::decode::<Registered>(t, &key, &v).is_ok()
+    }))
 }
 
-fn jwt_simple_verify(f: &Fixture) -> PeerVerify {
+/// jwt-simple: `None` where it lacks the algorithm (ES512).
+fn jwt_simple_verify(f: &Fixture) -> Option<PeerVerify> {
     use jwt_simple::prelude::*;
     let opts = VerificationOptions {
         allowed_issuers: Some(HashSet::from([ISS.to_string()])),
@@ -190,7 +197,7 @@ fn jwt_simple_verify(f: &Fixture) -> PeerVerify {
         ..Default::default()
     };
     // The key type pins the algorithm; `exp`/`nbf`/`iat` are checked against the clock.
-    match (&f.key, f.name) {
+    Some(match (&f.key, f.name) {
         (PublicKey::Rsa { n, e }, "PS256") => {
             let k = PS256PublicKey::from_components(n, e).expect("ps256 key");
             Box::new(move |t| {
@@ -229,7 +236,20 @@ fn jwt_simple_verify(f: &Fixture) -> PeerVerify {
                     .is_ok()
             })
         }
-        (PublicKey::Ec { curve, .. }, _) => panic!("no jwt-simple fixture on {curve:?}"),
+        (
+            key @ PublicKey::Ec {
+                curve: Curve::Secp256k1,
+                ..
+            },
+            _,
+        ) => {
+            let k = ES256kPublicKey::from_bytes(&key.sec1()).expect("es256k key");
+            Box::new(move |t| {
+                k.verify_token::<NoCustomClaims>(t, Some(opts.clone()))
+                    .is_ok()
+            })
+        }
+        (PublicKey::Ec { .. }, _) => return None,
         (PublicKey::Ed25519(pk), _) => {
             let k = Ed25519PublicKey::from_bytes(pk).expect("ed25519 key");
             Box::new(move |t| {
@@ -244,10 +264,11 @@ fn jwt_simple_verify(f: &Fixture) -> PeerVerify {
                     .is_ok()
             })
         }
-    }
+    })
 }
 
-/// jwt-compact: `None` where it lacks the algorithm (ES384).
+/// jwt-compact: `None` where it lacks the algorithm (ES384, ES512; ES256K only through the
+/// C library secp256k1, not built here).
 fn jwt_compact_verify(f: &Fixture) -> Option<PeerVerify> {
     use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Rsa, RsaPublicKey};
     use jwt_compact::jwk::JsonWebKey;
@@ -337,11 +358,21 @@ fn algorithms(c: &mut Criterion) {
                 .verify_with::<RustCrypto>(black_box(token.as_bytes()), &v, t0, buf)
                 .is_ok()
         };
+        let tg_fast = |buf: &mut [u8]| {
+            f.keys
+                .verify_with::<Fastest>(black_box(token.as_bytes()), &v, t0, buf)
+                .is_ok()
+        };
         // Every implementation accepts the token once before timing: no error path is timed.
-        assert!((f.raw)(input.as_bytes(), &sig), "{name}: raw ring");
-        assert!(tg_ring(&mut buf), "{name}: tokenguard (ring)");
+        // ring has neither P-521 nor secp256k1: its backend refuses those keys.
+        let ring_has = f.raw.is_some();
+        if let Some(raw) = &f.raw {
+            assert!(raw(input.as_bytes(), &sig), "{name}: raw ring");
+        }
+        assert_eq!(tg_ring(&mut buf), ring_has, "{name}: tokenguard (ring)");
         assert!(tg_rc(&mut buf), "{name}: tokenguard (rustcrypto)");
         assert!(tg_aws(&mut buf), "{name}: tokenguard (aws-lc)");
+        assert!(tg_fast(&mut buf), "{name}: tokenguard (fastest)");
         let aws_raw = aws_lc_raw(&f);
         assert!(aws_raw(input.as_bytes(), &sig), "{name}: raw aws-lc");
         let aws_parsed = aws_lc_parsed(&f);
@@ -349,28 +380,35 @@ fn algorithms(c: &mut Criterion) {
             aws_parsed(input.as_bytes(), &sig),
             "{name}: raw aws-lc, parsed key"
         );
-        let mut peers: Vec<(&str, PeerVerify)> = vec![
+        let peers: Vec<(&str, PeerVerify)> = [
             ("jsonwebtoken", jsonwebtoken_verify(&f)),
             ("jwt-simple", jwt_simple_verify(&f)),
-        ];
-        if let Some(p) = jwt_compact_verify(&f) {
-            peers.push(("jwt-compact", p));
-        }
+            ("jwt-compact", jwt_compact_verify(&f)),
+        ]
+        .into_iter()
+        .filter_map(|(n, p)| Some((n, p?)))
+        .collect();
         for (peer, check) in &peers {
             assert!(check(token), "{name}: {peer} rejects the token");
         }
 
         let mut g = c.benchmark_group(name);
-        let mut order: Vec<usize> = (0..6 + peers.len()).collect();
+        let mut order: Vec<usize> = (0..7 + peers.len()).collect();
         if reversed() {
             order.reverse();
         }
         for i in order {
             match i {
-                0 => g.bench_function("raw-ring", |b| {
-                    b.iter(|| assert!((f.raw)(black_box(input.as_bytes()), &sig)))
-                }),
-                1 => g.bench_function("tokenguard-ring", |b| b.iter(|| tg_ring(&mut buf))),
+                0 => match &f.raw {
+                    Some(raw) => g.bench_function("raw-ring", |b| {
+                        b.iter(|| assert!(raw(black_box(input.as_bytes()), &sig)))
+                    }),
+                    None => &mut g,
+                },
+                1 if ring_has => {
+                    g.bench_function("tokenguard-ring", |b| b.iter(|| tg_ring(&mut buf)))
+                }
+                1 => &mut g,
                 2 => g.bench_function("tokenguard-rustcrypto", |b| b.iter(|| tg_rc(&mut buf))),
                 3 => g.bench_function("raw-aws-lc", |b| {
                     b.iter(|| assert!(aws_raw(black_box(input.as_bytes()), &sig)))
@@ -379,8 +417,9 @@ fn algorithms(c: &mut Criterion) {
                 5 => g.bench_function("raw-aws-lc-parsed", |b| {
                     b.iter(|| assert!(aws_parsed(black_box(input.as_bytes()), &sig)))
                 }),
+                6 => g.bench_function("tokenguard-fastest", |b| b.iter(|| tg_fast(&mut buf))),
                 i => {
-                    let (peer, check) = &peers[i - 6];
+                    let (peer, check) = &peers[i - 7];
                     g.bench_function(*peer, |b| b.iter(|| check(black_box(token))))
                 }
             };

@@ -4,7 +4,9 @@
 //!
 //! Keys: the Wycheproof JWS RS256 key (2048 bits, from `../shared/vectors`; set
 //! `TOKENGUARD_VECTORS` elsewhere), our own test keys in `tests/data` (RSA 4096 for
-//! RS256-4096, RSA 2048 for PS256), and fresh ring keys for ES256, ES384, EdDSA.
+//! RS256-4096, RSA 2048 for PS256, P-521 for ES512, secp256k1 for ES256K, the last two signed
+//! by tokenguard's own signer as ring has neither curve), and fresh ring keys for ES256, ES384,
+//! EdDSA.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -32,9 +34,14 @@ pub fn now() -> u64 {
 
 /// About 300 bytes of claims with every registered claim.
 pub fn claims() -> String {
+    claims_with_jti("7b1f6c2e-9a4d-4c1b-8e2f-3d5a6b7c8d9e")
+}
+
+/// The same claims with another `jti` (the whole-process runs mint one token per line).
+pub fn claims_with_jti(jti: &str) -> String {
     let t = now();
     format!(
-        r#"{{"iss":"{ISS}","sub":"device-0042@fleet.example.com","aud":["{AUD}","telemetry"],"exp":{},"iat":{t},"nbf":{t},"jti":"7b1f6c2e-9a4d-4c1b-8e2f-3d5a6b7c8d9e","scope":"telemetry:write config:read","tenant":"acme-industrial","role":"sensor"}}"#,
+        r#"{{"iss":"{ISS}","sub":"device-0042@fleet.example.com","aud":["{AUD}","telemetry"],"exp":{},"iat":{t},"nbf":{t},"jti":"{jti}","scope":"telemetry:write config:read","tenant":"acme-industrial","role":"sensor"}}"#,
         t + 3600
     )
 }
@@ -136,9 +143,12 @@ impl PublicKey {
 /// ring verifying a signing input and signature: the floor every row is compared with.
 pub type RawVerify = Box<dyn Fn(&[u8], &[u8]) -> bool + Send + Sync>;
 
+/// Signs claims (JSON text) into a compact token under the fixture's header and key.
+pub type Mint = Box<dyn Fn(&str) -> String + Send + Sync>;
+
 /// One algorithm's token and keys.
 pub struct Fixture {
-    /// Bench group name: `RS256`, `RS256-4096`, `PS256`, `ES256`, `ES384`, `EdDSA`, `HS256`.
+    /// Bench group name: one of [`GROUPS`].
     pub name: &'static str,
     /// The JOSE algorithm.
     pub alg: Algorithm,
@@ -152,8 +162,11 @@ pub struct Fixture {
     pub keys: KeySet<4>,
     /// The raw key material.
     pub key: PublicKey,
-    /// ring's check of the signing input.
-    pub raw: RawVerify,
+    /// ring's check of the signing input (`None` where ring lacks the algorithm: ES512,
+    /// ES256K).
+    pub raw: Option<RawVerify>,
+    /// Mints more tokens like `token` (same header and key), for the whole-process runs.
+    pub mint: Mint,
 }
 
 impl Fixture {
@@ -171,9 +184,9 @@ impl Fixture {
     }
 }
 
-fn signing_input(alg: &str, kid: &str) -> String {
+fn signing_input_for(alg: &str, kid: &str, claims: &str) -> String {
     let h = format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{kid}"}}"#);
-    format!("{}.{}", b64(h.as_bytes()), b64(claims().as_bytes()))
+    format!("{}.{}", b64(h.as_bytes()), b64(claims.as_bytes()))
 }
 
 fn keyset(jwk: Jwk) -> KeySet<4> {
@@ -193,25 +206,29 @@ fn rsa_fixture(
     let public: ring::rsa::PublicKeyComponents<Vec<u8>> = pair.public().into();
     let (n, e) = (public.n.clone(), public.e.clone());
     let kid = "rsa";
-    let input = signing_input(alg_name, kid);
-    let mut sig = vec![0u8; pair.public().modulus_len()];
-    pair.sign(padding, &SystemRandom::new(), input.as_bytes(), &mut sig)
-        .expect("sign");
+    let mint: Mint = Box::new(move |claims| {
+        let input = signing_input_for(alg_name, kid, claims);
+        let mut sig = vec![0u8; pair.public().modulus_len()];
+        pair.sign(padding, &SystemRandom::new(), input.as_bytes(), &mut sig)
+            .expect("sign");
+        format!("{input}.{}", b64(&sig))
+    });
     let keys = keyset(Jwk::rsa(Some(kid.as_bytes()), &n, &e, Some(alg)).expect("rsa jwk"));
     let (nn, ee) = (n.clone(), e.clone());
     Fixture {
         name,
         alg,
         alg_name,
-        token: format!("{input}.{}", b64(&sig)),
+        token: mint(&claims()),
         kid,
         keys,
         key: PublicKey::Rsa { n, e },
-        raw: Box::new(move |m, s| {
+        raw: Some(Box::new(move |m, s| {
             signature::RsaPublicKeyComponents { n: &nn, e: &ee }
                 .verify(verify, m, s)
                 .is_ok()
-        }),
+        })),
+        mint,
     }
 }
 
@@ -268,9 +285,12 @@ fn ec_fixture(
     let pkcs8 = signature::EcdsaKeyPair::generate_pkcs8(signing, &rng).expect("ec keygen");
     let pair = signature::EcdsaKeyPair::from_pkcs8(signing, pkcs8.as_ref(), &rng).expect("ec");
     let kid = "ec";
-    let input = signing_input(alg_name, kid);
-    let sig = pair.sign(&rng, input.as_bytes()).expect("ec sign");
     let pk = pair.public_key().as_ref().to_vec();
+    let mint: Mint = Box::new(move |claims| {
+        let input = signing_input_for(alg_name, kid, claims);
+        let sig = pair.sign(&rng, input.as_bytes()).expect("ec sign");
+        format!("{input}.{}", b64(sig.as_ref()))
+    });
     let cl = (pk.len() - 1) / 2;
     let (x, y) = (pk[1..1 + cl].to_vec(), pk[1 + cl..].to_vec());
     let keys = keyset(Jwk::ec(Some(kid.as_bytes()), curve, &x, &y, Some(alg)).expect("ec jwk"));
@@ -278,15 +298,16 @@ fn ec_fixture(
         name,
         alg,
         alg_name,
-        token: format!("{input}.{}", b64(sig.as_ref())),
+        token: mint(&claims()),
         kid,
         keys,
         key: PublicKey::Ec { curve, x, y },
-        raw: Box::new(move |m, s| {
+        raw: Some(Box::new(move |m, s| {
             signature::UnparsedPublicKey::new(verify, &pk)
                 .verify(m, s)
                 .is_ok()
-        }),
+        })),
+        mint,
     }
 }
 
@@ -294,43 +315,93 @@ fn eddsa() -> Fixture {
     let pkcs8 = signature::Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
     let pair = signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("ed25519");
     let kid = "ed";
-    let input = signing_input("EdDSA", kid);
-    let sig = pair.sign(input.as_bytes());
     let pk: [u8; 32] = pair.public_key().as_ref().try_into().expect("32 bytes");
+    let mint: Mint = Box::new(move |claims| {
+        let input = signing_input_for("EdDSA", kid, claims);
+        format!("{input}.{}", b64(pair.sign(input.as_bytes()).as_ref()))
+    });
     let keys = keyset(Jwk::ed25519(Some(kid.as_bytes()), &pk, Some(alg::EDDSA)).expect("jwk"));
     Fixture {
         name: "EdDSA",
         alg: alg::EDDSA,
         alg_name: "EdDSA",
-        token: format!("{input}.{}", b64(sig.as_ref())),
+        token: mint(&claims()),
         kid,
         keys,
         key: PublicKey::Ed25519(pk),
-        raw: Box::new(move |m, s| {
+        raw: Some(Box::new(move |m, s| {
             signature::UnparsedPublicKey::new(&signature::ED25519, &pk)
                 .verify(m, s)
                 .is_ok()
-        }),
+        })),
+        mint,
     }
 }
 
 fn hs256() -> Fixture {
     let secret = vec![0x5au8; 32];
     let kid = "hs";
-    let input = signing_input("HS256", kid);
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
-    let tag = ring::hmac::sign(&key, input.as_bytes());
+    let signer = key.clone();
+    let mint: Mint = Box::new(move |claims| {
+        let input = signing_input_for("HS256", kid, claims);
+        let tag = ring::hmac::sign(&signer, input.as_bytes());
+        format!("{input}.{}", b64(tag.as_ref()))
+    });
     let keys = keyset(Jwk::hmac(Some(kid.as_bytes()), &secret, alg::HS256).expect("jwk"));
     Fixture {
         name: "HS256",
         alg: alg::HS256,
         alg_name: "HS256",
-        token: format!("{input}.{}", b64(tag.as_ref())),
+        token: mint(&claims()),
         kid,
         keys,
         key: PublicKey::Oct(secret),
         // The floor: ring's HMAC with the key prepared once, as ring users do.
-        raw: Box::new(move |m, s| ring::hmac::verify(&key, m, s).is_ok()),
+        raw: Some(Box::new(move |m, s| ring::hmac::verify(&key, m, s).is_ok())),
+        mint,
+    }
+}
+
+/// A curve ring does not have (P-521, secp256k1): our test key from `tests/data`, signed by
+/// tokenguard's own signer (RFC 6979 nonces); no ring floor.
+fn tg_ec_fixture(
+    name: &'static str,
+    alg: Algorithm,
+    alg_name: &'static str,
+    file: &str,
+) -> Fixture {
+    use tokenguard::sign::{Signer, SigningKey};
+    let dir = test_data();
+    let private = std::fs::read(dir.join(format!("{file}.pkcs8.pem"))).expect("test key");
+    let public = std::fs::read(dir.join(format!("{file}.spki.pem"))).expect("test key");
+    let kid = "ec";
+    let signer = SigningKey::from_pem_or_der(&private, Some(kid.as_bytes()), Some(alg))
+        .expect("signing key");
+    let mut scratch = vec![0u8; public.len()];
+    let (curve, point) = match tokenguard::keys::public_key(&public, &mut scratch) {
+        Ok(tokenguard::keys::PublicKeyBytes::Ec { curve, point }) => (curve, point.to_vec()),
+        other => panic!("{file}: not an EC public key: {other:?}"),
+    };
+    let cl = (point.len() - 1) / 2;
+    let (x, y) = (point[1..1 + cl].to_vec(), point[1 + cl..].to_vec());
+    let mint: Mint = Box::new(move |claims| {
+        let input = signing_input_for(alg_name, kid, claims);
+        let mut sig = vec![0u8; signer.signature_len()];
+        let n = signer.sign(input.as_bytes(), None, &mut sig).expect("sign");
+        format!("{input}.{}", b64(&sig[..n]))
+    });
+    let keys = keyset(Jwk::ec(Some(kid.as_bytes()), curve, &x, &y, Some(alg)).expect("ec jwk"));
+    Fixture {
+        name,
+        alg,
+        alg_name,
+        token: mint(&claims()),
+        kid,
+        keys,
+        key: PublicKey::Ec { curve, x, y },
+        raw: None,
+        mint,
     }
 }
 
@@ -377,6 +448,8 @@ pub fn fixture(name: &str) -> Fixture {
             &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
             &signature::ECDSA_P384_SHA384_FIXED,
         ),
+        "ES512" => tg_ec_fixture("ES512", Algorithm::Es512, "ES512", "p521"),
+        "ES256K" => tg_ec_fixture("ES256K", Algorithm::Es256k, "ES256K", "secp256k1"),
         "EdDSA" => eddsa(),
         "HS256" => hs256(),
         other => panic!("no fixture {other}"),
@@ -384,12 +457,14 @@ pub fn fixture(name: &str) -> Fixture {
 }
 
 /// Every bench group, in report order.
-pub const GROUPS: [&str; 7] = [
+pub const GROUPS: [&str; 9] = [
     "RS256",
     "RS256-4096",
     "PS256",
     "ES256",
     "ES384",
+    "ES512",
+    "ES256K",
     "EdDSA",
     "HS256",
 ];

@@ -1,6 +1,6 @@
 //! `tokenguard-sim verify`: the contract in DESIGN.md.
 //!
-//! Exit codes: 0 accepted (claims JSON on stdout) or batch done; 1 rejected
+//! Exit codes: 0 accepted (claims JSON on stdout) or every batch line answered; 1 rejected
 //! (`error: <code>: <message>` on stderr); 2 usage or I/O error.
 
 use std::io::{BufRead, Read, Write};
@@ -45,8 +45,10 @@ pub struct VerifyArgs {
     /// JSON nesting limit (the top-level object counts as 1).
     #[arg(long, value_name = "DEPTH", default_value_t = tokenguard::DEFAULT_MAX_DEPTH)]
     max_depth: u8,
-    /// One compact token per line; one JSON result per line on stdout (every line gets a
-    /// result, in order; only the line terminator is stripped).
+    /// One compact token per line; exactly one JSON line per input line on stdout, in order
+    /// (`{"ok":true,"claims":{...}}` with the claims compact, or `{"ok":false,"error":"<code>"}`;
+    /// a blank line is `malformed`; only the line terminator is stripped). Exit 0 once every
+    /// line is answered, whatever the verdicts.
     #[arg(long, value_name = "FILE", conflicts_with = "token")]
     batch: Option<PathBuf>,
     /// The token, or `-` to read it from stdin.
@@ -93,7 +95,16 @@ fn parse_algs(names: &[String]) -> anyhow::Result<AlgSet> {
     for n in names {
         match Algorithm::from_name(n.as_bytes()) {
             Some(a) => set = set.with(a),
-            None => bail!("unknown algorithm {n:?} (expected one of HS256..HS512, RS256..RS512, PS256..PS512, ES256, ES384, EdDSA)"),
+            None => {
+                let known: Vec<&str> = tokenguard::crypto::BUILD_ALGORITHMS
+                    .iter()
+                    .map(Algorithm::name)
+                    .collect();
+                bail!(
+                    "unknown algorithm {n:?} (this build knows {})",
+                    known.join(", ")
+                )
+            }
         }
     }
     Ok(set)
@@ -104,6 +115,28 @@ fn now_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Appends `json` (valid JSON text, as the engine accepted it) without the whitespace between
+/// tokens, so a pretty-printed payload stays on one output line; strings are copied as they
+/// are (a raw newline cannot occur inside a JSON string).
+fn compact_json(json: &[u8], out: &mut Vec<u8>) {
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            continue;
+        } else if b == b'"' {
+            in_string = true;
+        }
+        out.push(b);
+    }
 }
 
 /// Runs the command; returns the process exit code.
@@ -136,6 +169,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         let mut buf = Vec::new();
+        let mut line_out = Vec::new();
         for line in std::io::BufReader::new(f).lines() {
             let line = line.with_context(|| format!("reading {}", batch.display()))?;
             // Only the line terminator is removed: whitespace inside a line is part of the
@@ -144,7 +178,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
             buf.clear();
             buf.resize(tok.len(), 0);
             match keys.verify(tok.as_bytes(), &v, now, &mut buf) {
-                Ok(t) => writeln!(out, r#"{{"ok":true,"claims":{}}}"#, t.claims_json())?,
+                Ok(t) => {
+                    line_out.clear();
+                    line_out.extend_from_slice(br#"{"ok":true,"claims":"#);
+                    compact_json(t.claims_json().as_bytes(), &mut line_out);
+                    line_out.extend_from_slice(b"}\n");
+                    out.write_all(&line_out)?;
+                }
                 Err(e) => writeln!(out, r#"{{"ok":false,"error":"{}"}}"#, e.code())?,
             }
         }

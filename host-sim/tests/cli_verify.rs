@@ -356,3 +356,60 @@ fn typ_prefix_is_implied_only_without_another_slash() {
         );
     }
 }
+
+/// `--batch` writes exactly one JSON line per input line, in order: claims that were
+/// pretty-printed in the token come out compact (strings untouched), a blank line gets its own
+/// `malformed`, CRLF line ends are accepted.
+#[test]
+fn batch_writes_one_compact_line_per_input_line() {
+    let key = [9u8; 32];
+    let jwks = tmp(
+        "batch-lines-jwks.json",
+        &format!(
+            r#"{{"keys":[{{"kty":"oct","kid":"b","alg":"HS256","k":"{}"}}]}}"#,
+            tokenguard_tests::b64(&key)
+        ),
+    );
+    let header = r#"{"alg":"HS256","kid":"b"}"#;
+    let pretty = "{\n  \"iss\": \"i\",\n\t\"aud\" : [ \"a\" ],\r\n  \"exp\": 4102444800,\n  \"note\": \"two  spaces, a \\\"quote\\\" and \\\\n\"\n}\n";
+    let flat = r#"{"iss":"i","aud":"a","exp":4102444800}"#;
+    let input = format!(
+        "{}\n\n{}\r\nnot-a-token\n{}",
+        tokenguard_tests::mint::hs256(&key, header, pretty),
+        tokenguard_tests::mint::hs256(&key, header, flat),
+        tokenguard_tests::mint::hs256(&[1u8; 32], header, flat),
+    );
+    let batch = tmp("batch-lines.txt", &input);
+    let out = run(
+        &[
+            "verify",
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--iss",
+            "i",
+            "--aud",
+            "a",
+            "--now",
+            "1700000000",
+            "--batch",
+            batch.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        concat!(
+            r#"{"ok":true,"claims":{"iss":"i","aud":["a"],"exp":4102444800,"note":"two  spaces, a \"quote\" and \\n"}}"#,
+            "\n",
+            r#"{"ok":false,"error":"malformed"}"#,
+            "\n",
+            r#"{"ok":true,"claims":{"iss":"i","aud":"a","exp":4102444800}}"#,
+            "\n",
+            r#"{"ok":false,"error":"malformed"}"#,
+            "\n",
+            r#"{"ok":false,"error":"bad_signature"}"#,
+            "\n",
+        )
+    );
+}

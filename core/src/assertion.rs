@@ -30,6 +30,10 @@ pub enum ClaimValue<'a> {
     Int(i64),
     /// A boolean.
     Bool(bool),
+    /// Any JSON value, written as it is given (an array, an object, `null`, a number with a
+    /// fraction): Auth0's `permissions` array, for one. It must be exactly one JSON value
+    /// nested at most 8 deep, or [`encode`] refuses the claims.
+    Json(&'a str),
 }
 
 /// The claims of an assertion (RFC 7519 §4.1 plus extras).
@@ -208,7 +212,8 @@ fn member(w: &mut B64Out<'_>, first: &mut bool, name: &str) {
 ///
 /// # Errors
 /// [`SignError::BufferTooSmall`] (never a truncated token), [`SignError::Claims`] for an
-/// extra claim that repeats a registered name, or the signer's error.
+/// extra claim that repeats a registered name or whose [`ClaimValue::Json`] is not one JSON
+/// value, or the signer's error.
 pub fn encode<'o, S: Signer + ?Sized>(
     signer: &S,
     typ: Option<&str>,
@@ -224,6 +229,13 @@ pub fn encode<'o, S: Signer + ?Sized>(
     for (i, (n, _)) in claims.extra.iter().enumerate() {
         if claims.extra.iter().skip(i + 1).any(|(m, _)| m == n) {
             return Err(SignError::Claims("an extra claim name repeats"));
+        }
+    }
+    for (_, v) in claims.extra {
+        if let ClaimValue::Json(j) = v {
+            crate::json::validate_value(j, 8).map_err(|_| {
+                SignError::Claims("an extra claim's JSON value is not one JSON value")
+            })?;
         }
     }
     let mut w = B64Out {
@@ -297,6 +309,7 @@ pub fn encode<'o, S: Signer + ?Sized>(
             ClaimValue::Str(s) => w.string(s),
             ClaimValue::Int(i) => w.int(*i),
             ClaimValue::Bool(b) => w.bytes(if *b { b"true" } else { b"false" }),
+            ClaimValue::Json(j) => w.bytes(j.trim_ascii().as_bytes()),
         }
     }
     w.byte(b'}');
@@ -531,6 +544,49 @@ mod tests {
     use crate::crypto::RustCrypto;
     use crate::sign::SigningKey;
     use crate::{Expect, Validation};
+
+    #[test]
+    fn json_claim_values_are_written_as_given_and_checked() {
+        let key = SigningKey::hmac(Some(b"k"), &[5; 32], crate::alg::HS256).unwrap();
+        let extra = [
+            (
+                "permissions",
+                ClaimValue::Json(r#" ["read:a", "write:b"] "#),
+            ),
+            ("ctx", ClaimValue::Json(r#"{"n":null,"f":1.5}"#)),
+            ("none", ClaimValue::Json("null")),
+            ("ratio", ClaimValue::Json("0.25")),
+        ];
+        let c = Claims {
+            iss: Some("iss"),
+            aud: Aud::One("a"),
+            exp: Some(2_000_000_000),
+            extra: &extra,
+            ..Claims::EMPTY
+        };
+        let mut buf = [0u8; 600];
+        let tok = std::string::String::from(encode(&key, None, &c, None, &mut buf).unwrap());
+        let jwk = key.public_jwk().unwrap();
+        let v = Validation::new(Expect::One("iss"), Expect::One("a"));
+        let mut work = [0u8; 600];
+        let t =
+            crate::verify_jwt::<RustCrypto, _>(&jwk, tok.as_bytes(), &v, 1_900_000_000, &mut work)
+                .unwrap();
+        assert_eq!(
+            t.claims_json(),
+            r#"{"iss":"iss","aud":"a","exp":2000000000,"permissions":["read:a", "write:b"],"ctx":{"n":null,"f":1.5},"none":null,"ratio":0.25}"#
+        );
+        for bad in ["", "[1,", "1 2", "{\"a\":}", "nul", "[[[[[[[[[[1]]]]]]]]]]"] {
+            let extra = [("x", ClaimValue::Json(bad))];
+            assert_eq!(
+                encode(&key, None, &Claims { extra: &extra, ..c }, None, &mut buf),
+                Err(SignError::Claims(
+                    "an extra claim's JSON value is not one JSON value"
+                )),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn escapes_and_round_trips_through_the_verifier() {

@@ -58,6 +58,7 @@ pub struct Validation<'a> {
     pub(crate) leeway: u32,
     pub(crate) require_exp: bool,
     pub(crate) max_age: Option<u64>,
+    pub(crate) max_lifetime: Option<u64>,
     pub(crate) max_token_len: usize,
     pub(crate) max_depth: u8,
     pub(crate) allow_missing_kid: bool,
@@ -77,6 +78,7 @@ impl<'a> Validation<'a> {
             leeway: DEFAULT_LEEWAY,
             require_exp: true,
             max_age: None,
+            max_lifetime: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             max_depth: DEFAULT_MAX_DEPTH,
             allow_missing_kid: false,
@@ -127,6 +129,15 @@ impl<'a> Validation<'a> {
     #[must_use]
     pub const fn max_age(mut self, secs: u64) -> Self {
         self.max_age = Some(secs);
+        self
+    }
+
+    /// Reject tokens whose lifetime `exp - iat` is longer than `secs` (Auth0 caps access
+    /// tokens at 30 days, ZITADEL's System API at 1 hour); `iat` and `exp` then become
+    /// required, and a longer lifetime is `invalid_claim` on `exp`.
+    #[must_use]
+    pub const fn max_lifetime(mut self, secs: u64) -> Self {
+        self.max_lifetime = Some(secs);
         self
     }
 
@@ -329,7 +340,7 @@ pub fn parse(json: &[u8], max_depth: u8) -> Result<RegisteredClaims<'_>, Error> 
 
 /// Checks parsed claims against the policy at time `now` (unix seconds).
 ///
-/// Order: `exp`, `nbf`, `iat`, maximum age, `iss`, `aud`, `sub`.
+/// Order: `exp`, `nbf`, `iat`, maximum age, maximum lifetime, `iss`, `aud`, `sub`.
 ///
 /// # Errors
 /// The first failing check's error.
@@ -354,6 +365,13 @@ pub fn validate(c: &RegisteredClaims<'_>, v: &Validation<'_>, now: u64) -> Resul
         let iat = c.iat.ok_or(Error::MissingClaim(Claim::Iat))?;
         if now > iat.saturating_add(max_age).saturating_add(leeway) {
             return Err(Error::Expired);
+        }
+    }
+    if let Some(max) = v.max_lifetime {
+        let iat = c.iat.ok_or(Error::MissingClaim(Claim::Iat))?;
+        let exp = c.exp.ok_or(Error::MissingClaim(Claim::Exp))?;
+        if exp.saturating_sub(iat) > max {
+            return Err(Error::InvalidClaim(Claim::Exp));
         }
     }
     if v.issuer != Expect::Ignore {

@@ -270,6 +270,25 @@ fn scan_object<'a, E: From<JsonError>>(
     Ok(())
 }
 
+/// Checks that `input` is exactly one JSON value of any type (surrounding whitespace
+/// allowed), arrays and objects nested at most `max_depth` deep.
+///
+/// # Errors
+/// Any grammar error as [`JsonError`].
+pub fn validate_value(input: &str, max_depth: u8) -> Result<(), JsonError> {
+    let mut s = Scanner {
+        b: input.as_bytes(),
+        i: 0,
+    };
+    s.ws();
+    s.value(max_depth.min(MAX_DEPTH_LIMIT))?;
+    s.ws();
+    if s.i != s.b.len() {
+        return Err(JsonError::TrailingData);
+    }
+    Ok(())
+}
+
 /// Iterates the elements of a validated raw array (from [`Value::Array`]).
 pub fn array_items(raw: &[u8]) -> ArrayItems<'_> {
     let mut s = Scanner { b: raw, i: 0 };

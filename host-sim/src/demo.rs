@@ -50,7 +50,7 @@ impl Narrator {
             self.section = s.trim().to_owned();
         }
         if !self.quiet && !self.json {
-            println!("{s}");
+            crate::outln!("{s}");
         }
     }
 
@@ -69,9 +69,9 @@ impl Narrator {
             } else {
                 format!(" ({detail})")
             };
-            println!("  [ok]   {what}{d}");
+            crate::outln!("  [ok]   {what}{d}");
         } else if !ok {
-            println!("  [FAIL] {what}: {detail}");
+            crate::outln!("  [FAIL] {what}: {detail}");
         }
     }
 }
@@ -376,7 +376,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let idp_state = h.idp.with(|s| s.counters)?;
     let total = n.steps.len();
     if args.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "passed": n.failures == 0, "checks": total, "failures": n.failures, "steps": n.steps,
@@ -397,9 +397,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
             idp_state[3]
         ));
         if n.failures == 0 {
-            println!("demo passed: {total} checks");
+            crate::outln!("demo passed: {total} checks");
         } else {
-            println!("demo FAILED: {} of {total} checks", n.failures);
+            crate::outln!("demo FAILED: {} of {total} checks", n.failures);
         }
     }
     Ok(if n.failures == 0 { 0 } else { 1 })

@@ -36,23 +36,24 @@ pub struct JwkArgs {
     /// Fetch a JWK or JWK Set from a URL (pick one with --kid when it holds several).
     #[arg(long)]
     url: Option<String>,
-    /// A pasted JWK or JWK Set (`@FILE` reads a file).
+    /// A pasted JWK or JWK Set (`@FILE` reads a file, `-` standard input).
     #[arg(long)]
     json: Option<String>,
-    /// An X.509 certificate (PEM or DER): its public key.
+    /// An X.509 certificate (PEM or DER): its public key (`-`: standard input).
     #[arg(long)]
     cert: Option<PathBuf>,
-    /// A public key (PEM or DER SubjectPublicKeyInfo, or PKCS#1 RSA PUBLIC KEY).
+    /// A public key (PEM or DER SubjectPublicKeyInfo, or PKCS#1 RSA PUBLIC KEY; `-`: stdin).
     #[arg(long = "public-key")]
     public_key: Option<PathBuf>,
-    /// A private key (PEM or DER PKCS#1, PKCS#8, SEC1); only its public part unless
+    /// A private key (PEM or DER PKCS#1, PKCS#8, SEC1; `-`: stdin); only its public part unless
     /// --include-private.
     #[arg(long = "private-key")]
     private_key: Option<PathBuf>,
     /// Generate a key of this type (case does not matter).
     #[arg(long, value_enum, ignore_case = true)]
     generate: Option<Kty>,
-    /// Key id (selects from a set; sets it otherwise).
+    /// Key id (selects from a set; sets it otherwise). `thumbprint` sets it to the key's RFC
+    /// 7638 SHA-256 thumbprint.
     #[arg(long)]
     kid: Option<String>,
     /// Public key use.
@@ -75,6 +76,9 @@ pub struct JwkArgs {
     include_private: bool,
     #[command(flatten)]
     limits: FetchLimits,
+    /// Print the key's RFC 7638 thumbprint (SHA-256, base64url) instead of the JWK.
+    #[arg(long)]
+    thumbprint: bool,
     /// Write here instead of stdout.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -178,7 +182,7 @@ fn b64(d: &[u8]) -> String {
 }
 
 fn read(p: &PathBuf) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+    crate::out::read_input(p)
 }
 
 /// Connect and read timeouts and a response size limit for fetching a JWK (Set).
@@ -328,6 +332,15 @@ fn generate(a: &JwkArgs, kty: Kty) -> anyhow::Result<Map<String, Value>> {
     use ring::rand::SecureRandom;
     use ring::signature::{EcdsaKeyPair, Ed25519KeyPair};
     let rng = ring::rand::SystemRandom::new();
+    if kty != Kty::Oct && !a.include_private {
+        // A fresh key pair printed without its private half could never sign anything.
+        bail!(
+            "--generate makes a key pair, and only the private key can sign: add \
+             --include-private (with --output FILE it is written readable by you only), then \
+             derive the public JWK with `tokenguard-sim jwk --json @FILE` or \
+             `jwk --private-key`"
+        );
+    }
     let pkcs8: Vec<u8> = match kty {
         Kty::Rsa => {
             use rsa::pkcs1::EncodeRsaPrivateKey;
@@ -362,9 +375,32 @@ fn generate(a: &JwkArgs, kty: Kty) -> anyhow::Result<Map<String, Value>> {
                 .to_vec()
         }
         Kty::Oct => {
-            let bits = a.size.unwrap_or(256);
-            if bits < 256 || !bits.is_multiple_of(8) || bits > 1024 {
-                bail!("--size for oct must be a multiple of 8 from 256 to 1024 bits");
+            // The size follows the algorithm: an HMAC key as long as the hash output (RFC 7518
+            // §3.2), a key-wrap or direct key exactly the cipher's key.
+            let exact = match a.alg.as_deref() {
+                Some("A128KW" | "A128GCMKW") => Some(128),
+                Some("A192KW" | "A192GCMKW") => Some(192),
+                Some("A256KW" | "A256GCMKW" | "dir") => Some(256),
+                _ => None,
+            };
+            let min = match a.alg.as_deref() {
+                Some("HS384") => 384,
+                Some("HS512") => 512,
+                _ => 256,
+            };
+            let bits = match (exact, a.size) {
+                (Some(e), Some(s)) if s != e => bail!(
+                    "--size {s}: {} keys are exactly {e} bits",
+                    a.alg.as_deref().unwrap_or_default()
+                ),
+                (Some(e), _) => e,
+                (None, s) => s.unwrap_or(min),
+            };
+            if exact.is_none() && (bits < min || !bits.is_multiple_of(8) || bits > 1024) {
+                bail!(
+                    "--size for {} must be a multiple of 8 from {min} to 1024 bits",
+                    a.alg.as_deref().unwrap_or("an oct key")
+                );
             }
             if !a.include_private {
                 bail!("an oct key is a secret: pass --include-private to print it");
@@ -382,16 +418,98 @@ fn generate(a: &JwkArgs, kty: Kty) -> anyhow::Result<Map<String, Value>> {
     from_private(&k, a.include_private)
 }
 
+/// A JWK read from JSON goes through the checks `verify` applies: its own `use`/`alg` pair
+/// against RFC 7518's table (as flags are), and a signature key through the engine's import
+/// (key type, base64url, RSA size and exponent, the EC point on its curve, HMAC length).
+/// Encryption keys, which the engine never imports, get the structural checks: a known key
+/// type and base64url members.
+fn validate_document_key(jwk: &Map<String, Value>) -> anyhow::Result<()> {
+    let kty = jwk
+        .get("kty")
+        .and_then(Value::as_str)
+        .context("the JWK has no \"kty\"")?;
+    if !["RSA", "EC", "OKP", "oct"].contains(&kty) {
+        bail!("unknown key type {kty:?} (RSA, EC, OKP or oct)");
+    }
+    let use_ = match jwk.get("use").and_then(Value::as_str) {
+        None => None,
+        Some("sig") => Some(Use::Sig),
+        Some("enc") => Some(Use::Enc),
+        Some(other) => bail!("\"use\": {other:?} is neither sig nor enc"),
+    };
+    let alg = jwk.get("alg").and_then(Value::as_str);
+    let use_ = check_use_alg(jwk, use_, alg).context("the JWK's own use and alg")?;
+    if use_ == Some(Use::Enc) {
+        for m in ["n", "e", "x", "y", "k", "d"] {
+            if let Some(v) = jwk.get(m) {
+                let s = v
+                    .as_str()
+                    .with_context(|| format!("{m:?} is not a string"))?;
+                let mut out = vec![0u8; s.len()];
+                tokenguard::b64::decode(s.as_bytes(), &mut out)
+                    .map_err(|_| anyhow::anyhow!("{m:?} is not base64url"))?;
+            }
+        }
+        return Ok(());
+    }
+    // The public part (and an oct key's k) through the engine, without private members.
+    let mut public = jwk.clone();
+    for m in ["d", "p", "q", "dp", "dq", "qi", "oth"] {
+        public.remove(m);
+    }
+    let text = serde_json::to_string(&Value::Object(public))?;
+    tokenguard::Jwk::from_json(text.as_bytes()).map_err(|e| anyhow::anyhow!("key refused: {e}"))?;
+    Ok(())
+}
+
+/// `--kid` as a selector of a key in a set: none when it asks for the thumbprint.
+fn select_kid(a: &JwkArgs) -> Option<&str> {
+    a.kid.as_deref().filter(|k| *k != "thumbprint")
+}
+
+/// The RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order, no
+/// whitespace, base64url.
+fn thumbprint(jwk: &Map<String, Value>) -> anyhow::Result<String> {
+    let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or_default();
+    let members: &[&str] = match kty {
+        "RSA" => &["e", "kty", "n"],
+        "EC" => &["crv", "kty", "x", "y"],
+        "OKP" => &["crv", "kty", "x"],
+        "oct" => &["k", "kty"],
+        other => bail!("no RFC 7638 thumbprint for key type {other:?}"),
+    };
+    let mut canon = Map::new();
+    for m in members {
+        let v = jwk
+            .get(*m)
+            .and_then(Value::as_str)
+            .with_context(|| format!("the key has no {m:?} for its thumbprint"))?;
+        canon.insert((*m).into(), v.into());
+    }
+    // serde_json's Map keeps keys sorted (no preserve_order feature): the RFC's order.
+    let text = serde_json::to_string(&Value::Object(canon))?;
+    Ok(b64(ring::digest::digest(
+        &ring::digest::SHA256,
+        text.as_bytes(),
+    )
+    .as_ref()))
+}
+
 pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
     let mut jwk: Map<String, Value> = if let Some(url) = &a.url {
         let (body, _) = a.limits.fetch(url)?;
-        from_document(&body, a.kid.as_deref()).with_context(|| url.clone())?
+        let jwk = from_document(&body, select_kid(&a)).with_context(|| url.clone())?;
+        validate_document_key(&jwk).with_context(|| url.clone())?;
+        jwk
     } else if let Some(j) = &a.json {
         let doc = match j.strip_prefix('@') {
             Some(path) => read(&PathBuf::from(path))?,
+            None if j == "-" => read(&PathBuf::from("-"))?,
             None => j.as_bytes().to_vec(),
         };
-        from_document(&doc, a.kid.as_deref())?
+        let jwk = from_document(&doc, select_kid(&a))?;
+        validate_document_key(&jwk)?;
+        jwk
     } else if let Some(p) = a.cert.as_ref().or(a.public_key.as_ref()) {
         let input = read(p)?;
         let mut scratch = vec![0u8; 16 * 1024];
@@ -402,11 +520,31 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
                 .map_err(|e| anyhow::anyhow!("{}: key refused: {e}", p.display()))?,
         )?
     } else if let Some(p) = &a.private_key {
-        let input = read(p)?;
+        let mut input = read(p)?;
+        let name = crate::out::name(p);
+        // A ZITADEL key file: its PEM, and its keyId as the kid unless --kid says otherwise.
+        let mut file_kid = None;
+        if let Ok(v) = serde_json::from_slice::<Value>(&input) {
+            if let (Some(pem), Some(id)) = (
+                v.get("key").and_then(Value::as_str),
+                v.get("keyId").and_then(Value::as_str),
+            ) {
+                file_kid = Some(id.to_owned());
+                input = pem.as_bytes().to_vec();
+            }
+        }
         let mut scratch = vec![0u8; 16 * 1024];
-        let k = keys::private_key(&input, &mut scratch)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        from_private(&k, a.include_private)?
+        let k = keys::private_key(&input, &mut scratch).map_err(|e| {
+            match crate::keyfile::diagnose_private(&name, &input) {
+                Some(why) => anyhow::anyhow!("{why}"),
+                None => anyhow::anyhow!("{name}: {e}"),
+            }
+        })?;
+        let mut m = from_private(&k, a.include_private)?;
+        if let (Some(id), None) = (file_kid, &a.kid) {
+            m.insert("kid".into(), id.into());
+        }
+        m
     } else if let Some(kty) = a.generate {
         generate(&a, kty)?
     } else {
@@ -422,9 +560,15 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         }
     }
     if let Some(k) = &a.kid {
-        if a.url.is_none() && a.json.is_none() {
+        if k == "thumbprint" {
+            jwk.insert("kid".into(), thumbprint(&jwk)?.into());
+        } else if a.url.is_none() && a.json.is_none() {
             jwk.insert("kid".into(), k.clone().into());
         }
+    }
+    if a.thumbprint {
+        crate::outln!("{}", thumbprint(&jwk)?);
+        return Ok(0);
     }
     let use_ = check_use_alg(&jwk, a.use_, a.alg.as_deref())?;
     if let Some(u) = use_ {
@@ -436,6 +580,10 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
     if let Some(alg) = &a.alg {
         jwk.insert("alg".into(), alg.clone().into());
     }
+    // Private or secret members: the file is the owner's alone.
+    let private = ["d", "k", "p", "q", "dp", "dq", "qi"]
+        .iter()
+        .any(|m| jwk.contains_key(*m));
     let out = if a.set {
         json!({ "keys": [Value::Object(jwk)] })
     } else {
@@ -443,10 +591,8 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
     };
     let text = serde_json::to_string_pretty(&out)?;
     match &a.output {
-        Some(p) => {
-            std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))?
-        }
-        None => println!("{text}"),
+        Some(p) => crate::out::write_file(p, (text + "\n").as_bytes(), private)?,
+        None => crate::outln!("{text}"),
     }
     Ok(0)
 }

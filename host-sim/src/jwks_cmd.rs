@@ -125,32 +125,9 @@ fn once(
         }
     }
     if let Some(p) = &a.output {
-        write_atomically(p, &body)?;
+        crate::out::write_file(p, &body, false)?;
     }
     Ok((usize::from(report.loaded), skipped, max_age))
-}
-
-/// Writes `data` to a temporary file beside `path`, flushes it to disk, then renames it over
-/// `path`: readers see the old file or the new one, never a part.
-pub(crate) fn write_atomically(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file name", path.display()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        anyhow::anyhow!("writing {}: {e}", path.display())
-    })
 }
 
 pub fn run(args: JwksArgs) -> anyhow::Result<i32> {
@@ -178,7 +155,7 @@ pub fn run(args: JwksArgs) -> anyhow::Result<i32> {
                     .unwrap_or(p.default_max_age)
                     .clamp(p.min_max_age, p.max_max_age);
                 if a.json {
-                    println!(
+                    crate::outln!(
                         "{}",
                         serde_json::json!({"ok": true, "keys": keys, "skipped": skipped, "max_age": max_age, "next_fetch_in": next})
                     );
@@ -196,7 +173,7 @@ pub fn run(args: JwksArgs) -> anyhow::Result<i32> {
                     d.fetch_failed()?;
                 }
                 if a.json {
-                    println!(
+                    crate::outln!(
                         "{}",
                         serde_json::json!({"ok": false, "error": format!("{e:#}"), "next_fetch_in": p.retry_after})
                     );

@@ -29,11 +29,11 @@ pub struct LoadedKey {
 
 /// Loads a signing key from `path`; `kid` and `alg` override what the file says.
 pub fn load(path: &Path, kid: Option<&str>, alg: Option<Algorithm>) -> anyhow::Result<LoadedKey> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = crate::out::read_input(path)?;
     let text = std::str::from_utf8(&bytes).ok();
     if let Some(t) = text.map(str::trim_start).filter(|t| t.starts_with('{')) {
-        let v: serde_json::Value =
-            serde_json::from_str(t).with_context(|| format!("{} is not JSON", path.display()))?;
+        let v: serde_json::Value = serde_json::from_str(t)
+            .with_context(|| format!("{} is not JSON", crate::out::name(path)))?;
         if let Some(kind) = v.get("type").and_then(|t| t.as_str()) {
             let pem = v
                 .get("key")
@@ -55,7 +55,7 @@ pub fn load(path: &Path, kid: Option<&str>, alg: Option<Algorithm>) -> anyhow::R
             };
             let kid = kid.unwrap_or(key_id);
             let key = SigningKey::from_pem_or_der(pem.as_bytes(), Some(kid.as_bytes()), alg)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                .map_err(|e| anyhow::anyhow!("{}: {e}", crate::out::name(path)))?;
             return Ok(LoadedKey {
                 key,
                 owner,
@@ -64,7 +64,7 @@ pub fn load(path: &Path, kid: Option<&str>, alg: Option<Algorithm>) -> anyhow::R
         }
         // A private JWK.
         let key = SigningKey::from_jwk(t.as_bytes())
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("{}: {e}", crate::out::name(path)))?;
         let key = match kid {
             Some(k) => key
                 .with_kid(k.as_bytes())
@@ -86,11 +86,71 @@ pub fn load(path: &Path, kid: Option<&str>, alg: Option<Algorithm>) -> anyhow::R
             key_id,
         });
     }
-    let key = SigningKey::from_pem_or_der(&bytes, kid.map(str::as_bytes), alg)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let name = crate::out::name(path);
+    let key = SigningKey::from_pem_or_der(&bytes, kid.map(str::as_bytes), alg).map_err(|e| {
+        match diagnose_private(&name, &bytes) {
+            Some(why) => anyhow::anyhow!("{why}"),
+            None => anyhow::anyhow!("{name}: {e}"),
+        }
+    })?;
     Ok(LoadedKey {
         key,
         owner: Owner::Unknown,
         key_id: kid.map(String::from),
     })
+}
+
+/// Why a file is not the private key PEM/DER a command wanted, in words a user can act on;
+/// `None` when nothing recognisable is wrong (the parser's own error is then the message).
+pub fn diagnose_private(name: &str, bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let t = text.trim();
+    if t.is_empty() {
+        return Some(format!(
+            "{name} is empty: a private key (PEM or DER) was expected"
+        ));
+    }
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Some(format!(
+            "{name} starts with a UTF-8 byte order mark: save it without one (for example \
+             `sed -i '1s/^\\xEF\\xBB\\xBF//' {name}`)"
+        ));
+    }
+    let has = |label: &str| t.contains(&format!("-----BEGIN {label}-----"));
+    if has("CERTIFICATE") {
+        return Some(format!(
+            "{name} holds a certificate: signing needs the private key that belongs to it \
+             (a certificate only gives the public key: `jwk --cert {name}`)"
+        ));
+    }
+    if has("PUBLIC KEY") || has("RSA PUBLIC KEY") {
+        return Some(format!(
+            "{name} holds a public key: signing needs the private key (the public key gives a \
+             JWK with `jwk --public-key {name}`)"
+        ));
+    }
+    if has("ENCRYPTED PRIVATE KEY") {
+        return Some(format!(
+            "{name} is an encrypted PKCS#8 key: decrypt it first with \
+             `openssl pkcs8 -in {name} -out plain.pem` (it asks for the password)"
+        ));
+    }
+    if t.contains("Proc-Type: 4,ENCRYPTED") {
+        return Some(format!(
+            "{name} is a traditional encrypted PEM (Proc-Type: 4,ENCRYPTED): convert it with \
+             `openssl pkey -in {name} -out plain.pem` (it asks for the password)"
+        ));
+    }
+    if t.starts_with("-----BEGIN") && t.contains("\\n") && !t.contains('\n') {
+        return Some(format!(
+            "{name} has its line breaks written as the two characters \\n (copied out of a JSON \
+             string?): replace them with real line breaks, or give the JSON key file itself"
+        ));
+    }
+    if t.starts_with('{') {
+        return Some(format!(
+            "{name} is JSON (a JWK or a ZITADEL key file), where PEM or DER was expected"
+        ));
+    }
+    None
 }

@@ -65,6 +65,11 @@ fn main() {
     };
     match r {
         Ok(code) => std::process::exit(code),
+        // The reader of stdout went away (`| head -1`): end quietly, as a tool stopped by
+        // SIGPIPE does.
+        Err(e) if tokenguard_sim::out::is_closed_pipe(&e) => {
+            std::process::exit(tokenguard_sim::out::CLOSED)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::exit(2);

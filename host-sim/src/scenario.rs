@@ -432,7 +432,7 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<i32> {
         if a.json {
             eprintln!("scenario {} ({})", sc.name, file.display());
         } else {
-            println!(
+            crate::outln!(
                 "\n== {} ({}){}",
                 sc.name,
                 file.display(),
@@ -442,9 +442,14 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<i32> {
                     format!("\n   {}", sc.description)
                 }
             );
-            println!(
+            crate::outln!(
                 "{:>3}  {:>6}  {:<8} {:<12} {:<16} {:<16} result",
-                "#", "t (s)", "action", "detail", "expected", "observed"
+                "#",
+                "t (s)",
+                "action",
+                "detail",
+                "expected",
+                "observed"
             );
         }
         let json_mode = a.json;
@@ -457,7 +462,7 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<i32> {
                     v["observed"].as_str().unwrap_or("")
                 );
             } else {
-                println!(
+                crate::outln!(
                     "{:>3}  {:>6}  {:<8} {:<12} {:<16} {:<16} {}",
                     v["step"].as_u64().unwrap_or(0),
                     v["t"].as_u64().unwrap_or(0),
@@ -474,7 +479,7 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<i32> {
         results.push(json!({"scenario": sc.name, "file": file.display().to_string(), "passed": bad == 0, "steps": steps}));
     }
     if a.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({"passed": mismatches == 0, "mismatches": mismatches, "scenarios": results})
@@ -482,7 +487,7 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<i32> {
         );
     } else {
         let total: usize = scenarios.iter().map(|(_, s)| s.steps.len()).sum();
-        println!(
+        crate::outln!(
             "\n{} scenarios, {total} steps: {}",
             scenarios.len(),
             if mismatches == 0 {

@@ -27,15 +27,17 @@ pub enum Preset {
 
 #[derive(Args, Debug)]
 pub struct SignArgs {
-    /// Key file: a ZITADEL key file (JSON), a private JWK, or PEM/DER (PKCS#1, PKCS#8, SEC1).
+    /// Key file: a ZITADEL key file (JSON), a private JWK, or PEM/DER (PKCS#1, PKCS#8, SEC1);
+    /// `-` reads it from standard input.
     #[arg(long)]
     key: PathBuf,
     /// Preset (default: from a ZITADEL key file's type, otherwise plain).
     #[arg(long, value_enum)]
     preset: Option<Preset>,
-    /// Audience: the issuer URL (ZITADEL), the instance URL (System API), the token endpoint (Auth0).
+    /// Audience: the issuer URL (ZITADEL), the instance URL (System API), the token endpoint
+    /// (Auth0). Repeat it for an `aud` array (plain preset: an Auth0 API and its userinfo).
     #[arg(long)]
-    audience: Option<String>,
+    audience: Vec<String>,
     /// iss (and sub): the user or client id when the key file does not say it.
     #[arg(long)]
     issuer: Option<String>,
@@ -57,7 +59,9 @@ pub struct SignArgs {
     /// jti (Auth0: a random one by default).
     #[arg(long)]
     jti: Option<String>,
-    /// Extra claim NAME=VALUE (VALUE as JSON number or boolean if it is one, else a string).
+    /// Extra claim NAME=VALUE: VALUE is used as JSON when it is a JSON value (a number,
+    /// `true`, `null`, `["read:a","write:b"]`, `{"k":1}`, `"42"` for the string 42), else as a
+    /// plain string (`--claim scope=read write`).
     #[arg(long = "claim", value_name = "NAME=VALUE")]
     claims: Vec<String>,
     /// Header typ.
@@ -107,6 +111,16 @@ pub fn translate_key2jwt(args: Vec<String>) -> Vec<String> {
     out
 }
 
+fn preset_name(p: Preset) -> &'static str {
+    match p {
+        Preset::ZitadelUser => "zitadel-user",
+        Preset::ZitadelApp => "zitadel-app",
+        Preset::ZitadelSystem => "zitadel-system",
+        Preset::Auth0 => "auth0",
+        Preset::Plain => "plain",
+    }
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -114,7 +128,37 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// The latest `--now` (and `exp`) accepted: 9999-12-31T23:59:59Z, as verifiers bound
+/// NumericDate.
+const MAX_TIME: u64 = 253_402_300_799;
+
 pub fn run(a: SignArgs) -> anyhow::Result<i32> {
+    for (flag, v) in [
+        ("--issuer", a.issuer.as_deref()),
+        ("--kid", a.kid.as_deref()),
+        ("--typ", Some(a.typ.as_str())),
+        ("--subject", a.subject.as_deref()),
+        ("--jti", a.jti.as_deref()),
+    ] {
+        if v == Some("") {
+            bail!("{flag} is empty: give it a value or leave the flag out");
+        }
+    }
+    if a.audience.iter().any(String::is_empty) {
+        bail!("--audience is empty: give the audience the token is for");
+    }
+    if a.audience.is_empty() {
+        bail!("--audience is required (the issuer URL for ZITADEL, the instance URL for the System API, the token endpoint for Auth0)");
+    }
+    if a.now.is_some_and(|n| n > MAX_TIME) {
+        bail!(
+            "--now {} is after 9999-12-31 (unix {MAX_TIME}), the last NumericDate verifiers take",
+            a.now.unwrap_or_default()
+        );
+    }
+    if a.lifetime == Some(0) {
+        bail!("--lifetime 0: a token would expire as it is issued; give the lifetime in seconds");
+    }
     let alg = match &a.alg {
         Some(n) => Some(
             Algorithm::from_name(n.as_bytes())
@@ -128,6 +172,31 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
         Owner::ZitadelApp { .. } => Preset::ZitadelApp,
         Owner::Unknown => Preset::Plain,
     });
+    match (&loaded.owner, preset) {
+        (Owner::ZitadelUser { .. }, Preset::ZitadelApp | Preset::Auth0) => bail!(
+            "{}: a ZITADEL service-user key file (type serviceaccount) signs with --preset zitadel-user, not {}",
+            crate::out::name(&a.key),
+            preset_name(preset)
+        ),
+        (Owner::ZitadelApp { .. }, Preset::ZitadelUser | Preset::ZitadelSystem | Preset::Auth0) => bail!(
+            "{}: a ZITADEL application key file (type application) signs with --preset zitadel-app, not {}",
+            crate::out::name(&a.key),
+            preset_name(preset)
+        ),
+        _ => {}
+    }
+    let file_id = match &loaded.owner {
+        Owner::ZitadelUser { user_id } => Some(user_id.as_str()),
+        Owner::ZitadelApp { client_id, .. } => Some(client_id.as_str()),
+        Owner::Unknown => None,
+    };
+    if let (Some(id), Some(i)) = (file_id, &a.issuer) {
+        if id != i {
+            eprintln!(
+                "warning: --issuer {i:?} overrides the id {id:?} the key file names; ZITADEL checks iss = sub against the key's owner"
+            );
+        }
+    }
     let who = match (&loaded.owner, &a.issuer) {
         (_, Some(i)) => i.clone(),
         (Owner::ZitadelUser { user_id }, None) => user_id.clone(),
@@ -136,14 +205,30 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
             bail!("--issuer is required: the key file names no user or client")
         }
     };
-    let audience = a.audience.clone();
-    let need_aud = || {
-        audience
-            .clone()
-            .context("--audience is required for this preset")
+    let need_aud = || -> anyhow::Result<String> {
+        match a.audience.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => bail!(
+                "--preset {} takes one --audience; an aud array is for --preset plain",
+                preset_name(preset)
+            ),
+        }
     };
     let now = a.now.unwrap_or_else(now);
     let backdate = a.backdate.unwrap_or(if a.key2jwt { 0 } else { 5 });
+    let default_life = match preset {
+        Preset::Auth0 => 300,
+        _ => 3600,
+    };
+    let lifetime = a.lifetime.unwrap_or(default_life);
+    if backdate >= lifetime {
+        bail!(
+            "--backdate {backdate} is at least the lifetime ({lifetime} s): the token would be expired when it is minted"
+        );
+    }
+    if now.saturating_sub(backdate).saturating_add(lifetime) > MAX_TIME {
+        bail!("--now plus the lifetime is after 9999-12-31 (unix {MAX_TIME})");
+    }
     let rng = ring::rand::SystemRandom::new();
     let mut entropy = [0u8; 64];
     rng.fill(&mut entropy)
@@ -154,6 +239,7 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
     let random_jti = String::from_utf8(presets::jti_from_entropy(&jti_buf).to_vec())?;
     let jti = a.jti.clone();
     let aud_value;
+    let aud_list;
     let extra: Vec<(String, serde_json::Value)> = a
         .claims
         .iter()
@@ -161,65 +247,75 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
             let (k, v) = c
                 .split_once('=')
                 .with_context(|| format!("--claim {c:?}: expected NAME=VALUE"))?;
-            let value = match serde_json::from_str::<serde_json::Value>(v) {
-                Ok(n @ serde_json::Value::Number(_)) | Ok(n @ serde_json::Value::Bool(_)) => n,
-                _ => serde_json::Value::String(v.into()),
-            };
+            if k.is_empty() {
+                bail!("--claim {c:?}: the claim name is empty");
+            }
+            let value = serde_json::from_str::<serde_json::Value>(v)
+                .unwrap_or_else(|_| serde_json::Value::String(v.into()));
             Ok((k.to_string(), value))
         })
         .collect::<anyhow::Result<_>>()?;
+    // Arrays, objects, null and non-integer numbers go out as the JSON text serde_json
+    // writes for them (compact).
+    let json_texts: Vec<String> = extra.iter().map(|(_, v)| v.to_string()).collect();
     let extra_values: Vec<(&str, ClaimValue<'_>)> = extra
         .iter()
-        .map(|(k, v)| {
-            Ok((
+        .zip(&json_texts)
+        .map(|((k, v), text)| {
+            (
                 k.as_str(),
                 match v {
                     serde_json::Value::Bool(b) => ClaimValue::Bool(*b),
-                    serde_json::Value::Number(n) => {
-                        ClaimValue::Int(n.as_i64().context("only integer numbers")?)
+                    serde_json::Value::Number(n) if n.as_i64().is_some() => {
+                        ClaimValue::Int(n.as_i64().unwrap_or_default())
                     }
                     serde_json::Value::String(s) => ClaimValue::Str(s),
-                    _ => bail!("unsupported claim value"),
+                    _ => ClaimValue::Json(text),
                 },
-            ))
+            )
         })
-        .collect::<anyhow::Result<_>>()?;
-    let timing = |default_life: u64| presets::Timing {
+        .collect();
+    let timing = || presets::Timing {
         now,
         backdate,
-        lifetime: a.lifetime.unwrap_or(default_life),
+        lifetime,
     };
     let mut claims = match preset {
         Preset::ZitadelUser => {
             aud_value = need_aud()?;
-            presets::zitadel_service_user(&who, &aud_value, timing(3600))
+            presets::zitadel_service_user(&who, &aud_value, timing())
         }
         Preset::ZitadelApp => {
             aud_value = need_aud()?;
-            presets::zitadel_api_app(&who, &aud_value, timing(3600))
+            presets::zitadel_api_app(&who, &aud_value, timing())
         }
         Preset::ZitadelSystem => {
             aud_value = need_aud()?;
-            presets::zitadel_system_api(&who, &aud_value, now, backdate)
+            if lifetime > 3600 {
+                bail!("--lifetime {lifetime}: the System API accepts tokens of at most one hour (3600 s)");
+            }
+            presets::zitadel_system_api(&who, &aud_value, now, backdate).map(|c| Claims {
+                exp: c.iat.map(|iat| iat + lifetime),
+                ..c
+            })
         }
         Preset::Auth0 => {
             aud_value = need_aud()?;
             let j = jti.as_deref().unwrap_or(&random_jti);
-            presets::auth0_private_key_jwt(&who, &aud_value, j, timing(300))
+            presets::auth0_private_key_jwt(&who, &aud_value, j, timing())
         }
         Preset::Plain => {
-            aud_value = audience.clone().unwrap_or_default();
+            aud_list = a.audience.iter().map(String::as_str).collect::<Vec<_>>();
             let iat = now.saturating_sub(backdate);
             Ok(Claims {
                 iss: Some(&who),
                 sub: Some(a.subject.as_deref().unwrap_or(&who)),
-                aud: if aud_value.is_empty() {
-                    Aud::None
-                } else {
-                    Aud::One(&aud_value)
+                aud: match aud_list.as_slice() {
+                    [one] => Aud::One(one),
+                    many => Aud::Many(many),
                 },
                 iat: Some(iat),
-                exp: Some(iat + a.lifetime.unwrap_or(3600)),
+                exp: Some(iat + lifetime),
                 jti: jti.as_deref(),
                 ..Claims::EMPTY
             })
@@ -238,7 +334,7 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     match &a.output {
         Some(p) => std::fs::write(p, jwt).with_context(|| format!("writing {}", p.display()))?,
-        None => println!("{jwt}"),
+        None => crate::outln!("{jwt}"),
     }
     Ok(0)
 }

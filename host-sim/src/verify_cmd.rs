@@ -15,15 +15,32 @@ pub const CLI_KEYS: usize = 64;
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// JWK Set (or single JWK) file. Unusable keys are skipped with a warning.
+    /// JWK Set (or single JWK) file, `-` for standard input. Unusable keys are skipped with a
+    /// warning.
     #[arg(long, value_name = "FILE")]
     jwks: PathBuf,
     /// Expected issuer (exact match).
-    #[arg(long, value_name = "ISS")]
-    iss: String,
+    #[arg(long, value_name = "ISS", required_unless_present = "no_iss")]
+    iss: Option<String>,
     /// Expected audience (exact match; `aud` may be a string or an array).
-    #[arg(long, value_name = "AUD")]
-    aud: String,
+    #[arg(long, value_name = "AUD", required_unless_present = "no_aud")]
+    aud: Option<String>,
+    /// Weakens a check: accept any issuer (`Expect::Ignore`), instead of --iss.
+    #[arg(long, conflicts_with = "iss")]
+    no_iss: bool,
+    /// Weakens a check: accept any audience (`Expect::Ignore`), instead of --aud.
+    #[arg(long, conflicts_with = "aud")]
+    no_aud: bool,
+    /// Weakens a check: accept tokens without `exp` (they never expire).
+    #[arg(long)]
+    allow_missing_exp: bool,
+    /// Refuse tokens whose `iat` is older than this (`iat` becomes required).
+    #[arg(long, value_name = "SECS")]
+    max_age: Option<u64>,
+    /// Refuse tokens whose lifetime `exp - iat` is longer than this (Auth0's cap is 2592000,
+    /// 30 days; `iat` and `exp` become required).
+    #[arg(long, value_name = "SECS")]
+    max_lifetime: Option<u64>,
     /// Current time, unix seconds (default: the system clock).
     #[arg(long, value_name = "UNIX")]
     now: Option<u64>,
@@ -43,9 +60,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "BYTES", default_value_t = tokenguard::DEFAULT_MAX_TOKEN_LEN)]
     max_len: usize,
     /// JSON nesting limit (the top-level object counts as 1).
-    #[arg(long, value_name = "DEPTH", default_value_t = tokenguard::DEFAULT_MAX_DEPTH)]
+    #[arg(long, value_name = "DEPTH", default_value_t = tokenguard::DEFAULT_MAX_DEPTH,
+          value_parser = clap::value_parser!(u8).range(1..=63))]
     max_depth: u8,
-    /// One compact token per line; exactly one JSON line per input line on stdout, in order
+    /// One compact token per line (`-`: standard input); exactly one JSON line per input line on stdout, in order
     /// (`{"ok":true,"claims":{...}}` with the claims compact, or `{"ok":false,"error":"<code>"}`;
     /// a blank line is `malformed`; only the line terminator is stripped). Exit 0 once every
     /// line is answered, whatever the verdicts.
@@ -58,9 +76,9 @@ pub struct VerifyArgs {
 
 /// Loads a JWKS or JWK file into a key set, warning on stderr for each skipped key.
 pub fn load_keys(path: &PathBuf, keys: &mut KeySet<CLI_KEYS>) -> anyhow::Result<usize> {
-    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let doc: serde_json::Value =
-        serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let text = tokenguard_sim::out::read_input(path)?;
+    let doc: serde_json::Value = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not JSON", tokenguard_sim::out::name(path)))?;
     // The file is the tester's own configuration: symmetric and asymmetric keys may mix
     // (each key still verifies only its own algorithm family).
     keys.allow_mixed_key_types(true);
@@ -76,11 +94,12 @@ pub fn load_keys(path: &PathBuf, keys: &mut KeySet<CLI_KEYS>) -> anyhow::Result<
         };
         let report = keys
             .load_jwks(&text, &mut warn)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("{}: {e}", tokenguard_sim::out::name(path)))?;
         Ok(usize::from(report.loaded))
     } else {
-        let jwk = tokenguard::Jwk::from_json(&text)
-            .map_err(|e| anyhow::anyhow!("{}: key refused: {e}", path.display()))?;
+        let jwk = tokenguard::Jwk::from_json(&text).map_err(|e| {
+            anyhow::anyhow!("{}: key refused: {e}", tokenguard_sim::out::name(path))
+        })?;
         keys.insert(jwk)
             .map_err(|_| anyhow::anyhow!("key set full"))?;
         Ok(1)
@@ -139,6 +158,104 @@ fn compact_json(json: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// The policy the flags describe; `relaxed` drops the issuer, audience and `typ` checks (to
+/// read, from a token whose signature verified, what it holds instead).
+fn policy(args: &VerifyArgs, algs: AlgSet, relaxed: bool) -> Validation<'_> {
+    let expect = |want: &Option<String>| match want {
+        Some(w) if !relaxed => Expect::One(w),
+        _ => Expect::Ignore,
+    };
+    let mut v = Validation::new(expect(&args.iss), expect(&args.aud))
+        .leeway(args.leeway)
+        .algorithms(algs)
+        .max_token_len(args.max_len)
+        .max_depth(args.max_depth)
+        .allow_missing_kid(!args.require_kid);
+    if args.allow_missing_exp {
+        v = v.allow_missing_exp();
+    }
+    if let Some(s) = args.max_age {
+        v = v.max_age(s);
+    }
+    if let Some(s) = args.max_lifetime {
+        v = v.max_lifetime(s);
+    }
+    match &args.typ {
+        Some(t) if !relaxed => v.typ(t),
+        _ => v,
+    }
+}
+
+/// The JSON value of a base64url segment of the token (header or payload), if it is one.
+fn segment_json(token: &str, index: usize) -> Option<serde_json::Value> {
+    let seg = token.split('.').nth(index)?;
+    let mut raw = vec![0u8; seg.len()];
+    let n = tokenguard::b64::decode(seg.as_bytes(), &mut raw).ok()?;
+    serde_json::from_slice(&raw[..n]).ok()
+}
+
+/// What a user can act on after a rejection: the expected and the actual issuer, audience or
+/// type (read only when the token's signature verified under the relaxed policy), and hints
+/// for a `Bearer ` prefix, a file name given as the token, a missing `kid`.
+fn explain(
+    args: &VerifyArgs,
+    keys: &KeySet<CLI_KEYS>,
+    algs: AlgSet,
+    token: &str,
+    now: u64,
+    e: tokenguard::Error,
+) -> Vec<String> {
+    use tokenguard::Error as E;
+    let mut out = Vec::new();
+    if matches!(e, E::WrongIssuer | E::WrongAudience | E::WrongType) {
+        let mut buf = vec![0u8; token.len()];
+        if keys
+            .verify(token.as_bytes(), &policy(args, algs, true), now, &mut buf)
+            .is_ok()
+        {
+            let show = |v: Option<&serde_json::Value>| {
+                v.map_or_else(|| "nothing".to_owned(), |v| v.to_string())
+            };
+            let claims = segment_json(token, 1);
+            let header = segment_json(token, 0);
+            match e {
+                E::WrongIssuer => out.push(format!(
+                    "expected issuer {:?}, the token has {}",
+                    args.iss.as_deref().unwrap_or_default(),
+                    show(claims.as_ref().and_then(|c| c.get("iss")))
+                )),
+                E::WrongAudience => out.push(format!(
+                    "expected audience {:?}, the token has {}",
+                    args.aud.as_deref().unwrap_or_default(),
+                    show(claims.as_ref().and_then(|c| c.get("aud")))
+                )),
+                _ => out.push(format!(
+                    "expected typ {:?}, the token has {}",
+                    args.typ.as_deref().unwrap_or_default(),
+                    show(header.as_ref().and_then(|h| h.get("typ")))
+                )),
+            }
+        }
+    }
+    let trimmed = token.trim_start();
+    if trimmed.len() > 7 && trimmed[..7].eq_ignore_ascii_case("bearer ") {
+        out.push(
+            "hint: that is an Authorization header value: pass the token without `Bearer `".into(),
+        );
+    } else if matches!(e, E::Malformed(_)) && std::path::Path::new(token).is_file() {
+        out.push(format!(
+            "hint: {token} is a file, not a token: pass `-` and redirect it (`- < {token}`)"
+        ));
+    }
+    if e == E::KeyNotFound
+        && args.require_kid
+        && segment_json(token, 0).is_some_and(|h| h.get("kid").is_none())
+    {
+        out.push("the token has no kid, and --require-kid refuses such tokens".into());
+    }
+    out
+}
+
 /// Runs the command; returns the process exit code.
 pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
     if args.leeway > tokenguard::MAX_LEEWAY {
@@ -152,20 +269,21 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
     if loaded == 0 {
         eprintln!("warning: no usable key in {}", args.jwks.display());
     }
-    let mut v = Validation::new(Expect::One(&args.iss), Expect::One(&args.aud))
-        .leeway(args.leeway)
-        .algorithms(parse_algs(&args.algs)?)
-        .max_token_len(args.max_len)
-        .max_depth(args.max_depth)
-        .allow_missing_kid(!args.require_kid);
-    if let Some(t) = &args.typ {
-        v = v.typ(t);
-    }
+    let algs = parse_algs(&args.algs)?;
+    let v = policy(&args, algs, false);
     let now = args.now.unwrap_or_else(now_secs);
 
     if let Some(batch) = &args.batch {
-        let f =
-            std::fs::File::open(batch).with_context(|| format!("opening {}", batch.display()))?;
+        let f: Box<dyn std::io::Read> = if batch.as_os_str() == "-" {
+            // Claims stdin the same way the other `-` arguments do (one reader only).
+            tokenguard_sim::out::claim_stdin()?;
+            Box::new(std::io::stdin())
+        } else {
+            Box::new(
+                std::fs::File::open(batch)
+                    .with_context(|| format!("opening {}", batch.display()))?,
+            )
+        };
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         let mut buf = Vec::new();
@@ -194,10 +312,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
 
     let token = match args.token.as_deref() {
         Some("-") => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("reading the token from stdin")?;
+            let bytes = tokenguard_sim::out::read_input(std::path::Path::new("-"))?;
+            let s = String::from_utf8(bytes).context("the token on standard input is not UTF-8")?;
             let t = s.strip_suffix('\n').unwrap_or(&s);
             t.strip_suffix('\r').unwrap_or(t).to_owned()
         }
@@ -207,11 +323,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
     let mut buf = vec![0u8; token.len()];
     match keys.verify(token.as_bytes(), &v, now, &mut buf) {
         Ok(t) => {
-            println!("{}", t.claims_json());
+            tokenguard_sim::outln!("{}", t.claims_json());
             Ok(0)
         }
         Err(e) => {
             eprintln!("error: {}: {e}", e.code());
+            for line in explain(&args, &keys, algs, &token, now, e) {
+                eprintln!("{line}");
+            }
             Ok(1)
         }
     }

@@ -383,8 +383,11 @@ fn generated_keys_sign_and_verify_with_extra_claims() {
             "{alg}: {}",
             String::from_utf8_lossy(&v.stderr)
         );
-        // A different key does not verify it.
-        let other = tmp(&format!("other-{alg}.jwk"));
+        // A different key does not verify it. A key pair is never generated without its
+        // private half: the public JWK is derived from the private one.
+        let e = fails(&["jwk", "--generate", kty, "--crv", crv]);
+        assert!(e.contains("add --include-private"), "{e}");
+        let other_private = tmp(&format!("other-{alg}.private.jwk"));
         ok(&[
             "jwk",
             "--generate",
@@ -395,9 +398,21 @@ fn generated_keys_sign_and_verify_with_extra_claims() {
             alg,
             "--kid",
             "gen-1",
+            "--include-private",
+            "--output",
+            other_private.to_str().unwrap(),
+        ]);
+        let other = tmp(&format!("other-{alg}.jwk"));
+        ok(&[
+            "jwk",
+            "--json",
+            &format!("@{}", other_private.display()),
             "--output",
             other.to_str().unwrap(),
         ]);
+        let public: Value =
+            serde_json::from_str(&std::fs::read_to_string(&other).unwrap()).unwrap();
+        assert!(public.get("d").is_none(), "{public}");
         let v = verify(&other, "dev-1", "api", NOW, &jwt);
         assert_eq!(v.status.code(), Some(1));
         assert!(
@@ -516,6 +531,52 @@ fn jwk_use_and_alg_follow_rfc7518() {
     .unwrap();
     assert_eq!(j["use"], "enc");
     assert_eq!(j["k"].as_str().unwrap().len(), 43);
+    // The size follows the algorithm: HMAC keys as long as the hash, key-wrap keys exact.
+    for (alg, bits) in [
+        ("HS256", 256),
+        ("HS384", 384),
+        ("HS512", 512),
+        ("A128KW", 128),
+        ("A192GCMKW", 192),
+        ("A256KW", 256),
+    ] {
+        let j: Value = serde_json::from_str(&ok(&[
+            "jwk",
+            "--generate",
+            "oct",
+            "--include-private",
+            "--alg",
+            alg,
+        ]))
+        .unwrap();
+        let k = j["k"].as_str().unwrap();
+        assert_eq!(k.len(), (bits / 8 * 4).div_ceil(3), "{alg}: {k}");
+    }
+    let e = fails(&[
+        "jwk",
+        "--generate",
+        "oct",
+        "--include-private",
+        "--alg",
+        "HS512",
+        "--size",
+        "256",
+    ]);
+    assert!(
+        e.contains("--size for HS512 must be a multiple of 8 from 512 to 1024 bits"),
+        "{e}"
+    );
+    let e = fails(&[
+        "jwk",
+        "--generate",
+        "oct",
+        "--include-private",
+        "--alg",
+        "A128KW",
+        "--size",
+        "256",
+    ]);
+    assert!(e.contains("A128KW keys are exactly 128 bits"), "{e}");
 }
 
 #[test]
@@ -631,4 +692,263 @@ fn es512_es256k_and_ed25519_sign_and_verify() {
             String::from_utf8_lossy(&v.stderr)
         );
     }
+}
+
+/// Auth0-shaped tokens: an `aud` array and any JSON claim value (`permissions`), with the
+/// rule for `--claim` values.
+#[test]
+fn sign_mints_aud_arrays_and_json_claims() {
+    let key = data("rsa2048.pkcs8.pem");
+    let jwt = ok(&[
+        "sign",
+        "--key",
+        key.to_str().unwrap(),
+        "--issuer",
+        "https://tenant.auth0.com/",
+        "--audience",
+        "https://api.example.com",
+        "--audience",
+        "https://tenant.auth0.com/userinfo",
+        "--claim",
+        r#"permissions=["read:messages","write:messages"]"#,
+        "--claim",
+        r#"ctx={"n":null,"f":1.5}"#,
+        "--claim",
+        "ratio=0.25",
+        "--claim",
+        "gone=null",
+        "--claim",
+        r#"quoted="42""#,
+        "--claim",
+        "n=42",
+        "--claim",
+        "scope=read write",
+        "--claim",
+        "gty=client-credentials",
+        "--now",
+        "1700000000",
+    ]);
+    let c = part(&jwt, 1);
+    assert_eq!(
+        c["aud"],
+        serde_json::json!([
+            "https://api.example.com",
+            "https://tenant.auth0.com/userinfo"
+        ])
+    );
+    assert_eq!(
+        c["permissions"],
+        serde_json::json!(["read:messages", "write:messages"])
+    );
+    assert_eq!(c["ctx"], serde_json::json!({"n": null, "f": 1.5}));
+    assert_eq!(c["ratio"], serde_json::json!(0.25));
+    assert!(c["gone"].is_null() && c.get("gone").is_some());
+    assert_eq!(c["quoted"], "42");
+    assert_eq!(c["n"], 42);
+    assert_eq!(c["scope"], "read write");
+    assert_eq!(c["gty"], "client-credentials");
+}
+
+/// Values a provider would refuse are refused when minting, with the flag named.
+#[test]
+fn sign_refuses_what_providers_refuse() {
+    let key = data("p256.pkcs8.pem");
+    let k = key.to_str().unwrap();
+    let base = ["sign", "--key", k, "--issuer", "dev", "--now", "1700000000"];
+    let with = |extra: &[&str]| [&base[..], extra].concat();
+    for (extra, want) in [
+        (&["--audience", ""][..], "--audience is empty"),
+        (&[][..], "--audience is required"),
+        (&["--audience", "a", "--kid", ""][..], "--kid is empty"),
+        (&["--audience", "a", "--typ", ""][..], "--typ is empty"),
+        (
+            &["--audience", "a", "--lifetime", "0"][..],
+            "--lifetime 0: a token would expire",
+        ),
+        (
+            &["--audience", "a", "--lifetime", "60", "--backdate", "60"][..],
+            "--backdate 60 is at least the lifetime (60 s)",
+        ),
+        (
+            &["--audience", "a", "--now", "18446744073709551615"][..],
+            "is after 9999-12-31",
+        ),
+        (
+            &["--audience", "a", "--preset", "auth0", "--audience", "b"][..],
+            "--preset auth0 takes one --audience",
+        ),
+        (
+            &[
+                "--audience",
+                "https://i.example",
+                "--preset",
+                "zitadel-system",
+                "--lifetime",
+                "7200",
+            ][..],
+            "at most one hour",
+        ),
+    ] {
+        let e = fails(&with(extra));
+        assert!(e.contains(want), "{extra:?}: {e}");
+    }
+    // The System API preset honours a shorter lifetime.
+    let jwt = ok(&with(&[
+        "--audience",
+        "https://i.example",
+        "--preset",
+        "zitadel-system",
+        "--lifetime",
+        "600",
+        "--backdate",
+        "0",
+    ]));
+    let c = part(&jwt, 1);
+    assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 600);
+    // A key file's type decides the presets it can sign for; --issuer over its id warns.
+    let user = data("zitadel-serviceaccount.json");
+    let e = fails(&[
+        "sign",
+        "--key",
+        user.to_str().unwrap(),
+        "--preset",
+        "zitadel-app",
+        "--audience",
+        "https://i.example",
+    ]);
+    assert!(
+        e.contains("type serviceaccount) signs with --preset zitadel-user, not zitadel-app"),
+        "{e}"
+    );
+    let o = run(&[
+        "sign",
+        "--key",
+        user.to_str().unwrap(),
+        "--audience",
+        "https://i.example",
+        "--issuer",
+        "someone-else",
+    ]);
+    assert!(o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("warning: --issuer \"someone-else\" overrides the id"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// RFC 7638 §3.1: the example RSA key's thumbprint, printed and used as the kid.
+#[test]
+fn jwk_thumbprint_is_rfc7638() {
+    let jwk = r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#;
+    assert_eq!(
+        ok(&["jwk", "--json", jwk, "--thumbprint"]),
+        "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs\n"
+    );
+    let j: Value = serde_json::from_str(&ok(&[
+        "jwk",
+        "--public-key",
+        data("rsa2048.spki.pem").to_str().unwrap(),
+        "--kid",
+        "thumbprint",
+    ]))
+    .unwrap();
+    let tp = ok(&[
+        "jwk",
+        "--public-key",
+        data("rsa2048.spki.pem").to_str().unwrap(),
+        "--thumbprint",
+    ]);
+    assert_eq!(j["kid"].as_str().unwrap(), tp.trim());
+    assert_eq!(tp.trim().len(), 43);
+}
+
+/// `jwk --json` imports the key the way `verify` does: nothing unusable comes out with exit 0.
+#[test]
+fn jwk_json_validates_like_verify() {
+    let good = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+    let j: Value = serde_json::from_str(&ok(&["jwk", "--json", good])).unwrap();
+    assert_eq!(j["crv"], "P-256");
+    // The same point with y changed is off the curve.
+    let off = good.replace("x_FEzRu9m36HLN", "x_FEzRu9m36HLM");
+    for (doc, want) in [
+        (r#"{"kty":"FOO"}"#.to_owned(), "unknown key type \"FOO\""),
+        (
+            r#"{"kty":"RSA","n":"not base64!","e":"AQAB"}"#.to_owned(),
+            "key refused",
+        ),
+        (
+            r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#.to_owned(),
+            "key refused",
+        ),
+        (off, "key refused"),
+        (r#"{"kty":"oct","k":"AQID"}"#.to_owned(), "key refused"),
+        (
+            good.replace(r#""kty""#, r#""use":"enc","alg":"RS256","kty""#),
+            "the JWK's own use and alg",
+        ),
+    ] {
+        let e = fails(&["jwk", "--json", &doc]);
+        assert!(e.contains(want), "{doc}: {e}");
+    }
+}
+
+/// A file that is not the private key a command wanted says what it is instead.
+#[test]
+fn wrong_key_files_say_what_they_hold() {
+    let pem = std::fs::read_to_string(data("p256.pkcs8.pem")).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.pem", vec![], "is empty: a private key (PEM or DER) was expected"),
+        (
+            "bom.pem",
+            [&[0xEF, 0xBB, 0xBF][..], pem.as_bytes()].concat(),
+            "starts with a UTF-8 byte order mark",
+        ),
+        (
+            "cert.pem",
+            std::fs::read(data("rsa2048.cert.pem")).unwrap(),
+            "holds a certificate: signing needs the private key",
+        ),
+        (
+            "public.pem",
+            std::fs::read(data("p256.spki.pem")).unwrap(),
+            "holds a public key: signing needs the private key",
+        ),
+        (
+            "escaped.pem",
+            pem.trim().replace('\n', "\\n").into_bytes(),
+            "line breaks written as the two characters \\n",
+        ),
+        (
+            "encrypted.pem",
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n".to_vec(),
+            "is an encrypted PKCS#8 key: decrypt it first with `openssl pkcs8",
+        ),
+        (
+            "traditional.pem",
+            b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nMIIB\n-----END RSA PRIVATE KEY-----\n".to_vec(),
+            "traditional encrypted PEM (Proc-Type: 4,ENCRYPTED): convert it with `openssl pkey",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let path = tmp(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let p = path.to_str().unwrap();
+        let e = fails(&["sign", "--key", p, "--issuer", "i", "--audience", "a"]);
+        assert!(e.contains(want), "sign {name}: {e}");
+        let e = fails(&["jwk", "--private-key", p]);
+        assert!(e.contains(want), "jwk {name}: {e}");
+    }
+    // jwk --private-key takes a ZITADEL key file, its keyId as the kid.
+    let kf = key_file("zitadel-serviceaccount.json");
+    let j: Value = serde_json::from_str(&ok(&[
+        "jwk",
+        "--private-key",
+        data("zitadel-serviceaccount.json").to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(j["kid"], kf["keyId"]);
+    assert_eq!(j["kty"], "RSA");
+    assert!(j.get("d").is_none());
 }

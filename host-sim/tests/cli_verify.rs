@@ -413,3 +413,151 @@ fn batch_writes_one_compact_line_per_input_line() {
         )
     );
 }
+
+/// The library's policy knobs on the command line, and rejections a user can act on.
+#[test]
+fn policy_flags_and_actionable_rejections() {
+    let key = [3u8; 32];
+    let jwks = tmp(
+        "policy-jwks.json",
+        &format!(
+            r#"{{"keys":[{{"kty":"oct","kid":"p","alg":"HS256","k":"{}"}}]}}"#,
+            tokenguard_tests::b64(&key)
+        ),
+    );
+    let now = 1_700_000_000u64;
+    let mint = |header: &str, claims: String| tokenguard_tests::mint::hs256(&key, header, claims);
+    let h = r#"{"alg":"HS256","kid":"p","typ":"JWT"}"#;
+    let good = |extra: &str| {
+        mint(
+            h,
+            format!(
+                r#"{{"iss":"i","aud":["a","b"],"iat":{now},"exp":{}{extra}}}"#,
+                now + 60
+            ),
+        )
+    };
+    let verify = |flags: &[&str], token: &str| -> (Option<i32>, String) {
+        let now_s = now.to_string();
+        let mut args = vec!["verify", "--jwks", jwks.to_str().unwrap(), "--now", &now_s];
+        args.extend_from_slice(flags);
+        args.push(token);
+        let out = run(&args, None);
+        (out.status.code(), text(&out.stderr))
+    };
+    let ia = ["--iss", "i", "--aud", "a"];
+    assert_eq!(verify(&ia, &good("")).0, Some(0));
+
+    // --no-iss / --no-aud: the explicit Expect::Ignore; with --iss/--aud a usage error.
+    let other = mint(h, format!(r#"{{"iss":"x","aud":"y","exp":{}}}"#, now + 60));
+    assert_eq!(verify(&["--no-iss", "--no-aud"], &other).0, Some(0));
+    assert_eq!(verify(&["--no-iss", "--aud", "a"], &other).0, Some(1));
+    assert_eq!(
+        verify(&["--iss", "i", "--no-iss", "--aud", "a"], &other).0,
+        Some(2)
+    );
+    assert_eq!(verify(&["--aud", "a"], &other).0, Some(2));
+
+    // --allow-missing-exp.
+    let no_exp = mint(h, r#"{"iss":"i","aud":"a"}"#.to_owned());
+    let (code, err) = verify(&ia, &no_exp);
+    assert_eq!(
+        (code, err.lines().next()),
+        (
+            Some(1),
+            Some("error: missing_claim: required claim exp is missing")
+        )
+    );
+    assert_eq!(
+        verify(&[&ia[..], &["--allow-missing-exp"]].concat(), &no_exp).0,
+        Some(0)
+    );
+
+    // --max-age (iat) and --max-lifetime (exp - iat).
+    let old = mint(
+        h,
+        format!(
+            r#"{{"iss":"i","aud":"a","iat":{},"exp":{}}}"#,
+            now - 3600,
+            now + 60
+        ),
+    );
+    assert_eq!(
+        verify(&[&ia[..], &["--max-age", "3600"]].concat(), &old).0,
+        Some(0)
+    );
+    let (code, err) = verify(&[&ia[..], &["--max-age", "3599"]].concat(), &old);
+    assert_eq!(
+        (code, err.starts_with("error: expired: ")),
+        (Some(1), true),
+        "{err}"
+    );
+    let long = mint(
+        h,
+        format!(
+            r#"{{"iss":"i","aud":"a","iat":{now},"exp":{}}}"#,
+            now + 2_592_001
+        ),
+    );
+    let (code, err) = verify(&[&ia[..], &["--max-lifetime", "2592000"]].concat(), &long);
+    assert_eq!(
+        (code, err.starts_with("error: invalid_claim: claim exp ")),
+        (Some(1), true),
+        "{err}"
+    );
+    assert_eq!(verify(&ia, &long).0, Some(0));
+
+    // --max-depth 0 is refused.
+    assert_eq!(
+        verify(&[&ia[..], &["--max-depth", "0"]].concat(), &good("")).0,
+        Some(2)
+    );
+
+    // Expected and actual, from a token whose signature verified.
+    let (code, err) = verify(&["--iss", "j", "--aud", "a"], &good(""));
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        "error: wrong_issuer: issuer (iss) is not the expected one\nexpected issuer \"j\", the token has \"i\"\n"
+    );
+    let (_, err) = verify(&["--iss", "i", "--aud", "c"], &good(""));
+    assert!(
+        err.ends_with("expected audience \"c\", the token has [\"a\",\"b\"]\n"),
+        "{err}"
+    );
+    let (_, err) = verify(&[&ia[..], &["--typ", "at+jwt"]].concat(), &good(""));
+    assert!(
+        err.ends_with("expected typ \"at+jwt\", the token has \"JWT\"\n"),
+        "{err}"
+    );
+    // A forged token tells nothing about its claims.
+    let forged = tokenguard_tests::mint::hs256(
+        &[4u8; 32],
+        h,
+        format!(r#"{{"iss":"evil","aud":"a","exp":{}}}"#, now + 60),
+    );
+    let (code, err) = verify(&["--iss", "i", "--aud", "a"], &forged);
+    assert_eq!(
+        (code, err.as_str()),
+        (Some(1), "error: bad_signature: signature does not verify\n")
+    );
+
+    // Hints: a Bearer prefix, a file name, a missing kid under --require-kid.
+    let (code, err) = verify(&ia, &format!("Bearer {}", good("")));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("pass the token without `Bearer `"), "{err}");
+    let file = tmp("token.txt", &good(""));
+    let (code, err) = verify(&ia, file.to_str().unwrap());
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is a file, not a token"), "{err}");
+    let no_kid = mint(
+        r#"{"alg":"HS256"}"#,
+        format!(r#"{{"iss":"i","aud":"a","exp":{}}}"#, now + 60),
+    );
+    let (code, err) = verify(&[&ia[..], &["--require-kid"]].concat(), &no_kid);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.ends_with("the token has no kid, and --require-kid refuses such tokens\n"),
+        "{err}"
+    );
+}

@@ -59,6 +59,34 @@ fn time_claims_with_leeway() {
 }
 
 #[test]
+fn max_lifetime_bounds_exp_minus_iat() {
+    let v = policy().max_lifetime(2_592_000); // Auth0's 30 days
+    let p =
+        |iat: u64, exp: u64| std::format!(r#"{{"iss":"iss","aud":"aud","iat":{iat},"exp":{exp}}}"#);
+    assert_eq!(check(&p(NOW - 10, NOW - 10 + 2_592_000), &v), Ok(()));
+    assert_eq!(
+        check(&p(NOW - 10, NOW - 10 + 2_592_001), &v),
+        Err(Error::InvalidClaim(Claim::Exp))
+    );
+    // exp before iat is a lifetime of zero, not a wrap-around.
+    assert_eq!(check(&p(NOW + 50, NOW + 40), &v), Ok(()));
+    assert_eq!(
+        check(
+            &std::format!(r#"{{"iss":"iss","aud":"aud","exp":{}}}"#, NOW + 9),
+            &v
+        ),
+        Err(Error::MissingClaim(Claim::Iat))
+    );
+    assert_eq!(
+        check(
+            &std::format!(r#"{{"iss":"iss","aud":"aud","iat":{NOW}}}"#),
+            &v.allow_missing_exp()
+        ),
+        Err(Error::MissingClaim(Claim::Exp))
+    );
+}
+
+#[test]
 fn deny_by_default() {
     let v = policy();
     assert_eq!(

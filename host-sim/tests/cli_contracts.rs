@@ -1,0 +1,242 @@
+//! Contracts every `tokenguard-sim` command keeps for scripts: a closed stdout ends it
+//! quietly (status 141, no panic), `-` reads standard input for every file argument (once),
+//! and files holding private or secret key material are the owner's alone (0600).
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
+}
+
+fn dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("tokenguard-contracts-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn data(name: &str) -> String {
+    format!("{}/../tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs with `stdin` on standard input.
+fn run(args: &[&str], stdin: &str) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs with stdout a pipe whose reader is already gone: every write fails with EPIPE.
+fn with_closed_stdout(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), text(&out.stderr))
+}
+
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let scenario = format!("{}/../scenarios/rotation.toml", env!("CARGO_MANIFEST_DIR"));
+    let jwks = dir().join("closed-jwks.json");
+    std::fs::write(
+        &jwks,
+        r#"{"keys":[{"kty":"oct","kid":"c","alg":"HS256","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}"#,
+    )
+    .unwrap();
+    let batch = dir().join("closed-batch.txt");
+    std::fs::write(&batch, "a\nb\nc\n").unwrap();
+    let key = data("p256.pkcs8.pem");
+    for args in [
+        vec!["demo"],
+        vec!["scenario", "run", scenario.as_str()],
+        vec!["jwk", "--generate", "RSA", "--include-private"],
+        vec!["jwk", "--private-key", key.as_str()],
+        vec![
+            "sign",
+            "--key",
+            key.as_str(),
+            "--audience",
+            "https://a.example",
+        ],
+        vec![
+            "verify",
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--iss",
+            "i",
+            "--aud",
+            "a",
+            "--batch",
+            batch.to_str().unwrap(),
+        ],
+    ] {
+        let (code, err) = with_closed_stdout(&args);
+        assert_eq!(code, Some(141), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn dash_reads_standard_input_for_every_file_argument() {
+    let pem = std::fs::read_to_string(data("p256.pkcs8.pem")).unwrap();
+    // sign --key -
+    let out = run(
+        &[
+            "sign",
+            "--key",
+            "-",
+            "--audience",
+            "https://a.example",
+            "--issuer",
+            "dev",
+        ],
+        &pem,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    // jwk --private-key -: the same key's public JWK, as from the file.
+    let from_file = bin()
+        .args(["jwk", "--private-key", &data("p256.pkcs8.pem"), "--set"])
+        .output()
+        .unwrap();
+    let out = run(&["jwk", "--private-key", "-", "--set"], &pem);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), text(&from_file.stdout));
+    let jwks_text = text(&out.stdout);
+    // jwk --json -: the set read back.
+    let out = run(&["jwk", "--json", "-", "--set"], &jwks_text);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let a: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&jwks_text).unwrap();
+    assert_eq!(a["keys"][0]["x"], b["keys"][0]["x"]);
+    // verify --jwks - TOKEN: the token minted above.
+    let out = run(
+        &[
+            "verify",
+            "--jwks",
+            "-",
+            "--iss",
+            "dev",
+            "--aud",
+            "https://a.example",
+            &token,
+        ],
+        &jwks_text,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let claims: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(claims["iss"], "dev");
+    // verify --batch -: tokens on stdin, keys from a file.
+    let jwks = dir().join("dash-jwks.json");
+    std::fs::write(&jwks, &jwks_text).unwrap();
+    let args = [
+        "verify",
+        "--jwks",
+        jwks.to_str().unwrap(),
+        "--iss",
+        "dev",
+        "--aud",
+        "https://a.example",
+        "--batch",
+        "-",
+    ];
+    let out = run(&args, &format!("{token}\nx\n"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with(r#"{"ok":true,"claims":{"#),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[1], r#"{"ok":false,"error":"malformed"}"#);
+    // Two arguments cannot both read stdin.
+    let out = run(
+        &[
+            "verify",
+            "--jwks",
+            "-",
+            "--iss",
+            "dev",
+            "--aud",
+            "https://a.example",
+            "-",
+        ],
+        &jwks_text,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: `-` (standard input) is given for two arguments; only one can read it\n"
+    );
+}
+
+#[test]
+fn key_files_with_secrets_are_created_owner_only() {
+    let d = dir();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // A secret (oct) and a private key: 0600, also when replacing a world-readable file.
+    let hs = d.join("hs.json");
+    std::fs::write(&hs, "old").unwrap();
+    std::fs::set_permissions(&hs, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let ec = d.join("ec-private.json");
+    for (args, path) in [
+        (vec!["jwk", "--generate", "oct", "--alg", "HS256"], &hs),
+        (vec!["jwk", "--generate", "EC", "--include-private"], &ec),
+    ] {
+        let out = bin()
+            .args(&args)
+            .arg("--output")
+            .arg(path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(mode(path), 0o600, "{args:?}");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert!(v.get("k").or(v.get("d")).is_some(), "{v}");
+    }
+    // A public key keeps the ordinary mode (what the umask allows).
+    let public = d.join("ec-public.json");
+    let out = bin()
+        .args(["jwk", "--private-key", &data("p256.pkcs8.pem"), "--output"])
+        .arg(&public)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&public).unwrap()).unwrap();
+    assert!(v.get("d").is_none(), "{v}");
+    assert_ne!(mode(&public), 0o600);
+    // No temporary file is left beside the outputs.
+    let left: Vec<String> = std::fs::read_dir(&d)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -181,7 +181,7 @@ fn b64(d: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-fn read(p: &PathBuf) -> anyhow::Result<Vec<u8>> {
+fn read(p: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     crate::out::read_input(p)
 }
 

@@ -5,7 +5,6 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use tokenguard::RefreshPolicy;
 

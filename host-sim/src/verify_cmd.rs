@@ -3,7 +3,7 @@
 //! Exit codes: 0 accepted (claims JSON on stdout) or every batch line answered; 1 rejected
 //! (`error: <code>: <message>` on stderr); 2 usage or I/O error.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -75,7 +75,7 @@ pub struct VerifyArgs {
 }
 
 /// Loads a JWKS or JWK file into a key set, warning on stderr for each skipped key.
-pub fn load_keys(path: &PathBuf, keys: &mut KeySet<CLI_KEYS>) -> anyhow::Result<usize> {
+pub fn load_keys(path: &std::path::Path, keys: &mut KeySet<CLI_KEYS>) -> anyhow::Result<usize> {
     let text = tokenguard_sim::out::read_input(path)?;
     let doc: serde_json::Value = serde_json::from_slice(&text)
         .with_context(|| format!("{} is not JSON", tokenguard_sim::out::name(path)))?;
@@ -161,16 +161,21 @@ fn compact_json(json: &[u8], out: &mut Vec<u8>) {
 /// The policy the flags describe; `relaxed` drops the issuer, audience and `typ` checks (to
 /// read, from a token whose signature verified, what it holds instead).
 fn policy(args: &VerifyArgs, algs: AlgSet, relaxed: bool) -> Validation<'_> {
-    let expect = |want: &Option<String>| match want {
-        Some(w) if !relaxed => Expect::One(w),
-        _ => Expect::Ignore,
-    };
-    let mut v = Validation::new(expect(&args.iss), expect(&args.aud))
-        .leeway(args.leeway)
-        .algorithms(algs)
-        .max_token_len(args.max_len)
-        .max_depth(args.max_depth)
-        .allow_missing_kid(!args.require_kid);
+    fn expect(want: Option<&str>, relaxed: bool) -> Expect<'_> {
+        match want {
+            Some(w) if !relaxed => Expect::One(w),
+            _ => Expect::Ignore,
+        }
+    }
+    let mut v = Validation::new(
+        expect(args.iss.as_deref(), relaxed),
+        expect(args.aud.as_deref(), relaxed),
+    )
+    .leeway(args.leeway)
+    .algorithms(algs)
+    .max_token_len(args.max_len)
+    .max_depth(args.max_depth)
+    .allow_missing_kid(!args.require_kid);
     if args.allow_missing_exp {
         v = v.allow_missing_exp();
     }
@@ -288,14 +293,30 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
         let mut out = std::io::BufWriter::new(stdout.lock());
         let mut buf = Vec::new();
         let mut line_out = Vec::new();
-        for line in std::io::BufReader::new(f).lines() {
-            let line = line.with_context(|| format!("reading {}", batch.display()))?;
+        let mut line = Vec::new();
+        let mut input = std::io::BufReader::new(f);
+        loop {
+            // Answers go out before the command waits for more input, so a program feeding
+            // tokens through a pipe gets each answer without closing its end.
+            if input.buffer().is_empty() {
+                out.flush()?;
+            }
+            line.clear();
+            if input
+                .read_until(b'\n', &mut line)
+                .with_context(|| format!("reading {}", batch.display()))?
+                == 0
+            {
+                break;
+            }
             // Only the line terminator is removed: whitespace inside a line is part of the
-            // token (and makes it malformed), never silently trimmed.
-            let tok = line.strip_suffix('\r').unwrap_or(&line);
+            // token (and makes it malformed), never silently trimmed. Lines are bytes: one
+            // that is not UTF-8 is a malformed token like any other, not the end of the batch.
+            let tok = line.strip_suffix(b"\n").unwrap_or(&line);
+            let tok = tok.strip_suffix(b"\r").unwrap_or(tok);
             buf.clear();
             buf.resize(tok.len(), 0);
-            match keys.verify(tok.as_bytes(), &v, now, &mut buf) {
+            match keys.verify(tok, &v, now, &mut buf) {
                 Ok(t) => {
                     line_out.clear();
                     line_out.extend_from_slice(br#"{"ok":true,"claims":"#);

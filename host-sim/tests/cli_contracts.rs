@@ -77,6 +77,8 @@ fn a_closed_stdout_ends_every_command_quietly() {
             "sign",
             "--key",
             key.as_str(),
+            "--issuer",
+            "dev",
             "--audience",
             "https://a.example",
         ],
@@ -205,7 +207,17 @@ fn key_files_with_secrets_are_created_owner_only() {
     std::fs::set_permissions(&hs, std::fs::Permissions::from_mode(0o644)).unwrap();
     let ec = d.join("ec-private.json");
     for (args, path) in [
-        (vec!["jwk", "--generate", "oct", "--alg", "HS256"], &hs),
+        (
+            vec![
+                "jwk",
+                "--generate",
+                "oct",
+                "--include-private",
+                "--alg",
+                "HS256",
+            ],
+            &hs,
+        ),
         (vec!["jwk", "--generate", "EC", "--include-private"], &ec),
     ] {
         let out = bin()

@@ -218,6 +218,9 @@ fn key2jwt_flags_give_the_same_token() {
 fn presets_enforce_provider_rules() {
     let key = data("zitadel-serviceaccount.json");
     let k = key.to_str().unwrap();
+    // Auth0 clients sign with their own key (a ZITADEL key file is for ZITADEL's presets).
+    let auth0_pem = data("rsa2048.pkcs8.pem");
+    let auth0_key = auth0_pem.to_str().unwrap();
     let n = NOW.to_string();
     // ZITADEL service user: at most one hour.
     let e = fails(&[
@@ -239,7 +242,9 @@ fn presets_enforce_provider_rules() {
     let e = fails(&[
         "sign",
         "--key",
-        k,
+        auth0_key,
+        "--issuer",
+        "client-1",
         "--preset",
         "auth0",
         "--audience",
@@ -256,7 +261,9 @@ fn presets_enforce_provider_rules() {
     let jwt = ok(&[
         "sign",
         "--key",
-        k,
+        auth0_key,
+        "--issuer",
+        "client-1",
         "--preset",
         "auth0",
         "--audience",
@@ -270,7 +277,9 @@ fn presets_enforce_provider_rules() {
     let jwt2 = ok(&[
         "sign",
         "--key",
-        k,
+        auth0_key,
+        "--issuer",
+        "client-1",
         "--preset",
         "auth0",
         "--audience",
@@ -533,7 +542,7 @@ fn jwk_use_and_alg_follow_rfc7518() {
     assert_eq!(j["k"].as_str().unwrap().len(), 43);
     // The size follows the algorithm: HMAC keys as long as the hash, key-wrap keys exact.
     for (alg, bits) in [
-        ("HS256", 256),
+        ("HS256", 256usize),
         ("HS384", 384),
         ("HS512", 512),
         ("A128KW", 128),
@@ -754,8 +763,10 @@ fn sign_mints_aud_arrays_and_json_claims() {
 fn sign_refuses_what_providers_refuse() {
     let key = data("p256.pkcs8.pem");
     let k = key.to_str().unwrap();
-    let base = ["sign", "--key", k, "--issuer", "dev", "--now", "1700000000"];
-    let with = |extra: &[&str]| [&base[..], extra].concat();
+    let base = ["sign", "--key", k, "--issuer", "dev"];
+    fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        base.iter().chain(extra).copied().collect()
+    }
     for (extra, want) in [
         (&["--audience", ""][..], "--audience is empty"),
         (&[][..], "--audience is required"),
@@ -789,20 +800,23 @@ fn sign_refuses_what_providers_refuse() {
             "at most one hour",
         ),
     ] {
-        let e = fails(&with(extra));
+        let e = fails(&with(&base, extra));
         assert!(e.contains(want), "{extra:?}: {e}");
     }
     // The System API preset honours a shorter lifetime.
-    let jwt = ok(&with(&[
-        "--audience",
-        "https://i.example",
-        "--preset",
-        "zitadel-system",
-        "--lifetime",
-        "600",
-        "--backdate",
-        "0",
-    ]));
+    let jwt = ok(&with(
+        &base,
+        &[
+            "--audience",
+            "https://i.example",
+            "--preset",
+            "zitadel-system",
+            "--lifetime",
+            "600",
+            "--backdate",
+            "0",
+        ],
+    ));
     let c = part(&jwt, 1);
     assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 600);
     // A key file's type decides the presets it can sign for; --issuer over its id warns.

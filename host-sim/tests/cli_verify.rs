@@ -561,3 +561,71 @@ fn policy_flags_and_actionable_rejections() {
         "{err}"
     );
 }
+
+/// `--batch`: a line that is not UTF-8 is one `malformed` answer, not the end of the batch;
+/// and through a pipe each answer comes out before the next token is sent.
+#[test]
+fn batch_answers_bad_bytes_and_answers_as_lines_arrive() {
+    use std::io::{BufRead, BufReader};
+    let key = [8u8; 32];
+    let jwks = tmp(
+        "batch-bytes-jwks.json",
+        &format!(
+            r#"{{"keys":[{{"kty":"oct","kid":"y","alg":"HS256","k":"{}"}}]}}"#,
+            tokenguard_tests::b64(&key)
+        ),
+    );
+    let token = tokenguard_tests::mint::hs256(
+        &key,
+        r#"{"alg":"HS256","kid":"y"}"#,
+        r#"{"iss":"i","aud":"a","exp":4102444800}"#,
+    );
+    let dir = std::env::temp_dir().join(format!("tokenguard-cli-{}", std::process::id()));
+    let file = dir.join("batch-bytes.txt");
+    std::fs::write(
+        &file,
+        [&b"ab\xff\xfe.c.d\n"[..], token.as_bytes(), b"\n"].concat(),
+    )
+    .unwrap();
+    let args = |batch: &str| {
+        vec![
+            "verify".to_owned(),
+            "--jwks".into(),
+            jwks.to_str().unwrap().into(),
+            "--iss".into(),
+            "i".into(),
+            "--aud".into(),
+            "a".into(),
+            "--now".into(),
+            "1700000000".into(),
+            "--batch".into(),
+            batch.into(),
+        ]
+    };
+    let out = bin().args(args(file.to_str().unwrap())).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0], r#"{"ok":false,"error":"malformed"}"#);
+    assert!(lines[1].starts_with(r#"{"ok":true,"#), "{}", lines[1]);
+
+    // Interactive: one token in, one answer out, stdin still open.
+    let mut child = bin()
+        .args(args("-"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut answers = BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..3 {
+        writeln!(stdin, "{token}").unwrap();
+        stdin.flush().unwrap();
+        let mut answer = String::new();
+        answers.read_line(&mut answer).unwrap();
+        assert!(answer.starts_with(r#"{"ok":true,"#), "{answer}");
+    }
+    drop(stdin);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

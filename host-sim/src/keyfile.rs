@@ -62,9 +62,36 @@ pub fn load(path: &Path, kid: Option<&str>, alg: Option<Algorithm>) -> anyhow::R
                 key_id: Some(kid.into()),
             });
         }
-        // A private JWK.
-        let key = SigningKey::from_jwk(t.as_bytes())
-            .map_err(|e| anyhow::anyhow!("{}: {e}", crate::out::name(path)))?;
+        // A private JWK. An `oct` secret without `alg` (verify takes it for any HS*) signs
+        // with the algorithm --alg names.
+        let mut json = t.to_owned();
+        if v.get("kty").and_then(|k| k.as_str()) == Some("oct") && v.get("alg").is_none() {
+            let Some(a) = alg else {
+                bail!(
+                    "{}: an oct key without \"alg\": name the algorithm with --alg HS256, HS384 or HS512",
+                    crate::out::name(path)
+                );
+            };
+            let mut with_alg = v.clone();
+            with_alg["alg"] = a.name().into();
+            json = with_alg.to_string();
+        }
+        let key = SigningKey::from_jwk(json.as_bytes()).map_err(|e| {
+            let short = matches!(
+                e,
+                tokenguard::sign::SignError::KeyRejected(tokenguard::KeyError::SymmetricKeySize)
+            );
+            anyhow::anyhow!(
+                "{}: {e}{}",
+                crate::out::name(path),
+                if short {
+                    " (HS256 needs at least 32 bytes, HS384 48, HS512 64, RFC 7518 §3.2; make one \
+                     with `tokenguard-sim jwk --generate oct --include-private --alg HS256`)"
+                } else {
+                    ""
+                }
+            )
+        })?;
         let key = match kid {
             Some(k) => key
                 .with_kid(k.as_bytes())

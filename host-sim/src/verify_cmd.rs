@@ -74,6 +74,18 @@ pub struct VerifyArgs {
     token: Option<String>,
 }
 
+/// For an HMAC secret refused as too short (RFC 7518 §3.2: at least the hash output, so the
+/// `"secret"` of many test suites is refused): how to make a proper one.
+fn short_secret_hint(e: tokenguard::KeyError) -> &'static str {
+    if e == tokenguard::KeyError::SymmetricKeySize {
+        " (HS256 needs at least 32 bytes, HS384 48, HS512 64, RFC 7518 §3.2; make one with \
+         `tokenguard-sim jwk --generate oct --include-private --alg HS256`, or turn an \
+         existing long secret into a JWK with `jwk --json`)"
+    } else {
+        ""
+    }
+}
+
 /// Loads a JWKS or JWK file into a key set, warning on stderr for each skipped key.
 pub fn load_keys(path: &std::path::Path, keys: &mut KeySet<CLI_KEYS>) -> anyhow::Result<usize> {
     let text = tokenguard_sim::out::read_input(path)?;
@@ -87,8 +99,10 @@ pub fn load_keys(path: &std::path::Path, keys: &mut KeySet<CLI_KEYS>) -> anyhow:
             if let UpdateEvent::Skipped(s) = e {
                 let kid = s.kid.as_ref().and_then(|k| k.as_str()).unwrap_or("-");
                 eprintln!(
-                    "warning: key #{} (kid {kid}) skipped: {}",
-                    s.index, s.reason
+                    "warning: key #{} (kid {kid}) skipped: {}{}",
+                    s.index,
+                    s.reason,
+                    short_secret_hint(s.reason)
                 );
             }
         };
@@ -98,7 +112,11 @@ pub fn load_keys(path: &std::path::Path, keys: &mut KeySet<CLI_KEYS>) -> anyhow:
         Ok(usize::from(report.loaded))
     } else {
         let jwk = tokenguard::Jwk::from_json(&text).map_err(|e| {
-            anyhow::anyhow!("{}: key refused: {e}", tokenguard_sim::out::name(path))
+            anyhow::anyhow!(
+                "{}: key refused: {e}{}",
+                tokenguard_sim::out::name(path),
+                short_secret_hint(e)
+            )
         })?;
         keys.insert(jwk)
             .map_err(|_| anyhow::anyhow!("key set full"))?;

@@ -966,3 +966,71 @@ fn wrong_key_files_say_what_they_hold() {
     assert_eq!(j["kty"], "RSA");
     assert!(j.get("d").is_none());
 }
+
+/// An `oct` JWK without `alg` signs with `--alg` (verify takes the same key); a short secret
+/// is reported as short, with the remedy.
+#[test]
+fn oct_keys_without_alg_sign_with_the_flag() {
+    let k = tokenguard_tests::b64(&[7u8; 32]);
+    let key = tmp("oct-no-alg.json");
+    std::fs::write(&key, format!(r#"{{"kty":"oct","kid":"o","k":"{k}"}}"#)).unwrap();
+    let jwt = ok(&[
+        "sign",
+        "--key",
+        key.to_str().unwrap(),
+        "--alg",
+        "HS256",
+        "--issuer",
+        "i",
+        "--audience",
+        "a",
+    ]);
+    assert_eq!(part(&jwt, 0)["alg"], "HS256");
+    let v = bin()
+        .args([
+            "verify",
+            "--jwks",
+            key.to_str().unwrap(),
+            "--iss",
+            "i",
+            "--aud",
+            "a",
+            jwt.trim(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+    let e = fails(&[
+        "sign",
+        "--key",
+        key.to_str().unwrap(),
+        "--issuer",
+        "i",
+        "--audience",
+        "a",
+    ]);
+    assert!(
+        e.contains("an oct key without \"alg\": name the algorithm with --alg"),
+        "{e}"
+    );
+    let short = tmp("oct-short.json");
+    std::fs::write(&short, r#"{"kty":"oct","alg":"HS256","k":"c2VjcmV0"}"#).unwrap();
+    let e = fails(&[
+        "sign",
+        "--key",
+        short.to_str().unwrap(),
+        "--issuer",
+        "i",
+        "--audience",
+        "a",
+    ]);
+    assert!(
+        e.contains("symmetric key shorter") && e.contains("HS256 needs at least 32 bytes"),
+        "{e}"
+    );
+}

@@ -629,3 +629,45 @@ fn batch_answers_bad_bytes_and_answers_as_lines_arrive() {
     drop(stdin);
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+/// A short HMAC secret (the `"secret"` of many peer test suites) is refused with the rule and
+/// a way to make a proper key.
+#[test]
+fn short_hmac_secrets_are_refused_with_a_remedy() {
+    let short = tokenguard_tests::b64(b"secret");
+    let set = tmp(
+        "short-set.json",
+        &format!(r#"{{"keys":[{{"kty":"oct","kid":"s","alg":"HS256","k":"{short}"}}]}}"#),
+    );
+    let one = tmp(
+        "short-one.json",
+        &format!(r#"{{"kty":"oct","kid":"s","alg":"HS256","k":"{short}"}}"#),
+    );
+    let token = tokenguard_tests::mint::hs256(
+        b"secret",
+        r#"{"alg":"HS256","kid":"s"}"#,
+        r#"{"iss":"i","aud":"a","exp":4102444800}"#,
+    );
+    for (file, code) in [(&set, 2), (&one, 2)] {
+        let out = run(
+            &[
+                "verify",
+                "--jwks",
+                file.to_str().unwrap(),
+                "--iss",
+                "i",
+                "--aud",
+                "a",
+                &token,
+            ],
+            None,
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        assert!(
+            err.contains("HS256 needs at least 32 bytes")
+                && err.contains("tokenguard-sim jwk --generate oct --include-private --alg HS256"),
+            "{err}"
+        );
+    }
+}

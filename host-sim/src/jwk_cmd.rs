@@ -31,7 +31,7 @@ pub enum Use {
 }
 
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("source").required(true).args(["url", "json", "cert", "public_key", "private_key", "generate"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["url", "json", "cert", "public_key", "private_key", "keystore", "generate"])))]
 pub struct JwkArgs {
     /// Fetch a JWK or JWK Set from a URL (pick one with --kid when it holds several).
     #[arg(long)]
@@ -49,6 +49,17 @@ pub struct JwkArgs {
     /// --include-private.
     #[arg(long = "private-key")]
     private_key: Option<PathBuf>,
+    /// A PKCS#12 keystore (.p12/.pfx, the gateway's KEYSTORE source): the entry's key (its
+    /// public part unless --include-private), the alias as kid unless --kid; the password
+    /// from --password-env or --password-file, the entry from --alias.
+    #[arg(long, value_name = "FILE")]
+    keystore: Option<PathBuf>,
+    #[command(flatten)]
+    secret: crate::keystore::SecretOpts,
+    /// Publish the certificate chain (--cert, --keystore) as `x5c`, with the leaf's
+    /// `x5t#S256` (RFC 7517 §4.7, §4.9).
+    #[arg(long)]
+    x5c: bool,
     /// Generate a key of this type (case does not matter).
     #[arg(long, value_enum, ignore_case = true)]
     generate: Option<Kty>,
@@ -495,7 +506,27 @@ fn thumbprint(jwk: &Map<String, Value>) -> anyhow::Result<String> {
     .as_ref()))
 }
 
+/// The certificates of a PEM bundle (leaf first, as written) or of one DER certificate.
+fn cert_chain(input: &[u8]) -> Vec<Vec<u8>> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    let text = String::from_utf8_lossy(input);
+    if !text.contains(BEGIN) {
+        return vec![input.to_vec()];
+    }
+    text.split(BEGIN)
+        .skip(1)
+        .filter_map(|block| {
+            let pem = format!("{BEGIN}{block}");
+            let mut der = vec![0u8; pem.len()];
+            let (_, d) = keys::pem_decode(pem.as_bytes(), &mut der).ok()?;
+            Some(d.to_vec())
+        })
+        .collect()
+}
+
 pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
+    // The certificate chain of a --cert or --keystore source, for --x5c.
+    let mut chain: Vec<Vec<u8>> = Vec::new();
     let mut jwk: Map<String, Value> = if let Some(url) = &a.url {
         let (body, _) = a.limits.fetch(url)?;
         let jwk = from_document(&body, select_kid(&a)).with_context(|| url.clone())?;
@@ -512,6 +543,21 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         jwk
     } else if let Some(p) = a.cert.as_ref().or(a.public_key.as_ref()) {
         let input = read(p)?;
+        if a.cert.is_some() {
+            chain = cert_chain(&input);
+            if chain.len() > 1 {
+                eprintln!(
+                    "note: {} holds {} certificates: the JWK is the first one's key (the leaf){}",
+                    crate::out::name(p),
+                    chain.len(),
+                    if a.x5c {
+                        "; x5c carries the chain"
+                    } else {
+                        "; --x5c publishes the chain"
+                    }
+                );
+            }
+        }
         let mut scratch = vec![0u8; 16 * 1024];
         let pk = keys::public_key(&input, &mut scratch)
             .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
@@ -519,9 +565,41 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
             &pk.to_jwk(None, None)
                 .map_err(|e| anyhow::anyhow!("{}: key refused: {e}", p.display()))?,
         )?
+    } else if let Some(p) = &a.keystore {
+        let bytes = read(p)?;
+        let name = crate::out::name(p);
+        let entry = crate::keystore::open_pkcs12(&name, &bytes, &a.secret)?;
+        let k = keys::pkcs8_private(&entry.pkcs8)
+            .map_err(|e| anyhow::anyhow!("{name}, entry {:?}: {e}", entry.alias))?;
+        let mut m = from_private(&k, a.include_private)?;
+        // The entry's certificate must carry the same key.
+        if let Some(leaf) = entry.chain.first() {
+            let pk = keys::certificate_public_key(leaf)
+                .map_err(|e| anyhow::anyhow!("{name}: the entry's certificate: {e}"))?;
+            let cert_key = public_members(
+                &pk.to_jwk(None, None)
+                    .map_err(|e| anyhow::anyhow!("{name}: the certificate's key: {e}"))?,
+            )?;
+            if cert_key.iter().any(|(k, v)| m.get(k) != Some(v)) {
+                bail!(
+                    "{name}: entry {:?}: the certificate is not for this key",
+                    entry.alias
+                );
+            }
+        }
+        if a.kid.is_none() {
+            m.insert("kid".into(), entry.alias.clone().into());
+        }
+        chain = entry.chain;
+        m
     } else if let Some(p) = &a.private_key {
         let mut input = read(p)?;
         let name = crate::out::name(p);
+        if crate::keystore::is_encrypted_pkcs8(&input)
+            && (a.secret.password_env.is_some() || a.secret.password_file.is_some())
+        {
+            input = crate::keystore::decrypt_pkcs8_pem(&name, &input, &a.secret)?;
+        }
         // A ZITADEL key file: its PEM, and its keyId as the kid unless --kid says otherwise.
         let mut file_kid = None;
         if let Ok(v) = serde_json::from_slice::<Value>(&input) {
@@ -565,6 +643,20 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         } else if a.url.is_none() && a.json.is_none() {
             jwk.insert("kid".into(), k.clone().into());
         }
+    }
+    if a.x5c {
+        let Some(leaf) = chain.first() else {
+            bail!("--x5c needs a certificate: use it with --cert or --keystore");
+        };
+        let certs: Vec<Value> = chain
+            .iter()
+            .map(|c| crate::keystore::base64_std(c).into())
+            .collect();
+        jwk.insert("x5c".into(), Value::Array(certs));
+        jwk.insert(
+            "x5t#S256".into(),
+            b64(ring::digest::digest(&ring::digest::SHA256, leaf).as_ref()).into(),
+        );
     }
     if a.thumbprint {
         crate::outln!("{}", thumbprint(&jwk)?);

@@ -27,9 +27,42 @@ pub struct LoadedKey {
     pub key_id: Option<String>,
 }
 
-/// Loads a signing key from `path`; `kid` and `alg` override what the file says.
-pub fn load(path: &Path, kid: Option<&str>, alg: Option<Algorithm>) -> anyhow::Result<LoadedKey> {
+/// Loads a signing key from `path`; `kid` and `alg` override what the file says. A PKCS#12
+/// keystore or an encrypted PKCS#8 PEM takes its password (and the entry's alias) from
+/// `secret`.
+pub fn load(
+    path: &Path,
+    kid: Option<&str>,
+    alg: Option<Algorithm>,
+    secret: &crate::keystore::SecretOpts,
+) -> anyhow::Result<LoadedKey> {
+    use crate::keystore;
     let bytes = crate::out::read_input(path)?;
+    let name = crate::out::name(path);
+    keystore::refuse_java_keystore(&name, &bytes)?;
+    if keystore::is_pkcs12(path, &bytes) {
+        let entry = keystore::open_pkcs12(&name, &bytes, secret)?;
+        let kid = kid.unwrap_or(&entry.alias);
+        let key = SigningKey::from_pem_or_der(&entry.pkcs8, Some(kid.as_bytes()), alg)
+            .map_err(|e| anyhow::anyhow!("{name}, entry {:?}: {e}", entry.alias))?;
+        return Ok(LoadedKey {
+            key,
+            owner: Owner::Unknown,
+            key_id: Some(kid.to_owned()),
+        });
+    }
+    if keystore::is_encrypted_pkcs8(&bytes)
+        && (secret.password_env.is_some() || secret.password_file.is_some())
+    {
+        let der = keystore::decrypt_pkcs8_pem(&name, &bytes, secret)?;
+        let key = SigningKey::from_pem_or_der(&der, kid.map(str::as_bytes), alg)
+            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        return Ok(LoadedKey {
+            key,
+            owner: Owner::Unknown,
+            key_id: kid.map(String::from),
+        });
+    }
     let text = std::str::from_utf8(&bytes).ok();
     if let Some(t) = text.map(str::trim_start).filter(|t| t.starts_with('{')) {
         let v: serde_json::Value = serde_json::from_str(t)
@@ -113,7 +146,6 @@ pub fn load(path: &Path, kid: Option<&str>, alg: Option<Algorithm>) -> anyhow::R
             key_id,
         });
     }
-    let name = crate::out::name(path);
     let key = SigningKey::from_pem_or_der(&bytes, kid.map(str::as_bytes), alg).map_err(|e| {
         match diagnose_private(&name, &bytes) {
             Some(why) => anyhow::anyhow!("{why}"),
@@ -158,8 +190,8 @@ pub fn diagnose_private(name: &str, bytes: &[u8]) -> Option<String> {
     }
     if has("ENCRYPTED PRIVATE KEY") {
         return Some(format!(
-            "{name} is an encrypted PKCS#8 key: decrypt it first with \
-             `openssl pkcs8 -in {name} -out plain.pem` (it asks for the password)"
+            "{name} is an encrypted PKCS#8 key: give its password with --password-env VAR or \
+             --password-file FILE"
         ));
     }
     if t.contains("Proc-Type: 4,ENCRYPTED") {

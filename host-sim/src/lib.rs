@@ -10,6 +10,7 @@ pub mod idp;
 pub mod jwk_cmd;
 pub mod jwks_cmd;
 pub mod keyfile;
+pub mod keystore;
 pub mod out;
 pub mod scenario;
 pub mod sign_cmd;

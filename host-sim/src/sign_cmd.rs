@@ -27,8 +27,9 @@ pub enum Preset {
 
 #[derive(Args, Debug)]
 pub struct SignArgs {
-    /// Key file: a ZITADEL key file (JSON), a private JWK, or PEM/DER (PKCS#1, PKCS#8, SEC1);
-    /// `-` reads it from standard input.
+    /// Key file: a ZITADEL key file (JSON), a private JWK, PEM/DER (PKCS#1, PKCS#8, SEC1), an
+    /// encrypted PKCS#8 PEM or a PKCS#12 keystore (.p12/.pfx; --password-env/--password-file,
+    /// --alias); `-` reads it from standard input.
     #[arg(long)]
     key: PathBuf,
     /// Preset (default: from a ZITADEL key file's type, otherwise plain).
@@ -73,6 +74,8 @@ pub struct SignArgs {
     /// Write the JWT here instead of stdout.
     #[arg(long)]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    secret: crate::keystore::SecretOpts,
     /// Set when key2jwt-style single-dash flags were used.
     #[arg(long, hide = true)]
     key2jwt: bool,
@@ -166,7 +169,7 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
         ),
         None => None,
     };
-    let loaded = keyfile::load(&a.key, a.kid.as_deref(), alg)?;
+    let loaded = keyfile::load(&a.key, a.kid.as_deref(), alg, &a.secret)?;
     let preset = a.preset.unwrap_or(match loaded.owner {
         Owner::ZitadelUser { .. } => Preset::ZitadelUser,
         Owner::ZitadelApp { .. } => Preset::ZitadelApp,

@@ -937,7 +937,7 @@ fn wrong_key_files_say_what_they_hold() {
         (
             "encrypted.pem",
             b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n".to_vec(),
-            "is an encrypted PKCS#8 key: decrypt it first with `openssl pkcs8",
+            "is an encrypted PKCS#8 key: give its password with --password-env VAR",
         ),
         (
             "traditional.pem",

@@ -30,8 +30,55 @@ pub enum Use {
     Enc,
 }
 
+/// How a shared secret is spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecretEncoding {
+    Raw,
+    Base64,
+    Base64url,
+    Hex,
+}
+
+/// The secret's bytes from its spelling.
+fn decode_secret(text: &[u8], enc: SecretEncoding) -> anyhow::Result<Vec<u8>> {
+    let t = text.trim_ascii();
+    match enc {
+        SecretEncoding::Raw => Ok(text.to_vec()),
+        SecretEncoding::Hex => {
+            if t.len() % 2 != 0 {
+                bail!("the hex secret has an odd number of digits");
+            }
+            t.chunks(2)
+                .map(|p| {
+                    std::str::from_utf8(p)
+                        .ok()
+                        .and_then(|s| u8::from_str_radix(s, 16).ok())
+                        .context("the secret is not hex")
+                })
+                .collect()
+        }
+        SecretEncoding::Base64 | SecretEncoding::Base64url => {
+            // Either alphabet, padded or not, to the engine's base64url.
+            let url: Vec<u8> = t
+                .iter()
+                .filter(|&&c| c != b'=')
+                .map(|&c| match c {
+                    b'+' if enc == SecretEncoding::Base64 => b'-',
+                    b'/' if enc == SecretEncoding::Base64 => b'_',
+                    c => c,
+                })
+                .collect();
+            let mut out = vec![0u8; url.len()];
+            let n = tokenguard::b64::decode(&url, &mut out)
+                .map_err(|_| anyhow::anyhow!("the secret is not {enc:?}"))?;
+            out.truncate(n);
+            Ok(out)
+        }
+    }
+}
+
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("source").required(true).args(["url", "json", "cert", "public_key", "private_key", "keystore", "generate"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["url", "json", "cert", "public_key", "private_key", "keystore", "secret_env", "secret_file", "generate"])))]
 pub struct JwkArgs {
     /// Fetch a JWK or JWK Set from a URL (pick one with --kid when it holds several).
     #[arg(long)]
@@ -56,6 +103,18 @@ pub struct JwkArgs {
     keystore: Option<PathBuf>,
     #[command(flatten)]
     secret: crate::keystore::SecretOpts,
+    /// A shared secret from this environment variable (Auth0's HS256 signing secret, for one)
+    /// as an `oct` JWK; see --secret-encoding.
+    #[arg(long, value_name = "VAR")]
+    secret_env: Option<String>,
+    /// A shared secret from this file (`-`: standard input) as an `oct` JWK; a final line
+    /// break is not part of it.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    /// How --secret-env/--secret-file spell the secret: its bytes as they are (raw, the
+    /// default, as Auth0 uses its signing secret), or base64, base64url, hex.
+    #[arg(long, value_enum, default_value = "raw")]
+    secret_encoding: SecretEncoding,
     /// Publish the certificate chain (--cert, --keystore) as `x5c`, with the leaf's
     /// `x5t#S256` (RFC 7517 §4.7, §4.9).
     #[arg(long)]
@@ -70,7 +129,7 @@ pub struct JwkArgs {
     /// Public key use.
     #[arg(long = "use", value_enum)]
     use_: Option<Use>,
-    /// Algorithm (RFC 7518), checked against the key type and use.
+    /// Algorithm (the IANA JOSE registry's exact name), checked against the key type and use.
     #[arg(long)]
     alg: Option<String>,
     /// Curve for --generate EC/OKP (P-256, P-384, Ed25519).
@@ -95,7 +154,9 @@ pub struct JwkArgs {
     output: Option<PathBuf>,
 }
 
-/// Algorithms registered for a key type and use (RFC 7518 §3.1 and §4.1, RFC 8037).
+/// Algorithms of the IANA JOSE registry for a key type and use, among the keys this tool reads:
+/// RFC 7518 §3.1 and §4.1, RFC 8037 (EdDSA), RFC 8812 (ES256K), RFC 9864 (Ed25519);
+/// RSA-OAEP-384 and RSA-OAEP-512 are IANA registrations (from W3C WebCrypto), not RFC 7518's.
 pub fn registered(kty: &str, use_: Use) -> &'static [&'static str] {
     match (kty, use_) {
         ("RSA", Use::Sig) => &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
@@ -107,7 +168,8 @@ pub fn registered(kty: &str, use_: Use) -> &'static [&'static str] {
             "RSA-OAEP-512",
         ],
         ("EC", Use::Sig) => &["ES256", "ES384", "ES512", "ES256K"],
-        ("EC", Use::Enc) | ("OKP", Use::Enc) => &[
+        // X25519/X448 keys are not among the keys this tool reads, so OKP lists none for enc.
+        ("EC", Use::Enc) => &[
             "ECDH-ES",
             "ECDH-ES+A128KW",
             "ECDH-ES+A192KW",
@@ -141,6 +203,9 @@ pub fn check_use_alg(
         .get("kty")
         .and_then(Value::as_str)
         .context("JWK without kty")?;
+    if kty == "OKP" && use_ == Some(Use::Enc) {
+        bail!("an Ed25519 key only signs (RFC 8037 §3.1): use sig, or an X25519 key for ECDH-ES");
+    }
     let Some(alg) = alg else { return Ok(use_) };
     if ["RSA", "EC", "OKP", "oct"]
         .iter()
@@ -157,8 +222,16 @@ pub fn check_use_alg(
         .find(|u| registered(kty, *u).contains(&alg))
     else {
         let u = use_.unwrap_or(Use::Sig);
+        // The registry's names are case-sensitive: `es256` or `DIR` is one letter-case away.
+        if let Some(exact) = [Use::Sig, Use::Enc]
+            .iter()
+            .flat_map(|u| registered(kty, *u))
+            .find(|n| **n != alg && n.eq_ignore_ascii_case(alg))
+        {
+            bail!("alg {alg:?} is not a registered name: JOSE algorithm names are case-sensitive; did you mean {exact}?");
+        }
         bail!(
-            "alg {alg} does not fit a {kty} key{}; expected one of {}",
+            "alg {alg} does not fit an {kty} key{}; expected one of {}",
             use_.map(|u| format!(" for use {}", if u == Use::Sig { "sig" } else { "enc" }))
                 .unwrap_or_default(),
             registered(kty, u).join(", ")
@@ -229,6 +302,9 @@ pub fn fetch(
     read: Duration,
     max: u64,
 ) -> anyhow::Result<(Vec<u8>, Option<String>)> {
+    if !url.contains("://") {
+        bail!("{url} has no scheme: did you mean https://{url} (or http:// for a server on loopback)?");
+    }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(connect))
         .timeout_recv_response(Some(read))
@@ -236,10 +312,28 @@ pub fn fetch(
         .http_status_as_error(false)
         .build()
         .into();
-    let mut resp = agent
-        .get(url)
-        .call()
-        .map_err(|e| anyhow::anyhow!("fetching {url}: {e}"))?;
+    let mut resp = agent.get(url).call().map_err(|e| {
+        let text = e.to_string();
+        let tls = url.starts_with("https://")
+            && [
+                "tls",
+                "TLS",
+                "InvalidContentType",
+                "corrupt message",
+                "handshake",
+            ]
+            .iter()
+            .any(|w| text.contains(w));
+        if tls {
+            anyhow::anyhow!(
+                "fetching {url}: the server did not answer in TLS ({text}); if it serves plain \
+                     HTTP (as `tokenguard-sim idp serve` does), use {}",
+                url.replacen("https://", "http://", 1)
+            )
+        } else {
+            anyhow::anyhow!("fetching {url}: {e}")
+        }
+    })?;
     let status = resp.status();
     if !status.is_success() {
         bail!("fetching {url}: HTTP {status}");
@@ -343,6 +437,15 @@ fn generate(a: &JwkArgs, kty: Kty) -> anyhow::Result<Map<String, Value>> {
     use ring::rand::SecureRandom;
     use ring::signature::{EcdsaKeyPair, Ed25519KeyPair};
     let rng = ring::rand::SystemRandom::new();
+    match (kty, a.size, a.crv.as_deref()) {
+        (Kty::Ec | Kty::Okp, Some(size), _) => bail!(
+            "--size {size} with --generate {kty:?}: the curve sets an EC or OKP key's size (--crv P-256, P-384, P-521, secp256k1, Ed25519)"
+        ),
+        (Kty::Rsa | Kty::Oct, _, Some(crv)) => bail!(
+            "--crv {crv} with --generate {kty:?}: only EC and OKP keys have a curve (--size sets this key's)"
+        ),
+        _ => {}
+    }
     if kty != Kty::Oct && !a.include_private {
         // A fresh key pair printed without its private half could never sign anything.
         bail!(
@@ -565,6 +668,43 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
             &pk.to_jwk(None, None)
                 .map_err(|e| anyhow::anyhow!("{}: key refused: {e}", p.display()))?,
         )?
+    } else if a.secret_env.is_some() || a.secret_file.is_some() {
+        let text = match (&a.secret_env, &a.secret_file) {
+            (Some(var), _) => std::env::var_os(var)
+                .with_context(|| format!("--secret-env {var}: the variable is not set"))?
+                .into_encoded_bytes(),
+            (None, Some(f)) => {
+                let mut t = read(f)?;
+                if t.ends_with(b"\n") {
+                    t.pop();
+                    if t.ends_with(b"\r") {
+                        t.pop();
+                    }
+                }
+                t
+            }
+            (None, None) => bail!("--secret-env or --secret-file is required"),
+        };
+        let secret = decode_secret(&text, a.secret_encoding)?;
+        if secret.is_empty() {
+            bail!("the secret is empty");
+        }
+        let mut m = Map::new();
+        m.insert("kty".into(), "oct".into());
+        m.insert("k".into(), b64(&secret).into());
+        // As verify would import it: long enough for the algorithm (RFC 7518 §3.2).
+        let mut probe = m.clone();
+        if let Some(alg) = &a.alg {
+            probe.insert("alg".into(), alg.clone().into());
+        }
+        tokenguard::Jwk::from_json(serde_json::to_string(&Value::Object(probe))?.as_bytes())
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the secret ({} bytes) is refused: {e}: HS256 needs at least 32 bytes, HS384 48, HS512 64 (RFC 7518 §3.2)",
+                    secret.len()
+                )
+            })?;
+        m
     } else if let Some(p) = &a.keystore {
         let bytes = read(p)?;
         let name = crate::out::name(p);

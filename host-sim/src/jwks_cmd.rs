@@ -24,11 +24,12 @@ enum JwksCmd {
 }
 
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["output", "device"])))]
 pub struct FetchArgs {
     /// The JWK Set URL (e.g. https://TENANT/.well-known/jwks.json, ZITADEL's /oauth/v2/keys).
     url: String,
     /// Write the set to this file (atomically; a set with no usable key never replaces it).
-    #[arg(long, required_unless_present = "device")]
+    #[arg(long)]
     output: Option<PathBuf>,
     /// Stream the set into a device (`device serve` or `device qemu`) at HOST:PORT.
     #[arg(long, value_name = "HOST:PORT")]

@@ -49,8 +49,67 @@ enum IdpSub {
     Serve(idp::IdpArgs),
 }
 
+/// Edit distance between two short ASCII words.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A single-dash word (`-audiance=X`, `-kid`) that clap would read as a cluster of short
+/// flags: refuse it with the long option it most likely means.
+fn single_dash_typo(args: &[String]) -> Option<String> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let sub = cmd.find_subcommand(args.get(1)?)?;
+    let longs: Vec<String> = sub
+        .get_subcommands()
+        .flat_map(|s| s.get_arguments())
+        .chain(sub.get_arguments())
+        .filter_map(|a| a.get_long().map(String::from))
+        .collect();
+    for arg in args.iter().skip(2) {
+        let Some(word) = arg.strip_prefix('-') else {
+            continue;
+        };
+        if word.starts_with('-')
+            || word.len() < 2
+            || !word.starts_with(|c: char| c.is_ascii_alphabetic())
+        {
+            continue;
+        }
+        let name = word.split('=').next().unwrap_or(word);
+        if name.len() < 3 {
+            continue;
+        }
+        let best = longs
+            .iter()
+            .map(|l| (distance(name, l), l))
+            .min_by_key(|(d, _)| *d)
+            .filter(|(d, _)| *d <= 3);
+        return Some(match best {
+            Some((_, l)) => format!("{arg}: options take two dashes; did you mean --{l}?"),
+            None => format!("{arg}: options take two dashes (--{name}); see --help"),
+        });
+    }
+    None
+}
+
 fn main() {
-    let cli = Cli::parse_from(sign_cmd::translate_key2jwt(std::env::args().collect()));
+    let args = sign_cmd::translate_key2jwt(std::env::args().collect());
+    if let Some(msg) = single_dash_typo(&args) {
+        eprintln!("error: {msg}");
+        std::process::exit(2);
+    }
+    let cli = Cli::parse_from(args);
     let r = match cli.cmd {
         Cmd::Verify(a) => verify_cmd::run(a),
         Cmd::Demo(a) => demo::run(a),

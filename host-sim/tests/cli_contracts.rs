@@ -252,3 +252,66 @@ fn key_files_with_secrets_are_created_owner_only() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+fn stderr_of(args: &[&str]) -> (Option<i32>, String) {
+    let out = bin().args(args).stdin(Stdio::null()).output().unwrap();
+    (out.status.code(), text(&out.stderr))
+}
+
+/// Errors in plain words: a URL without a scheme, https to a plain-HTTP server, `jwks fetch`
+/// without a target, single-dash options.
+#[test]
+fn usage_mistakes_get_plain_words() {
+    // A plain-HTTP server on loopback, answering every connection with a 404.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    let (code, err) = stderr_of(&["jwk", "--url", &format!("https://127.0.0.1:{port}/keys")]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("the server did not answer in TLS")
+            && err.contains(&format!("use http://127.0.0.1:{port}/keys")),
+        "{err}"
+    );
+    let (code, err) = stderr_of(&["jwks", "fetch", "example.com/keys", "--output", "x.json"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("example.com/keys has no scheme: did you mean https://example.com/keys"),
+        "{err}"
+    );
+    let (code, err) = stderr_of(&["jwks", "fetch", "http://127.0.0.1:1/keys"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--output <OUTPUT>|--device <HOST:PORT>"),
+        "{err}"
+    );
+    let (code, err) = stderr_of(&["sign", "--key", "k.pem", "-audiance=https://a.example"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err,
+        "error: -audiance=https://a.example: options take two dashes; did you mean --audience?\n"
+    );
+    // key2jwt's own single-dash flags still work (they are translated, not typos).
+    let key = data("p256.pkcs8.pem");
+    let out = bin()
+        .args([
+            "sign",
+            "-key",
+            &key,
+            "-audience",
+            "https://a.example",
+            "-issuer",
+            "dev",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

@@ -503,7 +503,50 @@ fn jwk_use_and_alg_follow_rfc7518() {
     let e = fails(&["jwk", "--public-key", r, "--alg", "RSA"]);
     assert!(e.contains("\"RSA\" is a key type, not an algorithm"), "{e}");
     let e = fails(&["jwk", "--public-key", r, "--alg", "ES256"]);
-    assert!(e.contains("alg ES256 does not fit a RSA key"), "{e}");
+    assert!(e.contains("alg ES256 does not fit an RSA key"), "{e}");
+    let e = fails(&["jwk", "--public-key", r, "--alg", "rs256"]);
+    assert!(e.contains("case-sensitive; did you mean RS256?"), "{e}");
+    let e = fails(&[
+        "jwk",
+        "--generate",
+        "oct",
+        "--include-private",
+        "--alg",
+        "DIR",
+    ]);
+    assert!(e.contains("did you mean dir?"), "{e}");
+    let ed = data("ed25519.spki.pem");
+    let e = fails(&["jwk", "--public-key", ed.to_str().unwrap(), "--use", "enc"]);
+    assert!(
+        e.contains("an Ed25519 key only signs (RFC 8037 §3.1)"),
+        "{e}"
+    );
+    let e = fails(&[
+        "jwk",
+        "--generate",
+        "EC",
+        "--size",
+        "256",
+        "--include-private",
+    ]);
+    assert!(e.contains("the curve sets an EC or OKP key's size"), "{e}");
+    let e = fails(&[
+        "jwk",
+        "--generate",
+        "RSA",
+        "--crv",
+        "P-256",
+        "--include-private",
+    ]);
+    assert!(e.contains("only EC and OKP keys have a curve"), "{e}");
+    let e = fails(&[
+        "jwk",
+        "--public-key",
+        ed.to_str().unwrap(),
+        "--alg",
+        "ECDH-ES",
+    ]);
+    assert!(e.contains("does not fit an OKP key"), "{e}");
     let e = fails(&["jwk", "--public-key", r, "--use", "enc", "--alg", "RS256"]);
     assert!(e.contains("for use enc") && e.contains("RSA-OAEP"), "{e}");
     // An encryption algorithm implies use enc.
@@ -1032,5 +1075,135 @@ fn oct_keys_without_alg_sign_with_the_flag() {
     assert!(
         e.contains("symmetric key shorter") && e.contains("HS256 needs at least 32 bytes"),
         "{e}"
+    );
+}
+
+/// A shared secret (Auth0's HS256 signing secret) as an `oct` JWK, in each spelling, checked
+/// for length as verify checks it; and the token it signs verifies.
+#[test]
+fn jwk_from_a_shared_secret() {
+    let secret = "a-long-auth0-signing-secret-of-40-chars!";
+    let run_env = |args: &[&str]| {
+        bin()
+            .env("TG_SECRET", secret)
+            .env(
+                "TG_SECRET_HEX",
+                "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            )
+            .env(
+                "TG_SECRET_B64",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            )
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run_env(&[
+        "jwk",
+        "--secret-env",
+        "TG_SECRET",
+        "--alg",
+        "HS256",
+        "--kid",
+        "auth0",
+        "--include-private",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["k"], tokenguard_tests::b64(secret.as_bytes()));
+    assert_eq!(
+        (j["kty"].as_str(), j["alg"].as_str()),
+        (Some("oct"), Some("HS256"))
+    );
+    for var in ["TG_SECRET_HEX", "TG_SECRET_B64"] {
+        let enc = if var.ends_with("HEX") {
+            "hex"
+        } else {
+            "base64"
+        };
+        let o = run_env(&[
+            "jwk",
+            "--secret-env",
+            var,
+            "--secret-encoding",
+            enc,
+            "--include-private",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(
+            j["k"], "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+            "{enc}"
+        );
+    }
+    let o = run_env(&[
+        "jwk",
+        "--secret-env",
+        "TG_SECRET",
+        "--alg",
+        "HS512",
+        "--include-private",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the secret (40 bytes) is refused"));
+    let o = run_env(&["jwk", "--secret-env", "TG_SECRET"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a secret is printed only with --include-private"
+    );
+    // The JWK from a file signs and verifies (the file's final newline is not the secret's).
+    let file = tmp("auth0-secret.txt");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let jwk = tmp("auth0-secret.jwk");
+    ok(&[
+        "jwk",
+        "--secret-file",
+        file.to_str().unwrap(),
+        "--alg",
+        "HS256",
+        "--include-private",
+        "--output",
+        jwk.to_str().unwrap(),
+    ]);
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&jwk).unwrap()).unwrap();
+    assert_eq!(j["k"], tokenguard_tests::b64(secret.as_bytes()));
+    let jwt = ok(&[
+        "sign",
+        "--key",
+        jwk.to_str().unwrap(),
+        "--issuer",
+        "https://t.auth0.com/",
+        "--audience",
+        "api",
+    ]);
+    let v = bin()
+        .args([
+            "verify",
+            "--jwks",
+            jwk.to_str().unwrap(),
+            "--iss",
+            "https://t.auth0.com/",
+            "--aud",
+            "api",
+            jwt.trim(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stderr)
     );
 }

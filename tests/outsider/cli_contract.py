@@ -245,7 +245,7 @@ class Suite:
         ok = (res.rc == 1 and res.out == b"" and m is not None and m.group(1) in allowed
               and (lines is None or (idx == 0 and len(res.err_lines) == lines)))
         if codes:
-            want = f"exit 1, stdout empty, stderr `error: <one of the documented codes>: ...`"
+            want = "exit 1, stdout empty, stderr `error: <one of the documented codes>: ...`"
         else:
             want = f"exit 1, stdout empty, stderr `error: {code}: <message>`"
         if lines is not None:
@@ -747,7 +747,7 @@ def script_contracts(suite, fx):
         except ValueError:
             ok = False
         suite.check(f"jwk {flag} -: P-256 key on standard input -> its public JWK", ok,
-                    f"exit 0, EC P-256 JWK with x/y of p256.spki.pem, no d", str(res))
+                    "exit 0, EC P-256 JWK with x/y of p256.spki.pem, no d", str(res))
     res = suite.run("jwk", "--json", "-", "--thumbprint", stdin=json.dumps(RFC7638_JWK).encode())
     suite.check("jwk --json - --thumbprint: the RFC 7638 key on standard input",
                 res.rc == 0 and res.text.strip() == RFC7638_THUMBPRINT,
@@ -969,6 +969,29 @@ def sign(suite, fx):
                     c.get("sub") == zfile["userId"] and c.get("exp", 0) - c.get("iat", 0) <= 3600
                     and c.get("exp", 0) > snow,
                     f"sub {zfile['userId']}, exp - iat <= 3600, exp > now", repr(c))
+    res = suite.run("sign", "--key", DATA / "zitadel-serviceaccount.json", "--audience",
+                    "https://zitadel.example", "--lifetime", "3601")
+    suite.check("sign zitadel-user preset --lifetime 3601 (over ZITADEL's hour) -> refused, "
+                "no token", res.rc != 0 and res.out.strip() == b"",
+                "non-zero exit, empty stdout", str(res))
+
+    # Auth0 private_key_jwt: iss = sub = client id, aud = token endpoint, jti, <= 5 min
+    endpoint = "https://tenant.example/oauth/token"
+    res = suite.run("sign", "--key", DATA / "rsa2048.pkcs8.pem", "--preset", "auth0",
+                    "--issuer", "client-1", "--audience", endpoint, "--now", snow)
+    got = pyjwt_check(suite, "sign --preset auth0 -> RS256, PyJWT verifies", res, rsa_pub,
+                      "RS256", endpoint, "client-1")
+    if got:
+        c = got[1]
+        suite.check("sign --preset auth0: sub = iss, a jti, lifetime <= 300 s",
+                    c.get("sub") == "client-1" and isinstance(c.get("jti"), str)
+                    and c.get("jti") != "" and 0 < c.get("exp", 0) - c.get("iat", 0) <= 300,
+                    "sub 'client-1', a non-empty jti, 0 < exp - iat <= 300", repr(c))
+    res = suite.run("sign", "--key", DATA / "rsa2048.pkcs8.pem", "--preset", "auth0",
+                    "--issuer", "client-1", "--audience", endpoint, "--lifetime", "301")
+    suite.check("sign --preset auth0 --lifetime 301 -> refused, no token",
+                res.rc != 0 and res.out.strip() == b"", "non-zero exit, empty stdout",
+                str(res))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1093,7 +1116,7 @@ def main():
     if not os.access(args.bin, os.X_OK):
         parser.error(f"not an executable: {args.bin}")
 
-    tmp = Path(tempfile.mkdtemp(prefix="tokenguard-cli-"))
+    tmp = Path(tempfile.mkdtemp(prefix="cli-contract-"))
     try:
         suite = Suite(args, tmp)
         fx = Fixtures(tmp)

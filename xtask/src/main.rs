@@ -115,7 +115,25 @@ fn tests() -> Result {
         c,
     )?;
     interop()?;
-    outsider(&["serve"], &[])
+    outsider(&["serve"], &[])?;
+    outsider_cli()
+}
+
+/// Runs `tests/outsider/cli_contract.py`, the CLI's contracts checked by a script written
+/// from the README and docs/simulator.md alone (Python, PyJWT), against the debug build.
+fn outsider_cli() -> Result {
+    let mut build = cargo();
+    build.args(["build", "--quiet", "-p", "tokenguard-sim"]);
+    run("build tokenguard-sim", build)?;
+    let mut c = Command::new("python3");
+    c.arg(root().join("tests/outsider/cli_contract.py"))
+        .arg("--bin")
+        .arg(root().join("target/debug/tokenguard-sim"))
+        .env("PYTHONPATH", root().join("target/peers/python"));
+    run(
+        "outsider script from the README and docs/simulator.md (Python) against the CLI",
+        c,
+    )
 }
 
 /// Runs `tests/outsider/device_conformance.py`, a client written from docs/protocol.md

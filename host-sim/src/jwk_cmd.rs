@@ -45,7 +45,7 @@ fn decode_secret(text: &[u8], enc: SecretEncoding) -> anyhow::Result<Vec<u8>> {
     match enc {
         SecretEncoding::Raw => Ok(text.to_vec()),
         SecretEncoding::Hex => {
-            if t.len() % 2 != 0 {
+            if !t.len().is_multiple_of(2) {
                 bail!("the hex secret has an odd number of digits");
             }
             t.chunks(2)
@@ -664,10 +664,12 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         let mut scratch = vec![0u8; 16 * 1024];
         let pk = keys::public_key(&input, &mut scratch)
             .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        public_members(
-            &pk.to_jwk(None, None)
-                .map_err(|e| anyhow::anyhow!("{}: key refused: {e}", p.display()))?,
-        )?
+        public_members(&pk.to_jwk(None, None).map_err(
+            |e| match crate::keyfile::rsa_size_problem(&crate::out::name(p), &input) {
+                Some(why) => anyhow::anyhow!("{why}"),
+                None => anyhow::anyhow!("{}: key refused: {e}", p.display()),
+            },
+        )?)?
     } else if a.secret_env.is_some() || a.secret_file.is_some() {
         let text = match (&a.secret_env, &a.secret_file) {
             (Some(var), _) => std::env::var_os(var)
@@ -753,12 +755,17 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         }
         let mut scratch = vec![0u8; 16 * 1024];
         let k = keys::private_key(&input, &mut scratch).map_err(|e| {
-            match crate::keyfile::diagnose_private(&name, &input) {
+            match crate::keyfile::diagnose_private(&name, &input)
+                .or_else(|| crate::keyfile::rsa_size_problem(&name, &input))
+            {
                 Some(why) => anyhow::anyhow!("{why}"),
                 None => anyhow::anyhow!("{name}: {e}"),
             }
         })?;
-        let mut m = from_private(&k, a.include_private)?;
+        let mut m = from_private(&k, a.include_private).map_err(|e| {
+            crate::keyfile::rsa_size_problem(&name, &input)
+                .map_or(e, |why| anyhow::anyhow!("{why}"))
+        })?;
         if let (Some(id), None) = (file_kid, &a.kid) {
             m.insert("kid".into(), id.into());
         }

@@ -147,7 +147,7 @@ pub fn load(
         });
     }
     let key = SigningKey::from_pem_or_der(&bytes, kid.map(str::as_bytes), alg).map_err(|e| {
-        match diagnose_private(&name, &bytes) {
+        match diagnose_private(&name, &bytes).or_else(|| rsa_size_problem(&name, &bytes)) {
             Some(why) => anyhow::anyhow!("{why}"),
             None => anyhow::anyhow!("{name}: {e}"),
         }
@@ -212,4 +212,23 @@ pub fn diagnose_private(name: &str, bytes: &[u8]) -> Option<String> {
         ));
     }
     None
+}
+
+/// The modulus size of an RSA key in PEM (PKCS#8, PKCS#1, SPKI), when it is outside what
+/// tokenguard takes: a message with the size and the allowed range.
+pub fn rsa_size_problem(name: &str, input: &[u8]) -> Option<String> {
+    use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+    use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+    use rsa::traits::PublicKeyParts;
+    let text = std::str::from_utf8(input).ok()?;
+    let bits = rsa::PrivateKey::from_pkcs8_pem(text)
+        .map(|k| k.size() * 8)
+        .or_else(|_| rsa::PrivateKey::from_pkcs1_pem(text).map(|k| k.size() * 8))
+        .or_else(|_| rsa::PublicKey::from_public_key_pem(text).map(|k| k.size() * 8))
+        .or_else(|_| rsa::PublicKey::from_pkcs1_pem(text).map(|k| k.size() * 8))
+        .ok()?;
+    let (min, max) = (tokenguard::MIN_RSA_BITS, tokenguard::MAX_RSA_BITS);
+    (bits < min || bits > max).then(|| {
+        format!("{name}: an RSA key of {bits} bits; tokenguard takes {min} to {max} bits (NIST SP 800-131A: no less than 2048; above {max}, verification costs grow with no security need for JWTs)")
+    })
 }

@@ -253,8 +253,18 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
             if k.is_empty() {
                 bail!("--claim {c:?}: the claim name is empty");
             }
-            let value = serde_json::from_str::<serde_json::Value>(v)
-                .unwrap_or_else(|_| serde_json::Value::String(v.into()));
+            let value = match serde_json::from_str::<serde_json::Value>(v) {
+                Ok(value) => value,
+                // A number JSON cannot carry (1e999) is a mistake, not a string.
+                Err(e)
+                    if v.trim_start_matches('-')
+                        .starts_with(|c: char| c.is_ascii_digit())
+                        && v.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) =>
+                {
+                    bail!("--claim {k}={v}: not a number JSON can carry ({e})")
+                }
+                Err(_) => serde_json::Value::String(v.into()),
+            };
             Ok((k.to_string(), value))
         })
         .collect::<anyhow::Result<_>>()?;

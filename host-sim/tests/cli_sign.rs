@@ -812,6 +812,10 @@ fn sign_refuses_what_providers_refuse() {
     }
     for (extra, want) in [
         (&["--audience", ""][..], "--audience is empty"),
+        (
+            &["--audience", "a", "--claim", "big=1e999"][..],
+            "--claim big=1e999: not a number JSON can carry",
+        ),
         (&[][..], "--audience is required"),
         (&["--audience", "a", "--kid", ""][..], "--kid is empty"),
         (&["--audience", "a", "--typ", ""][..], "--typ is empty"),

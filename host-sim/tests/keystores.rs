@@ -457,3 +457,39 @@ fn keytool_keystores_when_a_jdk_is_installed() {
         "{e}"
     );
 }
+
+/// RSA keys outside 2048..=4096 bits give their size and the range, for every source.
+#[test]
+fn rsa_sizes_outside_the_range_say_so() {
+    let d = dir().join("rsa-size");
+    std::fs::create_dir_all(&d).unwrap();
+    for bits in ["1024", "8192"] {
+        let private = format!("r{bits}.pem");
+        let public = format!("r{bits}.pub.pem");
+        sh("openssl", &["genrsa", "-out", &private, bits], &d);
+        sh(
+            "openssl",
+            &["rsa", "-in", &private, "-pubout", "-out", &public],
+            &d,
+        );
+        let p = |f: &str| d.join(f).to_str().unwrap().to_owned();
+        let want = format!("an RSA key of {bits} bits; tokenguard takes 2048 to 4096 bits");
+        for args in [
+            vec!["jwk".to_owned(), "--private-key".into(), p(&private)],
+            vec!["jwk".to_owned(), "--public-key".into(), p(&public)],
+            vec![
+                "sign".to_owned(),
+                "--key".into(),
+                p(&private),
+                "--issuer".into(),
+                "i".into(),
+                "--audience".into(),
+                "a".into(),
+            ],
+        ] {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            let e = fails(&a);
+            assert!(e.contains(&want), "{a:?}: {e}");
+        }
+    }
+}

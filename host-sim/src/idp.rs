@@ -41,7 +41,14 @@ pub enum ClientKind {
     ApiApp,
     /// Auth0 application: `client_credentials` with `private_key_jwt`.
     Auth0App,
+    /// ZITADEL System API user: self-signed JWTs as Bearer tokens on `/system/v1/`.
+    SystemUser,
 }
+
+/// Auth0's limit on an API's token lifetime (30 days).
+pub const AUTH0_MAX_TTL: u64 = 2_592_000;
+/// The project id the mock gives ZITADEL's own project (`...:project:id:zitadel:aud`).
+pub const ZITADEL_PROJECT_ID: &str = "zitadel-project";
 
 /// IdP settings.
 #[derive(Debug, Clone)]
@@ -56,6 +63,11 @@ pub struct IdpConfig {
     pub api_audience: String,
     /// Published signing keys kept after a rotation (the newest signs).
     pub keep_keys: usize,
+    /// Auth0 APIs (identifiers) `client_credentials` may ask for with `audience`; their
+    /// tokens are Auth0-shaped and RS256-signed.
+    pub apis: Vec<String>,
+    /// Lifetime of Auth0 API tokens, seconds (Auth0's default 86400, at most 30 days).
+    pub api_ttl: u64,
 }
 
 impl Default for IdpConfig {
@@ -66,6 +78,8 @@ impl Default for IdpConfig {
             access_ttl: 900,
             api_audience: "device-api".into(),
             keep_keys: 2,
+            apis: Vec::new(),
+            api_ttl: 86_400,
         }
     }
 }
@@ -77,17 +91,19 @@ struct IdpKey {
 }
 
 impl IdpKey {
-    fn generate(kid: &str) -> anyhow::Result<IdpKey> {
-        let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
-            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            &rng,
-        )
-        .map_err(|_| anyhow!("key generation failed"))?;
-        let k = keys::pkcs8_private(pkcs8.as_ref()).map_err(|e| anyhow!("{e}"))?;
-        let key = SigningKey::from_private_bytes(&k, Some(kid.as_bytes()), Some(Algorithm::Es256))
+    /// An RSA-2048 RS256 key, as Auth0 signs its access tokens.
+    fn generate_rsa(kid: &str) -> anyhow::Result<IdpKey> {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        let rsa = rsa::PrivateKey::new(&mut rand::rng(), 2048).map_err(|e| anyhow!("{e}"))?;
+        let der = rsa.to_pkcs1_der().map_err(|e| anyhow!("{e}"))?;
+        let k = keys::pkcs1_private(der.as_bytes()).map_err(|e| anyhow!("{e}"))?;
+        let key = SigningKey::from_private_bytes(&k, Some(kid.as_bytes()), Some(Algorithm::Rs256))
             .map_err(|e| anyhow!("{e}"))?;
-        let mut buf = [0u8; 1024];
+        Self::with_key(kid, key)
+    }
+
+    fn with_key(kid: &str, key: SigningKey) -> anyhow::Result<IdpKey> {
+        let mut buf = [0u8; 2048];
         let text = key
             .public_jwk()
             .map_err(|e| anyhow!("{e}"))?
@@ -102,6 +118,19 @@ impl IdpKey {
             jwk,
         })
     }
+
+    fn generate(kid: &str) -> anyhow::Result<IdpKey> {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &rng,
+        )
+        .map_err(|_| anyhow!("key generation failed"))?;
+        let k = keys::pkcs8_private(pkcs8.as_ref()).map_err(|e| anyhow!("{e}"))?;
+        let key = SigningKey::from_private_bytes(&k, Some(kid.as_bytes()), Some(Algorithm::Es256))
+            .map_err(|e| anyhow!("{e}"))?;
+        Self::with_key(kid, key)
+    }
 }
 
 /// Everything the IdP knows; behind a mutex, shared with the HTTP thread.
@@ -110,6 +139,8 @@ pub struct IdpState {
     pub issuer: String,
     cfg: IdpConfig,
     keys: Vec<IdpKey>,
+    /// The RS256 key of Auth0 API tokens (only with `apis`).
+    auth0_key: Option<IdpKey>,
     next_key: u32,
     /// JWKS answers 503 while set.
     pub outage: bool,
@@ -154,6 +185,7 @@ impl IdpState {
             issuer,
             cfg,
             keys: vec![],
+            auth0_key: None,
             next_key: 1,
             outage: false,
             sim_now: None,
@@ -166,6 +198,9 @@ impl IdpState {
         };
         s.clients.allow_mixed_key_types(true);
         s.rotate()?;
+        if !s.cfg.apis.is_empty() {
+            s.auth0_key = Some(IdpKey::generate_rsa("auth0-rs256-1")?);
+        }
         Ok(s)
     }
 
@@ -191,7 +226,8 @@ impl IdpState {
 
     /// The published JWK Set.
     pub fn jwks(&self) -> Value {
-        json!({ "keys": self.keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
+        let keys = self.keys.iter().chain(&self.auth0_key);
+        json!({ "keys": keys.map(|k| k.jwk.clone()).collect::<Vec<_>>() })
     }
 
     /// The kid that signs now.
@@ -295,7 +331,13 @@ impl IdpState {
         Ok(owner)
     }
 
-    fn access_token(&mut self, sub: &str, client_id: &str, scope: &str) -> anyhow::Result<String> {
+    fn access_token(
+        &mut self,
+        sub: &str,
+        client_id: &str,
+        scope: &str,
+        extra_aud: &[String],
+    ) -> anyhow::Result<String> {
         let now = self.now();
         self.issued += 1;
         let jti = format!("at-{}", self.issued);
@@ -304,10 +346,15 @@ impl IdpState {
             ("scope", ClaimValue::Str(scope)),
             ("client_id", ClaimValue::Str(client_id)),
         ];
+        let mut auds: Vec<&str> = vec![&self.cfg.api_audience];
+        auds.extend(extra_aud.iter().map(String::as_str));
         let claims = Claims {
             iss: Some(&self.issuer),
             sub: Some(sub),
-            aud: Aud::One(&self.cfg.api_audience),
+            aud: match auds.as_slice() {
+                [one] => Aud::One(one),
+                many => Aud::Many(many),
+            },
             iat: Some(now),
             nbf: None,
             exp: Some(now + self.cfg.access_ttl),
@@ -323,6 +370,84 @@ impl IdpState {
             .map_err(|e| anyhow!("{e}"))?;
         self.counters[2] += 1;
         Ok(t.to_owned())
+    }
+
+    /// An Auth0-shaped access token for a registered API: `iss` with the trailing slash,
+    /// `sub` = `CLIENT@clients`, `aud` = the API, `azp`, `gty`, `scope` and `permissions`
+    /// (the granted scopes, as RBAC's "Add Permissions in the Access Token" puts them),
+    /// RS256 with `kid`, typ `JWT`.
+    fn auth0_token(&mut self, client_id: &str, api: &str, scope: &str) -> anyhow::Result<String> {
+        let now = self.now();
+        let key = self.auth0_key.as_ref().context("no Auth0 signing key")?;
+        let iss = format!("{}/", self.issuer);
+        let sub = format!("{client_id}@clients");
+        let permissions: Vec<&str> = scope.split_whitespace().collect();
+        let permissions = serde_json::to_string(&permissions)?;
+        let mut extra = vec![
+            ("azp", ClaimValue::Str(client_id)),
+            ("gty", ClaimValue::Str("client-credentials")),
+        ];
+        if !scope.is_empty() {
+            extra.push(("scope", ClaimValue::Str(scope)));
+        }
+        extra.push(("permissions", ClaimValue::Json(&permissions)));
+        let claims = Claims {
+            iss: Some(&iss),
+            sub: Some(&sub),
+            aud: Aud::One(api),
+            iat: Some(now),
+            nbf: None,
+            exp: Some(now + self.cfg.api_ttl),
+            jti: None,
+            extra: &extra,
+        };
+        let mut buf = vec![0u8; 4096];
+        let t =
+            encode(&key.key, Some("JWT"), &claims, None, &mut buf).map_err(|e| anyhow!("{e}"))?;
+        self.counters[2] += 1;
+        Ok(t.to_owned())
+    }
+
+    /// `aud` additions a ZITADEL JWT-bearer `scope` asks for: each
+    /// `urn:zitadel:iam:org:project:id:{projectId}:aud` adds that project, and
+    /// `...:project:id:zitadel:aud` ZITADEL's own.
+    fn zitadel_scope_audiences(scope: &str) -> Vec<String> {
+        scope
+            .split_whitespace()
+            .filter_map(|s| {
+                s.strip_prefix("urn:zitadel:iam:org:project:id:")?
+                    .strip_suffix(":aud")
+            })
+            .filter(|id| !id.is_empty())
+            .map(|id| {
+                if id == "zitadel" {
+                    ZITADEL_PROJECT_ID.to_owned()
+                } else {
+                    id.to_owned()
+                }
+            })
+            .collect()
+    }
+
+    /// The System API (`/system/v1/...`): a Bearer JWT self-signed by a registered system
+    /// user, with ZITADEL's checks: `aud` = the instance URL, `iss` = `sub` = the user, at
+    /// most one hour between `iat` and `exp`.
+    fn system_api(&mut self, authorization: Option<&str>, path: &str) -> Result<Value, Refusal> {
+        let token = authorization
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(|| refuse(401, "unauthenticated", "a Bearer token is required"))?;
+        let instance = self.issuer.clone();
+        let user = self
+            .check_assertion(
+                token,
+                ClientKind::SystemUser,
+                &instance,
+                3600,
+                false,
+                "unauthenticated",
+            )
+            .map_err(|(_, e, d)| (401, e, d))?;
+        Ok(json!({"ok": true, "system_user": user, "path": path}))
     }
 
     fn token_endpoint(&mut self, form: &HashMap<String, String>) -> Result<Value, Refusal> {
@@ -341,8 +466,9 @@ impl IdpState {
                     "invalid_grant",
                 )?;
                 let scope = get("scope").unwrap_or("openid");
+                let auds = Self::zitadel_scope_audiences(scope);
                 let at = self
-                    .access_token(&user, &user, scope)
+                    .access_token(&user, &user, scope, &auds)
                     .map_err(|e| refuse(500, "server_error", e))?;
                 Ok(
                     json!({"access_token": at, "token_type": "Bearer", "expires_in": self.cfg.access_ttl, "scope": scope}),
@@ -374,8 +500,24 @@ impl IdpState {
                         "client_id does not match the assertion",
                     ));
                 }
+                // Auth0: `audience` names one of the tenant's APIs; an unknown one is refused
+                // the way Auth0 refuses it.
+                if let Some(api) = get("audience") {
+                    if !self.cfg.apis.iter().any(|a| a == api) {
+                        return Err((403, "access_denied", format!("Service not found: {api}")));
+                    }
+                    let scope = get("scope").unwrap_or_default();
+                    let at = self
+                        .auth0_token(&client, api, scope)
+                        .map_err(|e| refuse(500, "server_error", e))?;
+                    let mut out = json!({"access_token": at, "token_type": "Bearer", "expires_in": self.cfg.api_ttl});
+                    if !scope.is_empty() {
+                        out["scope"] = scope.into();
+                    }
+                    return Ok(out);
+                }
                 let at = self
-                    .access_token(&client, &client, "telemetry:write")
+                    .access_token(&client, &client, "telemetry:write", &[])
                     .map_err(|e| refuse(500, "server_error", e))?;
                 Ok(
                     json!({"access_token": at, "token_type": "Bearer", "expires_in": self.cfg.access_ttl}),
@@ -477,6 +619,7 @@ impl IdpState {
                     "service_user" => ClientKind::ServiceUser,
                     "api_app" => ClientKind::ApiApp,
                     "auth0_app" => ClientKind::Auth0App,
+                    "system_user" => ClientKind::SystemUser,
                     k => return Err(bad(&format!("unknown kind {k}"))),
                 };
                 self.register(id, kind, &v["jwk"].to_string())
@@ -521,6 +664,11 @@ fn respond(req: tiny_http::Request, status: u16, body: &Value, extra: &[(&str, S
 
 fn handle(state: &Mutex<IdpState>, mut req: tiny_http::Request) {
     let path = req.url().split('?').next().unwrap_or("").to_owned();
+    let authorization = req
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Authorization"))
+        .map(|h| h.value.as_str().to_owned());
     let query = req
         .url()
         .split_once('?')
@@ -559,6 +707,9 @@ fn handle(state: &Mutex<IdpState>, mut req: tiny_http::Request) {
                 "token_endpoint": format!("{i}/oauth/v2/token"),
                 "introspection_endpoint": format!("{i}/oauth/v2/introspect"),
                 "grant_types_supported": [JWT_BEARER, "client_credentials"],
+                "response_types_supported": ["token"],
+                "subject_types_supported": ["public"],
+                "scopes_supported": ["openid", "urn:zitadel:iam:org:project:id:zitadel:aud"],
                 "token_endpoint_auth_methods_supported": ["private_key_jwt"],
                 "token_endpoint_auth_signing_alg_values_supported":
                     ["RS256","RS384","RS512","PS256","PS384","PS512","ES256","ES384","EdDSA","Ed25519"],
@@ -588,6 +739,7 @@ fn handle(state: &Mutex<IdpState>, mut req: tiny_http::Request) {
         (false, "/oauth/v2/token") => s.token_endpoint(&form),
         (false, "/oauth/v2/introspect") => s.introspect(&form),
         (false, p) if p.starts_with("/admin/") => s.admin(p, &form, &body),
+        (_, p) if p.starts_with("/system/v1/") => s.system_api(authorization.as_deref(), p),
         _ => Err(refuse(404, "not_found", &path)),
     };
     match result {
@@ -698,19 +850,124 @@ pub struct IdpArgs {
     /// Length of each scheduled outage, seconds.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     outage_for: u64,
-    /// Register a client key: KIND:CLIENT_ID:JWK_FILE (KIND: service_user, api_app, auth0_app).
+    /// Register a client key: KIND:CLIENT_ID:FILE (KIND: service_user, api_app, auth0_app;
+    /// FILE: a JWK, a JWK Set (every key), a PEM public key (kid: its RFC 7638 thumbprint,
+    /// printed at start) or a ZITADEL key file (kid: its keyId)).
     #[arg(long = "client", value_name = "KIND:ID:FILE")]
     clients: Vec<String>,
+    /// An Auth0 API identifier `client_credentials` may name as `audience` (repeatable); its
+    /// tokens are Auth0-shaped (iss with a trailing slash, sub CLIENT@clients, azp, gty,
+    /// scope, permissions) and RS256-signed with a kid. Another audience is refused
+    /// (`access_denied`, "Service not found").
+    #[arg(long = "api", value_name = "IDENTIFIER")]
+    apis: Vec<String>,
+    /// Lifetime of Auth0 API tokens, seconds (Auth0: 86400 by default, at most 2592000).
+    #[arg(long, value_name = "SECS", default_value_t = 86_400)]
+    api_ttl: u64,
+    /// A ZITADEL System API user: NAME:FILE (FILE as for --client); its self-signed JWTs are
+    /// accepted as Bearer tokens on `/system/v1/...` (aud = the instance URL, iss = sub = NAME,
+    /// at most 1 h).
+    #[arg(long = "system-user", value_name = "NAME:FILE")]
+    system_users: Vec<String>,
+}
+
+/// The public JWKs (JSON) in a client's key file: a JWK, a JWK Set, a PEM public key (kid: its
+/// RFC 7638 thumbprint) or a ZITADEL key file (the public part of its key, kid: its keyId).
+pub fn client_jwks(file: &str) -> anyhow::Result<Vec<String>> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {file}"))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let trimmed = text.trim_start();
+    let public_jwk = |pk: keys::PublicKeyBytes<'_>, kid: &str| -> anyhow::Result<String> {
+        let jwk = pk
+            .to_jwk(Some(kid.as_bytes()), None)
+            .map_err(|e| anyhow!("{file}: key refused: {e}"))?;
+        let mut buf = vec![0u8; 2048];
+        Ok(jwk
+            .to_json(&mut buf, false)
+            .context("JWK does not serialize")?
+            .to_owned())
+    };
+    if trimmed.starts_with('{') {
+        let v: Value =
+            serde_json::from_str(trimmed).with_context(|| format!("{file} is not JSON"))?;
+        if let (Some(pem), Some(kid)) = (v["key"].as_str(), v["keyId"].as_str()) {
+            // A ZITADEL key file holds the private key: register its public part.
+            let mut scratch = vec![0u8; 8192];
+            let private = keys::private_key(pem.as_bytes(), &mut scratch)
+                .map_err(|e| anyhow!("{file}: {e}"))?;
+            let signer = SigningKey::from_private_bytes(&private, Some(kid.as_bytes()), None)
+                .map_err(|e| anyhow!("{file}: {e}"))?;
+            let mut buf = vec![0u8; 2048];
+            let jwk = signer.public_jwk().map_err(|e| anyhow!("{file}: {e}"))?;
+            return Ok(vec![jwk
+                .to_json(&mut buf, false)
+                .context("JWK does not serialize")?
+                .to_owned()]);
+        }
+        if let Some(keys) = v["keys"].as_array() {
+            return Ok(keys.iter().map(Value::to_string).collect());
+        }
+        return Ok(vec![v.to_string()]);
+    }
+    let mut scratch = vec![0u8; 8192];
+    let pk = keys::public_key(&bytes, &mut scratch).map_err(|e| anyhow!("{file}: {e}"))?;
+    let unbound = pk
+        .to_jwk(None, None)
+        .map_err(|e| anyhow!("{file}: key refused: {e}"))?;
+    let tp = unbound.thumbprint::<tokenguard::crypto::DefaultBackend>();
+    let mut kid = vec![0u8; tokenguard::b64::encoded_len(tp.len())];
+    let n = tokenguard::b64::encode(&tp, &mut kid).map_err(|e| anyhow!("{e:?}"))?;
+    kid.truncate(n);
+    let kid = String::from_utf8(kid)?;
+    Ok(vec![public_jwk(pk, &kid)?])
+}
+
+fn kid_of(jwk: &str) -> String {
+    serde_json::from_str::<Value>(jwk)
+        .ok()
+        .and_then(|v| v["kid"].as_str().map(String::from))
+        .unwrap_or_else(|| "(no kid)".into())
 }
 
 /// `tokenguard-sim idp serve`.
 pub fn serve(a: IdpArgs) -> anyhow::Result<i32> {
+    if a.rotate_every == Some(0) {
+        anyhow::bail!("--rotate-every 0: give the rotation period in seconds (or leave it out)");
+    }
+    if a.outage_every == Some(0) {
+        anyhow::bail!("--outage-every 0: give the period in seconds (or leave it out)");
+    }
+    if let Some(every) = a.outage_every {
+        if a.outage_for >= every {
+            anyhow::bail!(
+                "--outage-for {} is not shorter than --outage-every {every}: the JWKS would never come back",
+                a.outage_for
+            );
+        }
+    }
+    if a.api_ttl == 0 || a.api_ttl > AUTH0_MAX_TTL {
+        anyhow::bail!(
+            "--api-ttl {}: Auth0 API tokens live 1 s to {AUTH0_MAX_TTL} s (30 days)",
+            a.api_ttl
+        );
+    }
     let cfg = IdpConfig {
         max_age: a.max_age,
         skew: a.skew,
+        apis: a.apis.clone(),
+        api_ttl: a.api_ttl,
         ..IdpConfig::default()
     };
     let idp = Idp::start(&a.listen, cfg)?;
+    for u in &a.system_users {
+        let (name, file) = u
+            .split_once(':')
+            .with_context(|| format!("--system-user {u:?}: expected NAME:FILE"))?;
+        for jwk in client_jwks(file)? {
+            idp.with(|s| s.register(name, ClientKind::SystemUser, &jwk))??;
+            eprintln!("system user {name}: key {}", kid_of(&jwk));
+        }
+    }
     for c in &a.clients {
         let mut parts = c.splitn(3, ':');
         let (Some(kind), Some(id), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
@@ -720,10 +977,12 @@ pub fn serve(a: IdpArgs) -> anyhow::Result<i32> {
             "service_user" => ClientKind::ServiceUser,
             "api_app" => ClientKind::ApiApp,
             "auth0_app" => ClientKind::Auth0App,
-            k => anyhow::bail!("--client: unknown kind {k}"),
+            k => anyhow::bail!("--client: unknown kind {k} (service_user, api_app, auth0_app)"),
         };
-        let jwk = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
-        idp.with(|s| s.register(id, kind, &jwk))??;
+        for jwk in client_jwks(file)? {
+            idp.with(|s| s.register(id, kind, &jwk))??;
+            eprintln!("client {id}: key {}", kid_of(&jwk));
+        }
     }
     eprintln!(
         "mock IdP on {} (issuer {0}); JWKS at {0}/oauth/v2/keys; Ctrl-C stops",

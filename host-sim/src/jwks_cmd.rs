@@ -24,7 +24,7 @@ enum JwksCmd {
 }
 
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("target").required(true).args(["output", "device"])))]
+#[command(group(clap::ArgGroup::new("target").required(true).multiple(true).args(["output", "device"])))]
 pub struct FetchArgs {
     /// The JWK Set URL (e.g. https://TENANT/.well-known/jwks.json, ZITADEL's /oauth/v2/keys).
     url: String,

@@ -545,3 +545,278 @@ fn demo_passes_as_json() {
         .iter()
         .all(|s| s["ok"] == true));
 }
+
+fn public_jwk_set(idp: &Idp) -> tokenguard::KeySet<8> {
+    let mut r = idp::agent()
+        .get(&format!("{}/oauth/v2/keys", idp.url))
+        .call()
+        .unwrap();
+    let text = r.body_mut().read_to_string().unwrap();
+    let mut set = tokenguard::KeySet::new();
+    set.load_jwks(text.as_bytes(), &mut |_| {}).unwrap();
+    set
+}
+
+fn claims_of(token: &str, i: usize) -> Value {
+    let seg = token.split('.').nth(i).unwrap();
+    let mut out = vec![0u8; seg.len()];
+    let n = tokenguard::b64::decode(seg.as_bytes(), &mut out).unwrap();
+    serde_json::from_slice(&out[..n]).unwrap()
+}
+
+/// Auth0's `client_credentials`: the `audience` names a registered API, whose token is
+/// Auth0-shaped and RS256-signed with a kid; an unknown API is refused as Auth0 refuses it.
+#[test]
+fn auth0_apis_get_auth0_shaped_tokens() {
+    let cfg = IdpConfig {
+        apis: vec!["https://api.example.com/".into()],
+        api_ttl: 7200,
+        ..IdpConfig::default()
+    };
+    let idp = Idp::start("127.0.0.1:0", cfg).unwrap();
+    idp.with(|s| {
+        s.sim_now = Some(NOW);
+        s.register("auth0-client", ClientKind::Auth0App, &public("k-auth0"))
+            .unwrap();
+    })
+    .unwrap();
+    let endpoint = format!("{}/oauth/v2/token", idp.url);
+    let assertion = |jti: &str| {
+        let c = presets::auth0_private_key_jwt(
+            "auth0-client",
+            &endpoint,
+            jti,
+            presets::Timing::new(NOW, 60),
+        )
+        .unwrap();
+        mint(&key("k-auth0"), &c)
+    };
+    let ask = |jti: &str, audience: &str, scope: &str| {
+        let a = assertion(jti);
+        idp::post_form(
+            &idp::agent(),
+            &endpoint,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", CLIENT_ASSERTION),
+                ("client_assertion", &a),
+                ("audience", audience),
+                ("scope", scope),
+            ],
+        )
+        .unwrap()
+    };
+    let (status, body) = ask(
+        "j-1",
+        "https://api.example.com/",
+        "read:messages write:messages",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["expires_in"], 7200);
+    let at = body["access_token"].as_str().unwrap();
+    let h = claims_of(at, 0);
+    assert_eq!(
+        (h["alg"].as_str(), h["kid"].as_str()),
+        (Some("RS256"), Some("auth0-rs256-1"))
+    );
+    let c = claims_of(at, 1);
+    assert_eq!(c["iss"], format!("{}/", idp.url));
+    assert_eq!(c["sub"], "auth0-client@clients");
+    assert_eq!(c["aud"], "https://api.example.com/");
+    assert_eq!(c["azp"], "auth0-client");
+    assert_eq!(c["gty"], "client-credentials");
+    assert_eq!(c["scope"], "read:messages write:messages");
+    assert_eq!(
+        c["permissions"],
+        serde_json::json!(["read:messages", "write:messages"])
+    );
+    assert_eq!(
+        c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(),
+        7200
+    );
+    // It verifies against the published JWK Set, as an Auth0 API would verify it.
+    let iss = format!("{}/", idp.url);
+    let v = tokenguard::Validation::new(
+        tokenguard::Expect::One(&iss),
+        tokenguard::Expect::One("https://api.example.com/"),
+    )
+    .algorithms(tokenguard::AlgSet::from_slice(&[tokenguard::alg::RS256]));
+    let mut buf = vec![0u8; at.len()];
+    public_jwk_set(&idp)
+        .verify(at.as_bytes(), &v, NOW, &mut buf)
+        .unwrap();
+    // An API the tenant does not have.
+    let (status, body) = ask("j-2", "https://other.example.com/", "");
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "access_denied");
+    assert_eq!(
+        body["error_description"],
+        "Service not found: https://other.example.com/"
+    );
+}
+
+/// ZITADEL's JWT-bearer `scope`: `urn:zitadel:iam:org:project:id:{id}:aud` adds the project
+/// to `aud`, `...:id:zitadel:aud` ZITADEL's own project.
+#[test]
+fn zitadel_project_scopes_add_audiences() {
+    let idp = start();
+    let c =
+        presets::zitadel_service_user("user-1", &idp.url, presets::Timing::new(NOW, 60)).unwrap();
+    let a = mint(&key("k-user"), &c);
+    let scope =
+        "openid urn:zitadel:iam:org:project:id:2001:aud urn:zitadel:iam:org:project:id:zitadel:aud";
+    let (status, body) = idp::post_form(
+        &idp::agent(),
+        &format!("{}/oauth/v2/token", idp.url),
+        &[
+            ("grant_type", JWT_BEARER),
+            ("assertion", &a),
+            ("scope", scope),
+        ],
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let c = claims_of(body["access_token"].as_str().unwrap(), 1);
+    assert_eq!(
+        c["aud"],
+        serde_json::json!(["device-api", "2001", idp::ZITADEL_PROJECT_ID])
+    );
+}
+
+/// The System API: a system user's self-signed JWT is a Bearer token with ZITADEL's checks.
+#[test]
+fn system_api_users_sign_their_own_bearer_tokens() {
+    let idp = start();
+    idp.with(|s| {
+        s.register("system-user-1", ClientKind::SystemUser, &public("k-sys"))
+            .unwrap()
+    })
+    .unwrap();
+    let url = format!("{}/system/v1/instances/_search", idp.url);
+    let call = |token: &str| {
+        let mut r = idp::agent()
+            .post(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .send("{}")
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        (status, body)
+    };
+    let c = presets::zitadel_system_api("system-user-1", &idp.url, NOW, 5).unwrap();
+    let (status, body) = call(&mint(&key("k-sys"), &c));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["system_user"], "system-user-1");
+    // Another audience, another issuer, two hours: refused.
+    let wrong_aud =
+        presets::zitadel_system_api("system-user-1", "https://elsewhere.example", NOW, 5).unwrap();
+    let (status, body) = call(&mint(&key("k-sys"), &wrong_aud));
+    assert_eq!(status, 401, "{body}");
+    assert!(description(&(status, body)).starts_with("wrong_audience"));
+    let other = Claims {
+        iss: Some("someone-else"),
+        sub: Some("someone-else"),
+        aud: Aud::One(&idp.url),
+        iat: Some(NOW),
+        exp: Some(NOW + 60),
+        ..Claims::EMPTY
+    };
+    let (status, body) = call(&mint(&key("k-sys"), &other));
+    assert_eq!(status, 401, "{body}");
+    assert!(description(&(status, body)).starts_with("wrong_issuer"));
+    let long = Claims {
+        iss: Some("system-user-1"),
+        sub: Some("system-user-1"),
+        aud: Aud::One(&idp.url),
+        iat: Some(NOW),
+        exp: Some(NOW + 7200),
+        ..Claims::EMPTY
+    };
+    let (status, body) = call(&mint(&key("k-sys"), &long));
+    assert_eq!(status, 401, "{body}");
+    assert!(description(&(status, body)).starts_with("invalid_claim"));
+    // No token at all.
+    let mut r = idp::agent().post(&url).send("{}").unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let body: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error"], "unauthenticated");
+}
+
+/// Discovery lists what a client library looks for; `idp serve` refuses schedules that make
+/// no sense and takes client keys in every form testers have.
+#[test]
+fn discovery_fields_schedules_and_client_key_forms() {
+    let idp = start();
+    let mut r = idp::agent()
+        .get(&format!("{}/.well-known/openid-configuration", idp.url))
+        .call()
+        .unwrap();
+    let d: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    for field in [
+        "response_types_supported",
+        "subject_types_supported",
+        "grant_types_supported",
+        "token_endpoint_auth_methods_supported",
+    ] {
+        assert!(
+            d[field].as_array().is_some_and(|a| !a.is_empty()),
+            "{field}: {d}"
+        );
+    }
+    let bin = env!("CARGO_BIN_EXE_tokenguard-sim");
+    for (args, want) in [
+        (vec!["--rotate-every", "0"], "--rotate-every 0"),
+        (
+            vec!["--outage-every", "10", "--outage-for", "10"],
+            "is not shorter than --outage-every 10",
+        ),
+        (
+            vec!["--api", "https://a/", "--api-ttl", "2592001"],
+            "--api-ttl 2592001",
+        ),
+    ] {
+        let out = Command::new(bin)
+            .args(["idp", "serve", "--listen", "127.0.0.1:0"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    // Client key files: a JWK, a JWK Set, a PEM public key (kid = thumbprint), a ZITADEL
+    // key file (kid = keyId).
+    let dir = std::env::temp_dir().join(format!("tokenguard-idp-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let jwk = write("one.jwk", &public("k-one"));
+    let set = write(
+        "set.json",
+        &format!(r#"{{"keys":[{},{}]}}"#, public("k-a"), public("k-b")),
+    );
+    let data = format!("{}/../tests/data", env!("CARGO_MANIFEST_DIR"));
+    let pem = format!("{data}/p256.spki.pem");
+    let zitadel = format!("{data}/zitadel-serviceaccount.json");
+    let kf: Value = serde_json::from_str(&std::fs::read_to_string(&zitadel).unwrap()).unwrap();
+    assert_eq!(idp::client_jwks(&jwk).unwrap().len(), 1);
+    assert_eq!(idp::client_jwks(&set).unwrap().len(), 2);
+    let from_pem: Value = serde_json::from_str(&idp::client_jwks(&pem).unwrap()[0]).unwrap();
+    assert_eq!(from_pem["kty"], "EC");
+    assert_eq!(
+        from_pem["kid"].as_str().unwrap().len(),
+        43,
+        "RFC 7638 thumbprint"
+    );
+    let from_kf: Value = serde_json::from_str(&idp::client_jwks(&zitadel).unwrap()[0]).unwrap();
+    assert_eq!(from_kf["kid"], kf["keyId"]);
+    assert!(from_kf.get("d").is_none());
+    for jwk in idp::client_jwks(&zitadel).unwrap() {
+        idp.with(|s| s.register("kf-user", ClientKind::ServiceUser, &jwk))
+            .unwrap()
+            .unwrap();
+    }
+}

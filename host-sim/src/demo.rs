@@ -58,13 +58,32 @@ impl Narrator {
         if !ok {
             self.failures += 1;
         }
-        self.steps
-            .push(json!({"section": self.section, "check": what, "ok": ok, "observed": detail}));
+        // A stable id: the section's number and the check's place in it ("3.2").
+        let number = self
+            .section
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let place = self
+            .steps
+            .iter()
+            .filter(|s| s["section"] == self.section.as_str())
+            .count()
+            + 1;
+        self.steps.push(json!({
+            "id": format!("{number}.{place}"),
+            "section": self.section,
+            "expected": what,
+            "actual": detail,
+            "ok": ok,
+        }));
         if self.json {
             return;
         }
         if ok && !self.quiet {
-            let d = if detail.is_empty() {
+            // The verdict is shown once: not again when the statement already names it.
+            let d = if detail.is_empty() || what.contains(&format!("({detail})")) {
                 String::new()
             } else {
                 format!(" ({detail})")
@@ -309,7 +328,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     n.check(
         "30 min later: stale keys keep serving (stale window 1 h)",
         v.code() == "accept" && fresh == 2,
-        &format!("{}, freshness {fresh}", v.code()),
+        &format!("{}, keys {}", v.code(), crate::flow::freshness(fresh)),
     );
     let r = h.refresh()?;
     n.check(
@@ -385,21 +404,26 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
             }))?
         );
     } else {
+        use crate::flow::plural;
         n.say(&format!(
-            "\ndevice: {} accepted, {} rejected, {} fetches ({} failed); IdP: {} JWKS served, {} refused, {} tokens issued, {} requests refused",
+            "\ndevice: {} accepted, {} rejected, {} ({} failed); IdP: {} served, {} refused, {} issued, {} refused",
             st.accepted,
             st.rejected.iter().sum::<u32>(),
-            st.fetches,
+            plural(st.fetches, "fetch").replace("fetchs", "fetches"),
             st.fetch_failures,
-            idp_state[0],
+            plural(idp_state[0], "JWKS response"),
             idp_state[1],
-            idp_state[2],
-            idp_state[3]
+            plural(idp_state[2], "token"),
+            plural(idp_state[3], "request")
         ));
         if n.failures == 0 {
-            crate::outln!("demo passed: {total} checks");
+            crate::outln!("demo passed: {}", plural(total as u64, "check"));
         } else {
-            crate::outln!("demo FAILED: {} of {total} checks", n.failures);
+            crate::outln!(
+                "demo FAILED: {} of {}",
+                n.failures,
+                plural(total as u64, "check")
+            );
         }
     }
     Ok(if n.failures == 0 { 0 } else { 1 })

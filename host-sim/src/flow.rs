@@ -138,11 +138,40 @@ pub fn reply(r: &(u16, Value)) -> String {
     }
 }
 
+/// Why the device asked for a fetch (REFRESH_STATE's `fetch due`), in words.
+pub fn fetch_reason(due: u8) -> &'static str {
+    match due {
+        0 => "no fetch due",
+        1 => "initial fetch",
+        2 => "the set expired",
+        3 => "unknown kid",
+        4 => "retry after a failed fetch",
+        _ => "unknown reason",
+    }
+}
+
+/// REFRESH_STATE's `freshness`, in words.
+pub fn freshness(f: u8) -> &'static str {
+    match f {
+        0 => "never loaded",
+        1 => "fresh",
+        2 => "stale",
+        3 => "expired",
+        _ => "unknown",
+    }
+}
+
+/// `n thing` or `n things`.
+pub fn plural(n: impl Into<u64>, thing: &str) -> String {
+    let n = n.into();
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
+}
+
 pub fn loaded(r: &Option<(u8, Result<LoadReport, String>)>) -> String {
     match r {
         None => "no fetch due".into(),
-        Some((due, Ok(l))) => format!("reason {due}, {} keys loaded", l.loaded),
-        Some((due, Err(e))) => format!("reason {due}, {e}"),
+        Some((due, Ok(l))) => format!("{}: {} loaded", fetch_reason(*due), plural(l.loaded, "key")),
+        Some((due, Err(e))) => format!("{}: {e}", fetch_reason(*due)),
     }
 }
 

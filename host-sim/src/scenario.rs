@@ -395,12 +395,13 @@ pub fn run_one(
             .step(s)
             .with_context(|| format!("{}: step {} ({:?})", sc.name, i + 1, s.action))?;
         let v = json!({
+            "id": format!("{}#{}", sc.name, i + 1),
             "step": i + 1,
             "t": run.h.now - T0,
             "action": format!("{:?}", s.action).to_lowercase(),
             "detail": s.token.clone().or(s.name.clone()).or(s.preset.clone()).unwrap_or_default(),
             "expected": s.expect,
-            "observed": observed,
+            "actual": observed,
             "ok": observed == s.expect,
             "note": s.note.clone().unwrap_or_default(),
         });
@@ -459,7 +460,7 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<i32> {
                     "  step {}/{n}: {} -> {}",
                     i + 1,
                     v["action"].as_str().unwrap_or(""),
-                    v["observed"].as_str().unwrap_or("")
+                    v["actual"].as_str().unwrap_or("")
                 );
             } else {
                 crate::outln!(
@@ -469,7 +470,7 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<i32> {
                     v["action"].as_str().unwrap_or(""),
                     v["detail"].as_str().unwrap_or(""),
                     v["expected"].as_str().unwrap_or(""),
-                    v["observed"].as_str().unwrap_or(""),
+                    v["actual"].as_str().unwrap_or(""),
                     if v["ok"] == true { "ok" } else { "MISMATCH" }
                 );
             }
@@ -488,12 +489,16 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<i32> {
     } else {
         let total: usize = scenarios.iter().map(|(_, s)| s.steps.len()).sum();
         crate::outln!(
-            "\n{} scenarios, {total} steps: {}",
-            scenarios.len(),
+            "\n{}, {}: {}",
+            crate::flow::plural(scenarios.len() as u64, "scenario"),
+            crate::flow::plural(total as u64, "step"),
             if mismatches == 0 {
                 "all verdicts as expected".to_string()
             } else {
-                format!("{mismatches} MISMATCHES")
+                format!(
+                    "{mismatches} MISMATCH{}",
+                    if mismatches == 1 { "" } else { "ES" }
+                )
             }
         );
     }

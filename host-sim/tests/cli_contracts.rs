@@ -315,3 +315,53 @@ fn usage_mistakes_get_plain_words() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// The demo and scenario output speak plainly: no internal codes, no verdict said twice, plurals
+/// right; their JSON gives each step a stable id and separate expected and actual fields.
+#[test]
+fn demo_and_scenario_output_are_plain_and_their_json_has_ids() {
+    let out = bin().arg("demo").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let narrative = text(&out.stdout);
+    for bad in ["reason ", "freshness ", " 1 keys", "1 fetchs", " 1 tokens"] {
+        assert!(!narrative.contains(bad), "{bad:?} in:\n{narrative}");
+    }
+    for line in narrative.lines() {
+        // "(x) (x)": the same verdict twice.
+        let parts: Vec<&str> = line.split(" (").collect();
+        for w in parts.windows(2) {
+            assert_ne!(w[0].rsplit('(').next(), Some(w[1]), "doubled: {line}");
+        }
+    }
+    assert!(narrative.contains("demo passed: 24 checks"), "{narrative}");
+    let out = bin().args(["demo", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["id"], "1.1");
+    assert_eq!(steps[1]["id"], "1.2");
+    assert_eq!(steps[2]["id"], "2.1");
+    let ids: std::collections::HashSet<&str> =
+        steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), steps.len(), "ids are unique");
+    for s in steps {
+        assert!(s["expected"].is_string() && s["actual"].is_string(), "{s}");
+    }
+    let scenario = format!("{}/../scenarios/rotation.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = bin().args(["scenario", "run", &scenario]).output().unwrap();
+    assert!(
+        text(&out.stdout).ends_with("1 scenario, 13 steps: all verdicts as expected\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = bin()
+        .args(["scenario", "run", &scenario, "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let step = &v["scenarios"][0]["steps"][5];
+    assert_eq!(step["id"], "key rotation#6");
+    assert_eq!(
+        (step["expected"].as_str(), step["actual"].as_str()),
+        (Some("key_not_found"), Some("key_not_found"))
+    );
+}

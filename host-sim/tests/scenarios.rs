@@ -37,7 +37,7 @@ fn verdicts(v: &Value) -> Vec<(String, u64, String)> {
             out.push((
                 s["scenario"].as_str().unwrap().to_owned(),
                 st["step"].as_u64().unwrap(),
-                st["observed"].as_str().unwrap().to_owned(),
+                st["actual"].as_str().unwrap().to_owned(),
             ));
         }
     }
@@ -94,7 +94,7 @@ fn a_wrong_expectation_is_a_mismatch_and_a_bad_file_an_error() {
     let step = &v["scenarios"][0]["steps"][2];
     assert_eq!(step["ok"], false);
     assert_eq!(step["expected"], "accept");
-    assert_eq!(step["observed"], "bad_signature");
+    assert_eq!(step["actual"], "bad_signature");
 
     let bad = dir.join("bad.toml");
     std::fs::write(

@@ -7,7 +7,7 @@
 //! (RFC 7518 §3.2 uses the full tag) and are checked to be refused; HMAC keys shorter than
 //! the hash output are refused at import (RFC 7518 §3.2).
 
-use tokenguard::crypto::{AwsLc, Ring, RustCrypto};
+use tokenguard::crypto::{AwsLc, Fastest, Ring, RustCrypto};
 use tokenguard::{alg, Algorithm, Backend, Curve, Error, Jwk, KeyError};
 use tokenguard_tests::{fixed, hex, load, minimal};
 
@@ -19,7 +19,7 @@ struct Tally {
 }
 
 /// Runs one vector on every backend that declares the algorithm (ring has no P-521 or
-/// secp256k1); asserts agreement and the expected result.
+/// secp256k1) and on `Fastest`; asserts agreement and the expected result.
 fn run(key: &Jwk, a: Algorithm, t: &serde_json::Value, tally: &mut Tally, what: &str) {
     let msg = hex(t["msg"].as_str().unwrap());
     let sig = hex(t["sig"].as_str().or(t["tag"].as_str()).unwrap());
@@ -27,6 +27,9 @@ fn run(key: &Jwk, a: Algorithm, t: &serde_json::Value, tally: &mut Tally, what: 
     let w = key.verify_signature::<AwsLc>(a, &msg, &sig);
     let tc = &t["tcId"];
     assert_eq!(c, w, "{what} tcId {tc}: rustcrypto and aws-lc disagree");
+    // The host default routes each primitive to one of them: the same verdicts.
+    let f = key.verify_signature::<Fastest>(a, &msg, &sig);
+    assert_eq!(f, c, "{what} tcId {tc}: fastest and rustcrypto disagree");
     if Ring::ALGORITHMS.contains(a) {
         let r = key.verify_signature::<Ring>(a, &msg, &sig);
         assert_eq!(r, c, "{what} tcId {tc}: ring and rustcrypto disagree");

@@ -45,7 +45,8 @@ pub struct SignArgs {
     /// sub, when it differs from iss (plain preset only).
     #[arg(long)]
     subject: Option<String>,
-    /// Key id for the header (default: the key file's keyId).
+    /// Key id for the header (default: the key file's keyId); `thumbprint` puts the key's RFC
+    /// 7638 thumbprint there (the kid the mock IdP gives a client registered from a PEM).
     #[arg(long)]
     kid: Option<String>,
     /// Algorithm (RSA keys: RS256 by default; PS256/384/512, RS384/512 possible).
@@ -169,7 +170,24 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
         ),
         None => None,
     };
-    let loaded = keyfile::load(&a.key, a.kid.as_deref(), alg, &a.secret)?;
+    let mut loaded = keyfile::load(&a.key, a.kid.as_deref(), alg, &a.secret)?;
+    if a.kid.as_deref() == Some("thumbprint") {
+        // The RFC 7638 thumbprint of the public key, as `jwk --kid thumbprint` and the mock
+        // IdP (for a client registered from a PEM) compute it.
+        let tp = loaded
+            .key
+            .public_jwk()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .thumbprint::<tokenguard::crypto::DefaultBackend>();
+        let mut kid = vec![0u8; tokenguard::b64::encoded_len(tp.len())];
+        let n = tokenguard::b64::encode(&tp, &mut kid).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        kid.truncate(n);
+        loaded.key = loaded
+            .key
+            .with_kid(&kid)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        loaded.key_id = Some(String::from_utf8(kid)?);
+    }
     let preset = a.preset.unwrap_or(match loaded.owner {
         Owner::ZitadelUser { .. } => Preset::ZitadelUser,
         Owner::ZitadelApp { .. } => Preset::ZitadelApp,

@@ -923,6 +923,19 @@ fn jwk_thumbprint_is_rfc7638() {
     ]);
     assert_eq!(j["kid"].as_str().unwrap(), tp.trim());
     assert_eq!(tp.trim().len(), 43);
+    // sign --kid thumbprint computes the same kid from the private key.
+    let jwt = ok(&[
+        "sign",
+        "--key",
+        data("rsa2048.pkcs8.pem").to_str().unwrap(),
+        "--kid",
+        "thumbprint",
+        "--issuer",
+        "i",
+        "--audience",
+        "a",
+    ]);
+    assert_eq!(part(&jwt, 0)["kid"].as_str().unwrap(), tp.trim());
 }
 
 /// `jwk --json` imports the key the way `verify` does: nothing unusable comes out with exit 0.

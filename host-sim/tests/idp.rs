@@ -820,3 +820,49 @@ fn discovery_fields_schedules_and_client_key_forms() {
             .unwrap();
     }
 }
+
+/// A System API token without `kid` (key2jwt makes them so) verifies under the keys of the
+/// user its `iss` names, and only theirs.
+#[test]
+fn system_api_tokens_without_kid_use_the_named_users_keys() {
+    let idp = start();
+    idp.with(|s| {
+        s.register("system-user-1", ClientKind::SystemUser, &public("k-sys"))
+            .unwrap()
+    })
+    .unwrap();
+    let kidless = |iss: &str| {
+        let c = Claims {
+            iss: Some(iss),
+            sub: Some(iss),
+            aud: Aud::One(&idp.url),
+            iat: Some(NOW),
+            exp: Some(NOW + 3600),
+            ..Claims::EMPTY
+        };
+        let k = SigningKey::from_jwk(
+            format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{D}","x":"{X}"}}"#).as_bytes(),
+        )
+        .unwrap();
+        mint(&k, &c)
+    };
+    let call = |token: &str| {
+        let mut r = idp::agent()
+            .get(&format!("{}/system/v1/instances/_search", idp.url))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        (status, body)
+    };
+    let token = kidless("system-user-1");
+    assert!(!token.split('.').next().unwrap().is_empty());
+    let (status, body) = call(&token);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["system_user"], "system-user-1");
+    // The same key, but an `iss` that names no system user (user-1 is a service user).
+    let (status, body) = call(&kidless("user-1"));
+    assert_eq!(status, 401, "{body}");
+    assert!(description(&(status, body)).starts_with("key_not_found"));
+}

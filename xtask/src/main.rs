@@ -119,21 +119,29 @@ fn tests() -> Result {
     outsider_cli()
 }
 
-/// Runs `tests/outsider/cli_contract.py`, the CLI's contracts checked by a script written
-/// from the README and docs/simulator.md alone (Python, PyJWT), against the debug build.
+/// Runs the CLI's outsider scripts, written from the README and docs/simulator.md alone, against
+/// the debug build: `tests/outsider/cli_contract.py` (the contracts scripts rely on) and
+/// `tests/outsider/provider_flows.py` (each provider document's flow, checked with PyJWT,
+/// jwcrypto, openssl and keytool).
 fn outsider_cli() -> Result {
     let mut build = cargo();
     build.args(["build", "--quiet", "-p", "tokenguard-sim"]);
     run("build tokenguard-sim", build)?;
-    let mut c = Command::new("python3");
-    c.arg(root().join("tests/outsider/cli_contract.py"))
-        .arg("--bin")
-        .arg(root().join("target/debug/tokenguard-sim"))
-        .env("PYTHONPATH", root().join("target/peers/python"));
-    run(
-        "outsider script from the README and docs/simulator.md (Python) against the CLI",
-        c,
-    )
+    for (script, what) in [
+        ("cli_contract.py", "the CLI's contracts"),
+        ("provider_flows.py", "the provider documents' flows"),
+    ] {
+        let mut c = Command::new("python3");
+        c.arg(root().join("tests/outsider").join(script))
+            .arg("--bin")
+            .arg(root().join("target/debug/tokenguard-sim"))
+            .env("PYTHONPATH", root().join("target/peers/python"));
+        run(
+            &format!("outsider script from the docs (Python): {what}"),
+            c,
+        )?;
+    }
+    Ok(())
 }
 
 /// Runs `tests/outsider/device_conformance.py`, a client written from docs/protocol.md

@@ -1224,3 +1224,65 @@ fn jwk_from_a_shared_secret() {
         String::from_utf8_lossy(&v.stderr)
     );
 }
+
+/// A PEM bundle given to `jwk --cert`: the leaf's key, and a note that says so; `--x5c`
+/// publishes the whole chain, leaf first.
+#[test]
+fn jwk_cert_bundles_take_the_leaf_and_say_so() {
+    let leaf = std::fs::read_to_string(data("rsa2048.cert.pem")).unwrap();
+    let other = std::fs::read_to_string(data("p256.cert.pem")).unwrap();
+    let bundle = tmp("bundle.pem");
+    std::fs::write(&bundle, format!("{leaf}{other}")).unwrap();
+    let o = run(&["jwk", "--cert", bundle.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("holds 2 certificates: the JWK is the first one's key (the leaf); --x5c publishes the chain"),
+        "{err}"
+    );
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["kty"], "RSA");
+    let j: Value =
+        serde_json::from_str(&ok(&["jwk", "--cert", bundle.to_str().unwrap(), "--x5c"])).unwrap();
+    let x5c = j["x5c"].as_array().unwrap();
+    assert_eq!(x5c.len(), 2);
+    let first_line = leaf.lines().nth(1).unwrap();
+    assert!(
+        x5c[0].as_str().unwrap().starts_with(first_line),
+        "the leaf comes first"
+    );
+    // No chain for a lone public key.
+    let e = fails(&[
+        "jwk",
+        "--public-key",
+        data("rsa2048.spki.pem").to_str().unwrap(),
+        "--x5c",
+    ]);
+    assert!(e.contains("--x5c needs a certificate"), "{e}");
+}
+
+/// The HS512 key `jwk --generate` makes (512 bits) is one `sign` takes.
+#[test]
+fn generated_hs512_keys_sign() {
+    let key = tmp("hs512.jwk");
+    ok(&[
+        "jwk",
+        "--generate",
+        "oct",
+        "--include-private",
+        "--alg",
+        "HS512",
+        "--output",
+        key.to_str().unwrap(),
+    ]);
+    let jwt = ok(&[
+        "sign",
+        "--key",
+        key.to_str().unwrap(),
+        "--issuer",
+        "i",
+        "--audience",
+        "a",
+    ]);
+    assert_eq!(part(&jwt, 0)["alg"], "HS512");
+}

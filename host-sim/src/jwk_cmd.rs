@@ -124,7 +124,7 @@ pub struct JwkArgs {
     generate: Option<Kty>,
     /// Key id (selects from a set; sets it otherwise). `thumbprint` sets it to the key's RFC
     /// 7638 SHA-256 thumbprint.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     kid: Option<String>,
     /// Public key use.
     #[arg(long = "use", value_enum)]

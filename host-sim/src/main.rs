@@ -76,7 +76,22 @@ fn single_dash_typo(args: &[String]) -> Option<String> {
         .chain(sub.get_arguments())
         .filter_map(|a| a.get_long().map(String::from))
         .collect();
-    for arg in args.iter().skip(2) {
+    // Long options that take a value: the word after one is its value.
+    let with_value: Vec<String> = sub
+        .get_subcommands()
+        .flat_map(|s| s.get_arguments())
+        .chain(sub.get_arguments())
+        .filter(|a| a.get_action().takes_values())
+        .filter_map(|a| a.get_long().map(String::from))
+        .collect();
+    for (i, arg) in args.iter().enumerate().skip(2) {
+        // The value of the option before it (`--kid -6ab…`, a thumbprint), not an option.
+        if args[i - 1]
+            .strip_prefix("--")
+            .is_some_and(|name| with_value.iter().any(|l| l == name))
+        {
+            continue;
+        }
         let Some(word) = arg.strip_prefix('-') else {
             continue;
         };

@@ -37,17 +37,17 @@ pub struct SignArgs {
     preset: Option<Preset>,
     /// Audience: the issuer URL (ZITADEL), the instance URL (System API), the token endpoint
     /// (Auth0). Repeat it for an `aud` array (plain preset: an Auth0 API and its userinfo).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     audience: Vec<String>,
     /// iss (and sub): the user or client id when the key file does not say it.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     issuer: Option<String>,
     /// sub, when it differs from iss (plain preset only).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     subject: Option<String>,
     /// Key id for the header (default: the key file's keyId); `thumbprint` puts the key's RFC
     /// 7638 thumbprint there (the kid the mock IdP gives a client registered from a PEM).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     kid: Option<String>,
     /// Algorithm (RSA keys: RS256 by default; PS256/384/512, RS384/512 possible).
     #[arg(long)]
@@ -59,12 +59,12 @@ pub struct SignArgs {
     #[arg(long)]
     backdate: Option<u64>,
     /// jti (Auth0: a random one by default).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     jti: Option<String>,
     /// Extra claim NAME=VALUE: VALUE is used as JSON when it is a JSON value (a number,
     /// `true`, `null`, `["read:a","write:b"]`, `{"k":1}`, `"42"` for the string 42), else as a
     /// plain string (`--claim scope=read write`).
-    #[arg(long = "claim", value_name = "NAME=VALUE")]
+    #[arg(long = "claim", value_name = "NAME=VALUE", allow_hyphen_values = true)]
     claims: Vec<String>,
     /// Header typ.
     #[arg(long, default_value = "JWT")]

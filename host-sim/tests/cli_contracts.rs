@@ -299,6 +299,37 @@ fn usage_mistakes_get_plain_words() {
         err,
         "error: -audiance=https://a.example: options take two dashes; did you mean --audience?\n"
     );
+    // Values may start with '-': a base64url thumbprint used as the kid often does.
+    let key = data("p256.pkcs8.pem");
+    let out = bin()
+        .args([
+            "sign",
+            "--key",
+            &key,
+            "--kid",
+            "-6bc_x",
+            "--issuer",
+            "-dev",
+            "--audience",
+            "a",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let header = text(&out.stdout);
+    let seg = header.split('.').next().unwrap();
+    let mut raw = vec![0u8; seg.len()];
+    let n = tokenguard::b64::decode(seg.as_bytes(), &mut raw).unwrap();
+    assert_eq!(
+        std::str::from_utf8(&raw[..n]).unwrap(),
+        r#"{"alg":"ES256","typ":"JWT","kid":"-6bc_x"}"#
+    );
+    let out = bin()
+        .args(["jwk", "--private-key", &key, "--kid", "-6bc_x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(r#""kid": "-6bc_x""#));
     // key2jwt's own single-dash flags still work (they are translated, not typos).
     let key = data("p256.pkcs8.pem");
     let out = bin()

@@ -437,12 +437,7 @@ impl IdpState {
             .and_then(|h| h.strip_prefix("Bearer "))
             .ok_or_else(|| refuse(401, "unauthenticated", "a Bearer token is required"))?;
         let instance = self.issuer.clone();
-        let segment = |i: usize| -> Option<Value> {
-            let seg = token.split('.').nth(i)?;
-            let mut raw = vec![0u8; seg.len()];
-            let n = tokenguard::b64::decode(seg.as_bytes(), &mut raw).ok()?;
-            serde_json::from_slice(&raw[..n]).ok()
-        };
+        let segment = |i: usize| crate::flow::segment_json(token, i);
         let has_kid = segment(0).is_some_and(|h| h.get("kid").is_some());
         if has_kid {
             let user = self
@@ -958,11 +953,7 @@ pub fn client_jwks(file: &str) -> anyhow::Result<Vec<String>> {
     let unbound = pk
         .to_jwk(None, None)
         .map_err(|e| anyhow!("{file}: key refused: {e}"))?;
-    let tp = unbound.thumbprint::<tokenguard::crypto::DefaultBackend>();
-    let mut kid = vec![0u8; tokenguard::b64::encoded_len(tp.len())];
-    let n = tokenguard::b64::encode(&tp, &mut kid).map_err(|e| anyhow!("{e:?}"))?;
-    kid.truncate(n);
-    let kid = String::from_utf8(kid)?;
+    let kid = crate::keyfile::thumbprint_kid(&unbound);
     Ok(vec![public_jwk(pk, &kid)?])
 }
 

@@ -737,9 +737,7 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
     } else if let Some(p) = &a.private_key {
         let mut input = read(p)?;
         let name = crate::out::name(p);
-        if crate::keystore::is_encrypted_pkcs8(&input)
-            && (a.secret.password_env.is_some() || a.secret.password_file.is_some())
-        {
+        if crate::keystore::is_encrypted_pkcs8(&input) && a.secret.has_password() {
             input = crate::keystore::decrypt_pkcs8_pem(&name, &input, &a.secret)?;
         }
         // A ZITADEL key file: its PEM, and its keyId as the kid unless --kid says otherwise.
@@ -755,9 +753,7 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         }
         let mut scratch = vec![0u8; 16 * 1024];
         let k = keys::private_key(&input, &mut scratch).map_err(|e| {
-            match crate::keyfile::diagnose_private(&name, &input)
-                .or_else(|| crate::keyfile::rsa_size_problem(&name, &input))
-            {
+            match crate::keyfile::explain_private(&name, &input) {
                 Some(why) => anyhow::anyhow!("{why}"),
                 None => anyhow::anyhow!("{name}: {e}"),
             }

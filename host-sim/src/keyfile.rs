@@ -51,9 +51,7 @@ pub fn load(
             key_id: Some(kid.to_owned()),
         });
     }
-    if keystore::is_encrypted_pkcs8(&bytes)
-        && (secret.password_env.is_some() || secret.password_file.is_some())
-    {
+    if keystore::is_encrypted_pkcs8(&bytes) && secret.has_password() {
         let der = keystore::decrypt_pkcs8_pem(&name, &bytes, secret)?;
         let key = SigningKey::from_pem_or_der(&der, kid.map(str::as_bytes), alg)
             .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
@@ -110,20 +108,11 @@ pub fn load(
             json = with_alg.to_string();
         }
         let key = SigningKey::from_jwk(json.as_bytes()).map_err(|e| {
-            let short = matches!(
-                e,
-                tokenguard::sign::SignError::KeyRejected(tokenguard::KeyError::SymmetricKeySize)
-            );
-            anyhow::anyhow!(
-                "{}: {e}{}",
-                crate::out::name(path),
-                if short {
-                    " (HS256 needs at least 32 bytes, HS384 48, HS512 64, RFC 7518 §3.2; make one \
-                     with `tokenguard-sim jwk --generate oct --include-private --alg HS256`)"
-                } else {
-                    ""
-                }
-            )
+            let hint = match e {
+                tokenguard::sign::SignError::KeyRejected(k) => short_secret_hint(k),
+                _ => "",
+            };
+            anyhow::anyhow!("{}: {e}{hint}", crate::out::name(path))
         })?;
         let key = match kid {
             Some(k) => key
@@ -147,7 +136,7 @@ pub fn load(
         });
     }
     let key = SigningKey::from_pem_or_der(&bytes, kid.map(str::as_bytes), alg).map_err(|e| {
-        match diagnose_private(&name, &bytes).or_else(|| rsa_size_problem(&name, &bytes)) {
+        match explain_private(&name, &bytes) {
             Some(why) => anyhow::anyhow!("{why}"),
             None => anyhow::anyhow!("{name}: {e}"),
         }
@@ -231,4 +220,34 @@ pub fn rsa_size_problem(name: &str, input: &[u8]) -> Option<String> {
     (bits < min || bits > max).then(|| {
         format!("{name}: an RSA key of {bits} bits; tokenguard takes {min} to {max} bits (NIST SP 800-131A: no less than 2048; above {max}, verification costs grow with no security need for JWTs)")
     })
+}
+
+/// Why a file is not a usable private key, when it says more than the parser's error: what
+/// the file holds instead ([`diagnose_private`]) or an RSA size outside the range
+/// ([`rsa_size_problem`]).
+pub fn explain_private(name: &str, input: &[u8]) -> Option<String> {
+    diagnose_private(name, input).or_else(|| rsa_size_problem(name, input))
+}
+
+/// For an HMAC secret refused as too short (RFC 7518 §3.2: at least the hash output, so the
+/// `"secret"` of many test suites is refused): how to make a proper one.
+pub fn short_secret_hint(e: tokenguard::KeyError) -> &'static str {
+    if e == tokenguard::KeyError::SymmetricKeySize {
+        " (HS256 needs at least 32 bytes, HS384 48, HS512 64, RFC 7518 §3.2; make one with \
+         `tokenguard-sim jwk --generate oct --include-private --alg HS256`, or turn an \
+         existing long secret into a JWK with `jwk --json`)"
+    } else {
+        ""
+    }
+}
+
+/// A key's RFC 7638 thumbprint as base64url, the `kid` `--kid thumbprint` and the mock IdP
+/// (for a client registered from a PEM) give it.
+pub fn thumbprint_kid(jwk: &tokenguard::Jwk) -> String {
+    let tp = jwk.thumbprint::<tokenguard::crypto::DefaultBackend>();
+    let mut kid = vec![0u8; tokenguard::b64::encoded_len(tp.len())];
+    // 43 characters always fit the buffer sized for them.
+    let n = tokenguard::b64::encode(&tp, &mut kid).unwrap_or(0);
+    kid.truncate(n);
+    String::from_utf8(kid).unwrap_or_default()
 }

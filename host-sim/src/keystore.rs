@@ -26,6 +26,11 @@ pub struct SecretOpts {
 }
 
 impl SecretOpts {
+    /// Whether a password was given (`--password-env` or `--password-file`).
+    pub fn has_password(&self) -> bool {
+        self.password_env.is_some() || self.password_file.is_some()
+    }
+
     /// The password, or an error saying how to give it.
     ///
     /// # Errors

@@ -174,19 +174,17 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
     if a.kid.as_deref() == Some("thumbprint") {
         // The RFC 7638 thumbprint of the public key, as `jwk --kid thumbprint` and the mock
         // IdP (for a client registered from a PEM) compute it.
-        let tp = loaded
-            .key
-            .public_jwk()
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .thumbprint::<tokenguard::crypto::DefaultBackend>();
-        let mut kid = vec![0u8; tokenguard::b64::encoded_len(tp.len())];
-        let n = tokenguard::b64::encode(&tp, &mut kid).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        kid.truncate(n);
+        let kid = keyfile::thumbprint_kid(
+            &loaded
+                .key
+                .public_jwk()
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
         loaded.key = loaded
             .key
-            .with_kid(&kid)
+            .with_kid(kid.as_bytes())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        loaded.key_id = Some(String::from_utf8(kid)?);
+        loaded.key_id = Some(kid);
     }
     let preset = a.preset.unwrap_or(match loaded.owner {
         Owner::ZitadelUser { .. } => Preset::ZitadelUser,
@@ -306,7 +304,7 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
             )
         })
         .collect();
-    let timing = || presets::Timing {
+    let timing = presets::Timing {
         now,
         backdate,
         lifetime,
@@ -314,11 +312,11 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
     let mut claims = match preset {
         Preset::ZitadelUser => {
             aud_value = need_aud()?;
-            presets::zitadel_service_user(&who, &aud_value, timing())
+            presets::zitadel_service_user(&who, &aud_value, timing)
         }
         Preset::ZitadelApp => {
             aud_value = need_aud()?;
-            presets::zitadel_api_app(&who, &aud_value, timing())
+            presets::zitadel_api_app(&who, &aud_value, timing)
         }
         Preset::ZitadelSystem => {
             aud_value = need_aud()?;
@@ -333,7 +331,7 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
         Preset::Auth0 => {
             aud_value = need_aud()?;
             let j = jti.as_deref().unwrap_or(&random_jti);
-            presets::auth0_private_key_jwt(&who, &aud_value, j, timing())
+            presets::auth0_private_key_jwt(&who, &aud_value, j, timing)
         }
         Preset::Plain => {
             aud_list = a.audience.iter().map(String::as_str).collect::<Vec<_>>();

@@ -74,18 +74,6 @@ pub struct VerifyArgs {
     token: Option<String>,
 }
 
-/// For an HMAC secret refused as too short (RFC 7518 §3.2: at least the hash output, so the
-/// `"secret"` of many test suites is refused): how to make a proper one.
-fn short_secret_hint(e: tokenguard::KeyError) -> &'static str {
-    if e == tokenguard::KeyError::SymmetricKeySize {
-        " (HS256 needs at least 32 bytes, HS384 48, HS512 64, RFC 7518 §3.2; make one with \
-         `tokenguard-sim jwk --generate oct --include-private --alg HS256`, or turn an \
-         existing long secret into a JWK with `jwk --json`)"
-    } else {
-        ""
-    }
-}
-
 /// Loads a JWKS or JWK file into a key set, warning on stderr for each skipped key.
 pub fn load_keys(path: &std::path::Path, keys: &mut KeySet<CLI_KEYS>) -> anyhow::Result<usize> {
     let text = tokenguard_sim::out::read_input(path)?;
@@ -102,7 +90,7 @@ pub fn load_keys(path: &std::path::Path, keys: &mut KeySet<CLI_KEYS>) -> anyhow:
                     "warning: key #{} (kid {kid}) skipped: {}{}",
                     s.index,
                     s.reason,
-                    short_secret_hint(s.reason)
+                    tokenguard_sim::keyfile::short_secret_hint(s.reason)
                 );
             }
         };
@@ -115,7 +103,7 @@ pub fn load_keys(path: &std::path::Path, keys: &mut KeySet<CLI_KEYS>) -> anyhow:
             anyhow::anyhow!(
                 "{}: key refused: {e}{}",
                 tokenguard_sim::out::name(path),
-                short_secret_hint(e)
+                tokenguard_sim::keyfile::short_secret_hint(e)
             )
         })?;
         keys.insert(jwk)
@@ -209,14 +197,6 @@ fn policy(args: &VerifyArgs, algs: AlgSet, relaxed: bool) -> Validation<'_> {
     }
 }
 
-/// The JSON value of a base64url segment of the token (header or payload), if it is one.
-fn segment_json(token: &str, index: usize) -> Option<serde_json::Value> {
-    let seg = token.split('.').nth(index)?;
-    let mut raw = vec![0u8; seg.len()];
-    let n = tokenguard::b64::decode(seg.as_bytes(), &mut raw).ok()?;
-    serde_json::from_slice(&raw[..n]).ok()
-}
-
 /// What a user can act on after a rejection: the expected and the actual issuer, audience or
 /// type (read only when the token's signature verified under the relaxed policy), and hints
 /// for a `Bearer ` prefix, a file name given as the token, a missing `kid`.
@@ -239,8 +219,8 @@ fn explain(
             let show = |v: Option<&serde_json::Value>| {
                 v.map_or_else(|| "nothing".to_owned(), |v| v.to_string())
             };
-            let claims = segment_json(token, 1);
-            let header = segment_json(token, 0);
+            let claims = tokenguard_sim::flow::segment_json(token, 1);
+            let header = tokenguard_sim::flow::segment_json(token, 0);
             match e {
                 E::WrongIssuer => out.push(format!(
                     "expected issuer {:?}, the token has {}",
@@ -272,7 +252,7 @@ fn explain(
     }
     if e == E::KeyNotFound
         && args.require_kid
-        && segment_json(token, 0).is_some_and(|h| h.get("kid").is_none())
+        && tokenguard_sim::flow::segment_json(token, 0).is_some_and(|h| h.get("kid").is_none())
     {
         out.push("the token has no kid, and --require-kid refuses such tokens".into());
     }

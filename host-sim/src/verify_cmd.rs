@@ -69,6 +69,11 @@ pub struct VerifyArgs {
     /// line is answered, whatever the verdicts.
     #[arg(long, value_name = "FILE", conflicts_with = "token")]
     batch: Option<PathBuf>,
+    /// Threads verifying a --batch (default: the available cores, at most 16). The answers
+    /// keep the input order whatever the number; `--jobs 1` verifies on one thread.
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: Option<u16>,
     /// The token, or `-` to read it from stdin.
     #[arg(value_name = "TOKEN", required_unless_present = "batch")]
     token: Option<String>,
@@ -259,6 +264,198 @@ fn explain(
     out
 }
 
+/// Upper bound of the default `--jobs` (the available cores, at most this many).
+const MAX_JOBS: usize = 16;
+/// Lines a batch worker takes at once when more are already waiting (never waits to fill it).
+const CHUNK: usize = 64;
+
+/// The answer line for one batch input line (`tok` without its terminator).
+fn answer<const N: usize>(
+    keys: &KeySet<N>,
+    v: &Validation<'_>,
+    now: u64,
+    tok: &[u8],
+    buf: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) {
+    buf.clear();
+    buf.resize(tok.len(), 0);
+    match keys.verify(tok, v, now, buf) {
+        Ok(t) => {
+            out.extend_from_slice(br#"{"ok":true,"claims":"#);
+            compact_json(t.claims_json().as_bytes(), out);
+            out.extend_from_slice(b"}\n");
+        }
+        Err(e) => {
+            out.extend_from_slice(br#"{"ok":false,"error":""#);
+            out.extend_from_slice(e.code().as_bytes());
+            out.extend_from_slice(b"\"}\n");
+        }
+    }
+}
+
+/// One batch line without its terminator: only `\n` and a `\r` before it are removed.
+/// Whitespace inside a line is part of the token (and makes it malformed), never trimmed;
+/// lines are bytes, so one that is not UTF-8 is a malformed token, not the end of the batch.
+fn strip_terminator(line: &[u8]) -> &[u8] {
+    let tok = line.strip_suffix(b"\n").unwrap_or(line);
+    tok.strip_suffix(b"\r").unwrap_or(tok)
+}
+
+/// Whether a whole line is already read and buffered: reading it then cannot block.
+fn whole_line_waiting<R>(input: &std::io::BufReader<R>) -> bool {
+    input.buffer().contains(&b'\n')
+}
+
+/// `--jobs 1`: read, verify and answer one line at a time on this thread.
+fn batch_sequential<R: std::io::Read, const N: usize>(
+    keys: &KeySet<N>,
+    v: &Validation<'_>,
+    now: u64,
+    mut input: std::io::BufReader<R>,
+    name: &str,
+) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let (mut buf, mut line_out, mut line) = (Vec::new(), Vec::new(), Vec::new());
+    loop {
+        // Answers go out before the command waits for more input, so a program feeding
+        // tokens through a pipe gets each answer without closing its end.
+        if !whole_line_waiting(&input) {
+            out.flush()?;
+        }
+        line.clear();
+        if input
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("reading {name}"))?
+            == 0
+        {
+            break;
+        }
+        line_out.clear();
+        answer(
+            keys,
+            v,
+            now,
+            strip_terminator(&line),
+            &mut buf,
+            &mut line_out,
+        );
+        out.write_all(&line_out)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `--jobs N` (N > 1): this thread reads lines and hands them out in chunks of what is
+/// already waiting (at most [`CHUNK`], never waiting to fill one), `N` workers verify them,
+/// and a writer puts the answers back in input order. The writer flushes whenever the next
+/// answer is not ready yet, so a program feeding a pipe gets each answer without closing its
+/// end, as with `--jobs 1`. A closed stdout stops the readers and workers.
+fn batch_parallel<R: std::io::Read, const N: usize>(
+    keys: &KeySet<N>,
+    v: &Validation<'_>,
+    now: u64,
+    mut input: std::io::BufReader<R>,
+    name: &str,
+    jobs: usize,
+) -> anyhow::Result<()>
+where
+    KeySet<N>: Sync,
+{
+    use std::sync::{mpsc, Arc, Mutex};
+    // Bounded: a fast reader never holds more than a few chunks per worker in memory.
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<Vec<u8>>)>(jobs * 2);
+    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(jobs * 4);
+    // Only the workers hold the queue's receiving end: once they have all stopped (stdout
+    // closed), the reader's next send fails instead of waiting forever.
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        for _ in 0..jobs {
+            let done_tx = done_tx.clone();
+            let work_rx = Arc::clone(&work_rx);
+            s.spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    // The lock is held only while taking one chunk off the queue.
+                    let next = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((seq, lines))) = next else { return };
+                    let mut out = Vec::with_capacity(lines.len() * 128);
+                    for line in &lines {
+                        answer(keys, v, now, strip_terminator(line), &mut buf, &mut out);
+                    }
+                    if done_tx.send((seq, out)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop((done_tx, work_rx));
+        let writer = s.spawn(move || -> std::io::Result<()> {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let mut pending = std::collections::BTreeMap::new();
+            let mut next = 0u64;
+            loop {
+                let (seq, bytes) = match done_rx.try_recv() {
+                    Ok(x) => x,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        out.flush()?;
+                        match done_rx.recv() {
+                            Ok(x) => x,
+                            Err(_) => break,
+                        }
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => break,
+                };
+                pending.insert(seq, bytes);
+                while let Some(bytes) = pending.remove(&next) {
+                    out.write_all(&bytes)?;
+                    next += 1;
+                }
+            }
+            out.flush()
+        });
+        let mut read = || -> anyhow::Result<()> {
+            let mut seq = 0u64;
+            loop {
+                let mut lines = Vec::new();
+                loop {
+                    let mut line = Vec::new();
+                    if input
+                        .read_until(b'\n', &mut line)
+                        .with_context(|| format!("reading {name}"))?
+                        == 0
+                    {
+                        break;
+                    }
+                    lines.push(line);
+                    // Hand out what is here before waiting for more input.
+                    if lines.len() == CHUNK || !whole_line_waiting(&input) {
+                        break;
+                    }
+                }
+                if lines.is_empty() {
+                    return Ok(());
+                }
+                if work_tx.send((seq, lines)).is_err() {
+                    // Every worker has stopped: stdout is closed; the writer says so.
+                    return Ok(());
+                }
+                seq += 1;
+            }
+        };
+        let read_result = read();
+        drop(work_tx);
+        let write_result = writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the batch writer stopped"))?;
+        // A closed stdout is the error to report (exit 141), before any read error.
+        write_result?;
+        read_result
+    })
+}
+
 /// Runs the command; returns the process exit code.
 pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
     if args.leeway > tokenguard::MAX_LEEWAY {
@@ -266,6 +463,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
             "--leeway must be at most {} seconds",
             tokenguard::MAX_LEEWAY
         );
+    }
+    if args.jobs.is_some() && args.batch.is_none() {
+        bail!("--jobs applies to --batch only (one TOKEN is verified on one thread)");
     }
     let mut keys: Box<KeySet<CLI_KEYS>> = Box::default();
     let loaded = load_keys(&args.jwks, &mut keys)?;
@@ -287,45 +487,17 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
                     .with_context(|| format!("opening {}", batch.display()))?,
             )
         };
-        let stdout = std::io::stdout();
-        let mut out = std::io::BufWriter::new(stdout.lock());
-        let mut buf = Vec::new();
-        let mut line_out = Vec::new();
-        let mut line = Vec::new();
-        let mut input = std::io::BufReader::new(f);
-        loop {
-            // Answers go out before the command waits for more input, so a program feeding
-            // tokens through a pipe gets each answer without closing its end.
-            if input.buffer().is_empty() {
-                out.flush()?;
-            }
-            line.clear();
-            if input
-                .read_until(b'\n', &mut line)
-                .with_context(|| format!("reading {}", batch.display()))?
-                == 0
-            {
-                break;
-            }
-            // Only the line terminator is removed: whitespace inside a line is part of the
-            // token (and makes it malformed), never silently trimmed. Lines are bytes: one
-            // that is not UTF-8 is a malformed token like any other, not the end of the batch.
-            let tok = line.strip_suffix(b"\n").unwrap_or(&line);
-            let tok = tok.strip_suffix(b"\r").unwrap_or(tok);
-            buf.clear();
-            buf.resize(tok.len(), 0);
-            match keys.verify(tok, &v, now, &mut buf) {
-                Ok(t) => {
-                    line_out.clear();
-                    line_out.extend_from_slice(br#"{"ok":true,"claims":"#);
-                    compact_json(t.claims_json().as_bytes(), &mut line_out);
-                    line_out.extend_from_slice(b"}\n");
-                    out.write_all(&line_out)?;
-                }
-                Err(e) => writeln!(out, r#"{{"ok":false,"error":"{}"}}"#, e.code())?,
-            }
+        let input = std::io::BufReader::new(f);
+        let jobs = match args.jobs {
+            Some(n) => usize::from(n),
+            None => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_JOBS)),
+        };
+        let name = batch.display().to_string();
+        if jobs <= 1 {
+            batch_sequential(&keys, &v, now, input, &name)?;
+        } else {
+            batch_parallel(&keys, &v, now, input, &name, jobs)?;
         }
-        out.flush()?;
         return Ok(0);
     }
 

@@ -52,8 +52,21 @@ fn with_closed_stdout(args: &[&str]) -> (Option<i32>, String) {
         .spawn()
         .unwrap();
     drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    (out.status.code(), text(&out.stderr))
+    // A command that waits forever on its own threads is a failure, not a hung test run.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{args:?}: still running 60 s after its stdout closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    (status.code(), err)
 }
 
 #[test]
@@ -66,7 +79,9 @@ fn a_closed_stdout_ends_every_command_quietly() {
     )
     .unwrap();
     let batch = dir().join("closed-batch.txt");
-    std::fs::write(&batch, "a\nb\nc\n").unwrap();
+    // Long enough that the answers fill the pipe while lines are still being read: the
+    // reader and the workers of `--jobs 2` must stop too, not wait on each other.
+    std::fs::write(&batch, "a\nb\nc\n".repeat(20_000)).unwrap();
     let key = data("p256.pkcs8.pem");
     for args in [
         vec!["demo"],
@@ -90,6 +105,19 @@ fn a_closed_stdout_ends_every_command_quietly() {
             "i",
             "--aud",
             "a",
+            "--batch",
+            batch.to_str().unwrap(),
+        ],
+        vec![
+            "verify",
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--iss",
+            "i",
+            "--aud",
+            "a",
+            "--jobs",
+            "2",
             "--batch",
             batch.to_str().unwrap(),
         ],

@@ -260,6 +260,13 @@ fn batch_mode_matches_the_core_on_the_whole_corpus() {
     ];
     let out = run(&args, None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The same answers, in the same order, whatever the number of threads (chunks of 64
+    // lines: 5 threads get uneven shares of the 137 lines).
+    for jobs in ["1", "2", "5"] {
+        let again = run(&[&args[..], &["--jobs", jobs]].concat(), None);
+        assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+        assert_eq!(text(&again.stdout), text(&out.stdout), "--jobs {jobs}");
+    }
     let lines: Vec<serde_json::Value> = text(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -563,7 +570,8 @@ fn policy_flags_and_actionable_rejections() {
 }
 
 /// `--batch`: a line that is not UTF-8 is one `malformed` answer, not the end of the batch;
-/// and through a pipe each answer comes out before the next token is sent.
+/// and through a pipe each answer comes out before the next token is sent, with one thread
+/// or several.
 #[test]
 fn batch_answers_bad_bytes_and_answers_as_lines_arrive() {
     use std::io::{BufRead, BufReader};
@@ -587,9 +595,11 @@ fn batch_answers_bad_bytes_and_answers_as_lines_arrive() {
         [&b"ab\xff\xfe.c.d\n"[..], token.as_bytes(), b"\n"].concat(),
     )
     .unwrap();
-    let args = |batch: &str| {
+    let args = |batch: &str, jobs: &str| {
         vec![
             "verify".to_owned(),
+            "--jobs".into(),
+            jobs.into(),
             "--jwks".into(),
             jwks.to_str().unwrap().into(),
             "--iss".into(),
@@ -602,32 +612,38 @@ fn batch_answers_bad_bytes_and_answers_as_lines_arrive() {
             batch.into(),
         ]
     };
-    let out = bin().args(args(file.to_str().unwrap())).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    assert_eq!(lines[0], r#"{"ok":false,"error":"malformed"}"#);
-    assert!(lines[1].starts_with(r#"{"ok":true,"#), "{}", lines[1]);
+    // One thread, and a pool of three that must still answer each line as it arrives.
+    for jobs in ["1", "3"] {
+        let out = bin()
+            .args(args(file.to_str().unwrap(), jobs))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0], r#"{"ok":false,"error":"malformed"}"#);
+        assert!(lines[1].starts_with(r#"{"ok":true,"#), "{}", lines[1]);
 
-    // Interactive: one token in, one answer out, stdin still open.
-    let mut child = bin()
-        .args(args("-"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut answers = BufReader::new(child.stdout.take().unwrap());
-    for _ in 0..3 {
-        writeln!(stdin, "{token}").unwrap();
-        stdin.flush().unwrap();
-        let mut answer = String::new();
-        answers.read_line(&mut answer).unwrap();
-        assert!(answer.starts_with(r#"{"ok":true,"#), "{answer}");
+        // Interactive: one token in, one answer out, stdin still open.
+        let mut child = bin()
+            .args(args("-", jobs))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut answers = BufReader::new(child.stdout.take().unwrap());
+        for _ in 0..3 {
+            writeln!(stdin, "{token}").unwrap();
+            stdin.flush().unwrap();
+            let mut answer = String::new();
+            answers.read_line(&mut answer).unwrap();
+            assert!(answer.starts_with(r#"{"ok":true,"#), "{answer}");
+        }
+        drop(stdin);
+        assert_eq!(child.wait().unwrap().code(), Some(0));
     }
-    drop(stdin);
-    assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
 /// A short HMAC secret (the `"secret"` of many peer test suites) is refused with the rule and
@@ -669,5 +685,47 @@ fn short_hmac_secrets_are_refused_with_a_remedy() {
                 && err.contains("tokenguard-sim jwk --generate oct --include-private --alg HS256"),
             "{err}"
         );
+    }
+}
+
+/// `--jobs` takes 1 to 256 threads and only with `--batch`.
+#[test]
+fn jobs_is_bounded_and_needs_a_batch() {
+    let jwks = tmp(
+        "jobs-jwks.json",
+        &format!(
+            r#"{{"keys":[{{"kty":"oct","kid":"j","alg":"HS256","k":"{}"}}]}}"#,
+            tokenguard_tests::b64(&[3u8; 32])
+        ),
+    );
+    let batch = tmp("jobs-batch.txt", "x\n");
+    let base = [
+        "verify",
+        "--jwks",
+        jwks.to_str().unwrap(),
+        "--iss",
+        "i",
+        "--aud",
+        "a",
+    ];
+    for (extra, code) in [
+        (vec!["--jobs", "0", "--batch", batch.to_str().unwrap()], 2),
+        (vec!["--jobs", "257", "--batch", batch.to_str().unwrap()], 2),
+        (vec!["--jobs", "2", "some.token.here"], 2),
+        (vec!["--jobs", "256", "--batch", batch.to_str().unwrap()], 0),
+    ] {
+        let out = run(&[&base[..], &extra[..]].concat(), None);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{extra:?}: {}",
+            text(&out.stderr)
+        );
+        if code == 0 {
+            assert_eq!(
+                text(&out.stdout),
+                "{\"ok\":false,\"error\":\"malformed\"}\n"
+            );
+        }
     }
 }

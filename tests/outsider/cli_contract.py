@@ -8,7 +8,8 @@ It runs the binary on local files only (no network) and checks:
   1. verify: exit 0 with the claims JSON, exit 1 with `error: <code>: ...` for each
      rejection, exit 2 for usage and I/O errors; the second stderr line (expected versus
      actual) for issuer, audience and typ, only when the signature verified;
-  2. verify --batch FILE / --batch -: one JSON line per input line, in order, claims compact;
+  2. verify --batch FILE / --batch -: one JSON line per input line, in order (with any --jobs),
+     claims compact;
   3. the policy flags (--no-iss, --no-aud, --allow-missing-exp, --max-age, --max-lifetime,
      --require-kid, --alg, --typ, --leeway), each accepting and refusing;
   4. the script contracts: a closed stdout ends a command quietly with status 141, `-` is
@@ -603,6 +604,18 @@ def batch(suite, fx):
     suite.check("batch of 200 lines: 200 answers in input order", res.rc == 0 and got == want,
                 "exit 0, 200 lines matching the input order",
                 f"exit {res.rc}, {len(got)} lines")
+    # README: `--jobs N` threads (default one per core), answers in input order whatever N.
+    for jobs in ("1", "2", "7"):
+        res = verify(suite, fx, None, "--jobs", jobs, "--batch", fx.tmp / "many.txt")
+        got = [parse_batch_line(x) for x in res.out.decode().splitlines()]
+        suite.check(f"batch of 200 lines with --jobs {jobs}: input order",
+                    res.rc == 0 and got == want,
+                    "exit 0, 200 lines matching the input order",
+                    f"exit {res.rc}, {len(got)} lines")
+    suite.expect_usage("batch: --jobs 0 -> exit 2",
+                       verify(suite, fx, None, "--jobs", "0", "--batch", fx.tmp / "many.txt"))
+    suite.expect_usage("--jobs without --batch -> exit 2",
+                       verify(suite, fx, t_valid, "--jobs", "2"))
 
 
 # ---------------------------------------------------------------------------------------------

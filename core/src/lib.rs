@@ -40,7 +40,6 @@ mod cache;
 mod claims;
 pub mod crypto;
 pub mod dangerous;
-pub mod device;
 mod ec;
 #[cfg(feature = "rustcrypto")]
 mod ecdsa;

@@ -176,7 +176,7 @@ impl SysTickClock {
     }
 }
 
-impl tokenguard::device::Clock for SysTickClock {
+impl tokenguard_device::Clock for SysTickClock {
     fn now_millis(&mut self) -> u64 {
         let now = MILLIS.load(Ordering::Relaxed);
         if now < self.last {

@@ -6,8 +6,8 @@
 
 use tokenguard_firmware as _;
 
-use tokenguard::device::frame::{self, Frame, FrameDecoder};
-use tokenguard::device::Device;
+use tokenguard_device::frame::{self, Frame, FrameDecoder};
+use tokenguard_device::Device;
 
 pub type Dev = Device<8, 1024>;
 
@@ -44,8 +44,8 @@ pub fn call(dev: &mut Dev, io: &mut Io, parts: &[&[u8]]) -> ([u8; 4], usize) {
 #[defmt_test::tests]
 mod tests {
     use super::{call, Dev, Io};
-    use tokenguard::device::{policy_body, proto, Device};
     use tokenguard::{AlgSet, RefreshPolicy};
+    use tokenguard_device::{policy_body, proto, Device};
     use tokenguard_firmware::fixtures::{AUDIENCE, FIXTURES, ISSUER, NOW};
 
     #[init]

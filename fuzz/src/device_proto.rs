@@ -32,10 +32,10 @@
 //!   set in `INFO`: it has no P-521 or secp256k1.)
 
 use tokenguard::crypto::{Backend, Fastest, RustCrypto};
-use tokenguard::device::frame::{self, Frame, FrameDecoder};
-use tokenguard::device::proto::{cmd, policy_flags, status};
-use tokenguard::device::{policy_body, Device};
 use tokenguard::{AlgSet, Jwk, RefreshPolicy};
+use tokenguard_device::frame::{self, Frame, FrameDecoder};
+use tokenguard_device::proto::{cmd, policy_flags, status};
+use tokenguard_device::{policy_body, Device};
 
 use crate::{kids, same_key, snapshot, AUD, EC1, HS1, ISS, NOW, RSA1};
 
@@ -107,7 +107,7 @@ fn setup_requests() -> Vec<(u8, Vec<u8>)> {
     )
     .expect("fits")
     .to_vec();
-    let mut load = vec![tokenguard::device::proto::load_flags::PINNED];
+    let mut load = vec![tokenguard_device::proto::load_flags::PINNED];
     load.extend_from_slice(HS1.as_bytes());
     let jwks = format!(r#"{{"keys":[{EC1},{RSA1}]}}"#);
     vec![

@@ -4,9 +4,9 @@
 use std::io::{Read, Write};
 
 use anyhow::{bail, Context};
-use tokenguard::device::frame::{self, Frame, FrameDecoder};
-use tokenguard::device::{policy_body, proto};
 use tokenguard::{AlgSet, Algorithm};
+use tokenguard_device::frame::{self, Frame, FrameDecoder};
+use tokenguard_device::{policy_body, proto};
 
 /// What a verification returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -461,7 +461,7 @@ impl<S: Read + Write> DeviceClient<S> {
             for _ in 0..count {
                 let kid = String::from_utf8_lossy(r.str8().ok_or_else(bad)?).into_owned();
                 let kty = r.u8().ok_or_else(bad)?;
-                let alg = tokenguard::device::alg_from_code(r.u8().ok_or_else(bad)?);
+                let alg = tokenguard_device::alg_from_code(r.u8().ok_or_else(bad)?);
                 let bits = r.u16().ok_or_else(bad)?;
                 let pinned = r.u8().ok_or_else(bad)? != 0;
                 out.push((kid, kty, alg, bits, pinned));
@@ -480,7 +480,7 @@ impl<S: Read + Write> DeviceClient<S> {
         if s == proto::status::OK {
             let alg = b
                 .first()
-                .and_then(|&c| tokenguard::device::alg_from_code(c))
+                .and_then(|&c| tokenguard_device::alg_from_code(c))
                 .context("no alg in reply")?;
             let claims = String::from_utf8(b[1..].to_vec()).context("claims not UTF-8")?;
             return Ok(Verdict::Accepted { alg, claims });
@@ -524,7 +524,7 @@ impl<S: Read + Write> DeviceClient<S> {
             return Err(refused(s, &b));
         }
         b.first()
-            .and_then(|&c| tokenguard::device::alg_from_code(c))
+            .and_then(|&c| tokenguard_device::alg_from_code(c))
             .context("no alg in reply")
     }
 

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use tokenguard::crypto::RustCrypto;
-use tokenguard::device::frame::{self, Frame, FrameDecoder};
-use tokenguard::device::{proto, Device, Link};
 use tokenguard::RefreshPolicy;
+use tokenguard_device::frame::{self, Frame, FrameDecoder};
+use tokenguard_device::{proto, Device, Link};
 
 use crate::scenario::{in_own_group, kill_group};
 

@@ -551,7 +551,7 @@ fn es256_rs256_firmware_refuses_the_other_algorithms() {
 fn a_half_frame_does_not_reach_the_next_client(addr: &str, rounds: usize) {
     use std::io::Write;
     let mut info = Vec::new();
-    tokenguard::device::frame::encode(&[&[0x01, 7]], |b| info.extend_from_slice(b));
+    tokenguard_device::frame::encode(&[&[0x01, 7]], |b| info.extend_from_slice(b));
     for round in 0..rounds {
         let mut a = raw(addr);
         a.write_all(&info[..3]).unwrap();
@@ -603,7 +603,7 @@ fn no_client_receives_another_clients_verdict(addr: &str, rounds: usize) {
     let forged = mint::hs256(&[4u8; 32], r#"{"alg":"HS256","kid":"race"}"#, &claims);
     let verify = |token: &str| {
         let mut f = Vec::new();
-        tokenguard::device::frame::encode(&[&[0x21, 1, 3], token.as_bytes()], |b| {
+        tokenguard_device::frame::encode(&[&[0x21, 1, 3], token.as_bytes()], |b| {
             f.extend_from_slice(b)
         });
         f
@@ -626,7 +626,7 @@ fn no_client_receives_another_clients_verdict(addr: &str, rounds: usize) {
             accepted += 1;
         } else {
             assert_eq!(
-                tokenguard::device::proto::token_code(status),
+                tokenguard_device::proto::token_code(status),
                 Some("bad_signature")
             );
         }

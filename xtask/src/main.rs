@@ -238,13 +238,18 @@ fn firmware_link_check() -> Result {
         "build",
         "-p",
         "tokenguard",
+        "-p",
+        "tokenguard-device",
         "--no-default-features",
         "--features",
-        "rustcrypto",
+        "tokenguard/rustcrypto,tokenguard-device/embedded-io",
         "--target",
         THUMB,
     ]);
-    run("core for thumbv7em-none-eabihf (pure-Rust backend)", c)?;
+    run(
+        "core and the device protocol crate for thumbv7em-none-eabihf (pure-Rust backend)",
+        c,
+    )?;
     let mut c = cargo();
     c.current_dir(root().join("firmware"))
         .args(["build", "--release"]);
@@ -458,7 +463,7 @@ fn elf_sizes(elf: &Path) -> Result<(u64, u64, u64)> {
 
 /// The components of [`flash_parts`], in its order.
 const FLASH_PARTS: [&str; 9] = [
-    "device protocol, command loop (firmware `main`, `Device::handle` inlined)",
+    "device protocol (`tokenguard-device`), command loop (firmware `main`, the command dispatch and handlers)",
     "JOSE: JSON, base64url, header, claims, JWK import, JWK Set streaming, cache",
     "RSA (tokenguard's Montgomery arithmetic, PKCS#1 v1.5, PSS)",
     "P-256 (P256-Cortex-M4 assembly) and curve point checks",
@@ -491,7 +496,7 @@ fn flash_parts(elf: &Path) -> Option<[u64; 9]> {
             || n.starts_with("sha2::sha512")
         {
             7
-        } else if has("tokenguard_firmware") {
+        } else if has("tokenguard_firmware") || has("tokenguard_device") {
             0
         } else if has("tokenguard::bigint") || has("tokenguard::rsa") {
             2
@@ -2072,9 +2077,11 @@ fn ci() -> Result {
         "clippy",
         "-p",
         "tokenguard",
+        "-p",
+        "tokenguard-device",
         "--no-default-features",
         "--features",
-        "rustcrypto",
+        "tokenguard/rustcrypto,tokenguard-device/embedded-io",
         "--target",
         THUMB,
         "--",
@@ -2082,10 +2089,18 @@ fn ci() -> Result {
         "warnings",
     ]);
     ensure_target()?;
-    run("clippy core for thumbv7em", c)?;
+    run("clippy core and the device protocol crate for thumbv7em", c)?;
     let mut c = cargo();
-    c.args(["doc", "--no-deps", "-p", "tokenguard", "--all-features"])
-        .env("RUSTDOCFLAGS", "-D warnings");
+    c.args([
+        "doc",
+        "--no-deps",
+        "-p",
+        "tokenguard",
+        "-p",
+        "tokenguard-device",
+        "--all-features",
+    ])
+    .env("RUSTDOCFLAGS", "-D warnings");
     run("docs build without warnings", c)?;
     tests()?;
     firmware_link_check()?;

@@ -6,8 +6,8 @@
 
 use cortex_m_rt::entry;
 use embedded_io::{Read, Write};
-use tokenguard::device::{Clock, Device};
 use tokenguard::RefreshPolicy;
+use tokenguard_device::{Clock, Device};
 use tokenguard_firmware::{self as board, SysTickClock, Uart};
 
 /// Key slots and frame size: the same limits the simulator uses (`device serve`).

@@ -77,7 +77,7 @@ fn main() -> ! {
     // Where the device's static RAM goes (sizes on this target).
     {
         use core::mem::size_of;
-        use tokenguard::device::Device;
+        use tokenguard_device::Device;
         defmt::info!(
             "fw-bench sizes device={=usize} cache={=usize} jwk={=usize} pending={=usize}",
             size_of::<Device<8, 1024>>(),

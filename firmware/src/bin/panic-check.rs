@@ -19,8 +19,8 @@ use cortex_m_rt::entry;
 use embedded_io::{Read, Write};
 use tokenguard::alg::HashAlg;
 use tokenguard::crypto::{Digest, RustCrypto};
-use tokenguard::device::{Clock, Device};
 use tokenguard::{Backend, Curve, RefreshPolicy, SymmetricKey, Unspecified};
+use tokenguard_device::{Clock, Device};
 use tokenguard_firmware::{self as board, SysTickClock, Uart};
 
 /// RustCrypto's SHA-2 and HMAC and tokenguard's RSA; no curves.

@@ -1,6 +1,6 @@
 use super::*;
-use crate::alg;
 use std::vec::Vec;
+use tokenguard::alg;
 
 type Dev = Device<4, 1024>;
 
@@ -111,7 +111,7 @@ fn load_verify_and_reject_with_exact_codes() {
     policy(&mut h);
     assert_eq!(
         verify(&mut h, TOKEN).0,
-        proto::token_status(&crate::Error::KeyNotFound)
+        proto::token_status(&tokenguard::Error::KeyNotFound)
     );
     let mut load = std::vec![0u8];
     load.extend_from_slice(HS_JWK.as_bytes());
@@ -131,7 +131,9 @@ fn load_verify_and_reject_with_exact_codes() {
         h.call(cmd::LOAD_JWK, &weak),
         (
             status::KEY_REFUSED,
-            std::vec![proto::key_error_code(crate::KeyError::SymmetricKeySize)]
+            std::vec![proto::key_error_code(
+                tokenguard::KeyError::SymmetricKeySize
+            )]
         )
     );
     assert_eq!(verify(&mut h, TOKEN).0, status::OK);
@@ -154,7 +156,12 @@ fn jwks_streams_in_chunks_and_failed_updates_keep_old_keys() {
     assert_eq!(&body[..8], &[1, 0, 0, 0, 1, 0, 0, 0]);
     assert_eq!(
         &body[8..],
-        &[1, 1, 0, proto::key_error_code(crate::KeyError::RsaModulus)]
+        &[
+            1,
+            1,
+            0,
+            proto::key_error_code(tokenguard::KeyError::RsaModulus)
+        ]
     );
     assert_eq!(verify(&mut h, TOKEN).0, status::OK);
     // A broken update: refused, and the old key still verifies.
@@ -273,7 +280,7 @@ fn refresh_state_reports_what_is_due() {
 fn signs_assertions_with_the_device_key() {
     let mut h = Harness::new();
     let mut dbuf = [0u8; 64];
-    let n = crate::b64::encode(&[0x31; 32], &mut dbuf).unwrap();
+    let n = tokenguard::b64::encode(&[0x31; 32], &mut dbuf).unwrap();
     let jwk = std::format!(
         r#"{{"kty":"EC","crv":"P-256","kid":"181828078849229057","d":"{}"}}"#,
         core::str::from_utf8(&dbuf[..n]).unwrap()
@@ -295,16 +302,19 @@ fn signs_assertions_with_the_device_key() {
     let (s, jwt) = h.call(cmd::SIGN, &body);
     assert_eq!(s, status::OK);
     let jwt = core::str::from_utf8(&jwt).unwrap();
-    let key =
-        crate::sign::SigningKey::ec(Some(b"181828078849229057"), crate::Curve::P256, &[0x31; 32])
-            .unwrap();
-    let v = crate::Validation::new(
-        crate::Expect::One("181828061098934529"),
-        crate::Expect::One("https://zitadel.example"),
+    let key = tokenguard::sign::SigningKey::ec(
+        Some(b"181828078849229057"),
+        tokenguard::Curve::P256,
+        &[0x31; 32],
+    )
+    .unwrap();
+    let v = tokenguard::Validation::new(
+        tokenguard::Expect::One("181828061098934529"),
+        tokenguard::Expect::One("https://zitadel.example"),
     )
     .subject("181828061098934529");
     let mut work = [0u8; 1024];
-    let t = crate::verify_jwt::<crate::crypto::RustCrypto, _>(
+    let t = tokenguard::verify_jwt::<tokenguard::crypto::RustCrypto, _>(
         &key.public_jwk().unwrap(),
         jwt.as_bytes(),
         &v,
@@ -372,7 +382,7 @@ fn u32_at(b: &[u8], i: usize) -> u32 {
 
 fn hs_key(kid: &str, fill: u8) -> std::string::String {
     let mut b = [0u8; 43];
-    let n = crate::b64::encode(&[fill; 32], &mut b).unwrap();
+    let n = tokenguard::b64::encode(&[fill; 32], &mut b).unwrap();
     std::format!(
         r#"{{"kty":"oct","kid":"{kid}","alg":"HS256","k":"{}"}}"#,
         core::str::from_utf8(&b[..n]).unwrap()
@@ -415,7 +425,12 @@ fn a_refused_set_keeps_the_old_keys_and_says_why() {
     assert_eq!(&body[5..13], &[0, 0, 0, 0, 1, 0, 0, 0], "skipped 1");
     assert_eq!(
         &body[13..],
-        &[1, 0, 0, proto::key_error_code(crate::KeyError::RsaModulus)]
+        &[
+            1,
+            0,
+            0,
+            proto::key_error_code(tokenguard::KeyError::RsaModulus)
+        ]
     );
     // Five new keys for three free slots (one holds hs-1): code 6, needed 5, free 3.
     let five: Vec<_> = (0..5)
@@ -466,7 +481,7 @@ fn load_jwk_says_a_pinned_key_holds_the_kid() {
         h.call(cmd::LOAD_JWK, &load),
         (
             status::KEY_REFUSED,
-            std::vec![proto::key_error_code(crate::KeyError::KidPinned)]
+            std::vec![proto::key_error_code(tokenguard::KeyError::KidPinned)]
         )
     );
     for i in 0..3 {
@@ -604,16 +619,16 @@ mod signing_key_upload {
     use std::string::String;
 
     fn b64(b: &[u8]) -> String {
-        let mut out = std::vec![0u8; crate::b64::encoded_len(b.len())];
-        let n = crate::b64::encode(b, &mut out).unwrap();
+        let mut out = std::vec![0u8; tokenguard::b64::encoded_len(b.len())];
+        let n = tokenguard::b64::encode(b, &mut out).unwrap();
         String::from_utf8(out[..n].to_vec()).unwrap()
     }
 
     /// The repository's RSA-2048 test key as a private JWK with its CRT members.
     pub(super) fn rsa_jwk(kid: &str, alg: &str) -> String {
-        let pem = include_bytes!("../../../tests/data/rsa2048.pkcs8.pem");
+        let pem = include_bytes!("../../tests/data/rsa2048.pkcs8.pem");
         let mut scratch = [0u8; 4096];
-        let crate::keys::PrivateKeyBytes::Rsa {
+        let tokenguard::keys::PrivateKeyBytes::Rsa {
             n,
             e,
             d,
@@ -622,7 +637,7 @@ mod signing_key_upload {
             dp,
             dq,
             qi,
-        } = crate::keys::private_key(pem, &mut scratch).unwrap()
+        } = tokenguard::keys::private_key(pem, &mut scratch).unwrap()
         else {
             panic!("an RSA key")
         };
@@ -674,13 +689,13 @@ mod signing_key_upload {
             );
             let (s, tok) = h.call(cmd::SIGN, &sign_body(entropy));
             assert_eq!(s, status::OK, "{alg:?}");
-            let key = crate::sign::SigningKey::from_jwk(jwk.as_bytes()).unwrap();
-            let v = crate::Validation::new(
-                crate::Expect::One("dev-1"),
-                crate::Expect::One("https://api.example"),
+            let key = tokenguard::sign::SigningKey::from_jwk(jwk.as_bytes()).unwrap();
+            let v = tokenguard::Validation::new(
+                tokenguard::Expect::One("dev-1"),
+                tokenguard::Expect::One("https://api.example"),
             );
             let mut work = [0u8; 1024];
-            let t = crate::verify_jwt::<crate::crypto::RustCrypto, _>(
+            let t = tokenguard::verify_jwt::<tokenguard::crypto::RustCrypto, _>(
                 &key.public_jwk().unwrap(),
                 &tok,
                 &v,
@@ -703,23 +718,23 @@ mod signing_key_upload {
         for (jwk, why) in [
             (
                 r#"{"kty":"EC","crv":"P-256"}"#,
-                crate::KeyError::MissingMember,
+                tokenguard::KeyError::MissingMember,
             ),
             (
                 r#"{"kty":"EC","crv":"P-192","d":"AA"}"#,
-                crate::KeyError::UnsupportedCurve,
+                tokenguard::KeyError::UnsupportedCurve,
             ),
             (
                 r#"{"kty":"oct","alg":"HS256","k":"AAEC"}"#,
-                crate::KeyError::SymmetricKeySize,
+                tokenguard::KeyError::SymmetricKeySize,
             ),
             (
                 r#"{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AQ","p":"AQ","q":"AQ","dp":"AQ","dq":"AQ","qi":"AQ"}"#,
-                crate::KeyError::RsaModulus,
+                tokenguard::KeyError::RsaModulus,
             ),
             (
                 r#"{"kty":"oct","alg":"HS256","k":"A","k":"B"}"#,
-                crate::KeyError::DuplicateMember,
+                tokenguard::KeyError::DuplicateMember,
             ),
         ] {
             assert_eq!(
@@ -732,7 +747,7 @@ mod signing_key_upload {
         let long = hs_key(&"k".repeat(65), 2);
         assert_eq!(
             h.call(cmd::SET_SIGNING_KEY, long.as_bytes()),
-            (status::KEY_REFUSED, code(crate::KeyError::KidTooLong))
+            (status::KEY_REFUSED, code(tokenguard::KeyError::KidTooLong))
         );
         // A chunked upload with an inconsistent CRT member is refused whole.
         let jwk = rsa_jwk("rsa-bad", "RS256");
@@ -754,7 +769,7 @@ mod signing_key_upload {
             h.call(cmd::SIGNING_KEY_CHUNK, b"{\"kty\":,"),
             (
                 status::KEY_REFUSED,
-                code(crate::KeyError::Json(crate::JsonError::Syntax))
+                code(tokenguard::KeyError::Json(tokenguard::JsonError::Syntax))
             )
         );
         assert_eq!(h.call(cmd::SIGNING_KEY_END, &[]).0, status::NO_UPDATE);
@@ -774,7 +789,7 @@ mod signing_key_upload {
         assert_eq!(s, status::OK);
         let head = tok.split(|&b| b == b'.').next().unwrap();
         let mut hdr = [0u8; 128];
-        let n = crate::b64::decode(head, &mut hdr).unwrap();
+        let n = tokenguard::b64::decode(head, &mut hdr).unwrap();
         assert_eq!(
             core::str::from_utf8(&hdr[..n]).unwrap(),
             r#"{"alg":"HS256","typ":"JWT","kid":"first"}"#

@@ -100,7 +100,7 @@ pub mod load_flags {
     pub const PINNED: u8 = 0x01;
 }
 
-use crate::error::{Error, JwksError, KeyError};
+use tokenguard::{Error, JwksError, KeyError};
 
 /// The status byte for a rejected token.
 pub const fn token_status(e: &Error) -> u8 {
@@ -114,7 +114,7 @@ pub fn token_code(status: u8) -> Option<&'static str> {
 }
 
 const KEY_ERRORS: [KeyError; 24] = [
-    KeyError::Json(crate::error::JsonError::Syntax),
+    KeyError::Json(tokenguard::JsonError::Syntax),
     KeyError::InvalidMember,
     KeyError::DuplicateMember,
     KeyError::MissingMember,
@@ -143,7 +143,7 @@ const KEY_ERRORS: [KeyError; 24] = [
 /// A one-byte code for a [`KeyError`] (JSON errors share code 0).
 pub fn key_error_code(e: KeyError) -> u8 {
     let e = match e {
-        KeyError::Json(_) => KeyError::Json(crate::error::JsonError::Syntax),
+        KeyError::Json(_) => KeyError::Json(tokenguard::JsonError::Syntax),
         other => other,
     };
     KEY_ERRORS
@@ -158,7 +158,8 @@ pub fn key_error_from_code(c: u8) -> Option<KeyError> {
     KEY_ERRORS.get(usize::from(c)).copied()
 }
 
-/// A one-byte code for a [`JwksError`].
+/// A one-byte code for a [`JwksError`] (`0xFF` for a kind this protocol version has no code
+/// for; the engine's enum is `#[non_exhaustive]`).
 pub fn jwks_error_code(e: JwksError) -> u8 {
     match e {
         JwksError::Json(_) => 0,
@@ -167,9 +168,10 @@ pub fn jwks_error_code(e: JwksError) -> u8 {
         JwksError::PrivateKeyInSet => 3,
         JwksError::NotStarted => 4,
         JwksError::Refused(r) => match r.outcome {
-            crate::UpdateOutcome::NoSpace { .. } => 6,
+            tokenguard::UpdateOutcome::NoSpace { .. } => 6,
             _ => 5,
         },
+        _ => 0xFF,
     }
 }
 

@@ -1,9 +1,9 @@
-// The README is the crate documentation (and its examples are doctests) whenever the
+// The crate's README is its documentation (and its examples are doctests) whenever the
 // signing API it shows is built; leaner feature sets get a pointer to it.
-#![cfg_attr(feature = "signing", doc = include_str!("../../README.md"))]
+#![cfg_attr(feature = "signing", doc = include_str!("../README.md"))]
 #![cfg_attr(
     not(feature = "signing"),
-    doc = "tokenguard: heap-free JWT verification for microcontrollers. See README.md (built with the `signing` feature, the README is this page and its examples run as doctests)."
+    doc = "tokenguard: heap-free JWT verification for microcontrollers. See the crate's README.md (built with the `signing` feature, the README is this page and its examples run as doctests)."
 )]
 #![no_std]
 #![forbid(unsafe_code)]

@@ -2102,6 +2102,19 @@ fn ci() -> Result {
     ])
     .env("RUSTDOCFLAGS", "-D warnings");
     run("docs build without warnings", c)?;
+    let mut c = cargo();
+    c.args([
+        "package",
+        "-p",
+        "tokenguard",
+        "-p",
+        "tokenguard-device",
+        "--allow-dirty",
+    ]);
+    run(
+        "every library crate packages and builds from its package (cargo package)",
+        c,
+    )?;
     tests()?;
     firmware_link_check()?;
     fw_panic_check()?;

@@ -204,7 +204,7 @@ pub fn start_device() -> anyhow::Result<String> {
     std::thread::Builder::new()
         .name("device".into())
         .spawn(move || {
-            let _ = crate::device_cmd::serve::<{ crate::device_cmd::FIRMWARE_KEYS }>(l);
+            let _ = crate::device::serve::<{ crate::device::FIRMWARE_KEYS }>(l);
         })?;
     Ok(addr)
 }

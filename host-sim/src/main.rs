@@ -2,9 +2,10 @@
 
 use clap::{Parser, Subcommand};
 
-mod verify_cmd;
+mod cmd;
 
-use tokenguard_sim::{demo, device_cmd, idp, jwk_cmd, jwks_cmd, scenario, sign_cmd};
+use cmd::{demo, device, jwk, jwks, scenario, sign, verify};
+use tokenguard_sim::idp;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -20,19 +21,19 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Verify a JWT against a JWK Set (exit 0 accepted, 1 rejected, 2 usage/I-O error).
-    Verify(verify_cmd::VerifyArgs),
+    Verify(verify::VerifyArgs),
     /// The end-to-end demo: mint, verify, rotate keys, survive an outage; no external services.
     Demo(demo::DemoArgs),
     /// The device: simulated (`serve`) or the firmware in QEMU (`qemu`), over TCP.
-    Device(device_cmd::DeviceArgs),
+    Device(device::DeviceArgs),
     /// Mint a JWT assertion (ZITADEL, Auth0 presets; accepts key2jwt's -audience/-key/-issuer/-output).
-    Sign(sign_cmd::SignArgs),
+    Sign(sign::SignArgs),
     /// Make a JWK or JWK Set from a URL, JSON, certificate, public or private key, or generate one.
-    Jwk(jwk_cmd::JwkArgs),
+    Jwk(jwk::JwkArgs),
     /// The mock identity provider over HTTP on loopback.
     Idp(IdpCmd),
     /// Fetch a JWK Set into a file or a device, honouring max-age.
-    Jwks(jwks_cmd::JwksArgs),
+    Jwks(jwks::JwksArgs),
     /// Run scripted scenarios (TOML): rotations, outages, skew, replays, unknown-kid floods.
     Scenario(scenario::ScenarioArgs),
 }
@@ -119,22 +120,22 @@ fn single_dash_typo(args: &[String]) -> Option<String> {
 }
 
 fn main() {
-    let args = sign_cmd::translate_key2jwt(std::env::args().collect());
+    let args = sign::translate_key2jwt(std::env::args().collect());
     if let Some(msg) = single_dash_typo(&args) {
         eprintln!("error: {msg}");
         std::process::exit(2);
     }
     let cli = Cli::parse_from(args);
     let r = match cli.cmd {
-        Cmd::Verify(a) => verify_cmd::run(a),
+        Cmd::Verify(a) => verify::run(a),
         Cmd::Demo(a) => demo::run(a),
-        Cmd::Device(a) => device_cmd::run(a),
-        Cmd::Sign(a) => sign_cmd::run(a),
-        Cmd::Jwk(a) => jwk_cmd::run(a),
+        Cmd::Device(a) => device::run(a),
+        Cmd::Sign(a) => sign::run(a),
+        Cmd::Jwk(a) => jwk::run(a),
         Cmd::Idp(IdpCmd {
             cmd: IdpSub::Serve(a),
         }) => idp::serve(a),
-        Cmd::Jwks(a) => jwks_cmd::run(a),
+        Cmd::Jwks(a) => jwks::run(a),
         Cmd::Scenario(a) => scenario::run(a),
     };
     match r {

@@ -362,7 +362,7 @@ fn jwks_fetch_into_a_file_and_a_device() {
     // Into a simulated device over TCP.
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
-    std::thread::spawn(move || tokenguard_sim::device_cmd::serve::<8>(l));
+    std::thread::spawn(move || tokenguard_sim::device::serve::<8>(l));
     let o = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
         .args(["jwks", "fetch", &url, "--device", &addr])
         .output()
@@ -460,7 +460,7 @@ fn jwks_fetch_never_replaces_keys_with_an_unusable_set() {
     let out = dir.join("jwks.json");
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
-    std::thread::spawn(move || tokenguard_sim::device_cmd::serve::<8>(l));
+    std::thread::spawn(move || tokenguard_sim::device::serve::<8>(l));
     let fetch = |url: &str| {
         Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"))
             .args(["jwks", "fetch", url, "--output", out.to_str().unwrap()])

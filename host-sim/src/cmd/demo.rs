@@ -1,6 +1,6 @@
 //! `tokenguard-sim demo`: the IoT flow end to end, on one machine, no external services.
 //!
-//! A mock identity provider (real HTTP on loopback, [`crate::idp`]) and a simulated device
+//! A mock identity provider (real HTTP on loopback, [`tokenguard_sim::idp`]) and a simulated device
 //! (the device protocol over TCP on loopback, the same logic the firmware runs) walk the
 //! flow: the device mints a ZITADEL service-user assertion with its own key, the IdP
 //! verifies it with tokenguard and issues an ES256 access token, the device's API side
@@ -15,8 +15,8 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::flow::{b64, loaded, reply, tamper_scope, Host, T0};
-use crate::idp::{IdpConfig, CLIENT_ASSERTION, JWT_BEARER};
+use tokenguard_sim::flow::{b64, loaded, reply, tamper_scope, Host, T0};
+use tokenguard_sim::idp::{IdpConfig, CLIENT_ASSERTION, JWT_BEARER};
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -50,7 +50,7 @@ impl Narrator {
             self.section = s.trim().to_owned();
         }
         if !self.quiet && !self.json {
-            crate::outln!("{s}");
+            tokenguard_sim::outln!("{s}");
         }
     }
 
@@ -88,9 +88,9 @@ impl Narrator {
             } else {
                 format!(" ({detail})")
             };
-            crate::outln!("  [ok]   {what}{d}");
+            tokenguard_sim::outln!("  [ok]   {what}{d}");
         } else if !ok {
-            crate::outln!("  [FAIL] {what}: {detail}");
+            tokenguard_sim::outln!("  [FAIL] {what}: {detail}");
         }
     }
 }
@@ -328,7 +328,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     n.check(
         "30 min later: stale keys keep serving (stale window 1 h)",
         v.code() == "accept" && fresh == 2,
-        &format!("{}, keys {}", v.code(), crate::flow::freshness(fresh)),
+        &format!(
+            "{}, keys {}",
+            v.code(),
+            tokenguard_sim::flow::freshness(fresh)
+        ),
     );
     let r = h.refresh()?;
     n.check(
@@ -395,7 +399,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let idp_state = h.idp.with(|s| s.counters)?;
     let total = n.steps.len();
     if args.json {
-        crate::outln!(
+        tokenguard_sim::outln!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "passed": n.failures == 0, "checks": total, "failures": n.failures, "steps": n.steps,
@@ -404,7 +408,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
             }))?
         );
     } else {
-        use crate::flow::plural;
+        use tokenguard_sim::flow::plural;
         n.say(&format!(
             "\ndevice: {} accepted, {} rejected, {} ({} failed); IdP: {} served, {} refused, {} issued, {} refused",
             st.accepted,
@@ -417,9 +421,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
             plural(idp_state[3], "request")
         ));
         if n.failures == 0 {
-            crate::outln!("demo passed: {}", plural(total as u64, "check"));
+            tokenguard_sim::outln!("demo passed: {}", plural(total as u64, "check"));
         } else {
-            crate::outln!(
+            tokenguard_sim::outln!(
                 "demo FAILED: {} of {}",
                 n.failures,
                 plural(total as u64, "check")

@@ -9,7 +9,7 @@ use ring::rand::SecureRandom;
 use tokenguard::assertion::{encode, presets, Aud, ClaimValue, Claims};
 use tokenguard::Algorithm;
 
-use crate::keyfile::{self, Owner};
+use tokenguard_sim::keyfile::{self, Owner};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
@@ -76,7 +76,7 @@ pub struct SignArgs {
     #[arg(long)]
     output: Option<PathBuf>,
     #[command(flatten)]
-    secret: crate::keystore::SecretOpts,
+    secret: tokenguard_sim::keystore::SecretOpts,
     /// Set when key2jwt-style single-dash flags were used.
     #[arg(long, hide = true)]
     key2jwt: bool,
@@ -194,12 +194,12 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
     match (&loaded.owner, preset) {
         (Owner::ZitadelUser { .. }, Preset::ZitadelApp | Preset::Auth0) => bail!(
             "{}: a ZITADEL service-user key file (type serviceaccount) signs with --preset zitadel-user, not {}",
-            crate::out::name(&a.key),
+            tokenguard_sim::out::name(&a.key),
             preset_name(preset)
         ),
         (Owner::ZitadelApp { .. }, Preset::ZitadelUser | Preset::ZitadelSystem | Preset::Auth0) => bail!(
             "{}: a ZITADEL application key file (type application) signs with --preset zitadel-app, not {}",
-            crate::out::name(&a.key),
+            tokenguard_sim::out::name(&a.key),
             preset_name(preset)
         ),
         _ => {}
@@ -363,7 +363,7 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     match &a.output {
         Some(p) => std::fs::write(p, jwt).with_context(|| format!("writing {}", p.display()))?,
-        None => crate::outln!("{jwt}"),
+        None => tokenguard_sim::outln!("{jwt}"),
     }
     Ok(0)
 }

@@ -102,7 +102,7 @@ pub struct JwkArgs {
     #[arg(long, value_name = "FILE")]
     keystore: Option<PathBuf>,
     #[command(flatten)]
-    secret: crate::keystore::SecretOpts,
+    secret: tokenguard_sim::keystore::SecretOpts,
     /// A shared secret from this environment variable (Auth0's HS256 signing secret, for one)
     /// as an `oct` JWK; see --secret-encoding.
     #[arg(long, value_name = "VAR")]
@@ -266,7 +266,7 @@ fn b64(d: &[u8]) -> String {
 }
 
 fn read(p: &std::path::Path) -> anyhow::Result<Vec<u8>> {
-    crate::out::read_input(p)
+    tokenguard_sim::out::read_input(p)
 }
 
 /// Connect and read timeouts and a response size limit for fetching a JWK (Set).
@@ -651,7 +651,7 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
             if chain.len() > 1 {
                 eprintln!(
                     "note: {} holds {} certificates: the JWK is the first one's key (the leaf){}",
-                    crate::out::name(p),
+                    tokenguard_sim::out::name(p),
                     chain.len(),
                     if a.x5c {
                         "; x5c carries the chain"
@@ -664,12 +664,12 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         let mut scratch = vec![0u8; 16 * 1024];
         let pk = keys::public_key(&input, &mut scratch)
             .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        public_members(&pk.to_jwk(None, None).map_err(
-            |e| match crate::keyfile::rsa_size_problem(&crate::out::name(p), &input) {
+        public_members(&pk.to_jwk(None, None).map_err(|e| {
+            match tokenguard_sim::keyfile::rsa_size_problem(&tokenguard_sim::out::name(p), &input) {
                 Some(why) => anyhow::anyhow!("{why}"),
                 None => anyhow::anyhow!("{}: key refused: {e}", p.display()),
-            },
-        )?)?
+            }
+        })?)?
     } else if a.secret_env.is_some() || a.secret_file.is_some() {
         let text = match (&a.secret_env, &a.secret_file) {
             (Some(var), _) => std::env::var_os(var)
@@ -709,8 +709,8 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         m
     } else if let Some(p) = &a.keystore {
         let bytes = read(p)?;
-        let name = crate::out::name(p);
-        let entry = crate::keystore::open_pkcs12(&name, &bytes, &a.secret)?;
+        let name = tokenguard_sim::out::name(p);
+        let entry = tokenguard_sim::keystore::open_pkcs12(&name, &bytes, &a.secret)?;
         let k = keys::pkcs8_private(&entry.pkcs8)
             .map_err(|e| anyhow::anyhow!("{name}, entry {:?}: {e}", entry.alias))?;
         let mut m = from_private(&k, a.include_private)?;
@@ -736,9 +736,9 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         m
     } else if let Some(p) = &a.private_key {
         let mut input = read(p)?;
-        let name = crate::out::name(p);
-        if crate::keystore::is_encrypted_pkcs8(&input) && a.secret.has_password() {
-            input = crate::keystore::decrypt_pkcs8_pem(&name, &input, &a.secret)?;
+        let name = tokenguard_sim::out::name(p);
+        if tokenguard_sim::keystore::is_encrypted_pkcs8(&input) && a.secret.has_password() {
+            input = tokenguard_sim::keystore::decrypt_pkcs8_pem(&name, &input, &a.secret)?;
         }
         // A ZITADEL key file: its PEM, and its keyId as the kid unless --kid says otherwise.
         let mut file_kid = None;
@@ -753,13 +753,13 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         }
         let mut scratch = vec![0u8; 16 * 1024];
         let k = keys::private_key(&input, &mut scratch).map_err(|e| {
-            match crate::keyfile::explain_private(&name, &input) {
+            match tokenguard_sim::keyfile::explain_private(&name, &input) {
                 Some(why) => anyhow::anyhow!("{why}"),
                 None => anyhow::anyhow!("{name}: {e}"),
             }
         })?;
         let mut m = from_private(&k, a.include_private).map_err(|e| {
-            crate::keyfile::rsa_size_problem(&name, &input)
+            tokenguard_sim::keyfile::rsa_size_problem(&name, &input)
                 .map_or(e, |why| anyhow::anyhow!("{why}"))
         })?;
         if let (Some(id), None) = (file_kid, &a.kid) {
@@ -793,7 +793,7 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         };
         let certs: Vec<Value> = chain
             .iter()
-            .map(|c| crate::keystore::base64_std(c).into())
+            .map(|c| tokenguard_sim::keystore::base64_std(c).into())
             .collect();
         jwk.insert("x5c".into(), Value::Array(certs));
         jwk.insert(
@@ -802,7 +802,7 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         );
     }
     if a.thumbprint {
-        crate::outln!("{}", thumbprint(&jwk)?);
+        tokenguard_sim::outln!("{}", thumbprint(&jwk)?);
         return Ok(0);
     }
     let use_ = check_use_alg(&jwk, a.use_, a.alg.as_deref())?;
@@ -826,8 +826,8 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
     };
     let text = serde_json::to_string_pretty(&out)?;
     match &a.output {
-        Some(p) => crate::out::write_file(p, (text + "\n").as_bytes(), private)?,
-        None => crate::outln!("{text}"),
+        Some(p) => tokenguard_sim::out::write_file(p, (text + "\n").as_bytes(), private)?,
+        None => tokenguard_sim::outln!("{text}"),
     }
     Ok(0)
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use tokenguard::RefreshPolicy;
 
-use crate::client::DeviceClient;
-use crate::idp;
+use tokenguard_sim::client::DeviceClient;
+use tokenguard_sim::idp;
 
 #[derive(Args, Debug)]
 pub struct JwksArgs {
@@ -42,7 +42,7 @@ pub struct FetchArgs {
     #[arg(long, default_value_t = 0)]
     count: u32,
     #[command(flatten)]
-    limits: crate::jwk_cmd::FetchLimits,
+    limits: super::jwk::FetchLimits,
     /// Print one JSON object per fetch.
     #[arg(long)]
     json: bool,
@@ -125,7 +125,7 @@ fn once(
         }
     }
     if let Some(p) = &a.output {
-        crate::out::write_file(p, &body, false)?;
+        tokenguard_sim::out::write_file(p, &body, false)?;
     }
     Ok((usize::from(report.loaded), skipped, max_age))
 }
@@ -155,7 +155,7 @@ pub fn run(args: JwksArgs) -> anyhow::Result<i32> {
                     .unwrap_or(p.default_max_age)
                     .clamp(p.min_max_age, p.max_max_age);
                 if a.json {
-                    crate::outln!(
+                    tokenguard_sim::outln!(
                         "{}",
                         serde_json::json!({"ok": true, "keys": keys, "skipped": skipped, "max_age": max_age, "next_fetch_in": next})
                     );
@@ -173,7 +173,7 @@ pub fn run(args: JwksArgs) -> anyhow::Result<i32> {
                     d.fetch_failed()?;
                 }
                 if a.json {
-                    crate::outln!(
+                    tokenguard_sim::outln!(
                         "{}",
                         serde_json::json!({"ok": false, "error": format!("{e:#}"), "next_fetch_in": p.retry_after})
                     );

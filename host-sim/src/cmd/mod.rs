@@ -1,0 +1,9 @@
+//! One module per command, each with its clap arguments and `run`.
+
+pub mod demo;
+pub mod device;
+pub mod jwk;
+pub mod jwks;
+pub mod scenario;
+pub mod sign;
+pub mod verify;

@@ -1,0 +1,588 @@
+//! The firmware tasks: the tools they need (the Cortex-M target, QEMU, the Arm GNU toolchain,
+//! defmt-print), `fw-link` (the no-allocator link check), `fw-panic-check`, `fw-build`,
+//! `fw-test`, and `fw-bench` with its docs/firmware.md report and the parsers of `size` and
+//! `arm-none-eabi-nm` output it reads.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::test::outsider;
+use crate::util::{cargo, ensure_target, output, root, run, Result, THUMB};
+
+pub fn firmware_link_check() -> Result {
+    ensure_firmware_tools()?;
+    let mut c = cargo();
+    c.args([
+        "build",
+        "-p",
+        "tokenguard",
+        "-p",
+        "tokenguard-device",
+        "--no-default-features",
+        "--features",
+        "tokenguard/rustcrypto,tokenguard-device/embedded-io",
+        "--target",
+        THUMB,
+    ]);
+    run(
+        "core and the device protocol crate for thumbv7em-none-eabihf (pure-Rust backend)",
+        c,
+    )?;
+    let mut c = cargo();
+    c.current_dir(root().join("firmware"))
+        .args(["build", "--release"]);
+    run("firmware image (links with no global allocator)", c)?;
+    let elf = root()
+        .join("firmware/target")
+        .join(THUMB)
+        .join("release/tokenguard-firmware");
+    let mut c = Command::new("nm");
+    c.arg(&elf);
+    let syms = output(c)?;
+    let alloc: Vec<&str> = syms
+        .lines()
+        .filter(|l| {
+            [
+                "__rust_alloc",
+                "__rg_alloc",
+                "__rust_alloc_error_handler",
+                "__rust_no_alloc_shim",
+            ]
+            .iter()
+            .any(|s| l.contains(s))
+        })
+        .collect();
+    if !alloc.is_empty() {
+        return Err(format!("firmware ELF has allocator symbols: {alloc:?}"));
+    }
+    println!("    ok: no allocator symbols in {}", elf.display());
+    Ok(())
+}
+
+/// Installs QEMU, the Arm GNU toolchain (for P256-Cortex-M4's assembly) and defmt-print if
+/// missing. apt's download cache is pointed at target/ (this image's cleanup hook deletes
+/// packages from the default cache between dpkg runs).
+fn ensure_firmware_tools() -> Result {
+    ensure_target()?;
+    let have = |c: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {c}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let newlib = Path::new("/usr/lib/arm-none-eabi/include/string.h").exists();
+    if !(have("qemu-system-arm") && have("arm-none-eabi-gcc") && newlib) {
+        let cache = root().join("target/apt-cache");
+        std::fs::create_dir_all(cache.join("partial")).map_err(|e| e.to_string())?;
+        let install = || {
+            let mut c = Command::new("apt-get");
+            c.args([
+                "-o",
+                &format!("Dir::Cache::Archives={}", cache.display()),
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "qemu-system-arm",
+                "gcc-arm-none-eabi",
+                "libnewlib-arm-none-eabi",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+            c
+        };
+        if run(
+            "apt-get install qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi",
+            install(),
+        )
+        .is_err()
+        {
+            let mut up = Command::new("apt-get");
+            up.arg("update");
+            run("apt-get update", up)?;
+            run("apt-get install (retry)", install())?;
+        }
+    }
+    if !have("defmt-print") {
+        let mut c = cargo();
+        c.args(["install", "defmt-print", "--locked"]);
+        run("cargo install defmt-print --locked", c)?;
+    }
+    Ok(())
+}
+
+pub fn firmware_dir() -> PathBuf {
+    root().join("firmware")
+}
+
+pub fn firmware_elf(name: &str) -> PathBuf {
+    firmware_dir()
+        .join("target")
+        .join(THUMB)
+        .join("release")
+        .join(name)
+}
+
+pub fn fw_build() -> Result {
+    ensure_firmware_tools()?;
+    let mut c = cargo();
+    c.current_dir(firmware_dir())
+        .args(["build", "--release", "--bins"]);
+    run("firmware build (device, fw-bench)", c)
+}
+
+/// A device image without the SIGN command (`--no-default-features`), with `features` on,
+/// built in its own target dir `target/<dir>` so it does not replace the main build.
+struct FwVariant {
+    dir: &'static str,
+    features: &'static [&'static str],
+    what: &'static str,
+}
+
+/// Verification only, every algorithm.
+const VERIFY_ONLY: FwVariant = FwVariant {
+    dir: "verify-only",
+    features: &[],
+    what: "firmware build without signing",
+};
+
+/// Verification only, ES256 and RS256 (`es256-rs256`).
+const ES256_RS256: FwVariant = FwVariant {
+    dir: "es256-rs256",
+    features: &["es256-rs256"],
+    what: "firmware build, ES256 and RS256 only",
+};
+
+impl FwVariant {
+    fn elf(&self) -> PathBuf {
+        firmware_dir()
+            .join("target")
+            .join(self.dir)
+            .join(THUMB)
+            .join("release/tokenguard-firmware")
+    }
+
+    fn build(&self) -> Result {
+        let mut c = cargo();
+        c.current_dir(firmware_dir()).args([
+            "build",
+            "--release",
+            "--bin",
+            "tokenguard-firmware",
+            "--no-default-features",
+        ]);
+        for f in self.features {
+            c.args(["--features", f]);
+        }
+        c.args(["--target-dir", &format!("target/{}", self.dir)]);
+        run(self.what, c)
+    }
+}
+
+pub fn fw_test() -> Result {
+    fw_build()?;
+    ES256_RS256.build()?;
+    let mut c = cargo();
+    c.current_dir(firmware_dir()).args(["test", "--release"]);
+    run("on-target defmt-test suites in QEMU", c)?;
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "tokenguard-sim",
+        "--test",
+        "device_e2e",
+        "--test",
+        "scenarios",
+        "--",
+        "--ignored",
+    ])
+    .env(
+        "TOKENGUARD_FIRMWARE_ELF",
+        firmware_elf("tokenguard-firmware"),
+    )
+    .env("TOKENGUARD_FIRMWARE_ES256_RS256_ELF", ES256_RS256.elf());
+    run(
+        "host-driven end-to-end tests against the firmware in QEMU (protocol, demo, scenarios)",
+        c,
+    )?;
+    let elf = firmware_elf("tokenguard-firmware");
+    outsider(
+        &["qemu", "--elf", &elf.to_string_lossy()],
+        // The UART takes ~5 ms a byte: a shorter run here (the Rust end-to-end tests race
+        // clients 100 times on the firmware already).
+        &[
+            "--kind",
+            "qemu",
+            "--quick",
+            "--frames",
+            "200",
+            "--race-rounds",
+            "20",
+        ],
+    )
+}
+
+/// Section sizes (text, data, bss) of an ELF, via `size`.
+fn elf_sizes(elf: &Path) -> Result<(u64, u64, u64)> {
+    let mut c = Command::new("size");
+    c.arg(elf);
+    let out = output(c)?;
+    let line = out.lines().nth(1).ok_or("no size output")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .take(3)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    match v.as_slice() {
+        [t, d, b] => Ok((*t, *d, *b)),
+        _ => Err(format!("cannot parse size output: {line}")),
+    }
+}
+
+/// The components of [`flash_parts`], in its order.
+const FLASH_PARTS: [&str; 9] = [
+    "device protocol (`tokenguard-device`), command loop (firmware `main`, the command dispatch and handlers)",
+    "JOSE: JSON, base64url, header, claims, JWK import, JWK Set streaming, cache",
+    "RSA (tokenguard's Montgomery arithmetic, PKCS#1 v1.5, PSS)",
+    "P-256 (P256-Cortex-M4 assembly) and curve point checks",
+    "P-384 ECDSA (tokenguard's own)",
+    "SHA-2 and HMAC",
+    "Ed25519 (ed25519-compact, small tables)",
+    "signing (RSA-CRT on crypto-bigint, RustCrypto ECDSA signing, RFC 6979, P-384)",
+    "runtime: compiler builtins, core, cortex-m-rt, defmt, vectors, other",
+];
+
+/// Flash bytes (code, read-only and initialized data) per [`FLASH_PARTS`] component of an
+/// image, from the sizes `arm-none-eabi-nm` gives each symbol (demangled names classified by
+/// path); `None` without `arm-none-eabi-nm`.
+fn flash_parts(elf: &Path) -> Option<[u64; 9]> {
+    let classify = |name: &str| -> usize {
+        let n = name.trim_start_matches(['<', '&', '*']);
+        let has = |p: &str| n.starts_with(p) || name.contains(&format!(" as {p}"));
+        if has("tokenguard::sign")
+            || has("crypto_bigint")
+            || has("rfc6979")
+            || has("ecdsa::")
+            || has("p384")
+            || has("primeorder")
+            || has("elliptic_curve")
+            || has("p256::")
+            || has("der::")
+            || has("const_oid")
+            || has("ff::")
+            || has("group::")
+            || n.starts_with("sha2::sha512")
+        {
+            7
+        } else if has("tokenguard_firmware") || has("tokenguard_device") {
+            0
+        } else if has("tokenguard::bigint") || has("tokenguard::rsa") {
+            2
+        } else if n.starts_with("P256_")
+            || n.starts_with("p256_")
+            || has("tokenguard::ec::")
+            || has("tokenguard::crypto::rustcrypto_backend::ecdsa_p256")
+        {
+            3
+        } else if has("tokenguard::ecdsa")
+            || has("tokenguard::crypto::rustcrypto_backend::ecdsa_p384")
+        {
+            4
+        } else if has("tokenguard::crypto::sha")
+            || has("sha2")
+            || has("hmac")
+            || has("digest")
+            || has("tokenguard::crypto::rustcrypto_backend::compact")
+            || has("tokenguard::crypto::rustcrypto_backend::hmac")
+            || has("tokenguard::crypto::rustcrypto_backend::hash")
+        {
+            5
+        } else if has("ed25519_compact") || name.contains("ed25519_verify") || has("curve25519") {
+            6
+        } else if has("tokenguard") {
+            1
+        } else {
+            8
+        }
+    };
+    let mut c = Command::new("arm-none-eabi-nm");
+    c.args(["--size-sort", "-S", "-C", "--radix=d"]).arg(elf);
+    let out = c.output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let mut t = [0u64; 9];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut f = line.splitn(4, ' ');
+        let (_, Some(size), Some(kind), Some(name)) = (f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        // Code, read-only and initialized data: what occupies flash.
+        if !matches!(kind, "t" | "T" | "r" | "R" | "d" | "D") {
+            continue;
+        }
+        if let (Ok(sz), Some(slot)) = (size.parse::<u64>(), t.get_mut(classify(name))) {
+            *slot += sz;
+        }
+    }
+    Some(t)
+}
+
+/// Where the flash goes: the [`flash_parts`] of both images, as a table.
+fn flash_breakdown(verify_only: Option<[u64; 9]>, full: Option<[u64; 9]>) -> String {
+    let (Some(v), Some(f)) = (verify_only, full) else {
+        return "
+(No flash breakdown: `arm-none-eabi-nm` not found.)
+"
+        .into();
+    };
+    let kib = |b: u64| format!("{:.1} KiB", b as f64 / 1024.0);
+    let mut md = String::from(
+        "\n## Where the flash goes\n\nSymbol sizes from `arm-none-eabi-nm --size-sort -S -C` of both images, \
+         grouped by the path of each (demangled) symbol; what the linker inlined counts where it \
+         landed, and unnamed constants (`.Lanon`) count as runtime. The sums are a little below \
+         the image sizes above (alignment, the vector table's padding).\n\n\
+         | component | verification only | with SIGN |\n|---|---:|---:|\n",
+    );
+    for (i, part) in FLASH_PARTS.iter().enumerate() {
+        let (a, b) = (
+            v.get(i).copied().unwrap_or(0),
+            f.get(i).copied().unwrap_or(0),
+        );
+        md.push_str(&format!("| {part} | {} | {} |\n", kib(a), kib(b)));
+    }
+    md.push_str(&format!(
+        "| **sum** | **{}** | **{}** |\n",
+        kib(v.iter().sum()),
+        kib(f.iter().sum())
+    ));
+    md
+}
+
+pub fn fw_bench(write: bool) -> Result {
+    fw_build()?;
+    let elf = firmware_elf("fw-bench");
+    let mut c = Command::new(firmware_dir().join("qemu-run.sh"));
+    c.arg(&elf).env("TOKENGUARD_ICOUNT", "1");
+    println!("==> fw-bench in QEMU (-icount shift=0)");
+    let out = output(c)?;
+    let mut rows = vec![];
+    for line in out.lines() {
+        if let Some(rest) = line.split("fw-bench alg=").nth(1) {
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let val = |k: &str| {
+                f.iter()
+                    .find_map(|x| x.strip_prefix(k))
+                    .unwrap_or("?")
+                    .to_string()
+            };
+            rows.push((
+                f[0].to_string(),
+                val("verify_insns="),
+                val("import_insns="),
+                val("verify_stack="),
+                val("import_stack="),
+            ));
+        }
+    }
+    if rows.len() != 13 || !out.contains("fw-bench done") {
+        return Err(format!("fw-bench did not complete:\n{out}"));
+    }
+    VERIFY_ONLY.build()?;
+    let (vtext, vdata, vbss) = elf_sizes(&VERIFY_ONLY.elf())?;
+    let verify_parts = flash_parts(&VERIFY_ONLY.elf());
+    ES256_RS256.build()?;
+    let (etext, edata, ebss) = elf_sizes(&ES256_RS256.elf())?;
+    let (text, data, bss) = elf_sizes(&firmware_elf("tokenguard-firmware"))?;
+    // The true peaks: every command at its largest frames and keys, over the wire.
+    let (peak, peak_phases) = stack_peak(&firmware_elf("tokenguard-firmware"), true)?;
+    let (vpeak, vpeak_phases) = stack_peak(&VERIFY_ONLY.elf(), false)?;
+    let mut md = String::new();
+    md.push_str("# Firmware footprint and speed (QEMU mps2-an386, Cortex-M4F)\n\n");
+    md.push_str("Generated by `cargo xtask fw-bench --write`. Instruction counts are exact and repeatable: QEMU\nruns with `-icount shift=0` (1 instruction = 1 ns of virtual time) and TIMER0 ticks at\n25 MHz, so one tick is 40 instructions (the figures have a 40-instruction resolution).\nQEMU counts instructions, not cycles. Each verify is a full token (split, base64url, JSON\nheader and claims, policy, signature) of the fixture in `firmware/src/fixtures.rs`\n(~300 bytes of claims; tokens of 475–775 bytes), best of three runs. The stack columns are\nthe `fw-bench` harness's, measured by painting below the caller's frame: what each operation\nadds, not the device's RAM (that is the next section).\n\n");
+    md.push_str("| alg | instructions per verify | key import (instructions) | verify stack | import stack |\n|---|---:|---:|---:|---:|\n");
+    for r in &rows {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            r.0, r.1, r.2, r.3, r.4
+        ));
+    }
+    md.push_str(&format!(
+        "\nDevice image (`tokenguard-firmware`: all algorithms, the device protocol, 8-key cache, 1 KiB\nframes): flash (text + data) **{} bytes ({:.1} KiB)**, RAM **{} bytes ({:.1} KiB)**: static RAM (data + bss) {} bytes and a peak stack of {} bytes.\n",
+        text + data, (text + data) as f64 / 1024.0, data + bss + peak, (data + bss + peak) as f64 / 1024.0, data + bss, peak
+    ));
+    md.push_str(&format!(
+        "Without the SIGN command (`--no-default-features`: verification only, all algorithms): flash\n**{} bytes ({:.1} KiB)**, RAM **{} bytes ({:.1} KiB)** (static {} + peak stack {}). Verification of ES256 and RS256 only\n(`--no-default-features --features es256-rs256`: the `Es256Rs256` backend declares those two\nalgorithms, so the linker drops the others): flash **{} bytes ({:.1} KiB)**, static RAM **{} bytes**.\n",
+        vtext + vdata, (vtext + vdata) as f64 / 1024.0, vdata + vbss + vpeak, (vdata + vbss + vpeak) as f64 / 1024.0, vdata + vbss, vpeak,
+        etext + edata, (etext + edata) as f64 / 1024.0, edata + ebss
+    ));
+    md.push_str(
+        "\n## RAM: how it is measured\n\nThe device (`Device<8, 1024>`: key cache, policies, frame buffers, the transfer in progress, the signing key) lives in the firmware's `main` frame, which never returns, so it is built in place and counted once, in the stack; static RAM is what is left (the clock, the logger). At boot the firmware paints all free RAM below its stack; after each burst of UART bytes it finds the lowest overwritten word, the high-water mark since boot, which `STATS` reports. `host-sim/tests/stack_peak.rs` boots each image in QEMU and drives every command over the wire at its largest: four policies (three with the longest strings), `LOAD_JWK` of a key of every algorithm the image verifies and `VERIFY` of tokens of about 990 bytes with each, a JWK Set of 8 RSA-2048 keys streamed in 1000-byte chunks (refused while the slots are taken, then loaded), corrupt and oversized frames, and with SIGN: an RSA-2048 signing key through the chunked upload, P-256, P-384, Ed25519 and HMAC keys, each signing assertions with 200- and 255-byte subject and audience. The high-water mark after each phase:\n\n| phase | with SIGN | verification only |\n|---|---:|---:|\n",
+    );
+    for (what, bytes) in &peak_phases {
+        let v = vpeak_phases
+            .iter()
+            .find(|(w, _)| w == what)
+            .map_or("–".to_string(), |(_, b)| b.to_string());
+        md.push_str(&format!("| {what} | {bytes} | {v} |\n"));
+    }
+    md.push_str("\nAt boot the peak is the device and `main`'s own frame (the command loop is inlined into it). The signing key's jump is building an RSA key: `PrivateJwkParser::finish` and `SigningKey::rsa` keep the key's parts and several copies of the key by value in their frames (12 KiB and 10 KiB).\n");
+    // The goals of the firmware issue, each with its measured figure.
+    let insns = |alg: &str| -> Option<u64> {
+        rows.iter()
+            .find(|r| r.0 == alg)
+            .and_then(|r| r.1.parse().ok())
+    };
+    let mut goals: Vec<(String, String, bool)> = Vec::new();
+    for (alg, limit) in [
+        ("ES256", 750_000u64),
+        ("RS256", 750_000),
+        ("EdDSA", 1_800_000),
+        ("HS256-300B", 30_000),
+    ] {
+        if let Some(n) = insns(alg) {
+            let fmt = |x: u64| {
+                if limit < 100_000 {
+                    format!("{:.1} k", x as f64 / 1e3)
+                } else {
+                    format!("{:.3} M", x as f64 / 1e6)
+                }
+            };
+            goals.push((
+                format!("{alg}: ≤ {} instructions per verify", fmt(limit)),
+                fmt(n),
+                n <= limit,
+            ));
+        }
+    }
+    let (full, vonly) = (text + data, vtext + vdata);
+    goals.push((
+        "flash ≤ 64 KiB, whole device (all algorithms, protocol, 8-key cache)".into(),
+        format!(
+            "{:.1} KiB with SIGN, {:.1} KiB verification only",
+            full as f64 / 1024.0,
+            vonly as f64 / 1024.0
+        ),
+        vonly <= 64 * 1024,
+    ));
+    goals.push((
+        "flash ≤ 48 KiB, verification only with ES256 and RS256".into(),
+        format!(
+            "{:.1} KiB (`es256-rs256`){}",
+            (etext + edata) as f64 / 1024.0,
+            // The protocol and JOSE components of the verification-only image.
+            verify_parts.map_or(String::new(), |p| format!(
+                "; the protocol and JOSE code alone are {:.1} KiB (table below)",
+                (p[0] + p[1]) as f64 / 1024.0
+            ))
+        ),
+        etext + edata <= 48 * 1024,
+    ));
+    // The device's true peak over every command (the section above).
+    let ram = vdata + vbss + vpeak;
+    goals.push((
+        "static RAM + peak stack ≤ 16 KiB (8-key cache of RSA-2048 keys)".into(),
+        format!(
+            "{:.1} KiB verification only ({} + {} bytes, every command at its largest); {:.1} KiB with SIGN",
+            ram as f64 / 1024.0,
+            vdata + vbss,
+            vpeak,
+            (data + bss + peak) as f64 / 1024.0
+        ),
+        ram <= 16 * 1024,
+    ));
+    md.push_str("\n## Goals\n\n| goal | measured | |\n|---|---|---|\n");
+    for (what, got, met) in &goals {
+        md.push_str(&format!(
+            "| {what} | {got} | {} |\n",
+            if *met { "met" } else { "**missed**" }
+        ));
+    }
+    if let Some(sizes) = out.lines().find_map(|l| l.split("fw-bench sizes ").nth(1)) {
+        let get = |k: &str| -> u64 {
+            sizes
+                .split_whitespace()
+                .find_map(|x| x.strip_prefix(k))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let (dev, cache, jwk, pending) =
+            (get("device="), get("cache="), get("jwk="), get("pending="));
+        md.push_str(&format!(
+            "\n## Where the RAM goes\n\nThe `Device<8, 1024>` (`size_of` on this target, printed by \
+             fw-bench) is {dev} bytes with the signing key slot. Of that, the key cache is {cache} bytes \
+             (8 slots of {jwk}-byte keys: an RSA-2048 key keeps its modulus and `R^2 mod n`, 512 bytes, \
+             so no verification recomputes them), the state of a transfer in progress (a JWK Set \
+             update or a signing-key upload) {pending} bytes, the frame receiver and the \
+             work buffer 1 KiB each, the four policy slots about 1.5 KiB (issuer and audience up \
+             to 128 bytes each). Above it on the stack: `main`'s frame with the inlined command \
+             loop, then the deepest operation (RSA key import, Ed25519, building a signing key).\n"
+        ));
+    }
+    md.push_str(&flash_breakdown(
+        verify_parts,
+        flash_parts(&firmware_elf("tokenguard-firmware")),
+    ));
+    println!("{md}");
+    if write {
+        std::fs::write(root().join("docs/firmware.md"), md).map_err(|e| e.to_string())?;
+        println!("wrote docs/firmware.md");
+    }
+    Ok(())
+}
+
+/// Boots `elf` in QEMU and runs the stack campaign (`host-sim/tests/stack_peak.rs`): the
+/// device's peak stack over every command, and the high-water mark after each phase.
+fn stack_peak(elf: &Path, signing: bool) -> Result<(u64, Vec<(String, u64)>)> {
+    println!("==> stack campaign on {}", elf.display());
+    let mut c = cargo();
+    c.args([
+        "test",
+        "--quiet",
+        "-p",
+        "tokenguard-sim",
+        "--test",
+        "stack_peak",
+        "--",
+        "--ignored",
+        "--nocapture",
+    ])
+    .env("TOKENGUARD_STACK_ELF", elf)
+    .env("TOKENGUARD_STACK_SIGNING", if signing { "1" } else { "0" });
+    let out = output(c)?;
+    let mut phases = vec![];
+    let mut peak = None;
+    for line in out.lines() {
+        if let Some(rest) = line.strip_prefix("stack-peak after ") {
+            if let Some((what, n)) = rest.rsplit_once(": ") {
+                phases.push((what.to_string(), n.trim().parse().unwrap_or(0)));
+            }
+        } else if let Some(rest) = line.strip_prefix("stack-peak bytes=") {
+            peak = rest.split_whitespace().next().and_then(|n| n.parse().ok());
+        }
+    }
+    let peak = peak.ok_or_else(|| format!("the stack campaign printed no peak:\n{out}"))?;
+    Ok((peak, phases))
+}
+
+/// Link-time panic-freedom proof: the firmware's `panic-check` image (the device with
+/// HS*/RS*/PS* on tokenguard's own RSA) links against a panic handler that calls an
+/// undefined symbol, so it links only if no panic is reachable.
+pub fn fw_panic_check() -> Result {
+    ensure_firmware_tools()?;
+    let mut c = cargo();
+    c.current_dir(firmware_dir()).args([
+        "build",
+        "--release",
+        "--bin",
+        "panic-check",
+        "--no-default-features",
+        "--features",
+        "panic-check",
+    ]);
+    run(
+        "panic-freedom: the device image links with an undefined panic handler",
+        c,
+    )
+}

@@ -1,0 +1,179 @@
+//! `cargo xtask test`: the test suites (every member, each backend alone, the compact SHA-2
+//! vector suites), the interop suite against PyJWT, jwcrypto and jose, and the outsider scripts
+//! written from the docs alone.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::util::{cargo, root, run, Result};
+
+fn vectors_present() -> Result {
+    let v = std::env::var("TOKENGUARD_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("../shared/vectors"));
+    if v.join("jwt-negative-vectors.json").exists() {
+        Ok(())
+    } else {
+        Err(format!(
+            "test vectors not found at {} (set TOKENGUARD_VECTORS)",
+            v.display()
+        ))
+    }
+}
+
+pub fn tests() -> Result {
+    vectors_present()?;
+    let mut c = cargo();
+    c.args(["test", "--workspace", "--exclude", "tokenguard-benches"]);
+    run("tests (all members, all backends)", c)?;
+    // The core suite with one backend at a time.
+    for (features, what) in [
+        ("ring,serde", "core tests with the ring backend alone"),
+        (
+            "aws-lc,serde,rsa-4096",
+            "core tests with the aws-lc backend alone",
+        ),
+        (
+            "rustcrypto",
+            "core tests with rustcrypto alone, 2048-bit RSA cap, no serde",
+        ),
+    ] {
+        let mut c = cargo();
+        c.args([
+            "test",
+            "-p",
+            "tokenguard",
+            "--no-default-features",
+            "--features",
+            features,
+        ]);
+        run(what, c)?;
+    }
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "tokenguard-tests",
+        "--features",
+        "tokenguard/compact-sha512,tokenguard/compact-sha256",
+    ]);
+    run(
+        "vector suites with the compact SHA-256 and SHA-384/512 (the firmware's)",
+        c,
+    )?;
+    interop()?;
+    outsider(&["serve"], &[])?;
+    outsider_cli()
+}
+
+/// Runs the CLI's outsider scripts, written from the README and docs/simulator.md alone, against
+/// the debug build: `tests/outsider/cli_contract.py` (the contracts scripts rely on) and
+/// `tests/outsider/provider_flows.py` (each provider document's flow, checked with PyJWT,
+/// jwcrypto, openssl and keytool).
+fn outsider_cli() -> Result {
+    let mut build = cargo();
+    build.args(["build", "--quiet", "-p", "tokenguard-sim"]);
+    run("build tokenguard-sim", build)?;
+    for (script, what) in [
+        ("cli_contract.py", "the CLI's contracts"),
+        ("provider_flows.py", "the provider documents' flows"),
+    ] {
+        let mut c = Command::new("python3");
+        c.arg(root().join("tests/outsider").join(script))
+            .arg("--bin")
+            .arg(root().join("target/debug/tokenguard-sim"))
+            .env("PYTHONPATH", root().join("target/peers/python"));
+        run(
+            &format!("outsider script from the docs (Python): {what}"),
+            c,
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs `tests/outsider/device_conformance.py`, a client written from docs/protocol.md
+/// alone in Python (conformance, the link properties, a fault campaign), against a device
+/// started with `tokenguard-sim device <args> --listen 127.0.0.1:0`.
+pub fn outsider(device: &[&str], script_args: &[&str]) -> Result {
+    use std::io::{BufRead, BufReader};
+    let mut build = cargo();
+    build.args(["build", "--quiet", "-p", "tokenguard-sim"]);
+    run("build tokenguard-sim", build)?;
+    let mut dev = Command::new(root().join("target/debug/tokenguard-sim"));
+    dev.arg("device")
+        .args(device)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = dev
+        .spawn()
+        .map_err(|e| format!("starting the device: {e}"))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let mut out = BufReader::new(out);
+        let _ = out.read_line(&mut line);
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    }
+    let Some(addr) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
+        let _ = child.kill();
+        return Err(format!("the device did not start: {line:?}"));
+    };
+    let mut c = Command::new("python3");
+    c.arg(root().join("tests/outsider/device_conformance.py"))
+        .args(["--device", &addr])
+        .args(script_args)
+        .env("PYTHONPATH", root().join("target/peers/python"));
+    let r = run(
+        &format!(
+            "outsider client from docs/protocol.md (Python) against `device {}`",
+            device.join(" ")
+        ),
+        c,
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    r
+}
+
+/// Installs PyJWT, jwcrypto and node `jose` into target/peers (idempotent) and runs the
+/// interop suite against them.
+fn interop() -> Result {
+    let peers = root().join("target/peers");
+    let mut c = Command::new("bash");
+    c.arg(root().join("peers/install.sh")).arg(&peers);
+    run("install interop peers (PyPI, npm)", c)?;
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "tokenguard-tests",
+        "--test",
+        "interop",
+        "--test",
+        "differential",
+        "--",
+        "--ignored",
+    ])
+    .env("TOKENGUARD_PEERS", &peers);
+    run(
+        "interop and the differential corpus: PyJWT, jwcrypto, jose",
+        c,
+    )?;
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "tokenguard-sim",
+        "--test",
+        "oauth_client",
+        "--",
+        "--ignored",
+    ])
+    .env("TOKENGUARD_PEERS", &peers);
+    run(
+        "Authlib gets tokens from the mock IdP with tokenguard assertions",
+        c,
+    )
+}

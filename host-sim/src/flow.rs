@@ -18,12 +18,7 @@ pub const API_AUDIENCE: &str = "device-api";
 /// 2026-01-01T00:00:00Z.
 pub const T0: u64 = 1_767_225_600;
 
-pub fn b64(data: &[u8]) -> String {
-    let mut out = vec![0u8; tokenguard::b64::encoded_len(data.len())];
-    let n = tokenguard::b64::encode(data, &mut out).unwrap_or(0);
-    out.truncate(n);
-    String::from_utf8(out).unwrap_or_default()
-}
+pub use crate::util::b64;
 
 /// The host side of the device: its TCP link, the HTTP client and the simulated clock.
 pub struct Host {
@@ -259,24 +254,35 @@ impl Host {
         Ok((h, info, addr))
     }
 
+    /// The device mints a ZITADEL service-user assertion for `aud` (one hour, `iat` backdated
+    /// 5 s) and presents it in the JWT-bearer grant (with `scope` if given): the IdP's reply.
+    pub fn bearer_grant(&mut self, aud: &str, scope: Option<&str>) -> anyhow::Result<(u16, Value)> {
+        let a = self.mint(1, 3600, 5, aud, "")?;
+        let mut form = vec![("grant_type", idp::JWT_BEARER), ("assertion", a.as_str())];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        self.post("/oauth/v2/token", &form)
+    }
+
     /// The JWT-bearer grant with an assertion the device mints (ZITADEL service user);
     /// `Ok(access token)` or `Err(the refusal's code)`.
     pub fn grant(&mut self, scope: &str) -> anyhow::Result<Result<String, String>> {
         let issuer = self.idp.url.clone();
-        let a = self.mint(1, 3600, 5, &issuer, "")?;
-        let r = self.post(
-            "/oauth/v2/token",
-            &[
-                ("grant_type", idp::JWT_BEARER),
-                ("assertion", &a),
-                ("scope", scope),
-            ],
-        )?;
+        let r = self.bearer_grant(&issuer, Some(scope))?;
         Ok(match r.1["access_token"].as_str() {
             Some(t) if r.0 == 200 => Ok(t.to_owned()),
             _ => Err(refusal_code(&r)),
         })
     }
+}
+
+/// The access token of a token endpoint's reply; `what` names the step in the error.
+pub fn access_token(r: &(u16, Value), what: &str) -> anyhow::Result<String> {
+    r.1["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("no access token {what}: {}", reply(r)))
 }
 
 /// The tokenguard code at the start of an OAuth error description (`"expired: ..."`), else

@@ -14,6 +14,7 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::util::unix_now as system_now;
 use anyhow::{anyhow, Context};
 use clap::Args;
 use ring::rand::SecureRandom;
@@ -154,13 +155,6 @@ pub struct IdpState {
     issued: u64,
     /// Counters: JWKS served, JWKS refused (outage), tokens issued, requests refused.
     pub counters: [u64; 4],
-}
-
-fn system_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn text(j: JsonStr<'_>) -> String {

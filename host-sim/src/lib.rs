@@ -11,3 +11,4 @@ pub mod keyfile;
 pub mod keystore;
 pub mod out;
 pub mod scenario;
+pub mod util;

@@ -227,6 +227,12 @@ fn elf_sizes(elf: &Path) -> Result<(u64, u64, u64)> {
     let mut c = Command::new("size");
     c.arg(elf);
     let out = output(c)?;
+    parse_size(&out)
+}
+
+/// (text, data, bss) from `size` output (Berkeley format: a header line, then
+/// `text data bss dec hex filename`).
+fn parse_size(out: &str) -> Result<(u64, u64, u64)> {
     let line = out.lines().nth(1).ok_or("no size output")?;
     let v: Vec<u64> = line
         .split_whitespace()
@@ -256,63 +262,21 @@ const FLASH_PARTS: [&str; 9] = [
 /// image, from the sizes `arm-none-eabi-nm` gives each symbol (demangled names classified by
 /// path); `None` without `arm-none-eabi-nm`.
 fn flash_parts(elf: &Path) -> Option<[u64; 9]> {
-    let classify = |name: &str| -> usize {
-        let n = name.trim_start_matches(['<', '&', '*']);
-        let has = |p: &str| n.starts_with(p) || name.contains(&format!(" as {p}"));
-        if has("tokenguard::sign")
-            || has("crypto_bigint")
-            || has("rfc6979")
-            || has("ecdsa::")
-            || has("p384")
-            || has("primeorder")
-            || has("elliptic_curve")
-            || has("p256::")
-            || has("der::")
-            || has("const_oid")
-            || has("ff::")
-            || has("group::")
-            || n.starts_with("sha2::sha512")
-        {
-            7
-        } else if has("tokenguard_firmware") || has("tokenguard_device") {
-            0
-        } else if has("tokenguard::bigint") || has("tokenguard::rsa") {
-            2
-        } else if n.starts_with("P256_")
-            || n.starts_with("p256_")
-            || has("tokenguard::ec::")
-            || has("tokenguard::crypto::rustcrypto_backend::ecdsa_p256")
-        {
-            3
-        } else if has("tokenguard::ecdsa")
-            || has("tokenguard::crypto::rustcrypto_backend::ecdsa_p384")
-        {
-            4
-        } else if has("tokenguard::crypto::sha")
-            || has("sha2")
-            || has("hmac")
-            || has("digest")
-            || has("tokenguard::crypto::rustcrypto_backend::compact")
-            || has("tokenguard::crypto::rustcrypto_backend::hmac")
-            || has("tokenguard::crypto::rustcrypto_backend::hash")
-        {
-            5
-        } else if has("ed25519_compact") || name.contains("ed25519_verify") || has("curve25519") {
-            6
-        } else if has("tokenguard") {
-            1
-        } else {
-            8
-        }
-    };
     let mut c = Command::new("arm-none-eabi-nm");
     c.args(["--size-sort", "-S", "-C", "--radix=d"]).arg(elf);
     let out = c.output().ok()?;
     if !out.status.success() {
         return None;
     }
+    Some(flash_sums(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Flash bytes per [`FLASH_PARTS`] component from `arm-none-eabi-nm --size-sort -S -C
+/// --radix=d` output (`address size kind name` lines); other lines and symbols outside flash
+/// count for nothing.
+fn flash_sums(nm: &str) -> [u64; 9] {
     let mut t = [0u64; 9];
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in nm.lines() {
         let mut f = line.splitn(4, ' ');
         let (_, Some(size), Some(kind), Some(name)) = (f.next(), f.next(), f.next(), f.next())
         else {
@@ -322,11 +286,61 @@ fn flash_parts(elf: &Path) -> Option<[u64; 9]> {
         if !matches!(kind, "t" | "T" | "r" | "R" | "d" | "D") {
             continue;
         }
-        if let (Ok(sz), Some(slot)) = (size.parse::<u64>(), t.get_mut(classify(name))) {
+        if let (Ok(sz), Some(slot)) = (size.parse::<u64>(), t.get_mut(flash_part(name))) {
             *slot += sz;
         }
     }
-    Some(t)
+    t
+}
+
+/// The [`FLASH_PARTS`] index of a demangled symbol name, by its path.
+fn flash_part(name: &str) -> usize {
+    let n = name.trim_start_matches(['<', '&', '*']);
+    let has = |p: &str| n.starts_with(p) || name.contains(&format!(" as {p}"));
+    if has("tokenguard::sign")
+        || has("crypto_bigint")
+        || has("rfc6979")
+        || has("ecdsa::")
+        || has("p384")
+        || has("primeorder")
+        || has("elliptic_curve")
+        || has("p256::")
+        || has("der::")
+        || has("const_oid")
+        || has("ff::")
+        || has("group::")
+        || n.starts_with("sha2::sha512")
+    {
+        7
+    } else if has("tokenguard_firmware") || has("tokenguard_device") {
+        0
+    } else if has("tokenguard::bigint") || has("tokenguard::rsa") {
+        2
+    } else if n.starts_with("P256_")
+        || n.starts_with("p256_")
+        || has("tokenguard::ec::")
+        || has("tokenguard::crypto::rustcrypto_backend::ecdsa_p256")
+    {
+        3
+    } else if has("tokenguard::ecdsa") || has("tokenguard::crypto::rustcrypto_backend::ecdsa_p384")
+    {
+        4
+    } else if has("tokenguard::crypto::sha")
+        || has("sha2")
+        || has("hmac")
+        || has("digest")
+        || has("tokenguard::crypto::rustcrypto_backend::compact")
+        || has("tokenguard::crypto::rustcrypto_backend::hmac")
+        || has("tokenguard::crypto::rustcrypto_backend::hash")
+    {
+        5
+    } else if has("ed25519_compact") || name.contains("ed25519_verify") || has("curve25519") {
+        6
+    } else if has("tokenguard") {
+        1
+    } else {
+        8
+    }
 }
 
 /// Where the flash goes: the [`flash_parts`] of both images, as a table.
@@ -369,20 +383,13 @@ pub fn fw_bench(write: bool) -> Result {
     let out = output(c)?;
     let mut rows = vec![];
     for line in out.lines() {
-        if let Some(rest) = line.split("fw-bench alg=").nth(1) {
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let val = |k: &str| {
-                f.iter()
-                    .find_map(|x| x.strip_prefix(k))
-                    .unwrap_or("?")
-                    .to_string()
-            };
+        if let Some(f) = FwBenchLine::parse(line) {
             rows.push((
-                f[0].to_string(),
-                val("verify_insns="),
-                val("import_insns="),
-                val("verify_stack="),
-                val("import_stack="),
+                f.0[0].to_string(),
+                f.value("verify_insns="),
+                f.value("import_insns="),
+                f.value("verify_stack="),
+                f.value("import_stack="),
             ));
         }
     }
@@ -530,6 +537,33 @@ pub fn fw_bench(write: bool) -> Result {
         println!("wrote docs/firmware.md");
     }
     Ok(())
+}
+
+/// The words of a `fw-bench alg=<ALG> key=value...` line of the firmware's QEMU output, after
+/// `alg=`: the algorithm, then the `key=value` figures.
+pub struct FwBenchLine<'a>(Vec<&'a str>);
+
+impl<'a> FwBenchLine<'a> {
+    /// The line's words, if it is a `fw-bench alg=` line (anywhere in it: defmt prefixes it).
+    pub fn parse(line: &'a str) -> Option<Self> {
+        line.split("fw-bench alg=")
+            .nth(1)
+            .map(|rest| Self(rest.split_whitespace().collect()))
+    }
+
+    /// The algorithm: the first word.
+    pub fn alg(&self) -> Option<&'a str> {
+        self.0.first().copied()
+    }
+
+    /// The value of `key` (with its `=`, e.g. `verify_insns=`), or `?` when missing.
+    pub fn value(&self, key: &str) -> String {
+        self.0
+            .iter()
+            .find_map(|x| x.strip_prefix(key))
+            .unwrap_or("?")
+            .to_string()
+    }
 }
 
 /// Boots `elf` in QEMU and runs the stack campaign (`host-sim/tests/stack_peak.rs`): the

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use crate::bench::bench;
 use crate::ci::ci;
 use crate::demo::demo;
-use crate::firmware::{fw_bench, fw_build, fw_panic_check, fw_test, firmware_link_check};
+use crate::firmware::{firmware_link_check, fw_bench, fw_build, fw_panic_check, fw_test};
 use crate::fuzz::fuzz;
 use crate::test::tests;
 
@@ -52,4 +52,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

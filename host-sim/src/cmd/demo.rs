@@ -11,12 +11,11 @@
 //! no time. Each step states what should happen, checks what did, and the command exits 1
 //! if anything surprised it.
 
-use anyhow::Context;
 use clap::Args;
 use serde_json::{json, Value};
 
-use tokenguard_sim::flow::{b64, loaded, reply, tamper_scope, Host, T0};
-use tokenguard_sim::idp::{IdpConfig, CLIENT_ASSERTION, JWT_BEARER};
+use tokenguard_sim::flow::{access_token, b64, loaded, reply, tamper_scope, Host, T0};
+use tokenguard_sim::idp::{IdpConfig, CLIENT_ASSERTION};
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -137,29 +136,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     );
 
     n.say("\n2. JWT-bearer grant (ZITADEL service user): the device signs, the IdP verifies");
-    let assertion = h.mint(1, 3600, 5, &issuer, "")?;
-    let r = h.post(
-        "/oauth/v2/token",
-        &[
-            ("grant_type", JWT_BEARER),
-            ("assertion", &assertion),
-            ("scope", "openid"),
-        ],
-    )?;
+    let r = h.bearer_grant(&issuer, Some("openid"))?;
     n.check(
         "IdP accepted the assertion (kid, iss = sub, aud = issuer, iat, exp <= 1 h)",
         r.0 == 200,
         &reply(&r),
     );
-    let access = r.1["access_token"]
-        .as_str()
-        .context("no access token")?
-        .to_owned();
-    let wrong_aud = h.mint(1, 3600, 5, "https://other.example", "")?;
-    let r = h.post(
-        "/oauth/v2/token",
-        &[("grant_type", JWT_BEARER), ("assertion", &wrong_aud)],
-    )?;
+    let access = access_token(&r, "from the first grant")?;
+    let r = h.bearer_grant("https://other.example", None)?;
     n.check(
         "an assertion for another audience is refused (wrong_audience)",
         r.0 == 400
@@ -186,11 +170,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     n.say("\n4. Clock skew: the device's clock runs 2 minutes fast");
     h.skew = 120;
     h.set_time(h.now)?;
-    let skewed = h.mint(1, 3600, 5, &issuer, "")?;
-    let r = h.post(
-        "/oauth/v2/token",
-        &[("grant_type", JWT_BEARER), ("assertion", &skewed)],
-    )?;
+    let r = h.bearer_grant(&issuer, None)?;
     n.check(
         "IdP refuses an iat 115 s in its future (issued_in_future)",
         r.0 == 400
@@ -203,14 +183,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     h.set_time(h.now)?;
     n.check(
         "after the device resynchronises its clock the grant works again",
-        {
-            let a = h.mint(1, 3600, 5, &issuer, "")?;
-            h.post(
-                "/oauth/v2/token",
-                &[("grant_type", JWT_BEARER), ("assertion", &a)],
-            )?
-            .0 == 200
-        },
+        h.bearer_grant(&issuer, None)?.0 == 200,
         "",
     );
 
@@ -242,19 +215,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     n.say("\n6. Key rotation: the IdP publishes a new key and signs with it");
     h.set_time(T0 + 120)?;
     let kid = h.idp.with(|s| s.rotate())??;
-    let a = h.mint(1, 3600, 5, &issuer, "")?;
-    let r = h.post(
-        "/oauth/v2/token",
-        &[
-            ("grant_type", JWT_BEARER),
-            ("assertion", &a),
-            ("scope", "openid"),
-        ],
-    )?;
-    let rotated = r.1["access_token"]
-        .as_str()
-        .context("no access token after rotation")?
-        .to_owned();
+    let rotated = access_token(&h.bearer_grant(&issuer, Some("openid"))?, "after rotation")?;
     let v = h.verify(&rotated)?;
     let (_, _, _, pending) = h.dev.refresh_state()?;
     n.check(
@@ -309,19 +270,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
         matches!(&r, Some((2, Err(_)))),
         &loaded(&r),
     );
-    let a = h.mint(1, 3600, 5, &issuer, "")?;
-    let r = h.post(
-        "/oauth/v2/token",
-        &[
-            ("grant_type", JWT_BEARER),
-            ("assertion", &a),
-            ("scope", "openid"),
-        ],
+    let during = access_token(
+        &h.bearer_grant(&issuer, Some("openid"))?,
+        "during the outage",
     )?;
-    let during = r.1["access_token"]
-        .as_str()
-        .context("no access token during the outage")?
-        .to_owned();
     h.set_time(expires + 1800)?;
     let v = h.verify(&during)?;
     let (_, fresh, _, _) = h.dev.refresh_state()?;
@@ -362,19 +314,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
         v.code() == "accept",
         v.code(),
     );
-    let a = h.mint(1, 3600, 5, &issuer, "")?;
-    let r = h.post(
-        "/oauth/v2/token",
-        &[
-            ("grant_type", JWT_BEARER),
-            ("assertion", &a),
-            ("scope", "openid"),
-        ],
-    )?;
-    let fresh_token = r.1["access_token"]
-        .as_str()
-        .context("no access token after recovery")?
-        .to_owned();
+    let fresh_token = access_token(&h.bearer_grant(&issuer, Some("openid"))?, "after recovery")?;
     let v = h.verify(&fresh_token)?;
     n.check(
         "a new access token is accepted",

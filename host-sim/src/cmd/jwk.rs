@@ -11,6 +11,7 @@ use clap::{ArgGroup, Args, ValueEnum};
 use serde_json::{json, Map, Value};
 use tokenguard::keys::{self, PrivateKeyBytes};
 use tokenguard::sign::SigningKey;
+use tokenguard_sim::util::b64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Kty {
@@ -256,13 +257,6 @@ pub fn check_use_alg(
         }
     }
     Ok(Some(u))
-}
-
-fn b64(d: &[u8]) -> String {
-    let mut out = vec![0u8; tokenguard::b64::encoded_len(d.len())];
-    let n = tokenguard::b64::encode(d, &mut out).unwrap_or(0);
-    out.truncate(n);
-    String::from_utf8(out).unwrap_or_default()
 }
 
 fn read(p: &std::path::Path) -> anyhow::Result<Vec<u8>> {

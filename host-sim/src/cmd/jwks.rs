@@ -135,9 +135,7 @@ pub fn run(args: JwksArgs) -> anyhow::Result<i32> {
     let mut dev = match &a.device {
         Some(addr) => {
             let mut d = DeviceClient::connect(addr, Duration::from_secs(30))?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs();
+            let now = tokenguard_sim::util::unix_now();
             if !d.info()?.clock_set {
                 d.set_time(now)?;
             }

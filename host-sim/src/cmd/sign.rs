@@ -10,6 +10,7 @@ use tokenguard::assertion::{encode, presets, Aud, ClaimValue, Claims};
 use tokenguard::Algorithm;
 
 use tokenguard_sim::keyfile::{self, Owner};
+use tokenguard_sim::util::unix_now as now;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
@@ -123,13 +124,6 @@ fn preset_name(p: Preset) -> &'static str {
         Preset::Auth0 => "auth0",
         Preset::Plain => "plain",
     }
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// The latest `--now` (and `exp`) accepted: 9999-12-31T23:59:59Z, as verifiers bound

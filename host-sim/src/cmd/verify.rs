@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 use tokenguard::{AlgSet, Algorithm, Expect, KeySet, UpdateEvent, Validation};
+use tokenguard_sim::util::unix_now as now_secs;
 
 /// Keys the CLI can hold (the contract asks for at least 16).
 pub const CLI_KEYS: usize = 64;
@@ -138,13 +139,6 @@ fn parse_algs(names: &[String]) -> anyhow::Result<AlgSet> {
         }
     }
     Ok(set)
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Appends `json` (valid JSON text, as the engine accepted it) without the whitespace between

@@ -139,41 +139,53 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
     svg
 }
 
-    // Per (group, function): both passes, the better of the two (contention from other work on
-    // the machine only ever adds time to a CPU-bound loop) and the spread between them.
-    let get = |p: usize, g: &str, f: &str| passes[p].get(&(g.to_string(), f.to_string())).copied();
-    let best = |g: &str, f: &str| match (get(0, g, f), get(1, g, f)) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    let spread = |g: &str, f: &str| match (get(0, g, f), get(1, g, f)) {
-        (Some(a), Some(b)) => Some((a - b).abs() / ((a + b) / 2.0) * 100.0),
-        _ => None,
-    };
-    // A ratio num/den from the best times, and within each pass.
-    let ratio = |g: &str, num: &str, den: &str| -> Option<(f64, f64, f64)> {
-        let r = |p| Some(get(p, g, num)? / get(p, g, den)?);
-        Some((best(g, num)? / best(g, den)?, r(0)?, r(1)?))
-    };
-    // A difference a − b (ns) of the best times.
-    let diff = |g: &str, a: &str, b: &str| -> Option<f64> { Some(best(g, a)? - best(g, b)?) };
-    // Groups whose passes disagree by more than 10 % somewhere.
-    let noisy: Vec<&str> = BENCH_GROUPS
-        .iter()
-        .copied()
-        .filter(|g| {
-            BENCH_IMPLS
-                .iter()
-                .any(|f| spread(g, f).is_some_and(|s| s > 10.0))
-        })
-        .collect();
-    let mut spreads: Vec<f64> = BENCH_GROUPS
-        .iter()
-        .flat_map(|g| BENCH_IMPLS.iter().filter_map(move |f| spread(g, f)))
-        .collect();
-    spreads.sort_by(f64::total_cmp);
-    let median_spread = spreads.get(spreads.len() / 2).copied().unwrap_or(0.0);
-    let max_spread = spreads.last().copied().unwrap_or(0.0);
+/// Writes docs/benchmarks.md and docs/benchmarks.svg from `m` and prints the report.
+pub(super) fn write(m: &Measurements) -> Result {
+    let (goals, why) = goals(m);
+    let mut md = String::new();
+    intro(&mut md, m);
+    goals_section(&mut md, &goals, &why);
+    gaps(&mut md, m);
+    let chart = per_algorithm(&mut md, m);
+    other_benches(&mut md, m);
+    whole_process(&mut md, m);
+    cortex_m4(&mut md, m);
+    let Measurements {
+        t0,
+        build_secs,
+        pass_secs,
+        tp_secs,
+        whole_secs,
+        fw_secs,
+        ..
+    } = m;
+
+    let total = t0.elapsed().as_secs_f64();
+    let _ = writeln!(
+        md,
+        "## This run\n\n{total:.0} s in all: build {build_secs:.0} s (incremental), criterion pass 1 \
+         {:.0} s, pass 2 {:.0} s, throughput {tp_secs:.0} s, whole processes {whole_secs:.0} s, \
+         firmware build and QEMU {fw_secs:.0} s.",
+        pass_secs.first().copied().unwrap_or(0.0),
+        pass_secs.get(1).copied().unwrap_or(0.0)
+    );
+
+    let docs = root().join("docs");
+    std::fs::write(docs.join("benchmarks.md"), &md).map_err(|e| e.to_string())?;
+    std::fs::write(docs.join("benchmarks.svg"), bench_svg(&chart)).map_err(|e| e.to_string())?;
+    println!("{md}");
+    println!("wrote docs/benchmarks.md and docs/benchmarks.svg ({total:.0} s)");
+    Ok(())
+}
+
+/// The goals, each with its measured figure and whether it was met, and what holds each missed
+/// goal back.
+fn goals(m: &Measurements) -> (Vec<(String, String, bool)>, Vec<String>) {
+    let p = &m.passes;
+    let best = |g: &str, f: &str| p.best(g, f);
+    let ratio = |g: &str, num: &str, den: &str| p.ratio(g, num, den);
+    let diff = |g: &str, a: &str, b: &str| p.diff(g, a, b);
+    let Measurements { whole, .. } = m;
 
     // Goals.
     let mut goals: Vec<(String, String, bool)> = Vec::new();
@@ -397,7 +409,7 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
     }
 
     // Whole processes: `verify --batch` against the same contract on jsonwebtoken.
-    for w in &whole {
+    for w in whole {
         let g = w.group;
         let m = w.ratio();
         if m < 1.2 {
@@ -440,9 +452,42 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
             m >= 1.2,
         ));
     }
+    (goals, why)
+}
 
-    // The report.
-    let mut md = String::new();
+/// The title, the machine, the method, the crate versions and the run-to-run spread.
+fn intro(md: &mut String, m: &Measurements) {
+    let p = &m.passes;
+    let spread = |g: &str, f: &str| p.spread(g, f);
+    let Measurements {
+        load_start,
+        load_end,
+        cpu,
+        cores,
+        rustc,
+        date,
+        versions,
+        ..
+    } = m;
+
+    // Groups whose passes disagree by more than 10 % somewhere.
+    let noisy: Vec<&str> = BENCH_GROUPS
+        .iter()
+        .copied()
+        .filter(|g| {
+            BENCH_IMPLS
+                .iter()
+                .any(|f| spread(g, f).is_some_and(|s| s > 10.0))
+        })
+        .collect();
+    let mut spreads: Vec<f64> = BENCH_GROUPS
+        .iter()
+        .flat_map(|g| BENCH_IMPLS.iter().filter_map(move |f| spread(g, f)))
+        .collect();
+    spreads.sort_by(f64::total_cmp);
+    let median_spread = spreads.get(spreads.len() / 2).copied().unwrap_or(0.0);
+    let max_spread = spreads.last().copied().unwrap_or(0.0);
+
     let _ = writeln!(md, "# Benchmarks\n");
     let _ = writeln!(
         md,
@@ -501,7 +546,7 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
          The peers read the system clock on every verify (tens of ns); tokenguard is handed `now`.\n"
     );
     let _ = writeln!(md, "Crate versions (Cargo.lock):\n");
-    for (n, v) in &versions {
+    for (n, v) in versions {
         let _ = writeln!(md, "- {n} {v}");
     }
     let _ = writeln!(
@@ -517,10 +562,13 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
             noisy.join(", ")
         );
     }
+}
 
+/// The goals table and what holds the missed ones back.
+fn goals_section(md: &mut String, goals: &[(String, String, bool)], why: &[String]) {
     let _ = writeln!(md, "## Goals\n");
     let _ = writeln!(md, "| goal | measured | |\n|---|---|---|");
-    for (what, got, met) in &goals {
+    for (what, got, met) in goals {
         let _ = writeln!(
             md,
             "| {what} | {got} | {} |",
@@ -538,11 +586,17 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
             missed.len(),
             goals.len()
         );
-        for w in &why {
+        for w in why {
             let _ = writeln!(md, "- {w}");
         }
         let _ = writeln!(md);
     }
+}
+
+/// Each library's cost above its own crypto's raw signature check.
+fn gaps(md: &mut String, m: &Measurements) {
+    let p = &m.passes;
+    let diff = |g: &str, a: &str, b: &str| p.diff(g, a, b);
 
     // Where the gaps to jsonwebtoken come from: each library's cost above its own crypto's
     // raw signature check, and the gap between the two crypto libraries themselves.
@@ -572,6 +626,18 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
         );
     }
     let _ = writeln!(md);
+}
+
+/// One table per algorithm; returns the chart's bars.
+fn per_algorithm(
+    md: &mut String,
+    m: &Measurements,
+) -> Vec<(&'static str, Vec<(&'static str, f64)>)> {
+    let p = &m.passes;
+    let get = |pass: usize, g: &str, f: &str| p.get(pass, g, f);
+    let best = |g: &str, f: &str| p.best(g, f);
+    let spread = |g: &str, f: &str| p.spread(g, f);
+    let ratio = |g: &str, num: &str, den: &str| p.ratio(g, num, den);
 
     let _ = writeln!(md, "## Full-token verify, per algorithm\n");
     let label = |f: &'static str| match f {
@@ -636,6 +702,17 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
         let _ = writeln!(md);
         chart.push((g, bars));
     }
+    chart
+}
+
+/// JWK Set ingestion, the cache lookup and the throughput run.
+fn other_benches(md: &mut String, m: &Measurements) {
+    let p = &m.passes;
+    let get = |pass: usize, g: &str, f: &str| p.get(pass, g, f);
+    let best = |g: &str, f: &str| p.best(g, f);
+    let Measurements {
+        throughput, cores, ..
+    } = m;
 
     let _ = writeln!(md, "## JWK Set ingestion, cache lookup, throughput\n");
     if let Some(m) = best("jwks", "load-10-keys") {
@@ -669,7 +746,7 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
              \"cores used\" is the process's CPU time over the wall time):\n\n\
              | alg | threads | verifies/s | cores used |\n|---|---:|---:|---:|"
         );
-        for (alg, threads, per_sec, used) in &throughput {
+        for (alg, threads, per_sec, used) in throughput {
             let _ = writeln!(md, "| {alg} | {threads} | {per_sec} | {used} |");
         }
         let starved: Vec<String> = throughput
@@ -690,6 +767,11 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
         }
     }
     let _ = writeln!(md);
+}
+
+/// The whole-process `verify --batch` table.
+fn whole_process(md: &mut String, m: &Measurements) {
+    let Measurements { whole, cores, .. } = m;
 
     let _ = writeln!(md, "## Whole process: `verify --batch`\n");
     let _ = writeln!(
@@ -714,7 +796,7 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
          ```\n\n\
          | alg | tokens | tokenguard-sim --jobs 1 (median) | jsonwebtoken-batch (median) | per token | runs (tokenguard / jsonwebtoken, s) | jsonwebtoken / tokenguard | tokenguard-sim, default --jobs ({cores} cores) | jsonwebtoken / that |\n|---|---:|---:|---:|---:|---|---:|---:|---:|"
     );
-    for w in &whole {
+    for w in whole {
         let list = |v: &[f64]| {
             v.iter()
                 .map(|x| format!("{x:.3}"))
@@ -741,6 +823,11 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
         );
     }
     let _ = writeln!(md);
+}
+
+/// The Cortex-M4 figures against published ones.
+fn cortex_m4(md: &mut String, m: &Measurements) {
+    let Measurements { fw, fw_source, .. } = m;
 
     let _ = writeln!(md, "## Cortex-M4 (QEMU mps2-an386)\n");
     let _ = writeln!(
@@ -757,7 +844,7 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
         md,
         "| alg | tokenguard, instructions per full-token verify | key import (instructions) |\n|---|---:|---:|"
     );
-    for (alg, v, imp) in &fw {
+    for (alg, v, imp) in fw {
         let _ = writeln!(md, "| {alg} | {v} | {imp} |");
     }
     let _ = writeln!(
@@ -771,21 +858,4 @@ fn bench_svg(groups: &[(&str, Vec<(&str, f64)>)]) -> String {
          | RSA-2048 public (verify) | wolfSSL 5.6.4, SP Cortex-M asm | 2.2 M (28.0 ms at 80 MHz) | [wolfSSL IDE/STM32Cube/STM32_Benchmarks.md](https://github.com/wolfSSL/wolfssl/blob/master/IDE/STM32Cube/STM32_Benchmarks.md), STM32L4A6Z |\n\
          | Ed25519 verify | wolfSSL 5.6.4, Thumb-2 asm | 2.93 M (36.571 ms at 80 MHz) | same, STM32L4A6Z |\n"
     );
-
-    let total = t0.elapsed().as_secs_f64();
-    let _ = writeln!(
-        md,
-        "## This run\n\n{total:.0} s in all: build {build_secs:.0} s (incremental), criterion pass 1 \
-         {:.0} s, pass 2 {:.0} s, throughput {tp_secs:.0} s, whole processes {whole_secs:.0} s, \
-         firmware build and QEMU {fw_secs:.0} s.",
-        pass_secs.first().copied().unwrap_or(0.0),
-        pass_secs.get(1).copied().unwrap_or(0.0)
-    );
-
-    let docs = root().join("docs");
-    std::fs::write(docs.join("benchmarks.md"), &md).map_err(|e| e.to_string())?;
-    std::fs::write(docs.join("benchmarks.svg"), bench_svg(&chart)).map_err(|e| e.to_string())?;
-    println!("{md}");
-    println!("wrote docs/benchmarks.md and docs/benchmarks.svg ({total:.0} s)");
-    Ok(())
 }

@@ -150,11 +150,7 @@ fn sign_body(preset: u8, sub: &str, aud: &str, jti: &str) -> Vec<u8> {
 }
 
 /// Builds `out/<target>/` for every target; returns the seed count per target.
-pub fn build(
-    root: &Path,
-    vectors: &Path,
-    out: &Path,
-) -> Result<Vec<(String, usize)>, String> {
+pub fn build(root: &Path, vectors: &Path, out: &Path) -> Result<Vec<(String, usize)>, String> {
     let _ = std::fs::remove_dir_all(out);
     let targets = [
         "verify",

@@ -268,6 +268,118 @@ impl AlgSet {
     }
 }
 
+// Value types every layer above uses (curves, digests, sizes): defined here, at the bottom,
+// so the key, curve and RSA code never has to import the crypto layer for them.
+
+/// Elliptic curves for ECDSA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Curve {
+    /// NIST P-256 (secp256r1).
+    P256,
+    /// NIST P-384 (secp384r1).
+    P384,
+    /// NIST P-521 (secp521r1), for ES512 (the `es512` feature).
+    P521,
+    /// SEC 2 secp256k1, for ES256K (RFC 8812; the `es256k` feature).
+    Secp256k1,
+}
+
+impl Curve {
+    /// Coordinate (and scalar) length in bytes.
+    pub const fn coord_len(self) -> usize {
+        match self {
+            Curve::P256 | Curve::Secp256k1 => 32,
+            Curve::P384 => 48,
+            Curve::P521 => 66,
+        }
+    }
+
+    /// The JWK `crv` name (RFC 7518 §6.2.1.1, RFC 8812 §3.1).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Curve::P256 => "P-256",
+            Curve::P384 => "P-384",
+            Curve::P521 => "P-521",
+            Curve::Secp256k1 => "secp256k1",
+        }
+    }
+
+    /// The curve of a JWK `crv` name, if this build handles it (P-521 needs the `es512`
+    /// feature, secp256k1 `es256k`).
+    pub fn from_name(name: &[u8]) -> Option<Curve> {
+        match name {
+            b"P-256" => Some(Curve::P256),
+            b"P-384" => Some(Curve::P384),
+            #[cfg(feature = "es512")]
+            b"P-521" => Some(Curve::P521),
+            #[cfg(feature = "es256k")]
+            b"secp256k1" => Some(Curve::Secp256k1),
+            _ => None,
+        }
+    }
+
+    /// The ECDSA algorithm family keys on this curve belong to.
+    pub const fn family(self) -> Family {
+        use Family;
+        match self {
+            Curve::P256 => Family::EcdsaP256,
+            Curve::P384 => Family::EcdsaP384,
+            Curve::P521 => Family::EcdsaP521,
+            Curve::Secp256k1 => Family::EcdsaSecp256k1,
+        }
+    }
+}
+
+/// Every algorithm whose keys this build can import: all but ES512 without the `es512`
+/// feature and ES256K without `es256k`. Backends that verify everything declare this.
+pub const BUILD_ALGORITHMS: crate::AlgSet = {
+    let all = crate::AlgSet::ALL.bits();
+    let es512 = if cfg!(feature = "es512") {
+        0
+    } else {
+        1 << (ES512 as u8)
+    };
+    let es256k = if cfg!(feature = "es256k") {
+        0
+    } else {
+        1 << (ES256K as u8)
+    };
+    crate::AlgSet::from_bits(all & !es512 & !es256k)
+};
+
+/// The longest uncompressed SEC1 point of a curve this build handles (`04 || x || y`).
+#[cfg(feature = "es512")]
+pub const EC_POINT_MAX: usize = 1 + 2 * 66;
+/// The longest uncompressed SEC1 point of a curve this build handles (`04 || x || y`).
+#[cfg(not(feature = "es512"))]
+pub const EC_POINT_MAX: usize = 1 + 2 * 48;
+/// The longest EC coordinate (and private scalar) of a curve this build handles.
+pub const EC_COORD_MAX: usize = (EC_POINT_MAX - 1) / 2;
+
+/// A SHA-2 digest (up to 64 bytes).
+#[derive(Clone, Copy)]
+pub struct Digest {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Digest {
+    /// Wraps the first `len` bytes of `bytes`.
+    pub fn new(bytes: [u8; 64], len: usize) -> Self {
+        Digest {
+            bytes,
+            len: len.min(64),
+        }
+    }
+}
+
+impl AsRef<[u8]> for Digest {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,9 +19,9 @@
 //! A hardware accelerator plugs in the same way: implement [`Backend`], delegating what the
 //! hardware does not cover to one of the software backends.
 
-use crate::alg::{Algorithm, HashAlg};
+use crate::alg::{Algorithm, Family, HashAlg};
 use crate::error::Unspecified;
-use crate::jwk::Jwk;
+use crate::jwk::{Jwk, Material};
 use crate::rsa::{RsaPadding, RsaPublicKey};
 
 #[cfg(feature = "aws-lc")]
@@ -85,114 +85,7 @@ pub type DefaultBackend = AwsLc;
 #[cfg(all(feature = "rustcrypto", not(feature = "ring"), not(feature = "aws-lc")))]
 pub type DefaultBackend = RustCrypto;
 
-/// Elliptic curves for ECDSA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Curve {
-    /// NIST P-256 (secp256r1).
-    P256,
-    /// NIST P-384 (secp384r1).
-    P384,
-    /// NIST P-521 (secp521r1), for ES512 (the `es512` feature).
-    P521,
-    /// SEC 2 secp256k1, for ES256K (RFC 8812; the `es256k` feature).
-    Secp256k1,
-}
-
-impl Curve {
-    /// Coordinate (and scalar) length in bytes.
-    pub const fn coord_len(self) -> usize {
-        match self {
-            Curve::P256 | Curve::Secp256k1 => 32,
-            Curve::P384 => 48,
-            Curve::P521 => 66,
-        }
-    }
-
-    /// The JWK `crv` name (RFC 7518 §6.2.1.1, RFC 8812 §3.1).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Curve::P256 => "P-256",
-            Curve::P384 => "P-384",
-            Curve::P521 => "P-521",
-            Curve::Secp256k1 => "secp256k1",
-        }
-    }
-
-    /// The curve of a JWK `crv` name, if this build handles it (P-521 needs the `es512`
-    /// feature, secp256k1 `es256k`).
-    pub fn from_name(name: &[u8]) -> Option<Curve> {
-        match name {
-            b"P-256" => Some(Curve::P256),
-            b"P-384" => Some(Curve::P384),
-            #[cfg(feature = "es512")]
-            b"P-521" => Some(Curve::P521),
-            #[cfg(feature = "es256k")]
-            b"secp256k1" => Some(Curve::Secp256k1),
-            _ => None,
-        }
-    }
-
-    /// The ECDSA algorithm family keys on this curve belong to.
-    pub const fn family(self) -> crate::alg::Family {
-        use crate::alg::Family;
-        match self {
-            Curve::P256 => Family::EcdsaP256,
-            Curve::P384 => Family::EcdsaP384,
-            Curve::P521 => Family::EcdsaP521,
-            Curve::Secp256k1 => Family::EcdsaSecp256k1,
-        }
-    }
-}
-
-/// Every algorithm whose keys this build can import: all but ES512 without the `es512`
-/// feature and ES256K without `es256k`. Backends that verify everything declare this.
-pub const BUILD_ALGORITHMS: crate::AlgSet = {
-    let all = crate::AlgSet::ALL.bits();
-    let es512 = if cfg!(feature = "es512") {
-        0
-    } else {
-        1 << (crate::alg::ES512 as u8)
-    };
-    let es256k = if cfg!(feature = "es256k") {
-        0
-    } else {
-        1 << (crate::alg::ES256K as u8)
-    };
-    crate::AlgSet::from_bits(all & !es512 & !es256k)
-};
-
-/// The longest uncompressed SEC1 point of a curve this build handles (`04 || x || y`).
-#[cfg(feature = "es512")]
-pub const EC_POINT_MAX: usize = 1 + 2 * 66;
-/// The longest uncompressed SEC1 point of a curve this build handles (`04 || x || y`).
-#[cfg(not(feature = "es512"))]
-pub const EC_POINT_MAX: usize = 1 + 2 * 48;
-/// The longest EC coordinate (and private scalar) of a curve this build handles.
-pub const EC_COORD_MAX: usize = (EC_POINT_MAX - 1) / 2;
-
-/// A SHA-2 digest (up to 64 bytes).
-#[derive(Clone, Copy)]
-pub struct Digest {
-    bytes: [u8; 64],
-    len: usize,
-}
-
-impl Digest {
-    /// Wraps the first `len` bytes of `bytes`.
-    pub fn new(bytes: [u8; 64], len: usize) -> Self {
-        Digest {
-            bytes,
-            len: len.min(64),
-        }
-    }
-}
-
-impl AsRef<[u8]> for Digest {
-    fn as_ref(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or(&[])
-    }
-}
+pub use crate::alg::{Curve, Digest, BUILD_ALGORITHMS, EC_COORD_MAX, EC_POINT_MAX};
 
 /// The primitives the engine needs. All inputs are public except HMAC keys; every check
 /// that does not depend on the backend (lengths, ranges, key validity) is done before a
@@ -272,4 +165,57 @@ pub trait Backend {
         let _ = (key, alg, msg, sig);
         None
     }
+}
+
+/// Checks one signature with one key under `alg`, after the key's binding allows it: the
+/// crypto layer's single entry, used by the token pipeline and by [`Jwk::verify_signature`].
+pub(crate) fn check_signature<B: Backend>(
+    key: &Jwk,
+    alg: Algorithm,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), crate::Error> {
+    if !B::ALGORITHMS.contains(alg) {
+        return Err(crate::Error::AlgNotAllowed);
+    }
+    key.permits(alg)?;
+    // Each arm's pre-checks (lengths, Ed25519's `S` and `R`) come first; then the backend's
+    // prepared state for the key, if it has some, else its per-type method.
+    let prepared = || B::verify_prepared(key, alg, msg, sig);
+    let r = match (alg.family(), &key.material) {
+        (Family::Hmac(h), Material::Oct(k)) if sig.len() == h.output_len() => {
+            prepared().unwrap_or_else(|| B::hmac_verify_key(h, k, msg, sig))
+        }
+        (Family::RsaPkcs1(h), Material::Rsa(r)) if sig.len() == r.modulus_len() => {
+            prepared().unwrap_or_else(|| B::rsa_verify(r, RsaPadding::Pkcs1(h), msg, sig))
+        }
+        (Family::RsaPss(h), Material::Rsa(r)) if sig.len() == r.modulus_len() => {
+            prepared().unwrap_or_else(|| B::rsa_verify(r, RsaPadding::Pss(h), msg, sig))
+        }
+        (
+            Family::EcdsaP256 | Family::EcdsaP384 | Family::EcdsaP521 | Family::EcdsaSecp256k1,
+            Material::Ec { curve, point },
+        ) if sig.len() == 2 * curve.coord_len() => {
+            let plen = 1 + 2 * curve.coord_len();
+            prepared().unwrap_or_else(|| {
+                B::ecdsa_verify(*curve, point.get(..plen).unwrap_or(&[]), msg, sig)
+            })
+        }
+        (Family::Ed25519, Material::Ed25519(pk)) => match <&[u8; 64]>::try_from(sig) {
+            Ok(s64) => {
+                let (r, s) = s64.split_at(32);
+                let r32: Option<&[u8; 32]> = r.try_into().ok();
+                if !crate::ec::ed25519_scalar_is_canonical(s)
+                    || r32.is_none_or(crate::ec::ed25519_has_small_order)
+                {
+                    Err(Unspecified)
+                } else {
+                    prepared().unwrap_or_else(|| B::ed25519_verify(pk, msg, s64))
+                }
+            }
+            Err(_) => Err(Unspecified),
+        },
+        _ => Err(Unspecified),
+    };
+    r.map_err(|_| crate::Error::BadSignature)
 }

@@ -4,8 +4,8 @@
 //! verifiers such as ring's and salty's), and Ed25519 signature pre-checks (`S < L`, `R` not
 //! of small order).
 
+use crate::alg::Curve;
 use crate::bigint::{limbs_from_be, Limb, Modulus, LIMB_BITS};
-use crate::crypto::Curve;
 
 const EC_LIMBS: usize = 384 / LIMB_BITS;
 

@@ -9,8 +9,8 @@
 //! generic curve stack, no second bignum library) and of the instructions; the firmware doc
 //! has the figures. No heap, no recursion, a few hundred bytes of stack.
 
+use crate::alg::Curve;
 use crate::bigint::{limbs_from_be, Limb, Modulus, LIMB_BITS};
-use crate::crypto::Curve;
 use crate::ec::{P256_P, P384_P};
 
 const L: usize = 384 / LIMB_BITS;

@@ -5,9 +5,10 @@
 //! bound by `kty`, `crv` and `alg` ([`Jwk::permits`]); `use` other than `sig` and `key_ops`
 //! without `verify` are refused at import, as are weak keys and private members.
 
+use crate::alg::Curve;
 use crate::alg::{Algorithm, Family};
 use crate::b64::{self, StreamDecoder};
-use crate::crypto::{Backend, Curve};
+use crate::crypto::Backend;
 use crate::ec;
 use crate::error::{Error, JsonError, KeyError};
 use crate::json::{self, Value};
@@ -175,7 +176,7 @@ pub(crate) enum Material {
     /// Uncompressed SEC1 point `04 || x || y` (validated on the curve).
     Ec {
         curve: Curve,
-        point: [u8; crate::crypto::EC_POINT_MAX],
+        point: [u8; crate::alg::EC_POINT_MAX],
     },
     Ed25519([u8; 32]),
     Oct(SymmetricKey),
@@ -328,7 +329,7 @@ impl Jwk {
         if !ec::is_on_curve(curve, x, y) {
             return Err(KeyError::InvalidPoint);
         }
-        let mut point = [0u8; crate::crypto::EC_POINT_MAX];
+        let mut point = [0u8; crate::alg::EC_POINT_MAX];
         point[0] = 4;
         let cl = curve.coord_len();
         crate::copy_exact(point.get_mut(1..1 + cl).ok_or(KeyError::InvalidPoint)?, x)
@@ -442,7 +443,7 @@ impl Jwk {
         msg: &[u8],
         sig: &[u8],
     ) -> Result<(), Error> {
-        crate::verify::check_signature::<B>(self, alg, msg, sig)
+        crate::crypto::check_signature::<B>(self, alg, msg, sig)
     }
 
     /// Whether two keys have the same material (kid and alg not compared).
@@ -785,8 +786,8 @@ pub(crate) struct JwkCollector {
     crv: Text<16>,
     n: Bytes<MAX_RSA_BYTES>,
     e: Bytes<8>,
-    x: Bytes<{ crate::crypto::EC_COORD_MAX }>,
-    y: Bytes<{ crate::crypto::EC_COORD_MAX }>,
+    x: Bytes<{ crate::alg::EC_COORD_MAX }>,
+    y: Bytes<{ crate::alg::EC_COORD_MAX }>,
     k: Bytes<MAX_OCT_LEN>,
     op: Text<16>,
     ops: u8,

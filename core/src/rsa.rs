@@ -6,9 +6,9 @@
 //! refused. PKCS#1 v1.5 is checked by building the expected encoding and comparing it whole,
 //! never by parsing the padding (Bleichenbacher's e=3 forgery needs a parser to fool).
 
+use crate::alg::Digest;
 use crate::alg::HashAlg;
 use crate::bigint::{limbs_from_be, limbs_to_be, Modulus, LIMB_BITS};
-use crate::crypto::Digest;
 use crate::error::{KeyError, Unspecified};
 
 /// Largest RSA modulus accepted, in bits (4096 with the `rsa-4096` feature, else 2048).

@@ -260,7 +260,7 @@ impl Drop for Secret {
 }
 
 /// An uncompressed SEC 1 point (`04 || x || y`) in a buffer for the longest curve.
-struct EcPoint([u8; crate::crypto::EC_POINT_MAX]);
+struct EcPoint([u8; crate::alg::EC_POINT_MAX]);
 
 impl EcPoint {
     /// `(x, y)` for `curve`.
@@ -526,7 +526,7 @@ impl SigningKey {
 
     /// The curve and uncompressed public point of an EC key.
     fn ec_public(&self) -> Option<(crate::Curve, EcPoint)> {
-        let mut out = EcPoint([0; crate::crypto::EC_POINT_MAX]);
+        let mut out = EcPoint([0; crate::alg::EC_POINT_MAX]);
         let mut put = |b: &[u8]| crate::copy_exact(out.0.get_mut(..b.len())?, b);
         let curve = match &self.secret {
             Secret::P256(k) => {

@@ -6,16 +6,15 @@
 //! and policy, algorithm allow-list, `typ`, key selection and binding, signature, payload
 //! JSON, claims.
 
-use crate::alg::{Algorithm, Family};
+use crate::alg::Algorithm;
 use crate::b64::{self, B64Error};
 use crate::claims::{self, RegisteredClaims, Validation};
 use crate::crypto::Backend;
-use crate::ec;
 use crate::error::{Error, HeaderError, Malformed};
 use crate::header::{self, Header};
 use crate::json::JsonStr;
-use crate::jwk::{Jwk, Material};
-use crate::rsa::{RsaPadding, MAX_RSA_BYTES};
+use crate::jwk::Jwk;
+use crate::rsa::MAX_RSA_BYTES;
 
 /// Where verification finds keys. Implemented by [`crate::KeySet`], [`crate::JwkCache`], a
 /// single [`Jwk`] and a slice of keys.
@@ -282,58 +281,6 @@ const MAX_SIG: usize = if MAX_RSA_BYTES > 96 {
     96
 };
 
-/// Checks one signature with one key under `alg`, after the key's binding allows it.
-pub(crate) fn check_signature<B: Backend>(
-    key: &Jwk,
-    alg: Algorithm,
-    msg: &[u8],
-    sig: &[u8],
-) -> Result<(), Error> {
-    if !B::ALGORITHMS.contains(alg) {
-        return Err(Error::AlgNotAllowed);
-    }
-    key.permits(alg)?;
-    // Each arm's pre-checks (lengths, Ed25519's `S` and `R`) come first; then the backend's
-    // prepared state for the key, if it has some, else its per-type method.
-    let prepared = || B::verify_prepared(key, alg, msg, sig);
-    let r = match (alg.family(), &key.material) {
-        (Family::Hmac(h), Material::Oct(k)) if sig.len() == h.output_len() => {
-            prepared().unwrap_or_else(|| B::hmac_verify_key(h, k, msg, sig))
-        }
-        (Family::RsaPkcs1(h), Material::Rsa(r)) if sig.len() == r.modulus_len() => {
-            prepared().unwrap_or_else(|| B::rsa_verify(r, RsaPadding::Pkcs1(h), msg, sig))
-        }
-        (Family::RsaPss(h), Material::Rsa(r)) if sig.len() == r.modulus_len() => {
-            prepared().unwrap_or_else(|| B::rsa_verify(r, RsaPadding::Pss(h), msg, sig))
-        }
-        (
-            Family::EcdsaP256 | Family::EcdsaP384 | Family::EcdsaP521 | Family::EcdsaSecp256k1,
-            Material::Ec { curve, point },
-        ) if sig.len() == 2 * curve.coord_len() => {
-            let plen = 1 + 2 * curve.coord_len();
-            prepared().unwrap_or_else(|| {
-                B::ecdsa_verify(*curve, point.get(..plen).unwrap_or(&[]), msg, sig)
-            })
-        }
-        (Family::Ed25519, Material::Ed25519(pk)) => match <&[u8; 64]>::try_from(sig) {
-            Ok(s64) => {
-                let (r, s) = s64.split_at(32);
-                let r32: Option<&[u8; 32]> = r.try_into().ok();
-                if !ec::ed25519_scalar_is_canonical(s)
-                    || r32.is_none_or(ec::ed25519_has_small_order)
-                {
-                    Err(crate::error::Unspecified)
-                } else {
-                    prepared().unwrap_or_else(|| B::ed25519_verify(pk, msg, s64))
-                }
-            }
-            Err(_) => Err(crate::error::Unspecified),
-        },
-        _ => Err(crate::error::Unspecified),
-    };
-    r.map_err(|_| Error::BadSignature)
-}
-
 /// Verifies a compact JWS (any payload) against `keys`, decoding header and payload into
 /// `buf`. The claims are not looked at; the header policy and algorithm list apply.
 ///
@@ -427,7 +374,7 @@ fn jws_parts<'b, B: Backend, K: KeySource + ?Sized>(
             if too_long {
                 return Err(Error::BadSignature);
             }
-            check_signature::<B>(key, alg, parts.signing_input, sig)?;
+            crate::crypto::check_signature::<B>(key, alg, parts.signing_input, sig)?;
         }
         None => {
             if !v.allow_missing_kid {
@@ -443,7 +390,7 @@ fn jws_parts<'b, B: Backend, K: KeySource + ?Sized>(
                     result = Err(Error::BadSignature);
                     return false;
                 }
-                match check_signature::<B>(key, alg, parts.signing_input, sig) {
+                match crate::crypto::check_signature::<B>(key, alg, parts.signing_input, sig) {
                     Ok(()) => {
                         result = Ok(());
                         false

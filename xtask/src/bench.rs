@@ -573,7 +573,56 @@ fn measure() -> Result<Measurements> {
 
 #[cfg(test)]
 mod tests {
-    use super::callgrind_inclusive;
+    use super::{callgrind_inclusive, criterion_median, throughput_row};
+
+    #[test]
+    fn criterion_median_reads_the_median_point_estimate() {
+        let estimates = r#"{"mean":{"confidence_interval":{"confidence_level":0.95,"lower_bound":61645.87718908925,"upper_bound":66610.52003722881},"point_estimate":64193.94021836729,"standard_error":1269.8117574894034},"median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":61853.31194196429,"upper_bound":68846.43323863635},"point_estimate":67104.82700892857,"standard_error":1708.0708299234257},"median_abs_dev":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1862.2005025643373,"upper_bound":10562.132714554115},"point_estimate":4780.45343997715,"standard_error":2403.6731223171832},"slope":null,"std_dev":{"confidence_interval":{"confidence_level":0.95,"lower_bound":5468.765851107407,"upper_bound":8086.3729983},"point_estimate":6822.1,"standard_error":660.2}}"#;
+        assert_eq!(criterion_median(estimates), Some(67104.82700892857));
+        assert_eq!(
+            criterion_median(r#"{"median": {"point_estimate": 1.5e3}}"#),
+            Some(1500.0)
+        );
+    }
+
+    #[test]
+    fn criterion_median_is_none_without_a_median_estimate() {
+        assert_eq!(
+            criterion_median(r#"{"mean":{"point_estimate":64193.9}}"#),
+            None
+        );
+        assert_eq!(
+            criterion_median(r#"{"median":{"point_estimate":null}}"#),
+            None
+        );
+        assert_eq!(criterion_median(""), None);
+    }
+
+    #[test]
+    fn throughput_row_reads_alg_threads_rate_and_cores() {
+        assert_eq!(
+            throughput_row(
+                "throughput alg=RS256 backend=ring threads=2 verifies=61234 secs=2.001 per_sec=30602 cores_used=1.98"
+            ),
+            Some((
+                "RS256".to_string(),
+                "2".to_string(),
+                "30602".to_string(),
+                "1.98".to_string()
+            ))
+        );
+        assert_eq!(
+            throughput_row("throughput alg=ES256 threads=1"),
+            Some((
+                "ES256".to_string(),
+                "1".to_string(),
+                "?".to_string(),
+                "?".to_string()
+            ))
+        );
+        assert_eq!(throughput_row("     Running benches/throughput.rs"), None);
+        assert_eq!(throughput_row("  throughput alg=RS256"), None);
+    }
 
     #[test]
     fn callgrind_inclusive_reads_the_function_line_not_its_callers() {

@@ -620,3 +620,101 @@ pub fn fw_panic_check() -> Result {
         c,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{flash_part, flash_sums, parse_size, FwBenchLine};
+
+    #[test]
+    fn parse_size_reads_text_data_bss_of_the_berkeley_line() {
+        let out = "   text\t   data\t    bss\t    dec\t    hex\tfilename
+ 230660\t     24\t      0\t 230684\t  3851c\ttarget/thumbv7em-none-eabihf/release/tokenguard-firmware
+";
+        assert_eq!(parse_size(out), Ok((230_660, 24, 0)));
+    }
+
+    #[test]
+    fn parse_size_refuses_output_without_its_figures() {
+        assert_eq!(
+            parse_size("   text\t   data\t    bss\t    dec\t    hex\tfilename\n"),
+            Err("no size output".to_string())
+        );
+        assert_eq!(
+            parse_size("   text\t   data\t    bss\t    dec\t    hex\tfilename\n 230660\t?\t0\n"),
+            Err("cannot parse size output:  230660\t?\t0".to_string())
+        );
+    }
+
+    #[test]
+    fn flash_part_classifies_demangled_symbols_by_path() {
+        assert_eq!(flash_part("tokenguard_device::handle_verify"), 0);
+        assert_eq!(flash_part("tokenguard_firmware::main"), 0);
+        assert_eq!(flash_part("tokenguard::jose::header::parse"), 1);
+        assert_eq!(
+            flash_part("<tokenguard::rsa::RsaKey as core::clone::Clone>::clone"),
+            2
+        );
+        assert_eq!(flash_part("P256_verify"), 3);
+        assert_eq!(flash_part("tokenguard::ec::p256::check_point"), 3);
+        assert_eq!(flash_part("tokenguard::ecdsa::p384::verify"), 4);
+        assert_eq!(flash_part("sha2::sha256::compress256"), 5);
+        assert_eq!(flash_part("ed25519_compact::edwards25519::ge_add"), 6);
+        assert_eq!(flash_part("ed25519_verify"), 6);
+        assert_eq!(flash_part("tokenguard::sign::rsa::sign"), 7);
+        assert_eq!(flash_part("sha2::sha512::compress512"), 7);
+        assert_eq!(
+            flash_part("<ecdsa::SigningKey<p384::NistP384> as signature::Signer>::try_sign"),
+            7
+        );
+        assert_eq!(flash_part("<&T as core::fmt::Debug>::fmt"), 8);
+        assert_eq!(flash_part(".Lanon.4f0c1d2e.12"), 8);
+        assert_eq!(flash_part("memcpy"), 8);
+    }
+
+    #[test]
+    fn flash_sums_adds_flash_symbols_per_part_and_skips_the_rest() {
+        let nm = "\
+0000001024 0000000004 r .Lanon.4f0c1d2e.12
+0000002048 0000000080 T tokenguard_device::handle_verify
+0000003072 0000000120 t <tokenguard::rsa::RsaKey as core::clone::Clone>::clone
+0000004096 0000000200 T P256_verify
+0000004500 0000000256 T tokenguard::ecdsa::p384::verify
+0536870912 0000000064 b tokenguard_firmware::STACK
+0000005000 0000000300 t sha2::sha256::compress256
+0000006000 0000000016 T ed25519_compact::edwards25519::ge_add
+0000007000 0000000048 R tokenguard::jose::HEADER
+0000008000 0000000096 t tokenguard::sign::rsa::sign
+0000008200 0000000400 t sha2::sha512::compress512
+0000009000 0000000010 T memcpy
+0000009100 0000000012 D tokenguard_firmware::CLOCK
+0000009200 000000000x T tokenguard::broken
+arm-none-eabi-nm: warning: no symbols
+";
+        assert_eq!(flash_sums(nm), [92, 48, 120, 200, 256, 300, 16, 496, 14]);
+        assert_eq!(flash_sums("arm-none-eabi-nm: 'x': No such file\n"), [0; 9]);
+    }
+
+    #[test]
+    fn fw_bench_line_reads_the_algorithm_and_its_figures() {
+        let line = "INFO  fw-bench alg=ES256 verify_insns=736600 import_insns=36200 verify_stack=2632 import_stack=3756";
+        let f = FwBenchLine::parse(line).expect("a fw-bench line");
+        assert_eq!(f.alg(), Some("ES256"));
+        assert_eq!(f.value("verify_insns="), "736600");
+        assert_eq!(f.value("import_insns="), "36200");
+        assert_eq!(f.value("verify_stack="), "2632");
+        assert_eq!(f.value("import_stack="), "3756");
+        assert_eq!(f.value("sign_insns="), "?");
+    }
+
+    #[test]
+    fn fw_bench_line_is_none_for_other_lines() {
+        assert!(FwBenchLine::parse("INFO  fw-bench done").is_none());
+        assert!(FwBenchLine::parse(
+            "INFO  fw-bench sizes device=9712 cache=6080 jwk=752 pending=1100"
+        )
+        .is_none());
+        let empty = FwBenchLine::parse("fw-bench alg=").expect("the prefix alone");
+        assert_eq!(empty.alg(), None);
+        assert_eq!(empty.value("verify_insns="), "?");
+    }
+}

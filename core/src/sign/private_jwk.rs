@@ -22,7 +22,7 @@ const MAX_DEPTH: u8 = 8;
 /// An RSA prime and its CRT values are at most half the modulus.
 const HALF: usize = MAX_RSA_BYTES / 2;
 /// The longest EC public coordinate.
-const MAX_COORD: usize = crate::crypto::EC_COORD_MAX;
+const MAX_COORD: usize = crate::alg::EC_COORD_MAX;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Member {

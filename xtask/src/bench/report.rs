@@ -148,7 +148,7 @@ pub(super) fn write(m: &Measurements) -> Result {
     gaps(&mut md, m);
     let chart = per_algorithm(&mut md, m);
     other_benches(&mut md, m);
-    whole_process(&mut md, m);
+    whole_process_table(&mut md, m);
     cortex_m4(&mut md, m);
     let Measurements {
         t0,
@@ -770,7 +770,7 @@ fn other_benches(md: &mut String, m: &Measurements) {
 }
 
 /// The whole-process `verify --batch` table.
-fn whole_process(md: &mut String, m: &Measurements) {
+fn whole_process_table(md: &mut String, m: &Measurements) {
     let Measurements { whole, cores, .. } = m;
 
     let _ = writeln!(md, "## Whole process: `verify --batch`\n");

@@ -170,14 +170,7 @@ pub fn loaded(r: &Option<(u8, Result<LoadReport, String>)>) -> String {
     }
 }
 
-/// The JSON value of a base64url segment of a compact token (0 the header, 1 the payload),
-/// if it is one. Unverified: for messages and routing, never for a verdict.
-pub fn segment_json(token: &str, index: usize) -> Option<serde_json::Value> {
-    let seg = token.split('.').nth(index)?;
-    let mut raw = vec![0u8; seg.len()];
-    let n = tokenguard::b64::decode(seg.as_bytes(), &mut raw).ok()?;
-    serde_json::from_slice(&raw[..n]).ok()
-}
+pub use crate::util::segment_json;
 
 /// Re-encodes the payload with a wider scope, keeping the original signature.
 pub fn tamper_scope(token: &str) -> anyhow::Result<String> {

@@ -431,7 +431,7 @@ impl IdpState {
             .and_then(|h| h.strip_prefix("Bearer "))
             .ok_or_else(|| refuse(401, "unauthenticated", "a Bearer token is required"))?;
         let instance = self.issuer.clone();
-        let segment = |i: usize| crate::flow::segment_json(token, i);
+        let segment = |i: usize| crate::util::segment_json(token, i);
         let has_kid = segment(0).is_some_and(|h| h.get("kid").is_some());
         if has_kid {
             let user = self

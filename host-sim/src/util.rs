@@ -1,4 +1,5 @@
-//! Small helpers every command shares: one clock reader, one base64url encoder.
+//! Small helpers every command shares: one clock reader, one base64url encoder, one reader
+//! of a compact token's segments.
 
 /// Unix seconds from the system clock (0 if the clock is before 1970).
 pub fn unix_now() -> u64 {
@@ -14,6 +15,15 @@ pub fn b64(data: &[u8]) -> String {
     let n = tokenguard::b64::encode(data, &mut out).unwrap_or(0);
     out.truncate(n);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// The JSON value of a base64url segment of a compact token (0 the header, 1 the payload),
+/// if it is one. Unverified: for messages and routing, never for a verdict.
+pub fn segment_json(token: &str, index: usize) -> Option<serde_json::Value> {
+    let seg = token.split('.').nth(index)?;
+    let mut raw = vec![0u8; seg.len()];
+    let n = tokenguard::b64::decode(seg.as_bytes(), &mut raw).ok()?;
+    serde_json::from_slice(&raw[..n]).ok()
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub fn ci() -> Result {
     let mut c = cargo();
     c.args(["fmt", "--all", "--", "--check"]);
     run("cargo fmt --check", c)?;
+    crate::cycles::check()?;
     let mut c = cargo();
     c.args([
         "clippy",

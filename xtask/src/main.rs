@@ -5,10 +5,11 @@
 //! - `demo`: the simulator's end-to-end demo.
 //!
 //! One module per task: [`ci`], [`test`], [`demo`], [`firmware`] (`fw-*`), [`bench`],
-//! [`fuzz`]; [`util`] holds what they share.
+//! [`fuzz`], [`cycles`]; [`util`] holds what they share.
 
 mod bench;
 mod ci;
+mod cycles;
 mod demo;
 mod firmware;
 mod fuzz;
@@ -37,9 +38,10 @@ fn main() -> ExitCode {
         Some("fw-bench") => fw_bench(args.iter().any(|a| a == "--write")),
         Some("bench") => bench(),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("cycles") => cycles::check(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|test|demo|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write]|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
+                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write]|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
             );
             return ExitCode::from(2);
         }

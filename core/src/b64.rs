@@ -13,6 +13,17 @@ pub enum B64Error {
     OutputTooSmall,
 }
 
+impl core::fmt::Display for B64Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            B64Error::Invalid => "not canonical unpadded base64url",
+            B64Error::OutputTooSmall => "output buffer too small for the decoded bytes",
+        })
+    }
+}
+
+impl core::error::Error for B64Error {}
+
 const INVALID: u8 = 0xFF;
 
 #[allow(clippy::indexing_slicing)] // const-evaluated; `i < 64` and `u8 as usize < 256`

@@ -184,6 +184,8 @@ impl fmt::Display for Malformed {
     }
 }
 
+impl core::error::Error for Malformed {}
+
 impl From<Malformed> for Error {
     fn from(m: Malformed) -> Self {
         Error::Malformed(m)
@@ -243,6 +245,8 @@ impl fmt::Display for JsonError {
     }
 }
 
+impl core::error::Error for JsonError {}
+
 /// A JOSE header parameter that is missing, mistyped or refused (RFC 7515 §4.1).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -288,6 +292,8 @@ impl fmt::Display for HeaderError {
         })
     }
 }
+
+impl core::error::Error for HeaderError {}
 
 /// A registered claim (RFC 7519 §4.1), named in claim errors.
 #[non_exhaustive]
@@ -539,3 +545,28 @@ impl fmt::Display for Unspecified {
 }
 
 impl core::error::Error for Unspecified {}
+
+#[cfg(test)]
+mod error_trait_tests {
+    /// Every public error type is a `core::error::Error` with a message.
+    #[test]
+    fn every_public_error_is_an_error_with_a_message() {
+        fn message<E: core::error::Error>(e: E) -> std::string::String {
+            std::format!("{e}")
+        }
+        assert_eq!(
+            message(super::Malformed::Base64),
+            std::format!("{}", super::Malformed::Base64)
+        );
+        assert!(!message(super::JsonError::Syntax).is_empty());
+        assert!(!message(super::HeaderError::AlgMissing).is_empty());
+        assert_eq!(
+            message(crate::b64::B64Error::Invalid),
+            "not canonical unpadded base64url"
+        );
+        assert_eq!(
+            message(crate::b64::B64Error::OutputTooSmall),
+            "output buffer too small for the decoded bytes"
+        );
+    }
+}

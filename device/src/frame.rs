@@ -88,6 +88,17 @@ pub enum FrameError {
     TooLarge,
 }
 
+impl core::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            FrameError::Corrupt => "corrupt frame (COBS or CRC-32)",
+            FrameError::TooLarge => "frame longer than the receive buffer",
+        })
+    }
+}
+
+impl core::error::Error for FrameError {}
+
 /// Collects bytes into frames in a fixed buffer of `B` bytes.
 #[derive(Clone)]
 pub struct FrameDecoder<const B: usize> {
@@ -190,6 +201,21 @@ fn cobs_decode_in_place(buf: &mut [u8]) -> Option<usize> {
 mod tests {
     use super::*;
     use std::vec::Vec;
+
+    #[test]
+    fn frame_errors_are_errors_with_messages() {
+        fn message<E: core::error::Error>(e: E) -> std::string::String {
+            std::format!("{e}")
+        }
+        assert_eq!(
+            message(FrameError::Corrupt),
+            "corrupt frame (COBS or CRC-32)"
+        );
+        assert_eq!(
+            message(FrameError::TooLarge),
+            "frame longer than the receive buffer"
+        );
+    }
 
     fn enc(parts: &[&[u8]]) -> Vec<u8> {
         let mut out = Vec::new();

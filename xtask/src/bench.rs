@@ -189,20 +189,18 @@ fn callgrind_inclusive(annotate: &str, function: &str) -> Option<u64> {
 
 /// Instructions per token of one single-threaded `verify --batch` process under callgrind:
 /// (whole process, inside `EVP_DigestVerify`). `None` when valgrind is not installed.
-fn callgrind_per_token(mut c: Command, tokens: usize, out: &Path) -> Result<Option<(f64, f64)>> {
+fn callgrind_per_token(c: Command, tokens: usize, out: &Path) -> Result<Option<(f64, f64)>> {
     if Command::new("valgrind").arg("--version").output().is_err() {
         return Ok(None);
     }
-    let prog = c.get_program().to_owned();
-    let args: Vec<_> = c.get_args().map(ToOwned::to_owned).collect();
-    let mut v = Command::new("valgrind");
-    v.args(["--tool=callgrind", "--quiet"])
+    let status = Command::new("valgrind")
+        .args(["--tool=callgrind", "--quiet"])
         .arg(format!("--callgrind-out-file={}", out.display()))
-        .arg(prog)
-        .args(args)
-        .stdout(std::process::Stdio::null());
-    c = v;
-    let status = c.status().map_err(|e| format!("valgrind: {e}"))?;
+        .arg(c.get_program())
+        .args(c.get_args())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("valgrind: {e}"))?;
     if !status.success() {
         return Err(format!("valgrind: {status}"));
     }

@@ -8,7 +8,7 @@ use crate::demo::demo;
 use crate::firmware::{firmware_dir, firmware_link_check, fw_bench, fw_panic_check, fw_test};
 use crate::fuzz::fuzz;
 use crate::test::tests;
-use crate::util::{cargo, ensure_target, run, Result, THUMB};
+use crate::util::{cargo, ensure_target, run, Result, THUMB_CRATES};
 
 pub fn ci() -> Result {
     let t = Instant::now();
@@ -27,21 +27,9 @@ pub fn ci() -> Result {
     ]);
     run("clippy -D warnings (all targets)", c)?;
     let mut c = cargo();
-    c.args([
-        "clippy",
-        "-p",
-        "tokenguard",
-        "-p",
-        "tokenguard-device",
-        "--no-default-features",
-        "--features",
-        "tokenguard/rustcrypto,tokenguard-device/embedded-io",
-        "--target",
-        THUMB,
-        "--",
-        "-D",
-        "warnings",
-    ]);
+    c.arg("clippy")
+        .args(THUMB_CRATES)
+        .args(["--", "-D", "warnings"]);
     ensure_target()?;
     run("clippy core and the device protocol crate for thumbv7em", c)?;
     let mut c = cargo();

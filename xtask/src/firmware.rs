@@ -7,23 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::test::outsider;
-use crate::util::{cargo, ensure_target, output, root, run, Result, THUMB};
+use crate::util::{cargo, ensure_target, output, root, run, Result, THUMB, THUMB_CRATES};
 
 pub fn firmware_link_check() -> Result {
     ensure_firmware_tools()?;
     let mut c = cargo();
-    c.args([
-        "build",
-        "-p",
-        "tokenguard",
-        "-p",
-        "tokenguard-device",
-        "--no-default-features",
-        "--features",
-        "tokenguard/rustcrypto,tokenguard-device/embedded-io",
-        "--target",
-        THUMB,
-    ]);
+    c.arg("build").args(THUMB_CRATES);
     run(
         "core and the device protocol crate for thumbv7em-none-eabihf (pure-Rust backend)",
         c,

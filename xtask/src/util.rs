@@ -44,6 +44,20 @@ pub fn output(mut c: Command) -> Result<String> {
 
 pub const THUMB: &str = "thumbv7em-none-eabihf";
 
+/// The no_std library crates as the microcontroller builds them (pure-Rust backend, the
+/// device's embedded-io serving): one selection for CI's thumb build and its clippy run.
+pub const THUMB_CRATES: [&str; 9] = [
+    "-p",
+    "tokenguard",
+    "-p",
+    "tokenguard-device",
+    "--no-default-features",
+    "--features",
+    "tokenguard/rustcrypto,tokenguard-device/embedded-io",
+    "--target",
+    THUMB,
+];
+
 /// Installs the Cortex-M target if it is missing.
 pub fn ensure_target() -> Result {
     let mut c = Command::new("rustup");

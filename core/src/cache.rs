@@ -27,9 +27,11 @@ enum SlotState {
     Staged,
 }
 
-#[derive(Clone, Debug)]
-struct Entry {
+#[derive(Clone)]
+struct Entry<S> {
     jwk: Jwk,
+    /// The set's backend's state for this key ([`Backend::prepare`]).
+    prepared: S,
     pinned: bool,
     state: SlotState,
     /// In the set being loaded (an unchanged active key, or a staged one).
@@ -39,7 +41,8 @@ struct Entry {
     index: u16,
 }
 
-/// A fixed-capacity set of verification keys, looked up by `kid`.
+/// A fixed-capacity set of verification keys, looked up by `kid`, with the per-key state of
+/// backend `B` ([`Backend::KeyState`], prepared once when a key enters the set).
 ///
 /// ```
 /// use tokenguard::{alg, Jwk, KeySet};
@@ -48,19 +51,27 @@ struct Entry {
 /// assert_eq!(keys.len(), 1);
 /// assert!(keys.get(b"k1").is_some());
 /// ```
-#[derive(Clone)]
-pub struct KeySet<const N: usize> {
-    slots: [Option<Entry>; N],
+pub struct KeySet<const N: usize, B: Backend = DefaultBackend> {
+    slots: [Option<Entry<B::KeyState>>; N],
     allow_mixed: bool,
 }
 
-impl<const N: usize> Default for KeySet<N> {
+impl<const N: usize, B: Backend> Clone for KeySet<N, B> {
+    fn clone(&self) -> Self {
+        KeySet {
+            slots: self.slots.clone(),
+            allow_mixed: self.allow_mixed,
+        }
+    }
+}
+
+impl<const N: usize, B: Backend> Default for KeySet<N, B> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const N: usize> core::fmt::Debug for KeySet<N> {
+impl<const N: usize, B: Backend> core::fmt::Debug for KeySet<N, B> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_list().entries(self.iter().map(|(k, _)| k)).finish()
     }
@@ -124,7 +135,7 @@ pub enum UpdateEvent {
     Skipped(SkippedKey),
 }
 
-impl<const N: usize> KeySet<N> {
+impl<const N: usize, B: Backend> KeySet<N, B> {
     /// An empty set.
     pub const fn new() -> Self {
         KeySet {
@@ -159,7 +170,7 @@ impl<const N: usize> KeySet<N> {
         self.slots.iter().all(Option::is_some)
     }
 
-    fn active(&self) -> impl Iterator<Item = &Entry> {
+    fn active(&self) -> impl Iterator<Item = &Entry<B::KeyState>> {
         self.slots
             .iter()
             .flatten()
@@ -189,6 +200,7 @@ impl<const N: usize> KeySet<N> {
                 if e.pinned && !pinned {
                     return Err((jwk, KeyError::KidPinned));
                 }
+                e.prepared = B::prepare(jwk.material(), jwk.alg());
                 e.jwk = jwk;
                 e.pinned = pinned;
                 return Ok(());
@@ -197,6 +209,7 @@ impl<const N: usize> KeySet<N> {
         match self.slots.iter_mut().find(|s| s.is_none()) {
             Some(slot) => {
                 *slot = Some(Entry {
+                    prepared: B::prepare(jwk.material(), jwk.alg()),
                     jwk,
                     pinned,
                     state: SlotState::Active,
@@ -250,7 +263,7 @@ impl<const N: usize> KeySet<N> {
     }
 
     /// Starts an atomic JWK Set update (see the module docs).
-    pub fn begin_update(&mut self) -> JwksUpdate<'_, N> {
+    pub fn begin_update(&mut self) -> JwksUpdate<'_, N, B> {
         let pending = self.begin_pending();
         JwksUpdate { set: self, pending }
     }
@@ -340,6 +353,7 @@ impl<const N: usize> KeySet<N> {
         match self.slots.iter_mut().find(|s| s.is_none()) {
             Some(slot) => {
                 *slot = Some(Entry {
+                    prepared: B::prepare(jwk.material(), jwk.alg()),
                     jwk,
                     pinned: false,
                     state: SlotState::Staged,
@@ -369,7 +383,7 @@ impl<const N: usize> KeySet<N> {
         no_space: u16,
         on_event: &mut impl FnMut(UpdateEvent),
     ) -> Result<UpdateReport, JwksError> {
-        let live = |e: &Entry| e.in_update && e.drop_on_commit.is_none() && !e.pinned;
+        let live = |e: &Entry<B::KeyState>| e.in_update && e.drop_on_commit.is_none() && !e.pinned;
         let has_sym = self
             .slots
             .iter()
@@ -387,7 +401,7 @@ impl<const N: usize> KeySet<N> {
                 }
             }
         }
-        let count = |f: &dyn Fn(&Entry) -> bool| {
+        let count = |f: &dyn Fn(&Entry<B::KeyState>) -> bool| {
             let n = self.slots.iter().flatten().filter(|e| f(e)).count();
             u16::try_from(n).unwrap_or(u16::MAX)
         };
@@ -462,7 +476,7 @@ impl<const N: usize> KeySet<N> {
         Ok(report)
     }
 
-    /// Verifies a JWT against the active keys with the default backend.
+    /// Verifies a JWT against the active keys with the set's backend `B`.
     ///
     /// # Errors
     /// The first failing check's [`Error`].
@@ -473,35 +487,40 @@ impl<const N: usize> KeySet<N> {
         now: u64,
         buf: &'b mut [u8],
     ) -> Result<VerifiedToken<'b>, Error> {
-        self.verify_with::<DefaultBackend>(token, v, now, buf)
+        self.verify_with::<B>(token, v, now, buf)
     }
 
-    /// Verifies a JWT against the active keys with backend `B`.
+    /// Verifies a JWT against the active keys with backend `V`. `V` uses the state the
+    /// set's backend prepared for each key when it keeps the same kind of state (`V` is the
+    /// set's backend, or [`crate::crypto::Fastest`] and the backend it routes to), else
+    /// works from the key material alone, with the same verdicts.
     ///
     /// # Errors
     /// The first failing check's [`Error`].
-    pub fn verify_with<'b, B: Backend>(
+    pub fn verify_with<'b, V: Backend>(
         &self,
         token: &[u8],
         v: &Validation<'_>,
         now: u64,
         buf: &'b mut [u8],
     ) -> Result<VerifiedToken<'b>, Error> {
-        verify::verify_jwt::<B, Self>(self, token, v, now, buf)
+        verify::verify_jwt::<V, Self>(self, token, v, now, buf)
     }
 }
 
-impl<const N: usize> KeySource for KeySet<N> {
-    fn find(&self, kid: JsonStr<'_>) -> Result<&Jwk, Error> {
+impl<const N: usize, B: Backend> KeySource for KeySet<N, B> {
+    type State = B::KeyState;
+
+    fn find(&self, kid: JsonStr<'_>) -> Result<(&Jwk, &B::KeyState), Error> {
         self.active()
             .find(|e| e.jwk.kid().is_some_and(|k| kid.eq_bytes(k.as_bytes())))
-            .map(|e| &e.jwk)
+            .map(|e| (&e.jwk, &e.prepared))
             .ok_or(Error::KeyNotFound)
     }
 
-    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk) -> bool) {
+    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk, &B::KeyState) -> bool) {
         for e in self.active() {
-            if !f(&e.jwk) {
+            if !f(&e.jwk, &e.prepared) {
                 return;
             }
         }
@@ -510,12 +529,12 @@ impl<const N: usize> KeySource for KeySet<N> {
 
 /// An atomic JWK Set update in progress: feed chunks, then [`JwksUpdate::finish`]. Dropping
 /// it unfinished (or any error) leaves the previous keys exactly as they were.
-pub struct JwksUpdate<'a, const N: usize> {
-    set: &'a mut KeySet<N>,
+pub struct JwksUpdate<'a, const N: usize, B: Backend = DefaultBackend> {
+    set: &'a mut KeySet<N, B>,
     pending: PendingUpdate,
 }
 
-impl<const N: usize> core::fmt::Debug for JwksUpdate<'_, N> {
+impl<const N: usize, B: Backend> core::fmt::Debug for JwksUpdate<'_, N, B> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("JwksUpdate")
             .field("pending", &self.pending)
@@ -523,7 +542,7 @@ impl<const N: usize> core::fmt::Debug for JwksUpdate<'_, N> {
     }
 }
 
-impl<const N: usize> JwksUpdate<'_, N> {
+impl<const N: usize, B: Backend> JwksUpdate<'_, N, B> {
     /// Feeds the next chunk of the document.
     ///
     /// # Errors
@@ -548,7 +567,7 @@ impl<const N: usize> JwksUpdate<'_, N> {
     }
 }
 
-impl<const N: usize> Drop for JwksUpdate<'_, N> {
+impl<const N: usize, B: Backend> Drop for JwksUpdate<'_, N, B> {
     fn drop(&mut self) {
         self.pending.abort(self.set);
     }
@@ -640,9 +659,9 @@ impl PendingUpdate {
     /// # Errors
     /// [`JwksError::Json`] on a grammar error (the update is then void and the staged keys
     /// are released); [`JwksError::NotStarted`] after the update ended.
-    pub fn feed<const N: usize>(
+    pub fn feed<const N: usize, B: Backend>(
         &mut self,
-        set: &mut KeySet<N>,
+        set: &mut KeySet<N, B>,
         chunk: &[u8],
         on_event: &mut impl FnMut(UpdateEvent),
     ) -> Result<(), JwksError> {
@@ -689,7 +708,7 @@ impl PendingUpdate {
     }
 
     /// Releases the staged keys; the previous set stays as it was.
-    pub fn abort<const N: usize>(&mut self, set: &mut KeySet<N>) {
+    pub fn abort<const N: usize, B: Backend>(&mut self, set: &mut KeySet<N, B>) {
         if !self.done {
             set.abort_update();
             self.done = true;
@@ -701,9 +720,9 @@ impl PendingUpdate {
     /// # Errors
     /// A [`JwksError`]; the previous keys then stay in place. [`JwksError::Refused`] when
     /// the document is valid but its set holds no usable key or does not fit.
-    pub fn finish<const N: usize>(
+    pub fn finish<const N: usize, B: Backend>(
         &mut self,
-        set: &mut KeySet<N>,
+        set: &mut KeySet<N, B>,
         on_event: &mut impl FnMut(UpdateEvent),
     ) -> Result<UpdateReport, JwksError> {
         if self.done {
@@ -827,8 +846,8 @@ pub struct Stats {
 /// assert_eq!(cache.poll(now + 600), Some(FetchReason::Expired));
 /// ```
 #[derive(Clone, Debug)]
-pub struct JwkCache<const N: usize> {
-    keys: KeySet<N>,
+pub struct JwkCache<const N: usize, B: Backend = DefaultBackend> {
+    keys: KeySet<N, B>,
     policy: RefreshPolicy,
     loaded_at: Option<u64>,
     expires_at: u64,
@@ -838,7 +857,7 @@ pub struct JwkCache<const N: usize> {
     stats: Stats,
 }
 
-impl<const N: usize> JwkCache<N> {
+impl<const N: usize, B: Backend> JwkCache<N, B> {
     /// An empty cache.
     pub const fn new(policy: RefreshPolicy) -> Self {
         JwkCache {
@@ -860,12 +879,12 @@ impl<const N: usize> JwkCache<N> {
     }
 
     /// The keys.
-    pub fn keys(&self) -> &KeySet<N> {
+    pub fn keys(&self) -> &KeySet<N, B> {
         &self.keys
     }
 
     /// The keys, to insert or pin keys by hand.
-    pub fn keys_mut(&mut self) -> &mut KeySet<N> {
+    pub fn keys_mut(&mut self) -> &mut KeySet<N, B> {
         &mut self.keys
     }
 
@@ -995,7 +1014,7 @@ impl<const N: usize> JwkCache<N> {
     }
 
     /// Starts a streaming update; pass its result to [`Self::update_finished`].
-    pub fn begin_update(&mut self) -> JwksUpdate<'_, N> {
+    pub fn begin_update(&mut self) -> JwksUpdate<'_, N, B> {
         self.keys.begin_update()
     }
 
@@ -1017,7 +1036,7 @@ impl<const N: usize> JwkCache<N> {
         r
     }
 
-    /// Verifies a JWT with the default backend, updating the refresh state and counters.
+    /// Verifies a JWT with the cache's backend `B`, updating the refresh state and counters.
     ///
     /// # Errors
     /// The first failing check's [`Error`]; `key_rejected` (stale) for fetched keys used
@@ -1029,14 +1048,15 @@ impl<const N: usize> JwkCache<N> {
         now: u64,
         buf: &'b mut [u8],
     ) -> Result<VerifiedToken<'b>, Error> {
-        self.verify_with::<DefaultBackend>(token, v, now, buf)
+        self.verify_with::<B>(token, v, now, buf)
     }
 
-    /// As [`Self::verify`], with backend `B`.
+    /// As [`Self::verify`], with backend `V` (see [`KeySet::verify_with`] for the state it
+    /// uses).
     ///
     /// # Errors
     /// As [`Self::verify`].
-    pub fn verify_with<'b, B: Backend>(
+    pub fn verify_with<'b, V: Backend>(
         &mut self,
         token: &[u8],
         v: &Validation<'_>,
@@ -1048,7 +1068,7 @@ impl<const N: usize> JwkCache<N> {
             allow_fetched: self.freshness(now) != Freshness::Expired,
             kid_missed: Cell::new(false),
         };
-        let r = verify::verify_jwt::<B, View<'_, N>>(&view, token, v, now, buf);
+        let r = verify::verify_jwt::<V, View<'_, N, B>>(&view, token, v, now, buf);
         if view.kid_missed.get() {
             self.unknown_kid = true;
         }
@@ -1065,14 +1085,16 @@ impl<const N: usize> JwkCache<N> {
 }
 
 /// The cache's keys as seen by a verification: fetched keys are refused once stale.
-struct View<'a, const N: usize> {
-    set: &'a KeySet<N>,
+struct View<'a, const N: usize, B: Backend> {
+    set: &'a KeySet<N, B>,
     allow_fetched: bool,
     kid_missed: Cell<bool>,
 }
 
-impl<const N: usize> KeySource for View<'_, N> {
-    fn find(&self, kid: JsonStr<'_>) -> Result<&Jwk, Error> {
+impl<const N: usize, B: Backend> KeySource for View<'_, N, B> {
+    type State = B::KeyState;
+
+    fn find(&self, kid: JsonStr<'_>) -> Result<(&Jwk, &B::KeyState), Error> {
         let e = self
             .set
             .active()
@@ -1083,13 +1105,13 @@ impl<const N: usize> KeySource for View<'_, N> {
                 Err(Error::KeyNotFound)
             }
             Some(e) if !e.pinned && !self.allow_fetched => Err(Error::KeyRejected(KeyError::Stale)),
-            Some(e) => Ok(&e.jwk),
+            Some(e) => Ok((&e.jwk, &e.prepared)),
         }
     }
 
-    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk) -> bool) {
+    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk, &B::KeyState) -> bool) {
         for e in self.set.active() {
-            if (e.pinned || self.allow_fetched) && !f(&e.jwk) {
+            if (e.pinned || self.allow_fetched) && !f(&e.jwk, &e.prepared) {
                 return;
             }
         }

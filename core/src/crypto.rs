@@ -17,11 +17,15 @@
 //! the test suite checks this on every vector.
 //!
 //! A hardware accelerator plugs in the same way: implement [`Backend`], delegating what the
-//! hardware does not cover to one of the software backends.
+//! hardware does not cover to one of the software backends. What a backend keeps per key (a
+//! parsed key, a key handle) is its [`Backend::KeyState`]: a [`crate::KeySet`] built for
+//! it (`KeySet<N, MyBackend>`) prepares that state once per key and hands it back on every
+//! verification. The backend sees the validated [`crate::KeyMaterial`], never the key's
+//! container.
 
 use crate::alg::{Algorithm, Family, HashAlg};
 use crate::error::Unspecified;
-use crate::jwk::{Jwk, Material};
+use crate::material::{KeyMaterial, SymmetricKey};
 use crate::rsa::{RsaPadding, RsaPublicKey};
 
 #[cfg(feature = "aws-lc")]
@@ -32,37 +36,17 @@ mod fastest;
 mod ring_backend;
 #[cfg(feature = "rustcrypto")]
 mod rustcrypto_backend;
-#[cfg(all(feature = "rustcrypto", any(feature = "compact-sha256", test)))]
-pub(crate) mod sha256_compact;
 #[cfg(all(feature = "rustcrypto", any(feature = "compact-sha512", test)))]
 pub(crate) mod sha512_compact;
 
 #[cfg(feature = "aws-lc")]
-pub use aws_lc_backend::AwsLc;
-#[cfg(feature = "aws-lc")]
-pub(crate) use aws_lc_backend::Prepared;
+pub use aws_lc_backend::{AwsLc, AwsLcKeyState};
 #[cfg(any(feature = "ring", feature = "aws-lc", feature = "rustcrypto"))]
 pub use fastest::Fastest;
 #[cfg(feature = "ring")]
-pub(crate) use ring_backend::ring_hmac_key;
-#[cfg(feature = "ring")]
-pub use ring_backend::Ring;
-
-/// Backend state prepared for a key at import; nothing without a backend that keeps some.
-#[cfg(not(feature = "aws-lc"))]
-#[derive(Clone, Default)]
-pub(crate) struct Prepared;
-
-#[cfg(not(feature = "aws-lc"))]
-impl Prepared {
-    pub(crate) fn new(_: &crate::jwk::Material, _: Option<Algorithm>) -> Self {
-        Prepared
-    }
-}
+pub use ring_backend::{Ring, RingKeyState};
 #[cfg(feature = "rustcrypto")]
 pub use rustcrypto_backend::RustCrypto;
-#[cfg(feature = "rustcrypto")]
-pub(crate) use rustcrypto_backend::{hs256_state, Hs256State};
 
 /// The backend used when none is named: [`Fastest`] when several backends are built (each
 /// primitive from the fastest of them), else the one that is.
@@ -91,6 +75,10 @@ pub use crate::alg::{Curve, Digest, BUILD_ALGORITHMS, EC_COORD_MAX, EC_POINT_MAX
 /// that does not depend on the backend (lengths, ranges, key validity) is done before a
 /// backend is called.
 pub trait Backend {
+    /// What this backend keeps for each key of a [`crate::KeySet`] built for it (its second
+    /// type parameter): a parsed key, an HMAC key schedule. `()` when it keeps nothing.
+    type KeyState: Clone + Default + 'static;
+
     /// The algorithms this backend verifies: all of them unless a backend says otherwise. A
     /// token whose `alg` is outside this set is refused with `alg_not_allowed` right after
     /// the header is read, as if the policy left it out, and the device protocol reports
@@ -107,14 +95,14 @@ pub trait Backend {
     /// [`Unspecified`] if the tag does not match.
     fn hmac_verify(alg: HashAlg, key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified>;
 
-    /// HMAC verification with an imported key; backends that keep prepared key state
-    /// override this. The default calls [`Backend::hmac_verify`].
+    /// HMAC verification with an imported key. The default calls [`Backend::hmac_verify`];
+    /// the pure-Rust backend uses the HS256 state the key keeps.
     ///
     /// # Errors
     /// [`Unspecified`] if the tag does not match.
     fn hmac_verify_key(
         alg: HashAlg,
-        key: &crate::jwk::SymmetricKey,
+        key: &SymmetricKey,
         msg: &[u8],
         tag: &[u8],
     ) -> Result<(), Unspecified> {
@@ -149,59 +137,75 @@ pub trait Backend {
         crate::rsa::verify_with_digest(key, padding, msg, sig, Self::digest)
     }
 
-    /// Verification with state this backend prepared when `key` was imported, tried before
-    /// the per-type methods above (after the same pre-checks). `None` when it has none for
-    /// this key and `alg`: the per-type method runs. Only backends in this crate keep such
-    /// state ([`AwsLc`]); the default has none.
+    /// This backend's state for a key entering a [`crate::KeySet`] built for it, bound to
+    /// `alg` (the key's `alg`, `None` when it has none). Called once per key, when it is
+    /// inserted or when a JWK Set update stages it; it cannot fail (a key the backend cannot
+    /// prepare gets a state that says so, and its verifications take the per-type methods).
+    /// The default keeps nothing.
+    fn prepare(key: &KeyMaterial, alg: Option<Algorithm>) -> Self::KeyState {
+        let _ = (key, alg);
+        Self::KeyState::default()
+    }
+
+    /// Verification with the state [`Backend::prepare`] made for `key`, tried before the
+    /// per-type methods above (after the same pre-checks). `None` when the state does not
+    /// cover this key and `alg`: the per-type method runs. The default has none.
     ///
     /// # Errors
     /// `Some(Err(Unspecified))` if the signature does not verify.
     fn verify_prepared(
-        key: &Jwk,
+        key: &KeyMaterial,
+        state: &Self::KeyState,
         alg: Algorithm,
         msg: &[u8],
         sig: &[u8],
     ) -> Option<Result<(), Unspecified>> {
-        let _ = (key, alg, msg, sig);
+        let _ = (key, state, alg, msg, sig);
         None
     }
 }
 
-/// Checks one signature with one key under `alg`, after the key's binding allows it: the
-/// crypto layer's single entry, used by the token pipeline and by [`Jwk::verify_signature`].
+/// `B`'s state for a key, when `state` is of `B`'s kind: the key set was built for `B`, or
+/// for a backend keeping the same state (as [`Fastest`] and the backend it routes to do).
+/// A set built for another backend gives `None`, and `B` works from the material alone.
+pub(crate) fn state_for<B: Backend, S: 'static>(state: &S) -> Option<&B::KeyState> {
+    (state as &dyn core::any::Any).downcast_ref::<B::KeyState>()
+}
+
+/// Checks one signature with one key's material under `alg`, with the state `B` prepared
+/// for it if there is some: the crypto layer's single entry, used by the token pipeline and
+/// by [`crate::Jwk::verify_signature`]. The caller has checked that `B` verifies `alg` and
+/// that the key's binding permits it.
 pub(crate) fn check_signature<B: Backend>(
-    key: &Jwk,
+    key: &KeyMaterial,
+    state: Option<&B::KeyState>,
     alg: Algorithm,
     msg: &[u8],
     sig: &[u8],
 ) -> Result<(), crate::Error> {
-    if !B::ALGORITHMS.contains(alg) {
-        return Err(crate::Error::AlgNotAllowed);
-    }
-    key.permits(alg)?;
     // Each arm's pre-checks (lengths, Ed25519's `S` and `R`) come first; then the backend's
     // prepared state for the key, if it has some, else its per-type method.
-    let prepared = || B::verify_prepared(key, alg, msg, sig);
-    let r = match (alg.family(), &key.material) {
-        (Family::Hmac(h), Material::Oct(k)) if sig.len() == h.output_len() => {
+    let prepared = || state.and_then(|st| B::verify_prepared(key, st, alg, msg, sig));
+    let r = match (alg.family(), key) {
+        (Family::Hmac(h), KeyMaterial::Oct(k)) if sig.len() == h.output_len() => {
             prepared().unwrap_or_else(|| B::hmac_verify_key(h, k, msg, sig))
         }
-        (Family::RsaPkcs1(h), Material::Rsa(r)) if sig.len() == r.modulus_len() => {
+        (Family::RsaPkcs1(h), KeyMaterial::Rsa(r)) if sig.len() == r.modulus_len() => {
             prepared().unwrap_or_else(|| B::rsa_verify(r, RsaPadding::Pkcs1(h), msg, sig))
         }
-        (Family::RsaPss(h), Material::Rsa(r)) if sig.len() == r.modulus_len() => {
+        (Family::RsaPss(h), KeyMaterial::Rsa(r)) if sig.len() == r.modulus_len() => {
             prepared().unwrap_or_else(|| B::rsa_verify(r, RsaPadding::Pss(h), msg, sig))
         }
         (
             Family::EcdsaP256 | Family::EcdsaP384 | Family::EcdsaP521 | Family::EcdsaSecp256k1,
-            Material::Ec { curve, point },
+            KeyMaterial::Ec { curve, point },
         ) if sig.len() == 2 * curve.coord_len() => {
             let plen = 1 + 2 * curve.coord_len();
             prepared().unwrap_or_else(|| {
                 B::ecdsa_verify(*curve, point.get(..plen).unwrap_or(&[]), msg, sig)
             })
         }
-        (Family::Ed25519, Material::Ed25519(pk)) => match <&[u8; 64]>::try_from(sig) {
+        (Family::Ed25519, KeyMaterial::Ed25519(pk)) => match <&[u8; 64]>::try_from(sig) {
             Ok(s64) => {
                 let (r, s) = s64.split_at(32);
                 let r32: Option<&[u8; 32]> = r.try_into().ok();

@@ -12,13 +12,12 @@ use crate::crypto::Backend;
 use crate::ec;
 use crate::error::{Error, JsonError, KeyError};
 use crate::json::{self, Value};
+use crate::material::{KeyMaterial, SymmetricKey, MAX_OCT_LEN};
 use crate::rsa::{RsaPublicKey, MAX_RSA_BYTES};
 use zeroize::Zeroize;
 
 /// Longest `kid` kept, in bytes (decoded). Longer key ids are refused at import.
 pub const MAX_KID_LEN: usize = 64;
-/// Longest symmetric (`oct`) key, in bytes.
-pub const MAX_OCT_LEN: usize = 128;
 /// Depth limit used when parsing a single JWK document.
 const JWK_MAX_DEPTH: u8 = 8;
 
@@ -93,104 +92,12 @@ impl KeyType {
     }
 }
 
-/// An HMAC secret; zeroized when dropped. With the `ring` feature, a key bound to one
-/// HMAC algorithm also keeps ring's prepared key (inner and outer states), so a verification
-/// does not re-derive them.
-#[derive(Clone)]
-pub struct SymmetricKey {
-    k: [u8; MAX_OCT_LEN],
-    len: u8,
-    #[cfg(feature = "ring")]
-    prepared: Option<(crate::alg::HashAlg, ring::hmac::Key)>,
-    /// HMAC-SHA-256 with the key absorbed (zeroized on drop), for HS256-capable keys.
-    #[cfg(feature = "rustcrypto")]
-    hs256: Option<crate::crypto::Hs256State>,
-}
-
-impl SymmetricKey {
-    fn new(k: &[u8], alg: Option<Algorithm>) -> Result<Self, KeyError> {
-        let mut s = SymmetricKey {
-            k: [0; MAX_OCT_LEN],
-            len: 0,
-            #[cfg(feature = "ring")]
-            prepared: None,
-            #[cfg(feature = "rustcrypto")]
-            hs256: None,
-        };
-        s.k.get_mut(..k.len())
-            .ok_or(KeyError::SymmetricKeySize)?
-            .copy_from_slice(k);
-        s.len = u8::try_from(k.len()).map_err(|_| KeyError::SymmetricKeySize)?;
-        #[cfg(feature = "ring")]
-        if let Some(Family::Hmac(h)) = alg.map(Algorithm::family) {
-            s.prepared = Some((h, crate::crypto::ring_hmac_key(h, k)));
-        }
-        #[cfg(feature = "rustcrypto")]
-        if alg.is_none_or(|a| a == Algorithm::Hs256) {
-            s.hs256 = crate::crypto::hs256_state(k);
-        }
-        #[cfg(not(any(feature = "ring", feature = "rustcrypto")))]
-        let _ = alg; // aws-lc alone: its state is prepared with the rest of the key
-        Ok(s)
-    }
-
-    /// HMAC-SHA-256 with the key already absorbed, if this key can verify HS256.
-    #[cfg(feature = "rustcrypto")]
-    pub(crate) fn hs256_state(&self) -> Option<&crate::crypto::Hs256State> {
-        self.hs256.as_ref()
-    }
-
-    pub(crate) fn bytes(&self) -> &[u8] {
-        self.k.get(..usize::from(self.len)).unwrap_or(&[])
-    }
-
-    /// ring's prepared key for `h`, if this key was bound to that hash at import.
-    #[cfg(feature = "ring")]
-    pub(crate) fn prepared(&self, h: crate::alg::HashAlg) -> Option<&ring::hmac::Key> {
-        self.prepared
-            .as_ref()
-            .filter(|(a, _)| *a == h)
-            .map(|(_, k)| k)
-    }
-}
-
-impl PartialEq for SymmetricKey {
-    fn eq(&self, other: &Self) -> bool {
-        use subtle::ConstantTimeEq;
-        self.len == other.len && bool::from(self.bytes().ct_eq(other.bytes()))
-    }
-}
-
-impl Drop for SymmetricKey {
-    fn drop(&mut self) {
-        self.k.zeroize();
-    }
-}
-
-/// The key material of a [`Jwk`]. Fixed-size storage on purpose: every variant fits the
-/// largest key, so a cache slot can hold any key without a heap.
-#[derive(Clone, PartialEq)]
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Material {
-    Rsa(RsaPublicKey),
-    /// Uncompressed SEC1 point `04 || x || y` (validated on the curve).
-    Ec {
-        curve: Curve,
-        point: [u8; crate::alg::EC_POINT_MAX],
-    },
-    Ed25519([u8; 32]),
-    Oct(SymmetricKey),
-}
-
 /// A validated verification key with its binding (`kid`, `alg`).
 #[derive(Clone)]
 pub struct Jwk {
     kid: Option<Kid>,
     alg: Option<Algorithm>,
-    pub(crate) material: Material,
-    /// The backend's state for this key (aws-lc's parsed key; nothing otherwise).
-    #[cfg_attr(not(feature = "aws-lc"), allow(dead_code))]
-    pub(crate) prepared: crate::crypto::Prepared,
+    material: KeyMaterial,
 }
 
 impl core::fmt::Debug for Jwk {
@@ -204,18 +111,22 @@ impl core::fmt::Debug for Jwk {
 }
 
 impl Jwk {
-    /// The one place a key is assembled: the backend's state is prepared here.
+    /// The one place a key is assembled.
     fn build(
         kid: Option<&[u8]>,
         alg: Option<Algorithm>,
-        material: Material,
+        material: KeyMaterial,
     ) -> Result<Jwk, KeyError> {
         Ok(Jwk {
             kid: kid.map(Kid::new).transpose()?,
             alg,
-            prepared: crate::crypto::Prepared::new(&material, alg),
             material,
         })
+    }
+
+    /// The validated key material, as a crypto backend sees it.
+    pub fn material(&self) -> &KeyMaterial {
+        &self.material
     }
 
     /// Parses and validates one JWK (a JSON object).
@@ -284,7 +195,7 @@ impl Jwk {
         Jwk::build(
             kid,
             Some(alg),
-            Material::Oct(SymmetricKey::new(key, Some(alg))?),
+            KeyMaterial::Oct(SymmetricKey::new(key, Some(alg))?),
         )
     }
 
@@ -306,7 +217,7 @@ impl Jwk {
         Jwk::build(
             kid,
             alg,
-            Material::Rsa(RsaPublicKey::from_components(n, e)?),
+            KeyMaterial::Rsa(RsaPublicKey::from_components(n, e)?),
         )
     }
 
@@ -341,7 +252,7 @@ impl Jwk {
             y,
         )
         .ok_or(KeyError::InvalidPoint)?;
-        Jwk::build(kid, alg, Material::Ec { curve, point })
+        Jwk::build(kid, alg, KeyMaterial::Ec { curve, point })
     }
 
     /// An Ed25519 public key.
@@ -360,7 +271,7 @@ impl Jwk {
         if !ec::ed25519_key_is_valid(pk) {
             return Err(KeyError::SmallOrder);
         }
-        Jwk::build(kid, alg, Material::Ed25519(*pk))
+        Jwk::build(kid, alg, KeyMaterial::Ed25519(*pk))
     }
 
     /// The key id, if any.
@@ -376,26 +287,26 @@ impl Jwk {
     /// The key type.
     pub fn key_type(&self) -> KeyType {
         match self.material {
-            Material::Rsa(_) => KeyType::Rsa,
-            Material::Ec { .. } => KeyType::Ec,
-            Material::Ed25519(_) => KeyType::Okp,
-            Material::Oct(_) => KeyType::Oct,
+            KeyMaterial::Rsa(_) => KeyType::Rsa,
+            KeyMaterial::Ec { .. } => KeyType::Ec,
+            KeyMaterial::Ed25519(_) => KeyType::Okp,
+            KeyMaterial::Oct(_) => KeyType::Oct,
         }
     }
 
     /// Key size in bits (RSA modulus, curve size, or secret length).
     pub fn bits(&self) -> usize {
         match &self.material {
-            Material::Rsa(r) => r.bits(),
-            Material::Ec { curve, .. } => curve.coord_len() * 8,
-            Material::Ed25519(_) => 256,
-            Material::Oct(k) => k.bytes().len() * 8,
+            KeyMaterial::Rsa(r) => r.bits(),
+            KeyMaterial::Ec { curve, .. } => curve.coord_len() * 8,
+            KeyMaterial::Ed25519(_) => 256,
+            KeyMaterial::Oct(k) => k.bytes().len() * 8,
         }
     }
 
     /// Whether the key holds a secret (HMAC).
     pub fn is_symmetric(&self) -> bool {
-        matches!(self.material, Material::Oct(_))
+        matches!(self.material, KeyMaterial::Oct(_))
     }
 
     /// Whether this key may verify `alg`: the key's type (and curve) fixes the algorithm
@@ -410,18 +321,18 @@ impl Jwk {
             return Err(Error::AlgNotAllowed);
         }
         let fits = match (alg.family(), &self.material) {
-            (Family::Hmac(h), Material::Oct(k)) => {
+            (Family::Hmac(h), KeyMaterial::Oct(k)) => {
                 if k.bytes().len() < h.output_len() {
                     return Err(Error::KeyRejected(KeyError::SymmetricKeySize));
                 }
                 true
             }
-            (Family::RsaPkcs1(_) | Family::RsaPss(_), Material::Rsa(_)) => true,
+            (Family::RsaPkcs1(_) | Family::RsaPss(_), KeyMaterial::Rsa(_)) => true,
             (
                 Family::EcdsaP256 | Family::EcdsaP384 | Family::EcdsaP521 | Family::EcdsaSecp256k1,
-                Material::Ec { curve, .. },
+                KeyMaterial::Ec { curve, .. },
             ) => curve.family() == alg.family(),
-            (Family::Ed25519, Material::Ed25519(_)) => true,
+            (Family::Ed25519, KeyMaterial::Ed25519(_)) => true,
             _ => false,
         };
         if fits {
@@ -432,7 +343,9 @@ impl Jwk {
     }
 
     /// Verifies a raw signature over `msg` with this key under `alg` (the JWS signing input
-    /// and the decoded signature), with backend `B`. The key's binding applies.
+    /// and the decoded signature), with backend `B`. The key's binding applies. A key on its
+    /// own carries no backend state: `B` works from the material alone (a [`crate::KeySet`]
+    /// keeps the state its backend prepared for each key).
     ///
     /// # Errors
     /// [`Error::AlgNotAllowed`] or [`Error::KeyRejected`] when the key does not permit `alg`;
@@ -443,7 +356,11 @@ impl Jwk {
         msg: &[u8],
         sig: &[u8],
     ) -> Result<(), Error> {
-        crate::crypto::check_signature::<B>(self, alg, msg, sig)
+        if !B::ALGORITHMS.contains(alg) {
+            return Err(Error::AlgNotAllowed);
+        }
+        self.permits(alg)?;
+        crate::crypto::check_signature::<B>(&self.material, None, alg, msg, sig)
     }
 
     /// Whether two keys have the same material (kid and alg not compared).
@@ -506,8 +423,8 @@ impl Jwk {
         w.raw(self.key_type().name().as_bytes())?;
         w.raw(b"\"")?;
         match &self.material {
-            Material::Ec { curve, .. } => w.text("crv", curve.name().as_bytes())?,
-            Material::Ed25519(_) => w.text("crv", b"Ed25519")?,
+            KeyMaterial::Ec { curve, .. } => w.text("crv", curve.name().as_bytes())?,
+            KeyMaterial::Ed25519(_) => w.text("crv", b"Ed25519")?,
             _ => {}
         }
         if let Some(kid) = &self.kid {
@@ -518,20 +435,20 @@ impl Jwk {
             w.text("alg", a.name().as_bytes())?;
         }
         match &self.material {
-            Material::Rsa(r) => {
+            KeyMaterial::Rsa(r) => {
                 let mut nb = [0u8; MAX_RSA_BYTES];
                 let n = r.modulus_be(&mut nb)?;
                 w.b64("n", n)?;
                 let mut eb = [0u8; 8];
                 w.b64("e", r.exponent_be(&mut eb))?;
             }
-            Material::Ec { curve, point } => {
+            KeyMaterial::Ec { curve, point } => {
                 let cl = curve.coord_len();
                 w.b64("x", point.get(1..1 + cl)?)?;
                 w.b64("y", point.get(1 + cl..1 + 2 * cl)?)?;
             }
-            Material::Ed25519(pk) => w.b64("x", pk)?,
-            Material::Oct(k) => {
+            KeyMaterial::Ed25519(pk) => w.b64("x", pk)?,
+            KeyMaterial::Oct(k) => {
                 if !include_secret {
                     return None;
                 }
@@ -547,7 +464,7 @@ impl Jwk {
     pub fn thumbprint<B: Backend>(&self) -> [u8; 32] {
         let mut out = [0u8; 32];
         let d = match &self.material {
-            Material::Rsa(r) => {
+            KeyMaterial::Rsa(r) => {
                 let mut nb = [0u8; MAX_RSA_BYTES];
                 let mut n64 = [0u8; b64::encoded_len(MAX_RSA_BYTES)];
                 let n = r.modulus_be(&mut nb).unwrap_or(&[]);
@@ -566,7 +483,7 @@ impl Jwk {
                     ],
                 )
             }
-            Material::Ec { curve, point } => {
+            KeyMaterial::Ec { curve, point } => {
                 let cl = curve.coord_len();
                 let mut x64 = [0u8; b64::encoded_len(66)];
                 let mut y64 = [0u8; b64::encoded_len(66)];
@@ -586,7 +503,7 @@ impl Jwk {
                     ],
                 )
             }
-            Material::Ed25519(pk) => {
+            KeyMaterial::Ed25519(pk) => {
                 let mut x64 = [0u8; 43];
                 let xl = b64::encode(pk, &mut x64).unwrap_or(0);
                 B::digest(
@@ -598,7 +515,7 @@ impl Jwk {
                     ],
                 )
             }
-            Material::Oct(k) => {
+            KeyMaterial::Oct(k) => {
                 let mut k64 = [0u8; b64::encoded_len(MAX_OCT_LEN)];
                 let kl = b64::encode(k.bytes(), &mut k64).unwrap_or(0);
                 let d = B::digest(
@@ -1092,7 +1009,7 @@ impl JwkCollector {
                         if k.len() < 32 {
                             return Err(KeyError::SymmetricKeySize);
                         }
-                        Jwk::build(kid, None, Material::Oct(SymmetricKey::new(k, None)?))
+                        Jwk::build(kid, None, KeyMaterial::Oct(SymmetricKey::new(k, None)?))
                     }
                 }
             }

@@ -49,8 +49,11 @@ pub mod json;
 mod jwk;
 mod jwks;
 pub mod keys;
+mod material;
 mod replay;
 mod rsa;
+#[cfg(all(feature = "rustcrypto", any(feature = "compact-sha256", test)))]
+mod sha256_compact;
 #[cfg(feature = "signing")]
 pub mod sign;
 mod verify;
@@ -86,8 +89,9 @@ pub use error::{
     Claim, Error, HeaderError, JsonError, JwksError, KeyError, Malformed, ReplayError, Unspecified,
 };
 pub use header::Header;
-pub use jwk::{Jwk, KeyType, Kid, SymmetricKey, MAX_KID_LEN, MAX_OCT_LEN};
+pub use jwk::{Jwk, KeyType, Kid, MAX_KID_LEN};
 pub use jwks::{JwksParser, KeyOutcome, SkippedKey};
+pub use material::{KeyMaterial, SymmetricKey, MAX_OCT_LEN};
 pub use replay::ReplayCache;
 pub use rsa::{RsaPadding, RsaPublicKey, MAX_RSA_BITS, MAX_RSA_BYTES, MIN_RSA_BITS};
 pub use verify::{verify_jws, verify_jwt, KeySource, VerifiedJws, VerifiedToken};

@@ -19,38 +19,46 @@ use crate::rsa::MAX_RSA_BYTES;
 /// Where verification finds keys. Implemented by [`crate::KeySet`], [`crate::JwkCache`], a
 /// single [`Jwk`] and a slice of keys.
 pub trait KeySource {
-    /// The usable key whose `kid` equals `kid` exactly.
+    /// What the source keeps next to each key: the [`crate::Backend::KeyState`] of the
+    /// backend a key set was built for, `()` for keys on their own. A verification uses it
+    /// when its backend keeps this kind of state, else works from the key material alone.
+    type State: 'static;
+
+    /// The usable key whose `kid` equals `kid` exactly, with its state.
     ///
     /// # Errors
     /// [`Error::KeyNotFound`] when there is none; a source may also refuse a key it holds
     /// (e.g. [`Error::KeyRejected`] for a stale key set).
-    fn find(&self, kid: JsonStr<'_>) -> Result<&Jwk, Error>;
-    /// Calls `f` on every usable key until it returns `false` (for tokens without `kid`,
-    /// when the policy allows them).
-    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk) -> bool);
+    fn find(&self, kid: JsonStr<'_>) -> Result<(&Jwk, &Self::State), Error>;
+    /// Calls `f` on every usable key (with its state) until it returns `false` (for tokens
+    /// without `kid`, when the policy allows them).
+    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk, &Self::State) -> bool);
 }
 
 impl KeySource for Jwk {
-    fn find(&self, kid: JsonStr<'_>) -> Result<&Jwk, Error> {
+    type State = ();
+    fn find(&self, kid: JsonStr<'_>) -> Result<(&Jwk, &()), Error> {
         self.kid()
             .filter(|k| kid.eq_bytes(k.as_bytes()))
-            .map(|_| self)
+            .map(|_| (self, &()))
             .ok_or(Error::KeyNotFound)
     }
-    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk) -> bool) {
-        f(self);
+    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk, &()) -> bool) {
+        f(self, &());
     }
 }
 
 impl KeySource for [Jwk] {
-    fn find(&self, kid: JsonStr<'_>) -> Result<&Jwk, Error> {
+    type State = ();
+    fn find(&self, kid: JsonStr<'_>) -> Result<(&Jwk, &()), Error> {
         self.iter()
             .find(|k| k.kid().is_some_and(|id| kid.eq_bytes(id.as_bytes())))
+            .map(|k| (k, &()))
             .ok_or(Error::KeyNotFound)
     }
-    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk) -> bool) {
+    fn for_each_key(&self, f: &mut dyn FnMut(&Jwk, &()) -> bool) {
         for k in self {
-            if !f(k) {
+            if !f(k, &()) {
                 return;
             }
         }
@@ -369,12 +377,19 @@ fn jws_parts<'b, B: Backend, K: KeySource + ?Sized>(
     let too_long = sig_len.is_none();
     match header.kid() {
         Some(kid) => {
-            let key = keys.find(kid)?;
+            let (key, state) = keys.find(kid)?;
             key.permits(alg)?;
             if too_long {
                 return Err(Error::BadSignature);
             }
-            crate::crypto::check_signature::<B>(key, alg, parts.signing_input, sig)?;
+            let state = crate::crypto::state_for::<B, K::State>(state);
+            crate::crypto::check_signature::<B>(
+                key.material(),
+                state,
+                alg,
+                parts.signing_input,
+                sig,
+            )?;
         }
         None => {
             if !v.allow_missing_kid {
@@ -382,7 +397,7 @@ fn jws_parts<'b, B: Backend, K: KeySource + ?Sized>(
             }
             // Try only keys whose type and binding fit alg; the first that verifies wins.
             let mut result = Err(Error::KeyNotFound);
-            keys.for_each_key(&mut |key| {
+            keys.for_each_key(&mut |key, state| {
                 if key.permits(alg).is_err() {
                     return true;
                 }
@@ -390,7 +405,9 @@ fn jws_parts<'b, B: Backend, K: KeySource + ?Sized>(
                     result = Err(Error::BadSignature);
                     return false;
                 }
-                match crate::crypto::check_signature::<B>(key, alg, parts.signing_input, sig) {
+                let state = crate::crypto::state_for::<B, K::State>(state);
+                let input = parts.signing_input;
+                match crate::crypto::check_signature::<B>(key.material(), state, alg, input, sig) {
                     Ok(()) => {
                         result = Ok(());
                         false

@@ -324,6 +324,7 @@ defmt::timestamp!("{=u32:ms}", MILLIS.load(Ordering::Relaxed));
 pub struct Es256Rs256;
 
 impl tokenguard::Backend for Es256Rs256 {
+    type KeyState = ();
     const ALGORITHMS: tokenguard::AlgSet =
         tokenguard::AlgSet::from_slice(&[tokenguard::alg::RS256, tokenguard::alg::ES256]);
 

@@ -440,6 +440,7 @@ struct OnlyHs384;
 
 #[cfg(feature = "rustcrypto")]
 impl crate::Backend for OnlyHs384 {
+    type KeyState = ();
     const ALGORITHMS: AlgSet = AlgSet::from_slice(&[Algorithm::Hs384]);
     fn digest(alg: crate::alg::HashAlg, parts: &[&[u8]]) -> crate::crypto::Digest {
         crate::crypto::RustCrypto::digest(alg, parts)

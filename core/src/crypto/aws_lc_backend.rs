@@ -1,8 +1,8 @@
 //! The `aws-lc` backend (hosts): AWS-LC through aws-lc-rs.
 //!
-//! What it adds over [`super::Ring`] is a key parsed once. When a key enters tokenguard (a
-//! [`Jwk`] is built, so also on insertion into a [`crate::KeySet`] or a JWK Set update), this
-//! backend's state for it is prepared: an aws-lc `ParsedPublicKey` for RSA, ECDSA and
+//! What it adds over [`super::Ring`] is a key parsed once. When a key enters a
+//! [`crate::KeySet`] built for this backend (or for [`super::Fastest`], which keeps the same
+//! state) by insertion or a JWK Set update, its [`AwsLcKeyState`] is prepared: an aws-lc `ParsedPublicKey` for RSA, ECDSA and
 //! Ed25519 keys, an HMAC key with its inner and outer states for `oct` keys. A verification
 //! then skips the key parsing, and for RSA the Montgomery setup, which AWS-LC caches in the
 //! parsed key after its first use (ring redoes it on every call). The prepared state is for
@@ -15,7 +15,7 @@
 use super::{Backend, Curve, Digest};
 use crate::alg::{Algorithm, Family, HashAlg};
 use crate::error::Unspecified;
-use crate::jwk::{Jwk, Material};
+use crate::material::KeyMaterial;
 use crate::rsa::{RsaPadding, RsaPublicKey, MAX_RSA_BYTES};
 use aws_lc_rs::{digest, hmac, signature};
 
@@ -141,10 +141,22 @@ fn rsa_public_key_der<'o>(key: &RsaPublicKey, out: &'o mut [u8]) -> Option<&'o [
     w.out.get(..at)
 }
 
-/// aws-lc-rs state prepared when a key is imported (see the module docs).
+/// What [`AwsLc`] keeps for a key of a set built for it: the key parsed by aws-lc-rs once
+/// (see the module docs). Opaque.
 #[derive(Clone, Default)]
-pub(crate) struct Prepared {
+pub struct AwsLcKeyState {
     inner: Option<Inner>,
+}
+
+impl core::fmt::Debug for AwsLcKeyState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let what = match &self.inner {
+            None => "none",
+            Some(Inner::Public { .. }) => "public key",
+            Some(Inner::Hmac { .. }) => "hmac key",
+        };
+        f.debug_tuple("AwsLcKeyState").field(&what).finish()
+    }
 }
 
 #[derive(Clone)]
@@ -158,13 +170,13 @@ enum Inner {
     Hmac { hash: HashAlg, key: Box<hmac::Key> },
 }
 
-impl Prepared {
+impl AwsLcKeyState {
     /// Prepares `material` for `alg` (the key's binding), or for the most common algorithm of
     /// its type when it has none. Keys aws-lc-rs refuses get no state: their verifications
     /// take the unprepared path, which refuses them the same way.
-    pub(crate) fn new(material: &Material, alg: Option<Algorithm>) -> Self {
+    fn new(material: &KeyMaterial, alg: Option<Algorithm>) -> Self {
         let inner = match material {
-            Material::Rsa(r) => {
+            KeyMaterial::Rsa(r) => {
                 let alg = alg.unwrap_or(Algorithm::Rs256);
                 let padding = match alg.family() {
                     Family::RsaPkcs1(h) => Some(RsaPadding::Pkcs1(h)),
@@ -179,7 +191,7 @@ impl Prepared {
                         Some(Inner::Public { alg, key })
                     })
             }
-            Material::Ec { curve, point } => {
+            KeyMaterial::Ec { curve, point } => {
                 let alg = match curve {
                     Curve::P256 => Algorithm::Es256,
                     Curve::P384 => Algorithm::Es384,
@@ -192,13 +204,13 @@ impl Prepared {
                     Some(Inner::Public { alg, key })
                 })
             }
-            Material::Ed25519(pk) => signature::ParsedPublicKey::new(&signature::ED25519, pk)
+            KeyMaterial::Ed25519(pk) => signature::ParsedPublicKey::new(&signature::ED25519, pk)
                 .ok()
                 .map(|key| Inner::Public {
                     alg: Algorithm::EdDsa,
                     key,
                 }),
-            Material::Oct(k) => {
+            KeyMaterial::Oct(k) => {
                 let hash = match alg.map(Algorithm::family) {
                     Some(Family::Hmac(h)) => h,
                     _ => HashAlg::Sha256,
@@ -209,7 +221,7 @@ impl Prepared {
                 })
             }
         };
-        Prepared { inner }
+        AwsLcKeyState { inner }
     }
 
     /// Whether state was prepared (for tests and `Debug`).
@@ -220,6 +232,12 @@ impl Prepared {
 }
 
 impl Backend for AwsLc {
+    type KeyState = AwsLcKeyState;
+
+    fn prepare(key: &KeyMaterial, alg: Option<Algorithm>) -> AwsLcKeyState {
+        AwsLcKeyState::new(key, alg)
+    }
+
     fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
         let mut ctx = digest::Context::new(digest_alg(alg));
         for p in parts {
@@ -267,12 +285,13 @@ impl Backend for AwsLc {
     }
 
     fn verify_prepared(
-        key: &Jwk,
+        _: &KeyMaterial,
+        state: &AwsLcKeyState,
         alg: Algorithm,
         msg: &[u8],
         sig: &[u8],
     ) -> Option<Result<(), Unspecified>> {
-        match key.prepared.inner.as_ref()? {
+        match state.inner.as_ref()? {
             // The same family is the same operation on this key (the hash and padding are
             // part of it; `EdDSA` and `Ed25519` name one signature).
             Inner::Public { alg: a, key } if a.family() == alg.family() => {
@@ -312,20 +331,21 @@ mod tests {
     #[test]
     fn prepared_state_is_used_for_the_bound_algorithm_only() {
         let k = [7u8; 48];
-        let jwk = Jwk::hmac(Some(b"h"), &k, Algorithm::Hs384).expect("key");
-        assert!(jwk.prepared.is_prepared());
+        let jwk = crate::Jwk::hmac(Some(b"h"), &k, Algorithm::Hs384).expect("key");
+        let st = AwsLc::prepare(jwk.material(), jwk.alg());
+        assert!(st.is_prepared());
         let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA384, &k), b"msg");
         let tag = tag.as_ref();
         assert_eq!(
-            AwsLc::verify_prepared(&jwk, Algorithm::Hs384, b"msg", tag),
+            AwsLc::verify_prepared(jwk.material(), &st, Algorithm::Hs384, b"msg", tag),
             Some(Ok(()))
         );
         assert_eq!(
-            AwsLc::verify_prepared(&jwk, Algorithm::Hs384, b"msh", tag),
+            AwsLc::verify_prepared(jwk.material(), &st, Algorithm::Hs384, b"msh", tag),
             Some(Err(Unspecified))
         );
         assert_eq!(
-            AwsLc::verify_prepared(&jwk, Algorithm::Hs256, b"msg", tag),
+            AwsLc::verify_prepared(jwk.material(), &st, Algorithm::Hs256, b"msg", tag),
             None
         );
         assert_eq!(
@@ -333,13 +353,14 @@ mod tests {
             Ok(())
         );
 
-        let ed = Jwk::from_json(
+        let ed = crate::Jwk::from_json(
             br#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
         )
         .expect("ed25519 key");
-        assert!(ed.prepared.is_prepared());
+        let st = AwsLc::prepare(ed.material(), ed.alg());
+        assert!(st.is_prepared());
         assert_eq!(
-            AwsLc::verify_prepared(&ed, Algorithm::Es256, b"m", &[0; 64]),
+            AwsLc::verify_prepared(ed.material(), &st, Algorithm::Es256, b"m", &[0; 64]),
             None
         );
     }

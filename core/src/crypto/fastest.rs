@@ -9,7 +9,7 @@
 use super::{Backend, Curve, Digest};
 use crate::alg::{Algorithm, Family, HashAlg};
 use crate::error::Unspecified;
-use crate::jwk::Jwk;
+use crate::material::{KeyMaterial, SymmetricKey};
 use crate::rsa::{RsaPadding, RsaPublicKey};
 
 /// RSA, P-256, P-384 and Ed25519.
@@ -59,6 +59,10 @@ const fn bit(a: Algorithm) -> u16 {
 }
 
 impl Backend for Fastest {
+    /// The state of the backend it sends RSA, P-256, P-384 and Ed25519 to (aws-lc's parsed
+    /// keys when it is built): a set built for [`Fastest`] serves that backend's calls too.
+    type KeyState = <Asym as Backend>::KeyState;
+
     /// What the engines it routes to verify.
     const ALGORITHMS: crate::AlgSet = crate::AlgSet::from_bits(
         (<Asym as Backend>::ALGORITHMS.bits()
@@ -79,7 +83,7 @@ impl Backend for Fastest {
 
     fn hmac_verify_key(
         alg: HashAlg,
-        key: &crate::jwk::SymmetricKey,
+        key: &SymmetricKey,
         msg: &[u8],
         tag: &[u8],
     ) -> Result<(), Unspecified> {
@@ -107,18 +111,29 @@ impl Backend for Fastest {
         Asym::rsa_verify(key, padding, msg, sig)
     }
 
+    fn prepare(key: &KeyMaterial, alg: Option<Algorithm>) -> Self::KeyState {
+        Asym::prepare(key, alg)
+    }
+
     fn verify_prepared(
-        key: &Jwk,
+        key: &KeyMaterial,
+        state: &Self::KeyState,
         alg: Algorithm,
         msg: &[u8],
         sig: &[u8],
     ) -> Option<Result<(), Unspecified>> {
+        // P-521 and secp256k1 may go to a backend keeping another kind of state: it sees the
+        // state only if it is its own.
         match alg.family() {
             // HMAC through `hmac_verify_key` (the cached pure-Rust state).
             Family::Hmac(_) => None,
-            Family::EcdsaP521 => P521::verify_prepared(key, alg, msg, sig),
-            Family::EcdsaSecp256k1 => K256::verify_prepared(key, alg, msg, sig),
-            _ => Asym::verify_prepared(key, alg, msg, sig),
+            Family::EcdsaP521 => {
+                P521::verify_prepared(key, super::state_for::<P521, _>(state)?, alg, msg, sig)
+            }
+            Family::EcdsaSecp256k1 => {
+                K256::verify_prepared(key, super::state_for::<K256, _>(state)?, alg, msg, sig)
+            }
+            _ => Asym::verify_prepared(key, state, alg, msg, sig),
         }
     }
 }

@@ -2,8 +2,9 @@
 //! Montgomery constants on every verification.
 
 use super::{Backend, Curve, Digest};
-use crate::alg::HashAlg;
+use crate::alg::{Algorithm, Family, HashAlg};
 use crate::error::Unspecified;
+use crate::material::KeyMaterial;
 use crate::rsa::{RsaPadding, RsaPublicKey, MAX_RSA_BYTES};
 use ring::{digest, hmac, signature};
 
@@ -27,12 +28,25 @@ fn hmac_alg(alg: HashAlg) -> hmac::Algorithm {
     }
 }
 
-/// ring's prepared HMAC key (inner and outer states computed once).
-pub(crate) fn ring_hmac_key(alg: HashAlg, key: &[u8]) -> hmac::Key {
-    hmac::Key::new(hmac_alg(alg), key)
+/// What [`Ring`] keeps for a key of a set built for it: for an `oct` key bound to one HMAC
+/// algorithm, ring's prepared key (inner and outer states computed once); nothing for
+/// other keys (ring parses public keys on every call).
+#[derive(Clone, Default)]
+pub struct RingKeyState {
+    hmac: Option<(HashAlg, hmac::Key)>,
+}
+
+impl core::fmt::Debug for RingKeyState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RingKeyState")
+            .field("hmac", &self.hmac.as_ref().map(|(h, _)| h))
+            .finish()
+    }
 }
 
 impl Backend for Ring {
+    type KeyState = RingKeyState;
+
     /// Everything but ES512 and ES256K (ring has neither P-521 nor secp256k1).
     const ALGORITHMS: crate::AlgSet = crate::AlgSet::from_bits(
         super::BUILD_ALGORITHMS.bits()
@@ -56,18 +70,31 @@ impl Backend for Ring {
 
     fn hmac_verify(alg: HashAlg, key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified> {
         // ring compares in constant time and fails on a length mismatch.
-        hmac::verify(&ring_hmac_key(alg, key), msg, tag).map_err(|_| Unspecified)
+        hmac::verify(&hmac::Key::new(hmac_alg(alg), key), msg, tag).map_err(|_| Unspecified)
     }
 
-    fn hmac_verify_key(
-        alg: HashAlg,
-        key: &crate::jwk::SymmetricKey,
+    fn prepare(key: &KeyMaterial, alg: Option<Algorithm>) -> RingKeyState {
+        let hmac = match (key, alg.map(Algorithm::family)) {
+            (KeyMaterial::Oct(k), Some(Family::Hmac(h))) => {
+                Some((h, hmac::Key::new(hmac_alg(h), k.bytes())))
+            }
+            _ => None,
+        };
+        RingKeyState { hmac }
+    }
+
+    fn verify_prepared(
+        _: &KeyMaterial,
+        state: &RingKeyState,
+        alg: Algorithm,
         msg: &[u8],
-        tag: &[u8],
-    ) -> Result<(), Unspecified> {
-        match key.prepared(alg) {
-            Some(k) => hmac::verify(k, msg, tag).map_err(|_| Unspecified),
-            None => Self::hmac_verify(alg, key.bytes(), msg, tag),
+        sig: &[u8],
+    ) -> Option<Result<(), Unspecified>> {
+        match (&state.hmac, alg.family()) {
+            (Some((h, k)), Family::Hmac(want)) if *h == want => {
+                Some(hmac::verify(k, msg, sig).map_err(|_| Unspecified))
+            }
+            _ => None,
         }
     }
 

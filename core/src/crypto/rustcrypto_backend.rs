@@ -45,25 +45,10 @@ fn compact_parts(sha384: bool, parts: &[&[u8]]) -> Digest {
     Digest::new(d, n)
 }
 
-/// HMAC-SHA-256 with the key absorbed, kept in an HS256-capable key.
-#[cfg(not(feature = "compact-sha256"))]
-pub(crate) type Hs256State = hmac::Hmac<sha2::Sha256>;
-/// HMAC-SHA-256 with the key absorbed, kept in an HS256-capable key.
-#[cfg(feature = "compact-sha256")]
-pub(crate) type Hs256State = super::sha256_compact::HmacSha256;
-
-/// The prepared HS256 state of a key.
-pub(crate) fn hs256_state(key: &[u8]) -> Option<Hs256State> {
-    #[cfg(not(feature = "compact-sha256"))]
-    return <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(key).ok();
-    #[cfg(feature = "compact-sha256")]
-    return Some(super::sha256_compact::HmacSha256::new(key));
-}
-
 #[cfg(feature = "compact-sha256")]
 #[inline(never)]
 fn compact256_parts(parts: &[&[u8]]) -> Digest {
-    let mut h = super::sha256_compact::Sha256::new();
+    let mut h = crate::sha256_compact::Sha256::new();
     for p in parts {
         h.update(p);
     }
@@ -88,6 +73,9 @@ fn hmac_check<M: hmac::Mac + hmac::KeyInit>(
 }
 
 impl Backend for RustCrypto {
+    /// Nothing: RSA's Montgomery constants and the HS256 state are kept in the key material.
+    type KeyState = ();
+
     const ALGORITHMS: crate::AlgSet = super::BUILD_ALGORITHMS;
 
     fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
@@ -111,7 +99,7 @@ impl Backend for RustCrypto {
             HashAlg::Sha256 => hmac_check::<hmac::Hmac<sha2::Sha256>>(key, msg, tag),
             #[cfg(feature = "compact-sha256")]
             HashAlg::Sha256 => {
-                if super::sha256_compact::HmacSha256::new(key).verify(msg, tag) {
+                if crate::sha256_compact::HmacSha256::new(key).verify(msg, tag) {
                     Ok(())
                 } else {
                     Err(Unspecified)
@@ -134,7 +122,7 @@ impl Backend for RustCrypto {
 
     fn hmac_verify_key(
         alg: HashAlg,
-        key: &crate::jwk::SymmetricKey,
+        key: &crate::SymmetricKey,
         msg: &[u8],
         tag: &[u8],
     ) -> Result<(), Unspecified> {

@@ -27,6 +27,7 @@ use tokenguard_firmware::{self as board, SysTickClock, Uart};
 struct NoCurves;
 
 impl Backend for NoCurves {
+    type KeyState = ();
     fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
         RustCrypto::digest(alg, parts)
     }

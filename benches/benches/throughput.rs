@@ -44,7 +44,7 @@ fn run(f: &Arc<Fixture>, threads: usize, secs: f64) -> (u64, f64, Option<f64>) {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let ok = f
-                        .keys
+                        .ring_keys
                         .verify_with::<Ring>(black_box(f.token.as_bytes()), &v, t0, &mut buf)
                         .is_ok();
                     assert!(ok, "{}: verify failed", f.name);

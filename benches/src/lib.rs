@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 
 use ring::rand::SystemRandom;
 use ring::signature::{self, KeyPair};
+use tokenguard::crypto::{Fastest, Ring};
 use tokenguard::{alg, AlgSet, Algorithm, Curve, Expect, Jwk, KeySet, Validation};
 
 /// The expected issuer.
@@ -158,8 +159,11 @@ pub struct Fixture {
     pub token: String,
     /// The token's `kid`.
     pub kid: &'static str,
-    /// tokenguard's key set holding the key (bound to `alg`).
-    pub keys: KeySet<4>,
+    /// tokenguard's key set holding the key (bound to `alg`), built for [`Fastest`]: it keeps
+    /// AWS-LC's parsed key, which `Fastest` and `AwsLc` both use.
+    pub keys: KeySet<4, Fastest>,
+    /// The same key in a set built for ring (which keeps ring's HMAC key schedule).
+    pub ring_keys: KeySet<4, Ring>,
     /// The raw key material.
     pub key: PublicKey,
     /// ring's check of the signing input (`None` where ring lacks the algorithm: ES512,
@@ -189,10 +193,19 @@ fn signing_input_for(alg: &str, kid: &str, claims: &str) -> String {
     format!("{}.{}", b64(h.as_bytes()), b64(claims.as_bytes()))
 }
 
-fn keyset(jwk: Jwk) -> KeySet<4> {
+fn keyset(jwk: Jwk) -> KeySet<4, Fastest> {
     let mut keys = KeySet::new();
     keys.insert(jwk).expect("insert");
     keys
+}
+
+/// The keys of `keys` in a set built for ring.
+fn ring_set(keys: &KeySet<4, Fastest>) -> KeySet<4, Ring> {
+    let mut out = KeySet::new();
+    for (k, _) in keys.iter() {
+        out.insert(k.clone()).expect("insert");
+    }
+    out
 }
 
 fn rsa_fixture(
@@ -221,6 +234,7 @@ fn rsa_fixture(
         alg_name,
         token: mint(&claims()),
         kid,
+        ring_keys: ring_set(&keys),
         keys,
         key: PublicKey::Rsa { n, e },
         raw: Some(Box::new(move |m, s| {
@@ -300,6 +314,7 @@ fn ec_fixture(
         alg_name,
         token: mint(&claims()),
         kid,
+        ring_keys: ring_set(&keys),
         keys,
         key: PublicKey::Ec { curve, x, y },
         raw: Some(Box::new(move |m, s| {
@@ -327,6 +342,7 @@ fn eddsa() -> Fixture {
         alg_name: "EdDSA",
         token: mint(&claims()),
         kid,
+        ring_keys: ring_set(&keys),
         keys,
         key: PublicKey::Ed25519(pk),
         raw: Some(Box::new(move |m, s| {
@@ -355,6 +371,7 @@ fn hs256() -> Fixture {
         alg_name: "HS256",
         token: mint(&claims()),
         kid,
+        ring_keys: ring_set(&keys),
         keys,
         key: PublicKey::Oct(secret),
         // The floor: ring's HMAC with the key prepared once, as ring users do.
@@ -398,6 +415,7 @@ fn tg_ec_fixture(
         alg_name,
         token: mint(&claims()),
         kid,
+        ring_keys: ring_set(&keys),
         keys,
         key: PublicKey::Ec { curve, x, y },
         raw: None,
@@ -539,7 +557,7 @@ pub fn jwks_10() -> String {
 }
 
 /// A full 32-key set (`oct` keys `key-00` … `key-31`) for the `kid` lookup bench.
-pub fn full_keyset() -> KeySet<32> {
+pub fn full_keyset() -> KeySet<32, Fastest> {
     let mut set = KeySet::new();
     for i in 0..32u8 {
         let kid = format!("key-{i:02}");

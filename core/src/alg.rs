@@ -9,6 +9,7 @@ use core::fmt;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[allow(missing_docs)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum Algorithm {
     Hs256 = 0,
     Hs384 = 1,
@@ -65,6 +66,7 @@ pub const ES256K: Algorithm = Algorithm::Es256k;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum HashAlg {
     Sha256,
     Sha384,
@@ -85,6 +87,7 @@ impl HashAlg {
 /// The key family an algorithm needs. A token never chooses it: it follows from the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Family {
     /// `oct` keys.
     Hmac(HashAlg),
@@ -274,6 +277,7 @@ impl AlgSet {
 /// Elliptic curves for ECDSA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Curve {
     /// NIST P-256 (secp256r1).
     P256,

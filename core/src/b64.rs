@@ -6,6 +6,7 @@
 
 /// Why base64url decoding failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum B64Error {
     /// Not canonical unpadded base64url.
     Invalid,

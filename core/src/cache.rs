@@ -80,6 +80,7 @@ impl<const N: usize, B: Backend> core::fmt::Debug for KeySet<N, B> {
 /// Counts of a finished JWK Set update.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct UpdateReport {
     /// Usable keys in the new set (new ones and [`Self::unchanged`] ones together). In a
     /// refused update: the usable keys that found a slot.
@@ -123,6 +124,7 @@ impl UpdateReport {
 
 /// One key's fate during an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UpdateEvent {
     /// The key is in the new set.
     Loaded {
@@ -789,6 +791,7 @@ impl RefreshPolicy {
 /// Why a fetch is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum FetchReason {
     /// Nothing was ever loaded.
     Initial,
@@ -803,6 +806,7 @@ pub enum FetchReason {
 /// How trustworthy the fetched keys are now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Freshness {
     /// No successful fetch yet (only pinned or inserted keys).
     NeverLoaded,
@@ -817,6 +821,7 @@ pub enum Freshness {
 /// Verification counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub struct Stats {
     /// Tokens accepted.
     pub accepted: u32,

@@ -170,6 +170,7 @@ impl<'a> Validation<'a> {
 
 /// The audience claim: one string or an array of strings (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum Audience<'a> {
     /// `"aud": "x"`
     One(JsonStr<'a>),
@@ -208,6 +209,7 @@ impl<'a> Audience<'a> {
 
 /// The registered claims of a verified token, typed.
 #[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
 pub struct RegisteredClaims<'a> {
     iss: Option<JsonStr<'a>>,
     sub: Option<JsonStr<'a>>,

@@ -1,6 +1,7 @@
 //! Crypto backends. The verification API above them never changes; a backend is a type that
-//! implements [`Backend`], chosen per call (`verify_with::<B>`) or by default
-//! ([`DefaultBackend`]: [`Fastest`] when several backends are built, else the one that is).
+//! implements [`Backend`], named by the key set (`KeySet<N, B>`) or per call
+//! (`verify_with::<B>`), else [`DefaultBackend`]: [`RustCrypto`] whenever it is built, so
+//! turning on another backend's feature never changes what the default does.
 //!
 //! - [`RustCrypto`] (feature `rustcrypto`): pure Rust, no heap. RSA runs on this crate's own
 //!   fixed-size Montgomery arithmetic with the constants cached in the key.
@@ -10,7 +11,8 @@
 //!   once when it is imported (RSA's Montgomery setup included); allocates inside AWS-LC.
 //! - [`Fastest`]: each primitive from the fastest of the backends built (AWS-LC for RSA,
 //!   ECDSA and Ed25519, the pure-Rust HMAC with its cached key state), measured by
-//!   `cargo xtask bench`.
+//!   `cargo xtask bench`. Never the default: hosts that want it name it (`KeySet<N, Fastest>`),
+//!   as the project's host tools do.
 //!
 //! Both backends see the same pre-checked inputs (signature lengths, Ed25519 `S < L` and
 //! small-order `R`, keys validated at import), so they give the same verdict on every input;
@@ -48,26 +50,57 @@ pub use ring_backend::{Ring, RingKeyState};
 #[cfg(feature = "rustcrypto")]
 pub use rustcrypto_backend::RustCrypto;
 
-/// The backend used when none is named: [`Fastest`] when several backends are built (each
-/// primitive from the fastest of them), else the one that is.
-#[cfg(any(
-    all(feature = "ring", feature = "aws-lc"),
-    all(feature = "ring", feature = "rustcrypto"),
-    all(feature = "aws-lc", feature = "rustcrypto")
-))]
-pub type DefaultBackend = Fastest;
-/// The backend used when none is named: [`Fastest`] when several backends are built, else
-/// the one that is.
+/// The backend used when none is named: the pure-Rust [`RustCrypto`] whenever it is built
+/// (feature `rustcrypto`, on by default). Turning on `ring` or `aws-lc` next to it never
+/// changes what the default does; a program that wants them names them
+/// (`KeySet<N, Fastest>`, `verify_with::<AwsLc>`).
+#[cfg(feature = "rustcrypto")]
+pub type DefaultBackend = RustCrypto;
+/// The backend used when none is named: the only one built.
 #[cfg(all(feature = "ring", not(feature = "aws-lc"), not(feature = "rustcrypto")))]
 pub type DefaultBackend = Ring;
-/// The backend used when none is named: [`Fastest`] when several backends are built, else
-/// the one that is.
+/// The backend used when none is named: the only one built.
 #[cfg(all(feature = "aws-lc", not(feature = "ring"), not(feature = "rustcrypto")))]
 pub type DefaultBackend = AwsLc;
-/// The backend used when none is named: [`Fastest`] when several backends are built, else
-/// the one that is.
-#[cfg(all(feature = "rustcrypto", not(feature = "ring"), not(feature = "aws-lc")))]
-pub type DefaultBackend = RustCrypto;
+/// With `ring` and `aws-lc` both built and `rustcrypto` not, no backend is the default (as
+/// rustls does with two providers): [`Unchosen`] verifies nothing, so every token is refused
+/// (`alg_not_allowed`) until the program names one.
+#[cfg(all(feature = "ring", feature = "aws-lc", not(feature = "rustcrypto")))]
+pub type DefaultBackend = Unchosen;
+
+/// The default when two host backends are built without the pure-Rust one: it verifies no
+/// algorithm (every token is `alg_not_allowed`), so the choice stays explicit. Name
+/// [`Ring`], [`AwsLc`] or [`Fastest`] instead.
+#[cfg(all(feature = "ring", feature = "aws-lc", not(feature = "rustcrypto")))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unchosen;
+
+#[cfg(all(feature = "ring", feature = "aws-lc", not(feature = "rustcrypto")))]
+impl Backend for Unchosen {
+    type KeyState = ();
+    const ALGORITHMS: crate::AlgSet = crate::AlgSet::from_bits(0);
+
+    /// Hashing is not a verification choice: AWS-LC's (key thumbprints use it).
+    fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
+        AwsLc::digest(alg, parts)
+    }
+
+    fn hmac_verify(_: HashAlg, _: &[u8], _: &[u8], _: &[u8]) -> Result<(), Unspecified> {
+        Err(Unspecified)
+    }
+
+    fn ecdsa_verify(_: Curve, _: &[u8], _: &[u8], _: &[u8]) -> Result<(), Unspecified> {
+        Err(Unspecified)
+    }
+
+    fn ed25519_verify(_: &[u8; 32], _: &[u8], _: &[u8; 64]) -> Result<(), Unspecified> {
+        Err(Unspecified)
+    }
+
+    fn rsa_verify(_: &RsaPublicKey, _: RsaPadding, _: &[u8], _: &[u8]) -> Result<(), Unspecified> {
+        Err(Unspecified)
+    }
+}
 
 pub use crate::alg::{Curve, Digest, BUILD_ALGORITHMS, EC_COORD_MAX, EC_POINT_MAX};
 

@@ -6,6 +6,7 @@
 
 use crate::alg::Curve;
 use crate::bigint::{limbs_from_be, Limb, Modulus, LIMB_BITS};
+use crate::error::KeyError;
 
 const EC_LIMBS: usize = 384 / LIMB_BITS;
 
@@ -82,10 +83,23 @@ fn fe(m: &Modulus<EC_LIMBS>, bytes: &[u8]) -> Option<Fe> {
     }
 }
 
-/// Whether `(x, y)` (big-endian coordinates of the curve's exact length) is on the curve
-/// with both coordinates below p: `y^2 = x^3 - 3x + b` for P-256 and P-384 (this module's
-/// arithmetic), RustCrypto's point decoding for P-521 (`es512`) and secp256k1 (`es256k`).
-pub fn is_on_curve(curve: Curve, x: &[u8], y: &[u8]) -> bool {
+/// Checks that `(x, y)` (big-endian coordinates of the curve's exact length) is on the curve
+/// with both coordinates below p.
+///
+/// # Errors
+/// [`KeyError::InvalidPoint`] when it is not.
+pub fn check_on_curve(curve: Curve, x: &[u8], y: &[u8]) -> Result<(), KeyError> {
+    if on_curve(curve, x, y) {
+        Ok(())
+    } else {
+        Err(KeyError::InvalidPoint)
+    }
+}
+
+/// Whether `(x, y)` is on the curve with both coordinates below p: `y^2 = x^3 - 3x + b` for
+/// P-256 and P-384 (this module's arithmetic), RustCrypto's point decoding for P-521
+/// (`es512`) and secp256k1 (`es256k`).
+fn on_curve(curve: Curve, x: &[u8], y: &[u8]) -> bool {
     let (p, b): (&[u8], &[u8]) = match curve {
         Curve::P256 => (&P256_P, &P256_B),
         Curve::P384 => (&P384_P, &P384_B),
@@ -214,9 +228,21 @@ pub fn ed25519_scalar_is_canonical(s: &[u8]) -> bool {
     false
 }
 
-/// Validates an Ed25519 public key: canonical `y < p`, decodable (a square root exists, and
+/// Checks an Ed25519 public key: canonical `y < p`, decodable (a square root exists, and
 /// `x = 0` only with the sign bit clear), and not of small order.
-pub fn ed25519_key_is_valid(pk: &[u8; 32]) -> bool {
+///
+/// # Errors
+/// [`KeyError::SmallOrder`] for any key that fails (the identity and the other small-order
+/// points are the ones that matter: they admit forged signatures).
+pub fn check_ed25519_key(pk: &[u8; 32]) -> Result<(), KeyError> {
+    if ed25519_key_is_valid(pk) {
+        Ok(())
+    } else {
+        Err(KeyError::SmallOrder)
+    }
+}
+
+fn ed25519_key_is_valid(pk: &[u8; 32]) -> bool {
     if ed25519_has_small_order(pk) {
         return false;
     }
@@ -264,22 +290,22 @@ mod tests {
     fn p256_generator_is_on_curve() {
         let gx = unhex("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296");
         let gy = unhex("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
-        assert!(is_on_curve(Curve::P256, &gx, &gy));
+        assert!(on_curve(Curve::P256, &gx, &gy));
         let mut bad = gy.clone();
         bad[31] ^= 1;
-        assert!(!is_on_curve(Curve::P256, &gx, &bad));
-        assert!(!is_on_curve(Curve::P256, &P256_P, &gy));
-        assert!(!is_on_curve(Curve::P256, &gx[1..], &gy));
+        assert!(!on_curve(Curve::P256, &gx, &bad));
+        assert!(!on_curve(Curve::P256, &P256_P, &gy));
+        assert!(!on_curve(Curve::P256, &gx[1..], &gy));
     }
 
     #[test]
     fn p384_generator_is_on_curve() {
         let gx = unhex("aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7");
         let gy = unhex("3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f");
-        assert!(is_on_curve(Curve::P384, &gx, &gy));
+        assert!(on_curve(Curve::P384, &gx, &gy));
         let mut bad = gx.clone();
         bad[0] ^= 1;
-        assert!(!is_on_curve(Curve::P384, &bad, &gy));
+        assert!(!on_curve(Curve::P384, &bad, &gy));
     }
 
     #[test]

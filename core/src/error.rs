@@ -73,27 +73,15 @@ impl Error {
         "replayed",
     ];
 
-    /// The stable snake_case code of this error (the CLI and device protocol use it).
+    /// The stable snake_case code of this error (the CLI and device protocol use it):
+    /// [`Error::CODES`] at [`Error::code_number`], the one table of codes.
     pub const fn code(&self) -> &'static str {
-        match self {
-            Error::Malformed(_) => "malformed",
-            Error::TooLarge => "too_large",
-            Error::UnsupportedAlg => "unsupported_alg",
-            Error::AlgNotAllowed => "alg_not_allowed",
-            Error::KeyNotFound => "key_not_found",
-            Error::KeyRejected(_) => "key_rejected",
-            Error::BadSignature => "bad_signature",
-            Error::Expired => "expired",
-            Error::NotYetValid => "not_yet_valid",
-            Error::IssuedInFuture => "issued_in_future",
-            Error::WrongIssuer => "wrong_issuer",
-            Error::WrongAudience => "wrong_audience",
-            Error::WrongSubject => "wrong_subject",
-            Error::WrongType => "wrong_type",
-            Error::MissingClaim(_) => "missing_claim",
-            Error::InvalidClaim(_) => "invalid_claim",
-            Error::CritUnsupported => "crit_unsupported",
-            Error::Replayed(_) => "replayed",
+        let n = self.code_number() as usize;
+        if n < Self::CODES.len() {
+            #[expect(clippy::indexing_slicing, reason = "n < CODES.len(), checked above")]
+            Self::CODES[n]
+        } else {
+            "malformed"
         }
     }
 
@@ -568,5 +556,43 @@ mod error_trait_tests {
             message(crate::b64::B64Error::OutputTooSmall),
             "output buffer too small for the decoded bytes"
         );
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::*;
+
+    /// One variant of each code, in the order of [`Error::CODES`].
+    const ONE_OF_EACH: [Error; 18] = [
+        Error::Malformed(Malformed::Base64),
+        Error::TooLarge,
+        Error::UnsupportedAlg,
+        Error::AlgNotAllowed,
+        Error::KeyNotFound,
+        Error::KeyRejected(KeyError::Stale),
+        Error::BadSignature,
+        Error::Expired,
+        Error::NotYetValid,
+        Error::IssuedInFuture,
+        Error::WrongIssuer,
+        Error::WrongAudience,
+        Error::WrongSubject,
+        Error::WrongType,
+        Error::MissingClaim(Claim::Exp),
+        Error::InvalidClaim(Claim::Exp),
+        Error::CritUnsupported,
+        Error::Replayed(ReplayError::Seen),
+    ];
+
+    /// `code_number` counts up in the order of `CODES`, and `code` reads the table there.
+    #[test]
+    fn code_and_number_come_from_the_one_table() {
+        for (i, e) in ONE_OF_EACH.iter().enumerate() {
+            assert_eq!(usize::from(e.code_number()), i);
+            assert_eq!(e.code(), Error::CODES[i]);
+        }
+        assert_eq!(Error::KeyNotFound.code(), "key_not_found");
+        assert_eq!(Error::Replayed(ReplayError::Seen).code(), "replayed");
     }
 }

@@ -192,6 +192,7 @@ fn hex4(h: &[u8]) -> Option<u32> {
 
 /// A member value, shallowly parsed. Containers are kept as raw (validated) text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Value<'a> {
     /// A string.
     Str(JsonStr<'a>),

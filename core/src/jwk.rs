@@ -69,6 +69,7 @@ impl core::fmt::Debug for Kid {
 /// The key type (`kty`, RFC 7518 §6.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum KeyType {
     /// `RSA`
     Rsa,
@@ -237,9 +238,7 @@ impl Jwk {
                 return Err(KeyError::AlgMismatch);
             }
         }
-        if !ec::is_on_curve(curve, x, y) {
-            return Err(KeyError::InvalidPoint);
-        }
+        ec::check_on_curve(curve, x, y)?;
         let mut point = [0u8; crate::alg::EC_POINT_MAX];
         point[0] = 4;
         let cl = curve.coord_len();
@@ -268,9 +267,7 @@ impl Jwk {
         if alg.is_some_and(|a| !matches!(a, Algorithm::EdDsa | Algorithm::Ed25519)) {
             return Err(KeyError::AlgMismatch);
         }
-        if !ec::ed25519_key_is_valid(pk) {
-            return Err(KeyError::SmallOrder);
-        }
+        ec::check_ed25519_key(pk)?;
         Jwk::build(kid, alg, KeyMaterial::Ed25519(*pk))
     }
 

@@ -16,6 +16,7 @@ const JWKS_MAX_DEPTH: u8 = 16;
 /// What happened to one key of the set.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // a key travels by value, no heap
+#[non_exhaustive]
 pub enum KeyOutcome {
     /// The key parsed and validated (whether it fits the cache is decided by the caller).
     Parsed {
@@ -30,6 +31,7 @@ pub enum KeyOutcome {
 
 /// A key of the set that was not loaded, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SkippedKey {
     /// Position in the `keys` array (0-based).
     pub index: u16,

@@ -40,6 +40,7 @@ impl core::error::Error for KeyFormatError {}
 /// The label of a PEM block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum PemLabel {
     /// `RSA PRIVATE KEY` (PKCS#1).
     RsaPrivateKey,
@@ -229,6 +230,7 @@ pub(crate) mod oid {
 
 /// A public key read from SPKI, PKCS#1 or a certificate (borrowed from the input).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PublicKeyBytes<'a> {
     /// RSA modulus and exponent (big-endian, minimal).
     Rsa {
@@ -338,6 +340,7 @@ pub fn certificate_public_key(der: &[u8]) -> Result<PublicKeyBytes<'_>, KeyForma
 
 /// Private key components read from PKCS#1, PKCS#8 or SEC1 (borrowed from the input).
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PrivateKeyBytes<'a> {
     /// RSA with its CRT parameters (big-endian, minimal).
     Rsa {

@@ -42,10 +42,10 @@ pub mod crypto;
 pub mod dangerous;
 mod ec;
 #[cfg(feature = "rustcrypto")]
-mod ecdsa;
+mod ecdsa_vartime;
 mod error;
 mod header;
-pub mod json;
+mod json;
 mod jwk;
 mod jwks;
 pub mod keys;
@@ -89,6 +89,7 @@ pub use error::{
     Claim, Error, HeaderError, JsonError, JwksError, KeyError, Malformed, ReplayError, Unspecified,
 };
 pub use header::Header;
+pub use json::{DecodedBytes, JsonStr};
 pub use jwk::{Jwk, KeyType, Kid, MAX_KID_LEN};
 pub use jwks::{JwksParser, KeyOutcome, SkippedKey};
 pub use material::{KeyMaterial, SymmetricKey, MAX_OCT_LEN};

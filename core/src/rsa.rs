@@ -28,6 +28,7 @@ const MAX_E: u64 = (1 << 33) - 1;
 /// §3.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum RsaPadding {
     /// RSASSA-PKCS1-v1_5.
     Pkcs1(HashAlg),

@@ -585,7 +585,7 @@ impl SigningKey {
                     z.as_ref(),
                     entropy.unwrap_or(&[]),
                 );
-                out.copy_from_slice(&sig.to_bytes());
+                crate::copy_exact(out, &sig.to_bytes()).ok_or(SignError::BufferTooSmall)?;
             }
             (Secret::P384(k), Family::EcdsaP384) => {
                 let z = RustCrypto::digest(HashAlg::Sha384, &[msg]);
@@ -594,7 +594,7 @@ impl SigningKey {
                     z.as_ref(),
                     entropy.unwrap_or(&[]),
                 );
-                out.copy_from_slice(&sig.to_bytes());
+                crate::copy_exact(out, &sig.to_bytes()).ok_or(SignError::BufferTooSmall)?;
             }
             #[cfg(feature = "es512")]
             (Secret::P521(k), Family::EcdsaP521) => {
@@ -604,7 +604,7 @@ impl SigningKey {
                     z.as_ref(),
                     entropy.unwrap_or(&[]),
                 );
-                out.copy_from_slice(&sig.to_bytes());
+                crate::copy_exact(out, &sig.to_bytes()).ok_or(SignError::BufferTooSmall)?;
             }
             #[cfg(feature = "es256k")]
             (Secret::K256(k), Family::EcdsaSecp256k1) => {
@@ -615,13 +615,15 @@ impl SigningKey {
                     entropy.unwrap_or(&[]),
                 );
                 // Low S, as secp256k1 verifiers from Bitcoin's lineage require.
-                out.copy_from_slice(&sig.normalize_s().to_bytes());
+                crate::copy_exact(out, &sig.normalize_s().to_bytes())
+                    .ok_or(SignError::BufferTooSmall)?;
             }
             (Secret::Ed25519(pair), Family::Ed25519) => {
                 let noise = entropy
                     .and_then(|e| e.get(..ed25519_compact::Noise::BYTES))
                     .and_then(|n| ed25519_compact::Noise::from_slice(n).ok());
-                out.copy_from_slice(pair.sk.sign(msg, noise).as_ref());
+                crate::copy_exact(out, pair.sk.sign(msg, noise).as_ref())
+                    .ok_or(SignError::BufferTooSmall)?;
             }
             (Secret::Rsa(r), Family::RsaPkcs1(h)) => {
                 let mut em = [0u8; MAX_RSA_BYTES];
@@ -725,12 +727,14 @@ fn pkcs1_encode(h: HashAlg, msg: &[u8], em: &mut [u8]) -> Result<(), SignError> 
             _ => 0,
         };
     }
-    em.get_mut(ps_end + 1..ps_end + 1 + prefix.len())
-        .ok_or(SignError::BufferTooSmall)?
-        .copy_from_slice(prefix);
-    em.get_mut(k - h.output_len()..)
-        .ok_or(SignError::BufferTooSmall)?
-        .copy_from_slice(hash.as_ref());
+    let prefix_at = em
+        .get_mut(ps_end + 1..ps_end + 1 + prefix.len())
+        .ok_or(SignError::BufferTooSmall)?;
+    crate::copy_exact(prefix_at, prefix).ok_or(SignError::BufferTooSmall)?;
+    let hash_at = em
+        .get_mut(k - h.output_len()..)
+        .ok_or(SignError::BufferTooSmall)?;
+    crate::copy_exact(hash_at, hash.as_ref()).ok_or(SignError::BufferTooSmall)?;
     Ok(())
 }
 
@@ -750,7 +754,9 @@ fn pss_encode(
         .len()
         .checked_sub(em_len)
         .ok_or(SignError::BufferTooSmall)?;
-    let (lead, em) = em_full.split_at_mut(skip);
+    let (lead, em) = em_full
+        .split_at_mut_checked(skip)
+        .ok_or(SignError::BufferTooSmall)?;
     lead.fill(0);
     if em_len < 2 * h_len + 2 {
         return Err(SignError::Key(KeyFormatError::InvalidKey));
@@ -758,14 +764,15 @@ fn pss_encode(
     let m_hash = RustCrypto::digest(h, &[msg]);
     let hh = RustCrypto::digest(h, &[&[0u8; 8], m_hash.as_ref(), salt]);
     let db_len = em_len - h_len - 1;
-    let (db, rest) = em.split_at_mut(db_len);
+    let (db, rest) = em
+        .split_at_mut_checked(db_len)
+        .ok_or(SignError::BufferTooSmall)?;
     // DB = PS (zeros) || 0x01 || salt
     db.fill(0);
     let one = db_len - h_len - 1;
     *db.get_mut(one).ok_or(SignError::BufferTooSmall)? = 1;
-    db.get_mut(one + 1..)
-        .ok_or(SignError::BufferTooSmall)?
-        .copy_from_slice(salt);
+    let salt_at = db.get_mut(one + 1..).ok_or(SignError::BufferTooSmall)?;
+    crate::copy_exact(salt_at, salt).ok_or(SignError::BufferTooSmall)?;
     for (counter, chunk) in (0u32..).zip(db.chunks_mut(h_len)) {
         let mask = RustCrypto::digest(h, &[hh.as_ref(), &counter.to_be_bytes()]);
         for (d, m) in chunk.iter_mut().zip(mask.as_ref()) {
@@ -776,8 +783,10 @@ fn pss_encode(
     if let Some(b) = db.first_mut() {
         *b &= 0xFF >> top_bits;
     }
-    let (hpart, tail) = rest.split_at_mut(h_len);
-    hpart.copy_from_slice(hh.as_ref());
+    let (hpart, tail) = rest
+        .split_at_mut_checked(h_len)
+        .ok_or(SignError::BufferTooSmall)?;
+    crate::copy_exact(hpart, hh.as_ref()).ok_or(SignError::BufferTooSmall)?;
     *tail.first_mut().ok_or(SignError::BufferTooSmall)? = 0xbc;
     Ok(())
 }

@@ -426,12 +426,18 @@ fn reply(c: u8, seq: u8, s: u8, body: &[&[u8]], emit: &mut impl FnMut(&[u8])) {
     }
 }
 
+/// The number of a value this protocol version has none for (the engine's enums are
+/// `#[non_exhaustive]`: a newer engine may add one); docs/protocol.md.
+const UNNUMBERED: u8 = 0xFF;
+
 fn kty_code(t: KeyType) -> u8 {
     match t {
         KeyType::Rsa => 0,
         KeyType::Ec => 1,
         KeyType::Okp => 2,
         KeyType::Oct => 3,
+        // A key type newer than this protocol (the engine's enums are non-exhaustive).
+        _ => UNNUMBERED,
     }
 }
 
@@ -734,12 +740,14 @@ fn refresh_state<const K: usize>(st: &mut State<K>, rq: &Req<'_>, emit: &mut dyn
         Some(FetchReason::Expired) => 2,
         Some(FetchReason::UnknownKid) => 3,
         Some(FetchReason::Retry) => 4,
+        Some(_) => UNNUMBERED,
     };
     let fresh = match st.cache.freshness(t) {
         Freshness::NeverLoaded => 0,
         Freshness::Fresh => 1,
         Freshness::Stale => 2,
         Freshness::Expired => 3,
+        _ => UNNUMBERED,
     };
     let mut buf = [0u8; 11];
     let mut w = Writer::new(&mut buf);

@@ -19,7 +19,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 use tokenguard::crypto::RustCrypto;
-use tokenguard::json::JsonStr;
+use tokenguard::JsonStr;
 use tokenguard::{Audience, Error, Expect, Validation};
 
 use crate::{jwk, mint_hs256, HS1};

@@ -15,14 +15,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::util::unix_now as system_now;
+use crate::Keys;
 use anyhow::{anyhow, Context};
 use clap::Args;
 use ring::rand::SecureRandom;
 use serde_json::{json, Value};
 use tokenguard::assertion::{encode, Aud, ClaimValue, Claims};
-use tokenguard::json::JsonStr;
 use tokenguard::sign::SigningKey;
-use tokenguard::{keys, AlgSet, Algorithm, Error, Expect, Jwk, KeySet, Validation};
+use tokenguard::JsonStr;
+use tokenguard::{keys, AlgSet, Algorithm, Error, Expect, Jwk, Validation};
 
 /// `grant_type` of the JWT-bearer grant (RFC 7523).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -149,7 +150,7 @@ pub struct IdpState {
     pub sim_now: Option<u64>,
     /// Added to the clock (negative: behind).
     pub offset: i64,
-    clients: KeySet<CLIENT_KEYS>,
+    clients: Keys<CLIENT_KEYS>,
     owners: HashMap<String, Vec<(String, ClientKind)>>,
     replay: tokenguard::ReplayCache<1024>,
     issued: u64,
@@ -184,7 +185,7 @@ impl IdpState {
             outage: false,
             sim_now: None,
             offset: 0,
-            clients: KeySet::new(),
+            clients: Keys::new(),
             owners: HashMap::new(),
             replay: tokenguard::ReplayCache::new(skew),
             issued: 0,
@@ -452,7 +453,7 @@ impl IdpState {
         let claimed = segment(1)
             .and_then(|c| c.get("iss").and_then(Value::as_str).map(String::from))
             .ok_or_else(|| refuse(401, "unauthenticated", "missing_claim: iss"))?;
-        let mut set: KeySet<8> = KeySet::new();
+        let mut set: Keys<8> = Keys::new();
         set.allow_mixed_key_types(true);
         for (kid, owners) in &self.owners {
             if owners
@@ -583,7 +584,7 @@ impl IdpState {
         )
         .map_err(|(_, e, d)| (401, e, d))?;
         let token = get("token").ok_or_else(|| refuse(400, "invalid_request", "token missing"))?;
-        let mut own: KeySet<4> = KeySet::new();
+        let mut own: Keys<4> = Keys::new();
         for k in &self.keys {
             if let Ok(j) = Jwk::from_json(k.jwk.to_string().as_bytes()) {
                 let _ = own.insert(j);

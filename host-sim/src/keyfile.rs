@@ -244,7 +244,7 @@ pub fn short_secret_hint(e: tokenguard::KeyError) -> &'static str {
 /// A key's RFC 7638 thumbprint as base64url, the `kid` `--kid thumbprint` and the mock IdP
 /// (for a client registered from a PEM) give it.
 pub fn thumbprint_kid(jwk: &tokenguard::Jwk) -> String {
-    let tp = jwk.thumbprint::<tokenguard::crypto::DefaultBackend>();
+    let tp = jwk.thumbprint::<crate::Engine>();
     let mut kid = vec![0u8; tokenguard::b64::encoded_len(tp.len())];
     // 43 characters always fit the buffer sized for them.
     let n = tokenguard::b64::encode(&tp, &mut kid).unwrap_or(0);

@@ -12,3 +12,12 @@ pub mod keystore;
 pub mod out;
 pub mod scenario;
 pub mod util;
+
+/// The crypto backend the host tools verify with, named explicitly (the engine's default is
+/// its pure-Rust backend): each primitive from the fastest library built, AWS-LC's keys
+/// parsed once when they enter a key set. The simulated device keeps the engine's default,
+/// the pure-Rust backend the firmware runs.
+pub type Engine = tokenguard::crypto::Fastest;
+
+/// A key set for [`Engine`].
+pub type Keys<const N: usize> = tokenguard::KeySet<N, Engine>;

@@ -468,6 +468,7 @@ pub mod keys {
             }
             PrivateKeyBytes::Ec { d, .. } => private["d"] = b64(d).into(),
             PrivateKeyBytes::Ed25519(seed) => private["d"] = b64(seed).into(),
+            other => panic!("no private JWK form for {other:?}"),
         }
         Key {
             alg,

@@ -244,3 +244,21 @@ fn a_jwk_set_update_prepares_the_new_keys_and_keeps_the_state_of_unchanged_ones(
     );
     assert_eq!(used(), 3);
 }
+
+/// This crate builds the engine with ring, aws-lc and the pure-Rust backend: turning on the
+/// host backends does not change the default, which stays the pure-Rust one (the key sets
+/// the host tools want faster name `Fastest`).
+#[test]
+fn turning_on_host_backends_leaves_the_default_backend_pure_rust() {
+    use std::any::TypeId;
+    use tokenguard::crypto::{DefaultBackend, Fastest};
+    assert_eq!(TypeId::of::<DefaultBackend>(), TypeId::of::<RustCrypto>());
+    assert_eq!(
+        TypeId::of::<KeySet<2>>(),
+        TypeId::of::<KeySet<2, RustCrypto>>()
+    );
+    assert_ne!(
+        TypeId::of::<KeySet<2>>(),
+        TypeId::of::<KeySet<2, Fastest>>()
+    );
+}

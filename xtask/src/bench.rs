@@ -218,7 +218,7 @@ fn callgrind_per_token(c: Command, tokens: usize, out: &Path) -> Result<Option<(
     }
 }
 
-/// Whole processes: `tokenguard-sim verify --batch` (release build, its default backend)
+/// Whole processes: `tokenguard-sim verify --batch` (release build, its key sets built for `Fastest`)
 /// against the same contract built on jsonwebtoken (`benches/src/bin/jsonwebtoken-batch.rs`),
 /// on the same file of 10,000 distinct tokens per algorithm, 5 runs each, alternating which
 /// goes first; every run must accept every line.

@@ -1,11 +1,13 @@
 //! `cargo xtask ci`: everything CI runs, in order: formatting, clippy (host and thumbv7em),
-//! docs, packaging, the test suites, the firmware checks and tests, fw-bench, a fuzz smoke run
+//! docs, packaging, the test suites, the firmware checks and tests, fw-bench (docs/firmware.md checked against it), a fuzz smoke run
 //! and the demo.
 
 use std::time::Instant;
 
 use crate::demo::demo;
-use crate::firmware::{firmware_dir, firmware_link_check, fw_bench, fw_panic_check, fw_test};
+use crate::firmware::{
+    firmware_dir, firmware_link_check, fw_bench, fw_panic_check, fw_test, Report,
+};
 use crate::fuzz::fuzz;
 use crate::test::tests;
 use crate::util::{cargo, ensure_target, run, Result, THUMB_CRATES};
@@ -74,7 +76,7 @@ pub fn ci() -> Result {
     ]);
     run("firmware: clippy -D warnings", c)?;
     fw_test()?;
-    fw_bench(false)?;
+    fw_bench(Report::Check)?;
     fuzz(&["--smoke".to_string()])?;
     demo(true)?;
     println!("==> ci passed in {:.0}s", t.elapsed().as_secs_f64());

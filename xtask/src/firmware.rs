@@ -315,6 +315,7 @@ fn flash_part(name: &str) -> usize {
     {
         4
     } else if has("tokenguard::crypto::sha")
+        || has("tokenguard::sha256_compact")
         || has("sha2")
         || has("hmac")
         || has("digest")
@@ -363,7 +364,18 @@ fn flash_breakdown(verify_only: Option<[u64; 9]>, full: Option<[u64; 9]>) -> Str
     md
 }
 
-pub fn fw_bench(write: bool) -> Result {
+/// What `fw-bench` does with the report it generates.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Report {
+    /// Print it.
+    Print,
+    /// Print it and write docs/firmware.md.
+    Write,
+    /// Print it and fail unless docs/firmware.md is exactly it (CI).
+    Check,
+}
+
+pub fn fw_bench(report: Report) -> Result {
     fw_build()?;
     let elf = firmware_elf("fw-bench");
     let mut c = Command::new(firmware_dir().join("qemu-run.sh"));
@@ -521,11 +533,47 @@ pub fn fw_bench(write: bool) -> Result {
         flash_parts(&firmware_elf("tokenguard-firmware")),
     ));
     println!("{md}");
-    if write {
-        std::fs::write(root().join("docs/firmware.md"), md).map_err(|e| e.to_string())?;
-        println!("wrote docs/firmware.md");
+    let path = root().join("docs/firmware.md");
+    match report {
+        Report::Print => {}
+        Report::Write => {
+            std::fs::write(&path, md).map_err(|e| e.to_string())?;
+            println!("wrote docs/firmware.md");
+        }
+        Report::Check => {
+            let committed = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+            if let Some(d) = first_difference(&committed, &md) {
+                return Err(format!(
+                    "docs/firmware.md is not what fw-bench measures now (run `cargo xtask fw-bench --write` and commit it):\n{d}"
+                ));
+            }
+            println!("    ok: docs/firmware.md matches the measured figures");
+        }
     }
     Ok(())
+}
+
+/// The first line where `committed` and `generated` differ, both shown, or `None` when they
+/// are equal.
+pub fn first_difference(committed: &str, generated: &str) -> Option<String> {
+    if committed == generated {
+        return None;
+    }
+    let (a, b): (Vec<&str>, Vec<&str>) = (committed.lines().collect(), generated.lines().collect());
+    let n = a.len().max(b.len());
+    (0..n)
+        .find_map(|i| {
+            let (x, y) = (a.get(i).copied(), b.get(i).copied());
+            (x != y).then(|| {
+                format!(
+                    "line {}:\n  committed: {}\n  measured:  {}",
+                    i + 1,
+                    x.unwrap_or("(end of file)"),
+                    y.unwrap_or("(end of file)")
+                )
+            })
+        })
+        .or_else(|| Some("the files differ in their line endings".to_string()))
 }
 
 /// The words of a `fw-bench alg=<ALG> key=value...` line of the firmware's QEMU output, after
@@ -612,7 +660,7 @@ pub fn fw_panic_check() -> Result {
 
 #[cfg(test)]
 mod tests {
-    use super::{flash_part, flash_sums, parse_size, FwBenchLine};
+    use super::{first_difference, flash_part, flash_sums, parse_size, FwBenchLine};
 
     #[test]
     fn parse_size_reads_text_data_bss_of_the_berkeley_line() {
@@ -645,8 +693,12 @@ mod tests {
         );
         assert_eq!(flash_part("P256_verify"), 3);
         assert_eq!(flash_part("tokenguard::ec::p256::check_point"), 3);
-        assert_eq!(flash_part("tokenguard::ecdsa::p384::verify"), 4);
+        assert_eq!(flash_part("tokenguard::ecdsa_vartime::verify_inner"), 4);
         assert_eq!(flash_part("sha2::sha256::compress256"), 5);
+        assert_eq!(
+            flash_part("tokenguard::sha256_compact::HmacSha256::verify"),
+            5
+        );
         assert_eq!(flash_part("ed25519_compact::edwards25519::ge_add"), 6);
         assert_eq!(flash_part("ed25519_verify"), 6);
         assert_eq!(flash_part("tokenguard::sign::rsa::sign"), 7);
@@ -667,7 +719,7 @@ mod tests {
 0000002048 0000000080 T tokenguard_device::handle_verify
 0000003072 0000000120 t <tokenguard::rsa::RsaKey as core::clone::Clone>::clone
 0000004096 0000000200 T P256_verify
-0000004500 0000000256 T tokenguard::ecdsa::p384::verify
+0000004500 0000000256 T tokenguard::ecdsa_vartime::verify_inner
 0536870912 0000000064 b tokenguard_firmware::STACK
 0000005000 0000000300 t sha2::sha256::compress256
 0000006000 0000000016 T ed25519_compact::edwards25519::ge_add
@@ -693,6 +745,23 @@ arm-none-eabi-nm: warning: no symbols
         assert_eq!(f.value("verify_stack="), "2632");
         assert_eq!(f.value("import_stack="), "3756");
         assert_eq!(f.value("sign_insns="), "?");
+    }
+
+    #[test]
+    fn first_difference_names_the_first_line_that_differs() {
+        assert_eq!(first_difference("a\nb\n", "a\nb\n"), None);
+        assert_eq!(
+            first_difference("a\nb\nc\n", "a\nB\nc\n").as_deref(),
+            Some("line 2:\n  committed: b\n  measured:  B")
+        );
+        assert_eq!(
+            first_difference("a\n", "a\nb\n").as_deref(),
+            Some("line 2:\n  committed: (end of file)\n  measured:  b")
+        );
+        assert_eq!(
+            first_difference("a\n", "a").as_deref(),
+            Some("the files differ in their line endings")
+        );
     }
 
     #[test]

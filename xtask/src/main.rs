@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use crate::bench::bench;
 use crate::ci::ci;
 use crate::demo::demo;
-use crate::firmware::{firmware_link_check, fw_bench, fw_build, fw_panic_check, fw_test};
+use crate::firmware::{firmware_link_check, fw_bench, fw_build, fw_panic_check, fw_test, Report};
 use crate::fuzz::fuzz;
 use crate::test::tests;
 
@@ -35,13 +35,19 @@ fn main() -> ExitCode {
         Some("fw-panic-check") => fw_panic_check(),
         Some("fw-build") => fw_build(),
         Some("fw-test") => fw_test(),
-        Some("fw-bench") => fw_bench(args.iter().any(|a| a == "--write")),
+        Some("fw-bench") => fw_bench(if args.iter().any(|a| a == "--write") {
+            Report::Write
+        } else if args.iter().any(|a| a == "--check") {
+            Report::Check
+        } else {
+            Report::Print
+        }),
         Some("bench") => bench(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("cycles") => cycles::check(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write]|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
+                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write|--check]|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
             );
             return ExitCode::from(2);
         }

@@ -32,7 +32,7 @@ fn main() {
     for _ in 0..iters {
         let accepted = match what.as_str() {
             "tokenguard" => f
-                .keys
+                .ring_keys
                 .verify_with::<Ring>(black_box(token), &v, t0, &mut buf)
                 .is_ok(),
             "aws-lc" => f

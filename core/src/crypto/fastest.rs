@@ -1,6 +1,6 @@
 //! [`Fastest`]: every primitive from the fastest library compiled in, as `cargo xtask bench`
 //! measures them on x86-64 (docs/benchmarks.md): AWS-LC for RSA, ECDSA and Ed25519 (its keys
-//! parsed once at import), else ring, else the pure-Rust backend; the pure-Rust HMAC (each
+//! parsed once, when they enter a key set built for `Fastest`), else ring, else the pure-Rust backend; the pure-Rust HMAC (each
 //! key's HS256 state cached at import) for HS*; P-521, which ring lacks, from AWS-LC or else
 //! RustCrypto's `p521`; secp256k1 from RustCrypto's `k256` (about 3x faster than AWS-LC's
 //! generic curve code: 81 µs against 246 µs per token in `cargo xtask bench`) or else

@@ -1,5 +1,5 @@
 //! The pure-Rust backend: RustCrypto `sha2`, `hmac`, `p256` and `ed25519-compact`; RSA and
-//! P-384 ([`crate::ecdsa`]) on this crate's fixed-size Montgomery arithmetic. No heap anywhere.
+//! P-384 ([`crate::ecdsa_vartime`]) on this crate's fixed-size Montgomery arithmetic. No heap anywhere.
 
 use super::{Backend, Curve, Digest};
 use crate::alg::HashAlg;
@@ -194,17 +194,13 @@ fn ecdsa_p256(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
     vk.verify_prehash(h.as_ref(), &s).map_err(|_| Unspecified)
 }
 
-/// This crate's own ECDSA on its Montgomery arithmetic ([`crate::ecdsa`]): about a third of
+/// This crate's own ECDSA on its Montgomery arithmetic ([`crate::ecdsa_vartime`]): about a third of
 /// the flash and of the Cortex-M4 instructions of RustCrypto's `p384`.
 #[inline(never)]
 fn ecdsa_p384(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
     // Hashed by this backend (the compact SHA-384 on microcontrollers).
     let h = RustCrypto::digest(HashAlg::Sha384, &[msg]);
-    if crate::ecdsa::verify(Curve::P384, point, h.as_ref(), sig) {
-        Ok(())
-    } else {
-        Err(Unspecified)
-    }
+    crate::ecdsa_vartime::verify(Curve::P384, point, h.as_ref(), sig)
 }
 
 /// ES512 through RustCrypto `p521` (SHA-512 is shorter than the 521-bit order: the prehash

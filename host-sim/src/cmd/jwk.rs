@@ -422,6 +422,7 @@ fn from_private(
             PrivateKeyBytes::Ed25519(seed) => {
                 m.insert("d".into(), b64(seed).into());
             }
+            ref other => bail!("cannot write the private members of {other:?}"),
         }
     }
     Ok(m)

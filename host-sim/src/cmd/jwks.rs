@@ -69,7 +69,7 @@ fn once(
     let max_age = idp::max_age(cc.as_deref());
     // Check the set with tokenguard before handing it on: a set with no usable key (or not
     // a set at all) never replaces a good one, in the file or on the device.
-    let mut set: tokenguard::KeySet<64> = tokenguard::KeySet::new();
+    let mut set: tokenguard_sim::Keys<64> = tokenguard_sim::Keys::new();
     set.allow_mixed_key_types(true);
     let mut skipped = 0;
     let keep = match (&a.output, &a.device) {

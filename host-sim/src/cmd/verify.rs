@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use tokenguard::{AlgSet, Algorithm, Expect, KeySet, UpdateEvent, Validation};
+use tokenguard::{AlgSet, Algorithm, Expect, UpdateEvent, Validation};
 use tokenguard_sim::util::unix_now as now_secs;
+use tokenguard_sim::Keys;
 
 /// Keys the CLI can hold (the contract asks for at least 16).
 pub const CLI_KEYS: usize = 64;
@@ -81,7 +82,7 @@ pub struct VerifyArgs {
 }
 
 /// Loads a JWKS or JWK file into a key set, warning on stderr for each skipped key.
-pub fn load_keys(path: &std::path::Path, keys: &mut KeySet<CLI_KEYS>) -> anyhow::Result<usize> {
+pub fn load_keys(path: &std::path::Path, keys: &mut Keys<CLI_KEYS>) -> anyhow::Result<usize> {
     let text = tokenguard_sim::out::read_input(path)?;
     let doc: serde_json::Value = serde_json::from_slice(&text)
         .with_context(|| format!("{} is not JSON", tokenguard_sim::out::name(path)))?;
@@ -201,7 +202,7 @@ fn policy(args: &VerifyArgs, algs: AlgSet, relaxed: bool) -> Validation<'_> {
 /// for a `Bearer ` prefix, a file name given as the token, a missing `kid`.
 fn explain(
     args: &VerifyArgs,
-    keys: &KeySet<CLI_KEYS>,
+    keys: &Keys<CLI_KEYS>,
     algs: AlgSet,
     token: &str,
     now: u64,
@@ -265,7 +266,7 @@ const CHUNK: usize = 64;
 
 /// The answer line for one batch input line (`tok` without its terminator).
 fn answer<const N: usize>(
-    keys: &KeySet<N>,
+    keys: &Keys<N>,
     v: &Validation<'_>,
     now: u64,
     tok: &[u8],
@@ -303,7 +304,7 @@ fn whole_line_waiting<R>(input: &std::io::BufReader<R>) -> bool {
 
 /// `--jobs 1`: read, verify and answer one line at a time on this thread.
 fn batch_sequential<R: std::io::Read, const N: usize>(
-    keys: &KeySet<N>,
+    keys: &Keys<N>,
     v: &Validation<'_>,
     now: u64,
     mut input: std::io::BufReader<R>,
@@ -347,7 +348,7 @@ fn batch_sequential<R: std::io::Read, const N: usize>(
 /// answer is not ready yet, so a program feeding a pipe gets each answer without closing its
 /// end, as with `--jobs 1`. A closed stdout stops the readers and workers.
 fn batch_parallel<R: std::io::Read, const N: usize>(
-    keys: &KeySet<N>,
+    keys: &Keys<N>,
     v: &Validation<'_>,
     now: u64,
     mut input: std::io::BufReader<R>,
@@ -355,7 +356,7 @@ fn batch_parallel<R: std::io::Read, const N: usize>(
     jobs: usize,
 ) -> anyhow::Result<()>
 where
-    KeySet<N>: Sync,
+    Keys<N>: Sync,
 {
     use std::sync::{mpsc, Arc, Mutex};
     // Bounded: a fast reader never holds more than a few chunks per worker in memory.
@@ -461,7 +462,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
     if args.jobs.is_some() && args.batch.is_none() {
         bail!("--jobs applies to --batch only (one TOKEN is verified on one thread)");
     }
-    let mut keys: Box<KeySet<CLI_KEYS>> = Box::default();
+    let mut keys: Box<Keys<CLI_KEYS>> = Box::default();
     let loaded = load_keys(&args.jwks, &mut keys)?;
     if loaded == 0 {
         eprintln!("warning: no usable key in {}", args.jwks.display());

@@ -339,7 +339,7 @@ fn goals(m: &Measurements) -> (Vec<(String, String, bool)>, Vec<String>) {
         if let Some((m, a, b)) = ratio(g, "jsonwebtoken", "tokenguard-fastest") {
             if m <= 1.0 {
                 why.push(format!(
-                    "{g}: jsonwebtoken is ahead of tokenguard's default backend (fastest)."
+                    "{g}: jsonwebtoken is ahead of tokenguard's fastest backend (`Fastest`, what tokenguard-sim uses)."
                 ));
             }
             goals.push((
@@ -529,11 +529,12 @@ fn intro(md: &mut String, m: &Measurements) {
          The aws-lc backend verifies with the key AWS-LC parsed when it entered the key set \
          (`ParsedPublicKey`; for RSA, AWS-LC then keeps the Montgomery setup too). \
          **tokenguard (fastest)** is `verify_with::<Fastest>`: each primitive from the fastest \
-         backend compiled in (AWS-LC for RSA, ECDSA and Ed25519, the pure-Rust HMAC), the default \
-         backend of `tokenguard-sim` and of every host build with more than one backend. ES512 and \
+         backend compiled in (AWS-LC for RSA, ECDSA and Ed25519, the pure-Rust HMAC), the backend \
+         `tokenguard-sim` names for its key sets (the engine's default is the pure-Rust backend \
+         whenever it is built). ES512 and \
          ES256K tokens are signed by tokenguard's own signer with our test keys (ring has neither \
          curve). Against the peers, the goals count tokenguard's fastest backend per algorithm, and \
-         the default one against jsonwebtoken.\n\
+         and `Fastest` (what tokenguard-sim uses) against jsonwebtoken.\n\
          - **jsonwebtoken** (`aws_lc_rs` provider, as its README recommends; the default features \
          select no crypto provider): `decode::<T>` with `Validation::new(alg)`, issuer and audience \
          set, `validate_nbf`; T holds the registered claims.\n\
@@ -776,7 +777,7 @@ fn whole_process_table(md: &mut String, m: &Measurements) {
     let _ = writeln!(md, "## Whole process: `verify --batch`\n");
     let _ = writeln!(
         md,
-        "`tokenguard-sim verify --batch` (release build, its default backend `Fastest`) against the \
+        "`tokenguard-sim verify --batch` (release build; its key sets are built for `Fastest`) against the \
          same contract built on jsonwebtoken (`benches/src/bin/jsonwebtoken-batch.rs`: `aws_lc_rs` \
          provider, the keys parsed once at start, `decode` into a `serde_json::Value`, one JSON line \
          out per token line), single-threaded, on the same file of distinct tokens (same key, \

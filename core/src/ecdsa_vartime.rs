@@ -1,4 +1,4 @@
-//! ECDSA verification (SEC 1 §4.1.4) for P-256 and P-384 on this crate's fixed-size
+//! Variable-time ECDSA verification (SEC 1 §4.1.4) for P-256 and P-384 on this crate's fixed-size
 //! Montgomery arithmetic ([`crate::bigint`]): the pure-Rust backend's P-384. (P-256 works too
 //! and is tested; the backend keeps `p256-cortex-m4` and RustCrypto's `p256`, both faster.)
 //!
@@ -12,6 +12,7 @@
 use crate::alg::Curve;
 use crate::bigint::{limbs_from_be, Limb, Modulus, LIMB_BITS};
 use crate::ec::{P256_P, P384_P};
+use crate::error::Unspecified;
 
 const L: usize = 384 / LIMB_BITS;
 type Fe = [Limb; L];
@@ -208,10 +209,21 @@ fn bit(a: &Fe, i: usize) -> bool {
 
 /// Verifies `sig = r || s` (each exactly the curve's length) over the message hash `hash`
 /// (exactly the curve's length: SHA-256 for P-256, SHA-384 for P-384, as JOSE pairs them)
-/// under the uncompressed SEC 1 point `point` (`04 || x || y`). `false` for anything that
-/// does not verify, including `r` or `s` outside `[1, n - 1]` and points off the curve.
-pub(crate) fn verify(curve: Curve, point: &[u8], hash: &[u8], sig: &[u8]) -> bool {
-    verify_inner(curve, point, hash, sig).unwrap_or(false)
+/// under the uncompressed SEC 1 point `point` (`04 || x || y`).
+///
+/// # Errors
+/// [`Unspecified`] for anything that does not verify, including `r` or `s` outside
+/// `[1, n - 1]` and points off the curve.
+pub(crate) fn verify(
+    curve: Curve,
+    point: &[u8],
+    hash: &[u8],
+    sig: &[u8],
+) -> Result<(), Unspecified> {
+    match verify_inner(curve, point, hash, sig) {
+        Some(true) => Ok(()),
+        Some(false) | None => Err(Unspecified),
+    }
 }
 
 fn verify_inner(curve: Curve, point: &[u8], hash: &[u8], sig: &[u8]) -> Option<bool> {
@@ -221,7 +233,7 @@ fn verify_inner(curve: Curve, point: &[u8], hash: &[u8], sig: &[u8]) -> Option<b
         return Some(false);
     }
     let (tag, xy) = point.split_first()?;
-    if *tag != 4 || !crate::ec::is_on_curve(curve, xy.get(..c)?, xy.get(c..)?) {
+    if *tag != 4 || crate::ec::check_on_curve(curve, xy.get(..c)?, xy.get(c..)?).is_err() {
         return Some(false);
     }
     let n = Modulus::<L>::from_be_bytes(prm.n)?;
@@ -311,7 +323,7 @@ mod tests {
     fn constants_are_consistent() {
         for curve in [Curve::P256, Curve::P384] {
             let prm = params(curve).unwrap();
-            assert!(crate::ec::is_on_curve(curve, prm.gx, prm.gy));
+            assert_eq!(crate::ec::check_on_curve(curve, prm.gx, prm.gy), Ok(()));
             let mut out = [0u8; 48];
             assert_eq!(minus_two(prm.n, &mut out), Some(curve.coord_len()));
             assert_eq!(minus_two(prm.p, &mut out), Some(curve.coord_len()));
@@ -365,7 +377,7 @@ mod tests {
     fn agrees_with_rustcrypto_on_signatures_and_bit_flips() {
         use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
         fn check(curve: Curve, point: &[u8], hash: &[u8], sig: &[u8], theirs: bool) {
-            assert_eq!(verify(curve, point, hash, sig), theirs, "{curve:?}");
+            assert_eq!(verify(curve, point, hash, sig).is_ok(), theirs, "{curve:?}");
         }
         for i in 0u8..12 {
             let d256 = [i.wrapping_add(1); 32];

@@ -141,24 +141,10 @@ impl B64Out<'_> {
 
     fn string(&mut self, s: &str) {
         self.byte(b'"');
-        for &b in s.as_bytes() {
-            match b {
-                b'"' => self.bytes(b"\\\""),
-                b'\\' => self.bytes(b"\\\\"),
-                b'\n' => self.bytes(b"\\n"),
-                b'\r' => self.bytes(b"\\r"),
-                b'\t' => self.bytes(b"\\t"),
-                0x08 => self.bytes(b"\\b"),
-                0x0C => self.bytes(b"\\f"),
-                0..=0x1F => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    self.bytes(b"\\u00");
-                    self.byte(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
-                    self.byte(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'));
-                }
-                _ => self.byte(b),
-            }
-        }
+        crate::json::write_escaped(s.as_bytes(), |b| {
+            self.bytes(b);
+            true
+        });
         self.byte(b'"');
     }
 

@@ -140,35 +140,24 @@ impl Iterator for DecodedBytes<'_> {
         }
         let e = *self.raw.get(self.pos + 1)?;
         self.pos += 2;
-        let simple = match e {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'/' => b'/',
-            b'b' => 0x08,
-            b'f' => 0x0C,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            b'u' => {
-                let hi = hex4(self.raw.get(self.pos..self.pos + 4)?)?;
-                self.pos += 4;
-                let cp = if (0xD800..0xDC00).contains(&hi) {
-                    // Validated input: a low surrogate escape follows.
-                    let lo = hex4(self.raw.get(self.pos + 2..self.pos + 6)?)?;
-                    self.pos += 6;
-                    0x10000 + ((hi - 0xD800) << 10) + (lo.checked_sub(0xDC00)?)
-                } else {
-                    hi
-                };
-                let c = char::from_u32(cp)?;
-                let s = c.encode_utf8(&mut self.buf);
-                self.buf_len = u8::try_from(s.len()).ok()?;
-                self.buf_pos = 1;
-                return self.buf.first().copied();
-            }
-            _ => return None,
+        if e != b'u' {
+            return unescape(e);
+        }
+        let hi = hex4(self.raw.get(self.pos..self.pos + 4)?)?;
+        self.pos += 4;
+        let cp = if (0xD800..0xDC00).contains(&hi) {
+            // Validated input: a low surrogate escape follows.
+            let lo = hex4(self.raw.get(self.pos + 2..self.pos + 6)?)?;
+            self.pos += 6;
+            0x10000 + ((hi - 0xD800) << 10) + (lo.checked_sub(0xDC00)?)
+        } else {
+            hi
         };
-        Some(simple)
+        let c = char::from_u32(cp)?;
+        let s = c.encode_utf8(&mut self.buf);
+        self.buf_len = u8::try_from(s.len()).ok()?;
+        self.buf_pos = 1;
+        self.buf.first().copied()
     }
 }
 
@@ -271,11 +260,58 @@ fn scan_object<'a, E: From<JsonError>>(
     Ok(())
 }
 
+/// The byte a one-character JSON escape stands for (`\n` is `n`, RFC 8259 §7); `None` for
+/// `u` (four hex digits follow) and for characters that are no escape. The one table the
+/// parsers read escapes with.
+pub(crate) const fn unescape(e: u8) -> Option<u8> {
+    match e {
+        b'"' => Some(b'"'),
+        b'\\' => Some(b'\\'),
+        b'/' => Some(b'/'),
+        b'b' => Some(0x08),
+        b'f' => Some(0x0C),
+        b'n' => Some(b'\n'),
+        b'r' => Some(b'\r'),
+        b't' => Some(b'\t'),
+        _ => None,
+    }
+}
+
+/// Writes `s` as the inside of a JSON string through `put`: `"` and `\` escaped, control
+/// characters as their two-character escapes where RFC 8259 §7 has one (`\n`, `\t`, ...)
+/// and `\u00XX` otherwise, every other byte as is (the input is UTF-8). The one string
+/// writer of the JWK and assertion encoders. Stops at the first `false` from `put`.
+pub(crate) fn write_escaped(s: &[u8], mut put: impl FnMut(&[u8]) -> bool) -> bool {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &c in s {
+        let ok = match c {
+            b'"' => put(b"\\\""),
+            b'\\' => put(b"\\\\"),
+            b'\n' => put(b"\\n"),
+            b'\r' => put(b"\\r"),
+            b'\t' => put(b"\\t"),
+            0x08 => put(b"\\b"),
+            0x0C => put(b"\\f"),
+            0..=0x1F => {
+                let hi = HEX.get(usize::from(c >> 4)).copied().unwrap_or(b'0');
+                let lo = HEX.get(usize::from(c & 15)).copied().unwrap_or(b'0');
+                put(&[b'\\', b'u', b'0', b'0', hi, lo])
+            }
+            _ => put(&[c]),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
 /// Checks that `input` is exactly one JSON value of any type (surrounding whitespace
 /// allowed), arrays and objects nested at most `max_depth` deep.
 ///
 /// # Errors
 /// Any grammar error as [`JsonError`].
+#[cfg(feature = "signing")]
 pub fn validate_value(input: &str, max_depth: u8) -> Result<(), JsonError> {
     let mut s = Scanner {
         b: input.as_bytes(),
@@ -453,7 +489,6 @@ impl<'a> Scanner<'a> {
     /// After a backslash: one escape (a surrogate pair counts as one).
     fn escape(&mut self) -> Result<(), JsonError> {
         match self.next().ok_or(JsonError::Syntax)? {
-            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(()),
             b'u' => {
                 let cp = self.hex4()?;
                 match cp {
@@ -472,7 +507,7 @@ impl<'a> Scanner<'a> {
                     _ => Ok(()),
                 }
             }
-            _ => Err(JsonError::Escape),
+            e => unescape(e).map(|_| ()).ok_or(JsonError::Escape),
         }
     }
 

@@ -390,19 +390,8 @@ impl Jwk {
                 self.raw(b",\"")?;
                 self.raw(name.as_bytes())?;
                 self.raw(b"\":\"")?;
-                for &c in v {
-                    match c {
-                        b'"' | b'\\' => self.raw(&[b'\\', c])?,
-                        0..=0x1F => {
-                            const HEX: &[u8; 16] = b"0123456789abcdef";
-                            self.raw(b"\\u00")?;
-                            self.raw(&[
-                                *HEX.get(usize::from(c >> 4))?,
-                                *HEX.get(usize::from(c & 15))?,
-                            ])?;
-                        }
-                        _ => self.raw(&[c])?,
-                    }
+                if !crate::json::write_escaped(v, |b| self.raw(b).is_some()) {
+                    return None;
                 }
                 self.raw(b"\"")
             }

@@ -22,20 +22,12 @@ pub const FIRMWARE_KEYS: usize = 8;
 /// frame stays with its connection) and its own transfers (a JWK Set update or key upload
 /// it leaves unfinished is abandoned when it closes). Replies go only to the connection
 /// that asked.
-pub fn serve<const K: usize>(listener: TcpListener) -> anyhow::Result<i32> {
+pub fn serve<const K: usize>(listener: TcpListener) -> anyhow::Result<()> {
     let dev: Arc<Mutex<Box<Device<K, FRAME>>>> =
         Arc::new(Mutex::new(Box::new(Device::new(RefreshPolicy::DEFAULT))));
     let start = Instant::now();
     let ids = AtomicU32::new(1);
-    for conn in listener.incoming() {
-        let mut s = match conn {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                continue;
-            }
-        };
-        let _ = s.set_nodelay(true);
+    crate::util::accept_each(&listener, |mut s| {
         let dev = Arc::clone(&dev);
         let id = ids.fetch_add(1, Ordering::Relaxed);
         std::thread::spawn(move || {
@@ -62,6 +54,6 @@ pub fn serve<const K: usize>(listener: TcpListener) -> anyhow::Result<i32> {
                 .unwrap_or_else(|e| e.into_inner())
                 .link_closed(id);
         });
-    }
-    Ok(0)
+        Ok(())
+    })
 }

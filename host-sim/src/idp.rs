@@ -960,7 +960,7 @@ fn kid_of(jwk: &str) -> String {
 }
 
 /// `tokenguard-sim idp serve`.
-pub fn serve(a: IdpArgs) -> anyhow::Result<i32> {
+pub fn serve(a: IdpArgs) -> anyhow::Result<()> {
     if a.rotate_every == Some(0) {
         anyhow::bail!("--rotate-every 0: give the rotation period in seconds (or leave it out)");
     }

@@ -1,11 +1,12 @@
 //! `tokenguard-sim`: the command-line tool testers use with tokenguard.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 mod cmd;
 
-use cmd::{demo, device, jwk, jwks, scenario, sign, verify};
-use tokenguard_sim::idp;
+use cmd::{demo, device, idp, jwk, jwks, scenario, sign, verify};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,23 +32,11 @@ enum Cmd {
     /// Make a JWK or JWK Set from a URL, JSON, certificate, public or private key, or generate one.
     Jwk(jwk::JwkArgs),
     /// The mock identity provider over HTTP on loopback.
-    Idp(IdpCmd),
+    Idp(idp::IdpCmd),
     /// Fetch a JWK Set into a file or a device, honouring max-age.
     Jwks(jwks::JwksArgs),
     /// Run scripted scenarios (TOML): rotations, outages, skew, replays, unknown-kid floods.
     Scenario(scenario::ScenarioArgs),
-}
-
-#[derive(clap::Args, Debug)]
-struct IdpCmd {
-    #[command(subcommand)]
-    cmd: IdpSub,
-}
-
-#[derive(Subcommand, Debug)]
-enum IdpSub {
-    /// Serve discovery, JWKS, token and introspection endpoints (Ctrl-C stops).
-    Serve(idp::IdpArgs),
 }
 
 /// Edit distance between two short ASCII words.
@@ -119,11 +108,11 @@ fn single_dash_typo(args: &[String]) -> Option<String> {
     None
 }
 
-fn main() {
+fn main() -> ExitCode {
     let args = sign::translate_key2jwt(std::env::args().collect());
     if let Some(msg) = single_dash_typo(&args) {
         eprintln!("error: {msg}");
-        std::process::exit(2);
+        return ExitCode::from(2);
     }
     let cli = Cli::parse_from(args);
     let r = match cli.cmd {
@@ -132,22 +121,20 @@ fn main() {
         Cmd::Device(a) => device::run(a),
         Cmd::Sign(a) => sign::run(a),
         Cmd::Jwk(a) => jwk::run(a),
-        Cmd::Idp(IdpCmd {
-            cmd: IdpSub::Serve(a),
-        }) => idp::serve(a),
+        Cmd::Idp(a) => idp::run(a),
         Cmd::Jwks(a) => jwks::run(a),
         Cmd::Scenario(a) => scenario::run(a),
     };
     match r {
-        Ok(code) => std::process::exit(code),
+        Ok(code) => code,
         // The reader of stdout went away (`| head -1`): end quietly, as a tool stopped by
         // SIGPIPE does.
         Err(e) if tokenguard_sim::out::is_closed_pipe(&e) => {
-            std::process::exit(tokenguard_sim::out::CLOSED)
+            ExitCode::from(tokenguard_sim::out::CLOSED)
         }
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::exit(2);
+            ExitCode::from(2)
         }
     }
 }

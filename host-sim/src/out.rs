@@ -6,7 +6,7 @@
 use std::io::Write;
 
 /// The exit status of a command whose output was closed: 128 + SIGPIPE (13).
-pub const CLOSED: i32 = 141;
+pub const CLOSED: u8 = 141;
 
 /// Writes formatted text and a newline to stdout (see [`crate::outln!`]); a closed pipe ends
 /// the process with [`CLOSED`], another write error with status 2 and a message.
@@ -24,7 +24,7 @@ pub fn line(args: std::fmt::Arguments<'_>) {
 /// Ends the process on a stdout write error: quietly with [`CLOSED`] for a closed pipe.
 pub fn fail(e: &std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
-        std::process::exit(CLOSED)
+        std::process::exit(i32::from(CLOSED))
     }
     eprintln!("error: writing to stdout: {e}");
     std::process::exit(2)

@@ -1,5 +1,7 @@
 //! Small helpers every command shares: one clock reader, one base64url encoder, one reader
-//! of a compact token's segments.
+//! of a compact token's segments, one TCP accept loop.
+
+use std::net::{TcpListener, TcpStream};
 
 /// Unix seconds from the system clock (0 if the clock is before 1970).
 pub fn unix_now() -> u64 {
@@ -24,6 +26,30 @@ pub fn segment_json(token: &str, index: usize) -> Option<serde_json::Value> {
     let mut raw = vec![0u8; seg.len()];
     let n = tokenguard::b64::decode(seg.as_bytes(), &mut raw).ok()?;
     serde_json::from_slice(&raw[..n]).ok()
+}
+
+/// Accepts connections on `listener` for as long as it lives and hands each to `serve`, with
+/// `TCP_NODELAY` set (the device protocol is small request and response frames). A failed
+/// accept is reported and skipped; `serve`'s first error ends the loop.
+///
+/// # Errors
+/// The first error `serve` returns.
+pub fn accept_each(
+    listener: &TcpListener,
+    mut serve: impl FnMut(TcpStream) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    for conn in listener.incoming() {
+        let s = match conn {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                continue;
+            }
+        };
+        let _ = s.set_nodelay(true);
+        serve(s)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -383,25 +383,15 @@ impl Lexer {
                 Ok(())
             }
             Esc::Backslash => {
-                let b = match c {
-                    b'"' => b'"',
-                    b'\\' => b'\\',
-                    b'/' => b'/',
-                    b'b' => 0x08,
-                    b'f' => 0x0C,
-                    b'n' => b'\n',
-                    b'r' => b'\r',
-                    b't' => b'\t',
-                    b'u' => {
-                        self.esc = Esc::Hex {
-                            n: 0,
-                            acc: 0,
-                            hi: None,
-                        };
-                        return Ok(());
-                    }
-                    _ => return Err(JsonError::Escape),
-                };
+                if c == b'u' {
+                    self.esc = Esc::Hex {
+                        n: 0,
+                        acc: 0,
+                        hi: None,
+                    };
+                    return Ok(());
+                }
+                let b = super::unescape(c).ok_or(JsonError::Escape)?;
                 self.esc = Esc::None;
                 self.emit(b, sink);
                 Ok(())

@@ -167,3 +167,16 @@ fn json_export_round_trips() {
     assert!(Jwk::from_json(j.as_bytes()).unwrap().same_key(&oct));
     assert!(k.to_json(&mut [0u8; 20], false).is_none());
 }
+
+/// A `kid` with control characters is written with the same escapes as assertions use
+/// (`\n`, `\t`, else `\u00XX`) and reads back as the same bytes.
+#[test]
+fn json_export_escapes_control_characters_like_the_assertion_writer() {
+    let k = Jwk::hmac(Some(b"a\nb\t\x01\\"), &[1; 32], alg::HS256).unwrap();
+    let mut out = [0u8; 300];
+    let j = k.to_json(&mut out, true).unwrap();
+    assert!(j.contains(r#""kid":"a\nb\t\u0001\\""#), "{j}");
+    let back = Jwk::from_json(j.as_bytes()).unwrap();
+    assert_eq!(back.kid().unwrap().as_bytes(), b"a\nb\t\x01\\");
+    assert!(back.same_key(&k));
+}

@@ -13,6 +13,7 @@
 
 use clap::Args;
 use serde_json::{json, Value};
+use std::process::ExitCode;
 
 use tokenguard_sim::flow::{access_token, b64, loaded, reply, tamper_scope, Host, T0};
 use tokenguard_sim::idp::{IdpConfig, CLIENT_ASSERTION};
@@ -94,7 +95,7 @@ impl Narrator {
     }
 }
 
-pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut n = Narrator {
         quiet: args.quiet,
         json: args.json,
@@ -370,5 +371,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
             );
         }
     }
-    Ok(if n.failures == 0 { 0 } else { 1 })
+    Ok(if n.failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,7 +56,7 @@ enum DeviceCmd {
     },
 }
 
-pub fn run(args: DeviceArgs) -> anyhow::Result<i32> {
+pub fn run(args: DeviceArgs) -> anyhow::Result<ExitCode> {
     match args.cmd {
         DeviceCmd::Serve { listen, keys } => {
             let l = TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
@@ -66,12 +66,13 @@ pub fn run(args: DeviceArgs) -> anyhow::Result<i32> {
                 l.local_addr()?
             );
             match keys {
-                8 => serve::<8>(l),
-                16 => serve::<16>(l),
-                32 => serve::<32>(l),
-                64 => serve::<64>(l),
+                8 => serve::<8>(l)?,
+                16 => serve::<16>(l)?,
+                32 => serve::<32>(l)?,
+                64 => serve::<64>(l)?,
                 _ => bail!("--keys must be 8, 16, 32 or 64"),
             }
+            Ok(ExitCode::SUCCESS)
         }
         DeviceCmd::Qemu {
             listen,
@@ -85,7 +86,7 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn qemu(listen: &str, elf: Option<PathBuf>, idle: Duration) -> anyhow::Result<i32> {
+fn qemu(listen: &str, elf: Option<PathBuf>, idle: Duration) -> anyhow::Result<ExitCode> {
     let elf = elf.unwrap_or_else(|| {
         repo_root().join("firmware/target/thumbv7em-none-eabihf/release/tokenguard-firmware")
     });
@@ -157,7 +158,7 @@ fn qemu(listen: &str, elf: Option<PathBuf>, idle: Duration) -> anyhow::Result<i3
     eprintln!("firmware running in QEMU; UART0 on {addr}");
     let r = bridge(listener, uart, Arc::clone(&child), idle);
     stop(&child);
-    r
+    r.map(|()| ExitCode::SUCCESS)
 }
 
 /// Prints `listening on ADDR` as the first line on stdout, so scripts and tests can pass
@@ -197,7 +198,7 @@ fn bridge(
     uart: UnixStream,
     child: Arc<Mutex<Child>>,
     idle: Duration,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<()> {
     let route = Arc::new(Mutex::new(Route {
         client: None,
         barrier: None,
@@ -251,15 +252,7 @@ fn bridge(
         std::process::exit(code);
     });
     let mut to_device = uart;
-    for conn in listener.incoming() {
-        let mut s = match conn {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                continue;
-            }
-        };
-        let _ = s.set_nodelay(true);
+    tokenguard_sim::util::accept_each(&listener, |mut s| {
         // A client that stops reading must not stall the device's output for the next one;
         // one that stops sending gives its turn up after `idle`.
         let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
@@ -302,6 +295,6 @@ fn bridge(
                 .context("writing to the UART")?;
         }
         route.lock().unwrap_or_else(|e| e.into_inner()).client = None;
-    }
-    Ok(0)
+        Ok(())
+    })
 }

@@ -4,6 +4,7 @@
 //! `--use` and `--alg` are checked against RFC 7518's algorithm table for the key type.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -622,7 +623,7 @@ fn cert_chain(input: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
+pub fn run(a: JwkArgs) -> anyhow::Result<ExitCode> {
     // The certificate chain of a --cert or --keystore source, for --x5c.
     let mut chain: Vec<Vec<u8>> = Vec::new();
     let mut jwk: Map<String, Value> = if let Some(url) = &a.url {
@@ -798,7 +799,7 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
     }
     if a.thumbprint {
         tokenguard_sim::outln!("{}", thumbprint(&jwk)?);
-        return Ok(0);
+        return Ok(ExitCode::SUCCESS);
     }
     let use_ = check_use_alg(&jwk, a.use_, a.alg.as_deref())?;
     if let Some(u) = use_ {
@@ -824,5 +825,5 @@ pub fn run(a: JwkArgs) -> anyhow::Result<i32> {
         Some(p) => tokenguard_sim::out::write_file(p, (text + "\n").as_bytes(), private)?,
         None => tokenguard_sim::outln!("{text}"),
     }
-    Ok(0)
+    Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 
 use std::net::TcpStream;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -130,7 +131,7 @@ fn once(
     Ok((usize::from(report.loaded), skipped, max_age))
 }
 
-pub fn run(args: JwksArgs) -> anyhow::Result<i32> {
+pub fn run(args: JwksArgs) -> anyhow::Result<ExitCode> {
     let JwksCmd::Fetch(a) = args.cmd;
     let mut dev = match &a.device {
         Some(addr) => {
@@ -186,13 +187,13 @@ pub fn run(args: JwksArgs) -> anyhow::Result<i32> {
             Err(e) => {
                 if e.is::<Refused>() {
                     eprintln!("error: {e:#}");
-                    return Ok(1);
+                    return Ok(ExitCode::FAILURE);
                 }
                 return Err(e);
             }
         };
         if !a.watch || (a.count > 0 && fetches >= a.count) {
-            return Ok(0);
+            return Ok(ExitCode::SUCCESS);
         }
         std::thread::sleep(Duration::from_secs(wait));
     }

@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod device;
+pub mod idp;
 pub mod jwk;
 pub mod jwks;
 pub mod scenario;

@@ -2,6 +2,7 @@
 //! running device or the firmware in QEMU.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -35,7 +36,7 @@ pub struct RunArgs {
     json: bool,
 }
 
-pub fn run(args: ScenarioArgs) -> anyhow::Result<i32> {
+pub fn run(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
     let ScenarioCmd::Run(a) = args.cmd;
     let scenarios: Vec<(PathBuf, Scenario)> = a
         .files
@@ -126,5 +127,9 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<i32> {
             }
         );
     }
-    Ok(if mismatches == 0 { 0 } else { 1 })
+    Ok(if mismatches == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

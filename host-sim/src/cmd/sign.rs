@@ -2,6 +2,7 @@
 //! zitadel-tools `key2jwt` flags (`-audience`, `-key`, `-issuer`, `-output`).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
@@ -130,7 +131,7 @@ fn preset_name(p: Preset) -> &'static str {
 /// NumericDate.
 const MAX_TIME: u64 = 253_402_300_799;
 
-pub fn run(a: SignArgs) -> anyhow::Result<i32> {
+pub fn run(a: SignArgs) -> anyhow::Result<ExitCode> {
     for (flag, v) in [
         ("--issuer", a.issuer.as_deref()),
         ("--kid", a.kid.as_deref()),
@@ -359,5 +360,5 @@ pub fn run(a: SignArgs) -> anyhow::Result<i32> {
         Some(p) => std::fs::write(p, jwt).with_context(|| format!("writing {}", p.display()))?,
         None => tokenguard_sim::outln!("{jwt}"),
     }
-    Ok(0)
+    Ok(ExitCode::SUCCESS)
 }

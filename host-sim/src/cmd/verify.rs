@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -452,7 +453,7 @@ where
 }
 
 /// Runs the command; returns the process exit code.
-pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
+pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     if args.leeway > tokenguard::MAX_LEEWAY {
         bail!(
             "--leeway must be at most {} seconds",
@@ -493,7 +494,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
         } else {
             batch_parallel(&keys, &v, now, input, &name, jobs)?;
         }
-        return Ok(0);
+        return Ok(ExitCode::SUCCESS);
     }
 
     let token = match args.token.as_deref() {
@@ -510,14 +511,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<i32> {
     match keys.verify(token.as_bytes(), &v, now, &mut buf) {
         Ok(t) => {
             tokenguard_sim::outln!("{}", t.claims_json());
-            Ok(0)
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!("error: {}: {e}", e.code());
             for line in explain(&args, &keys, algs, &token, now, e) {
                 eprintln!("{line}");
             }
-            Ok(1)
+            Ok(ExitCode::FAILURE)
         }
     }
 }

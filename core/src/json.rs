@@ -684,6 +684,7 @@ impl<'a> Scanner<'a> {
 
 /// Parses a JSON number as a NumericDate (RFC 7519 §2): non-negative, fractions floored,
 /// exponents honoured; `None` if negative (and non-zero) or above `max`.
+#[inline(never)] // one copy for exp, nbf, iat and max age
 pub fn numeric_date(raw: &[u8], max: u64) -> Option<u64> {
     // Fast path: a plain integer (the common case).
     match plain_integer(raw) {

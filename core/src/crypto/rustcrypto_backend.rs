@@ -120,6 +120,9 @@ impl Backend for RustCrypto {
         }
     }
 
+    // Out of line: its HMAC states (two SHA-512 ones for HS384/512) stay out of the frame of
+    // every signature check.
+    #[inline(never)]
     fn hmac_verify_key(
         alg: HashAlg,
         key: &crate::SymmetricKey,

@@ -227,9 +227,6 @@ impl Sha512 {
 }
 
 /// HMAC (RFC 2104) over the compact SHA-384/512, with a constant-time tag comparison.
-// Out of line: HS384/512 is a rare path, and its two SHA-512 states would otherwise sit in
-// the frame of every signature check.
-#[inline(never)]
 pub fn hmac_verify(sha384: bool, key: &[u8], msg: &[u8], tag: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     let (mac, n) = hmac(sha384, key, msg);

@@ -1,5 +1,6 @@
 use super::*;
 use crate::alg;
+use crate::error::JsonError;
 
 const EC_X: &str = "YP7UuiVanTHJYet0xjVtaMBJuJI7Yfps5mliLmDyn7Y";
 const EC_Y: &str = "eQP-EAi4vJmkGunpVii8ZPLxsgwtfp9Rd6PClNRGIpk";

@@ -13,7 +13,7 @@ use super::{SignError, SigningKey};
 use crate::alg::Algorithm;
 use crate::error::{JsonError, KeyError};
 use crate::json::{Lexer, Sink};
-use crate::jwk::{Bytes, Text};
+use crate::jwk::collector::{Bytes, Text};
 use crate::rsa::MAX_RSA_BYTES;
 use crate::MAX_KID_LEN;
 

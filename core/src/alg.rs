@@ -7,7 +7,10 @@ use core::fmt;
 /// A JWS signature algorithm this engine implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[allow(missing_docs)]
+#[expect(
+    missing_docs,
+    reason = "the variants are the JOSE names, documented by `name()`"
+)]
 #[repr(u8)]
 #[non_exhaustive]
 pub enum Algorithm {
@@ -65,7 +68,7 @@ pub const ES256K: Algorithm = Algorithm::Es256k;
 /// SHA-2 variants used by the algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[allow(missing_docs)]
+#[expect(missing_docs, reason = "each variant is the SHA-2 function it names")]
 #[non_exhaustive]
 pub enum HashAlg {
     Sha256,
@@ -226,7 +229,7 @@ impl AlgSet {
     pub const ASYMMETRIC: AlgSet = AlgSet(Self::ALL.0 & !0b111);
 
     /// A set from a list.
-    #[allow(clippy::indexing_slicing)] // `i < algs.len()`
+    #[expect(clippy::indexing_slicing, reason = "`i < algs.len()`")]
     pub const fn from_slice(algs: &[Algorithm]) -> AlgSet {
         let mut bits = 0u16;
         let mut i = 0;

@@ -27,7 +27,11 @@ impl core::error::Error for B64Error {}
 
 const INVALID: u8 = 0xFF;
 
-#[allow(clippy::indexing_slicing)] // const-evaluated; `i < 64` and `u8 as usize < 256`
+#[expect(
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    reason = "const-evaluated; `i < 64` and `u8 as usize < 256`"
+)]
 const fn build_table() -> [u8; 256] {
     let mut t = [INVALID; 256];
     let alphabet = ALPHABET;
@@ -43,7 +47,7 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 static DECODE: [u8; 256] = build_table();
 
 #[inline(always)]
-#[allow(clippy::indexing_slicing)] // a u8 index into a 256-entry table
+#[expect(clippy::indexing_slicing, reason = "a u8 index into a 256-entry table")]
 fn val(c: u8) -> u8 {
     DECODE[usize::from(c)]
 }
@@ -52,7 +56,11 @@ fn val(c: u8) -> u8 {
 const BAD: u32 = 0x8000_0000;
 
 #[cfg(target_pointer_width = "64")]
-#[allow(clippy::indexing_slicing)] // const-evaluated
+#[expect(
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    reason = "const-evaluated; `i < 64`"
+)]
 const fn shifted(shift: u32) -> [u32; 256] {
     let mut t = [BAD; 256];
     let mut i = 0;
@@ -185,7 +193,7 @@ fn decode_groups_wide(input: &[u8], out: &mut [u8]) -> bool {
 /// pre-shifted tables (4 KiB, on 64-bit hosts only) make this four loads and three ORs.
 #[cfg(target_pointer_width = "64")]
 #[inline(always)]
-#[allow(clippy::indexing_slicing)] // u8 indices into 256-entry tables
+#[expect(clippy::indexing_slicing, reason = "u8 indices into 256-entry tables")]
 fn quad_bits(a: u8, b: u8, c: u8, d: u8) -> u32 {
     SHIFTED[0][usize::from(a)]
         | SHIFTED[1][usize::from(b)]
@@ -304,6 +312,10 @@ impl StreamDecoder {
     }
 
     /// Ends the value: emits the last bytes and reports whether the whole value was canonical.
+    ///
+    /// # Errors
+    /// [`B64Error::Invalid`] when the value was not canonical unpadded base64url (a bad
+    /// character, a length that leaves one character over, or bits set past the data).
     pub fn finish(self, mut emit: impl FnMut(u8)) -> Result<(), B64Error> {
         if self.invalid {
             return Err(B64Error::Invalid);
@@ -314,16 +326,17 @@ impl StreamDecoder {
                 if self.acc & 0x0F != 0 {
                     return Err(B64Error::Invalid);
                 }
-                emit((self.acc >> 4) as u8);
+                let [.., b] = (self.acc >> 4).to_be_bytes();
+                emit(b);
                 Ok(())
             }
             3 => {
                 if self.acc & 0x03 != 0 {
                     return Err(B64Error::Invalid);
                 }
-                let w = self.acc >> 2;
-                emit((w >> 8) as u8);
-                emit(w as u8);
+                let [.., hi, lo] = (self.acc >> 2).to_be_bytes();
+                emit(hi);
+                emit(lo);
                 Ok(())
             }
             _ => Err(B64Error::Invalid),

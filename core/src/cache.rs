@@ -189,7 +189,10 @@ impl<const N: usize, B: Backend> KeySet<N, B> {
             .map(|e| &e.jwk)
     }
 
-    #[allow(clippy::result_large_err)]
+    #[expect(
+        clippy::result_large_err,
+        reason = "hands the key back, heapless-style"
+    )]
     fn put(&mut self, jwk: Jwk, pinned: bool) -> Result<(), (Jwk, KeyError)> {
         if let Some(kid) = jwk.kid() {
             let same =
@@ -228,7 +231,10 @@ impl<const N: usize, B: Backend> KeySet<N, B> {
     /// # Errors
     /// Hands the key back with the reason: [`KeyError::NoSpace`] when the set is full,
     /// [`KeyError::KidPinned`] when a pinned key has its `kid`.
-    #[allow(clippy::result_large_err)] // hands the key back, heapless-style
+    #[expect(
+        clippy::result_large_err,
+        reason = "hands the key back, heapless-style"
+    )]
     pub fn insert(&mut self, jwk: Jwk) -> Result<(), (Jwk, KeyError)> {
         self.put(jwk, false)
     }
@@ -238,7 +244,10 @@ impl<const N: usize, B: Backend> KeySet<N, B> {
     ///
     /// # Errors
     /// Hands the key back with [`KeyError::NoSpace`] when the set is full.
-    #[allow(clippy::result_large_err)] // hands the key back, heapless-style
+    #[expect(
+        clippy::result_large_err,
+        reason = "hands the key back, heapless-style"
+    )]
     pub fn pin(&mut self, jwk: Jwk) -> Result<(), (Jwk, KeyError)> {
         self.put(jwk, true)
     }

@@ -28,7 +28,7 @@ const ED_P_MINUS_2: [u8; 32] =
 const ED_P_HALF: [u8; 32] =
     hex32("3ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff6");
 /// The group order L of Ed25519, little-endian (as scalars are encoded).
-#[allow(clippy::indexing_slicing)] // const-evaluated
+#[expect(clippy::indexing_slicing, reason = "const-evaluated")]
 const ED_L_LE: [u8; 32] = {
     let be = hex32("1000000000000000000000000000000014def9dea2f79cd65812631a5cf5d3ed");
     let mut le = [0u8; 32];
@@ -48,7 +48,7 @@ const fn hexval(c: u8) -> u8 {
     }
 }
 
-#[allow(clippy::indexing_slicing)] // const-evaluated
+#[expect(clippy::indexing_slicing, reason = "const-evaluated")]
 pub(crate) const fn hex32(s: &str) -> [u8; 32] {
     let b = s.as_bytes();
     let mut out = [0u8; 32];
@@ -60,7 +60,7 @@ pub(crate) const fn hex32(s: &str) -> [u8; 32] {
     out
 }
 
-#[allow(clippy::indexing_slicing)] // const-evaluated
+#[expect(clippy::indexing_slicing, reason = "const-evaluated")]
 pub(crate) const fn hex48(s: &str) -> [u8; 48] {
     let b = s.as_bytes();
     let mut out = [0u8; 48];

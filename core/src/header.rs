@@ -62,7 +62,7 @@ const NAMES: [&[u8]; 14] = [
 ];
 
 /// `a == b` in a `const fn`.
-#[allow(clippy::indexing_slicing)] // `i < a.len() == b.len()`
+#[expect(clippy::indexing_slicing, reason = "`i < a.len() == b.len()`")]
 const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -133,7 +133,7 @@ pub fn parse(json: &[u8], max_depth: u8) -> Result<Header<'_>, Error> {
     })?;
     // The `NAMES` index of a name, as a bit of `mask`. Only ever evaluated at compile time,
     // where a name missing from `NAMES` fails the build.
-    #[allow(clippy::panic, clippy::indexing_slicing)] // `i < NAMES.len()`
+    #[expect(clippy::panic, clippy::indexing_slicing, reason = "`i < NAMES.len()`")]
     const fn bit(name: &[u8]) -> u16 {
         let mut i = 0;
         while i < NAMES.len() {

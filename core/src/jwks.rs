@@ -15,7 +15,7 @@ const JWKS_MAX_DEPTH: u8 = 16;
 
 /// What happened to one key of the set.
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)] // a key travels by value, no heap
+#[expect(clippy::large_enum_variant, reason = "a key travels by value, no heap")]
 #[non_exhaustive]
 pub enum KeyOutcome {
     /// The key parsed and validated (whether it fits the cache is decided by the caller).

@@ -124,7 +124,8 @@ pub fn pem_decode<'o>(
         bits += 6;
         if bits >= 8 {
             bits -= 8;
-            *out.get_mut(n).ok_or(KeyFormatError::BufferTooSmall)? = (acc >> bits) as u8;
+            let [.., byte] = (acc >> bits).to_be_bytes();
+            *out.get_mut(n).ok_or(KeyFormatError::BufferTooSmall)? = byte;
             n += 1;
         }
     }

@@ -102,7 +102,7 @@ impl core::fmt::Debug for SymmetricKey {
 /// This crate builds one after the import checks, and takes none from outside: every
 /// [`crate::Jwk`] is built from key bytes it validates, so a backend can rely on the checks.
 #[derive(Clone, PartialEq)]
-#[allow(clippy::large_enum_variant)] // fixed-size slots are the point
+#[expect(clippy::large_enum_variant, reason = "fixed-size slots are the point")]
 #[non_exhaustive]
 pub enum KeyMaterial {
     /// An RSA public key (2048 bits up to [`crate::MAX_RSA_BITS`]).

@@ -147,7 +147,10 @@ impl Drop for RsaPrivate {
 }
 
 impl RsaPrivate {
-    #[allow(clippy::many_single_char_names, clippy::too_many_arguments)]
+    #[expect(
+        clippy::many_single_char_names,
+        reason = "the RSA CRT members by their RFC 8017 names"
+    )]
     fn new(
         n: &[u8],
         e: &[u8],
@@ -233,7 +236,7 @@ impl RsaPrivate {
 }
 
 #[derive(Clone)]
-#[allow(clippy::large_enum_variant)] // fixed-size storage, no heap
+#[expect(clippy::large_enum_variant, reason = "fixed-size storage, no heap")]
 enum Secret {
     Hmac {
         key: [u8; crate::MAX_OCT_LEN],
@@ -390,7 +393,10 @@ impl SigningKey {
     ///
     /// # Errors
     /// [`SignError::Key`] when the components are inconsistent (p·q ≠ n) or too large.
-    #[allow(clippy::too_many_arguments, clippy::many_single_char_names)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the RSA CRT members by their RFC 8017 names"
+    )]
     pub fn rsa(
         kid: Option<&[u8]>,
         alg: Algorithm,

@@ -468,8 +468,9 @@ mod tests {
         for len in 0..70usize {
             for from in 0..=len {
                 for first in from..len {
-                    let mut b: std::vec::Vec<u8> =
-                        (0..len).map(|i| b'A' + (i % 26) as u8).collect();
+                    let mut b: std::vec::Vec<u8> = (0..len)
+                        .map(|i| b'A' + u8::try_from(i % 26).unwrap())
+                        .collect();
                     b[first] = b'.';
                     if first + 3 < len {
                         b[first + 3] = b'.';
@@ -494,8 +495,9 @@ mod tests {
         for len in 0..40usize {
             for last in 0..len {
                 for other in [None, Some(0), Some(last / 2)] {
-                    let mut b: std::vec::Vec<u8> =
-                        (0..len).map(|i| b'A' + (i % 26) as u8).collect();
+                    let mut b: std::vec::Vec<u8> = (0..len)
+                        .map(|i| b'A' + u8::try_from(i % 26).unwrap())
+                        .collect();
                     if let Some(o) = other {
                         b[o] = b'.';
                     }
@@ -532,9 +534,9 @@ mod tests {
         ];
         let mut buf = [0u8; 256];
         for n in 1..=6usize {
-            for pick in 0..seg.len().pow(n as u32).min(400) {
+            for pick in 0..seg.len().pow(u32::try_from(n).unwrap()).min(400) {
                 let parts: std::vec::Vec<&str> = (0..n)
-                    .map(|i| seg[pick / seg.len().pow(i as u32) % seg.len()])
+                    .map(|i| seg[pick / seg.len().pow(u32::try_from(i).unwrap()) % seg.len()])
                     .collect();
                 let token = parts.join(".");
                 let got = verify_jwt::<crate::crypto::DefaultBackend, _>(

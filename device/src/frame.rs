@@ -13,12 +13,13 @@ pub const fn encoded_max(n: usize) -> usize {
 
 /// CRC-32 (IEEE), 4 bits at a time with a 16-entry table.
 pub fn crc32(parts: &[&[u8]]) -> u32 {
-    #[allow(clippy::indexing_slicing)] // const-evaluated
+    #[expect(clippy::indexing_slicing, reason = "const-evaluated")]
     const T: [u32; 16] = {
         let mut t = [0u32; 16];
         let mut i = 0;
+        let mut c0 = 0u32;
         while i < 16 {
-            let mut c = i as u32;
+            let mut c = c0;
             let mut k = 0;
             while k < 4 {
                 c = if c & 1 != 0 {
@@ -30,6 +31,7 @@ pub fn crc32(parts: &[&[u8]]) -> u32 {
             }
             t[i] = c;
             i += 1;
+            c0 += 1;
         }
         t
     };
@@ -236,8 +238,8 @@ mod tests {
                 let payload: Vec<u8> = (0..len)
                     .map(|i| match pattern {
                         0 => 0,
-                        1 => (i % 251) as u8 + 1,
-                        _ => (i * 7 % 256) as u8,
+                        1 => u8::try_from(i % 251).unwrap() + 1,
+                        _ => u8::try_from(i * 7 % 256).unwrap(),
                     })
                     .collect();
                 let frame = enc(&[&payload]);

@@ -150,7 +150,10 @@ const SKIP_LOG: usize = 16;
 /// The one multi-frame transfer a device runs at a time, and the link that started it.
 /// Starting a transfer abandons the one in progress (its link's next chunk gets
 /// `NO_UPDATE`); nothing is committed until the transfer's own end.
-#[allow(clippy::large_enum_variant)] // fixed memory: the device holds exactly one
+#[expect(
+    clippy::large_enum_variant,
+    reason = "fixed memory: the device holds exactly one"
+)]
 enum Transfer {
     None,
     Jwks {

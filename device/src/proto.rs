@@ -16,7 +16,10 @@ pub const POLICY_STR_MAX: usize = 128;
 pub const POLICY_SHORT_MAX: usize = 48;
 
 /// Request commands.
-#[allow(missing_docs)]
+#[expect(
+    missing_docs,
+    reason = "the numbers are documented in the table of docs/protocol.md"
+)]
 pub mod cmd {
     pub const INFO: u8 = 0x01;
     pub const SET_TIME: u8 = 0x02;
@@ -65,7 +68,10 @@ pub const fn max_payload(frame: usize) -> usize {
 }
 
 /// Response status byte.
-#[allow(missing_docs)]
+#[expect(
+    missing_docs,
+    reason = "the numbers are documented in the table of docs/protocol.md"
+)]
 pub mod status {
     pub const OK: u8 = 0x00;
     /// `0x01..=0x12`: the token was rejected; `status - 1` is `Error::code_number()`.
@@ -86,7 +92,10 @@ pub mod status {
 }
 
 /// Policy flag bits (`SET_POLICY`).
-#[allow(missing_docs)]
+#[expect(
+    missing_docs,
+    reason = "the numbers are documented in the table of docs/protocol.md"
+)]
 pub mod policy_flags {
     pub const ALLOW_MISSING_EXP: u8 = 0x01;
     pub const ALLOW_MISSING_KID: u8 = 0x02;
@@ -95,7 +104,10 @@ pub mod policy_flags {
 }
 
 /// `LOAD_JWK` flag bits.
-#[allow(missing_docs)]
+#[expect(
+    missing_docs,
+    reason = "the numbers are documented in the table of docs/protocol.md"
+)]
 pub mod load_flags {
     pub const PINNED: u8 = 0x01;
 }

@@ -294,7 +294,7 @@ fn signs_assertions_with_the_device_key() {
     body.extend_from_slice(&2u16.to_le_bytes());
     body.push(0); // no entropy: deterministic RFC 6979
     for s in ["181828061098934529", "https://zitadel.example", ""] {
-        body.push(s.len() as u8);
+        body.push(u8::try_from(s.len()).unwrap());
         body.extend_from_slice(s.as_bytes());
     }
     assert_eq!(h.call(cmd::SIGN, &body).0, status::NO_TIME);
@@ -347,7 +347,7 @@ fn a_token_too_long_for_a_reply_frame_is_full() {
         body.extend_from_slice(&0u16.to_le_bytes());
         body.push(0);
         for f in [&"s".repeat(sub), &"a".repeat(255), &"j".repeat(255)] {
-            body.push(f.len() as u8);
+            body.push(u8::try_from(f.len()).unwrap());
             body.extend_from_slice(f.as_bytes());
         }
         h.call(cmd::SIGN, &body)
@@ -659,7 +659,7 @@ mod signing_key_upload {
         body.extend_from_slice(&300u32.to_le_bytes());
         body.extend_from_slice(&0u16.to_le_bytes());
         for f in [entropy, b"dev-1", b"https://api.example", b""] {
-            body.push(f.len() as u8);
+            body.push(u8::try_from(f.len()).unwrap());
             body.extend_from_slice(f);
         }
         body

@@ -89,7 +89,8 @@ impl Uart {
     /// A received byte, if one is waiting.
     pub fn try_read(&mut self) -> Option<u8> {
         if self.read_reg(UART_STATE) & STATE_RX_FULL != 0 {
-            Some(self.read_reg(UART_DATA) as u8)
+            let [byte, ..] = self.read_reg(UART_DATA).to_le_bytes();
+            Some(byte)
         } else {
             None
         }
@@ -240,7 +241,7 @@ pub fn paint_stack() -> u32 {
         p += 4;
     }
     let top = core::ptr::addr_of!(_stack_start) as usize;
-    (top - sp) as u32
+    u32::try_from(top - sp).unwrap_or(u32::MAX)
 }
 
 /// Bytes of stack used so far (since the last [`paint_stack`]): the distance from the stack
@@ -253,13 +254,13 @@ pub fn stack_peak() -> u32 {
     while p < top && unsafe { read_volatile(p as *const u32) } == PAINT {
         p += 4;
     }
-    (top - p) as u32
+    u32::try_from(top - p).unwrap_or(u32::MAX)
 }
 
 /// Size of static RAM (`.data` + `.bss`) in bytes.
 pub fn static_ram() -> u32 {
     let end = core::ptr::addr_of!(__sheap) as usize;
-    (end - 0x2000_0000) as u32
+    u32::try_from(end - 0x2000_0000).unwrap_or(u32::MAX)
 }
 
 /// Ends the QEMU run with `code` (semihosting).

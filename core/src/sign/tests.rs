@@ -107,7 +107,7 @@ fn es256k_signs_low_s_and_verifies_high_s() {
         let mut borrow = 0i16;
         for j in (0..32).rev() {
             let d = i16::from(n[j]) - i16::from(sig[32 + j]) - borrow;
-            high[32 + j] = d.rem_euclid(256) as u8;
+            high[32 + j] = u8::try_from(d.rem_euclid(256)).unwrap();
             borrow = i16::from(d < 0);
         }
         assert!(high[32..] > half[..]);

@@ -6,6 +6,8 @@
     doc = "tokenguard: heap-free JWT verification for microcontrollers. See the crate's README.md (built with the `signing` feature, the README is this page and its examples run as doctests)."
 )]
 #![no_std]
+// On docs.rs: every feature-gated item says which feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![warn(

@@ -25,6 +25,8 @@
 //! ```
 
 #![no_std]
+// On docs.rs: every feature-gated item says which feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![warn(

@@ -105,9 +105,14 @@ fn aws_lc_raw(f: &Fixture) -> RawVerify {
 fn rsa_der(n: &[u8], e: &[u8]) -> Vec<u8> {
     fn len(out: &mut Vec<u8>, l: usize) {
         match l {
-            0..=0x7f => out.push(l as u8),
-            0x80..=0xff => out.extend([0x81, l as u8]),
-            _ => out.extend([0x82, (l >> 8) as u8, l as u8]),
+            0..=0x7f => out.push(u8::try_from(l).unwrap()),
+            0x80..=0xff => out.extend([0x81, u8::try_from(l).unwrap()]),
+            _ => {
+                let [hi, lo] = u16::try_from(l)
+                    .expect("DER length over two bytes")
+                    .to_be_bytes();
+                out.extend([0x82, hi, lo]);
+            }
         }
     }
     fn int(v: &[u8]) -> Vec<u8> {

@@ -171,6 +171,10 @@ pub struct DeviceClient<S: Read + Write> {
 impl DeviceClient<std::net::TcpStream> {
     /// Connects to `device serve` or `device qemu` at `addr` and starts a session
     /// ([`Self::hello`]); replies wait at most `timeout`.
+    ///
+    /// # Errors
+    /// The connection fails, the read timeout cannot be set, or the session does not start
+    /// ([`Self::hello`]).
     pub fn connect(addr: &str, timeout: std::time::Duration) -> anyhow::Result<Self> {
         let s = std::net::TcpStream::connect(addr)
             .with_context(|| format!("connecting to the device at {addr}"))?;
@@ -197,6 +201,11 @@ impl<S: Read + Write> DeviceClient<S> {
     /// sent) and `HELLO` with a fresh nonce, then drops everything the device sends until
     /// the reply carrying that nonce. Replies to an earlier host's requests come before it
     /// (the device answers in order), so none can be taken for an answer to this client.
+    ///
+    /// # Errors
+    /// No randomness for the nonce; writing to or reading from the device fails, times out
+    /// or finds the connection closed; or no reply carrying the nonce comes within 10 000
+    /// frames.
     pub fn hello(&mut self) -> anyhow::Result<()> {
         let mut nonce = [0u8; 8];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
@@ -242,6 +251,9 @@ impl<S: Read + Write> DeviceClient<S> {
     }
 
     /// Sends raw bytes (to exercise bad input).
+    ///
+    /// # Errors
+    /// Writing to or flushing the stream fails.
     pub fn send_raw(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
         self.io.write_all(bytes)?;
         self.io.flush()?;
@@ -249,12 +261,20 @@ impl<S: Read + Write> DeviceClient<S> {
     }
 
     /// Reads the next frame the device sends (`(cmd, seq, status, body)`).
+    ///
+    /// # Errors
+    /// Reading fails or times out, the device closes the connection, or what it sent does
+    /// not decode as a frame of at least `cmd`, `seq` and `status`.
     pub fn read_frame(&mut self) -> anyhow::Result<RawFrame> {
         self.read_frame_or_error()?
             .context("bad or short frame from the device")
     }
 
     /// One request, one response; returns (status, body).
+    ///
+    /// # Errors
+    /// Sending or reading fails (see [`Self::read_frame`]), or the device answers with a
+    /// `FRAME_ERROR`. A status other than OK is not an error: it is returned.
     pub fn call(&mut self, cmd: u8, body: &[u8]) -> anyhow::Result<(u8, Vec<u8>)> {
         self.seq = self.seq.wrapping_add(1);
         let mut out = Vec::new();
@@ -279,6 +299,11 @@ impl<S: Read + Write> DeviceClient<S> {
         Ok(b)
     }
 
+    /// The device's `INFO`: protocol, version, algorithms and limits.
+    ///
+    /// # Errors
+    /// The exchange fails ([`Self::call`]), the device answers with a status other than OK,
+    /// or the reply is short.
     pub fn info(&mut self) -> anyhow::Result<DeviceInfo> {
         let b = self.ok(proto::cmd::INFO, &[])?;
         let mut r = proto::Reader::new(&b);
@@ -295,11 +320,21 @@ impl<S: Read + Write> DeviceClient<S> {
         })
     }
 
+    /// Sets the device's clock to `unix` (seconds).
+    ///
+    /// # Errors
+    /// The exchange fails ([`Self::call`]) or the device answers with a status other than
+    /// OK.
     pub fn set_time(&mut self, unix: u64) -> anyhow::Result<()> {
         self.ok(proto::cmd::SET_TIME, &unix.to_le_bytes())
             .map(|_| ())
     }
 
+    /// Writes `p` to its policy slot (`SET_POLICY`).
+    ///
+    /// # Errors
+    /// The policy's strings do not fit in one request, the exchange fails ([`Self::call`]),
+    /// or the device answers with a status other than OK.
     pub fn set_policy(&mut self, p: &Policy) -> anyhow::Result<()> {
         let mut flags = 0u8;
         if p.issuer.is_none() {
@@ -333,6 +368,11 @@ impl<S: Read + Write> DeviceClient<S> {
     }
 
     /// Loads one JWK; `Err` carries the device's reason.
+    ///
+    /// # Errors
+    /// The exchange fails ([`Self::call`]), the device answers with a status other than OK
+    /// and `KEY_REFUSED`, or its refusal carries an unknown key error code. A refused key
+    /// is `Ok(Err(_))`.
     pub fn load_jwk(
         &mut self,
         json: &str,
@@ -355,6 +395,9 @@ impl<S: Read + Write> DeviceClient<S> {
 
     /// Streams a JWK Set in `chunk`-byte frames; `Ok(Err(why))` if the device refused it
     /// (its old keys stay).
+    ///
+    /// # Errors
+    /// As [`Self::load_jwks_at`].
     pub fn load_jwks(
         &mut self,
         doc: &[u8],
@@ -366,6 +409,12 @@ impl<S: Read + Write> DeviceClient<S> {
 
     /// As [`Self::load_jwks`]; with `now`, `SET_TIME` is sent just before `JWKS_END` so the
     /// set is stamped with that time however long the chunks took (simulated clocks).
+    ///
+    /// # Errors
+    /// An exchange fails ([`Self::call`]); `JWKS_BEGIN` or `SET_TIME` is answered with a
+    /// status other than OK; a chunk or `JWKS_END` is answered with a status other than OK,
+    /// `JWKS_REFUSED` and `NO_UPDATE`; or a reply is short or carries an unknown key error
+    /// code. A refused set is `Ok(Err(_))`.
     pub fn load_jwks_at(
         &mut self,
         doc: &[u8],
@@ -425,11 +474,20 @@ impl<S: Read + Write> DeviceClient<S> {
         Ok(refusal)
     }
 
+    /// Tells the device that fetching its JWK Set failed (`FETCH_FAILED`).
+    ///
+    /// # Errors
+    /// The exchange fails ([`Self::call`]) or the device answers with a status other than
+    /// OK.
     pub fn fetch_failed(&mut self) -> anyhow::Result<()> {
         self.ok(proto::cmd::FETCH_FAILED, &[]).map(|_| ())
     }
 
     /// `(due reason, freshness, expires_at, unknown kid pending)`.
+    ///
+    /// # Errors
+    /// The exchange fails ([`Self::call`]), the device answers with a status other than OK,
+    /// or the reply is short.
     pub fn refresh_state(&mut self) -> anyhow::Result<(u8, u8, u64, bool)> {
         let b = self.ok(proto::cmd::REFRESH_STATE, &[])?;
         let mut r = proto::Reader::new(&b);
@@ -442,12 +500,20 @@ impl<S: Read + Write> DeviceClient<S> {
         ))
     }
 
+    /// Removes the key `kid`; `false` when the device answers with a status other than OK.
+    ///
+    /// # Errors
+    /// Only when the exchange fails ([`Self::call`]).
     pub fn remove_key(&mut self, kid: &str) -> anyhow::Result<bool> {
         let (s, _) = self.call(proto::cmd::REMOVE_KEY, kid.as_bytes())?;
         Ok(s == proto::status::OK)
     }
 
     /// `(kid, kty code, alg, bits, pinned)` for every key.
+    ///
+    /// # Errors
+    /// An exchange fails ([`Self::call`]), the device answers with a status other than OK,
+    /// or a reply is short.
     pub fn list_keys(&mut self) -> anyhow::Result<Vec<KeyEntry>> {
         let mut out = vec![];
         let mut start = 0u8;
@@ -473,6 +539,12 @@ impl<S: Read + Write> DeviceClient<S> {
         }
     }
 
+    /// Verifies `token` under policy slot `slot`: the accepted algorithm and claims, or the
+    /// rejection's code.
+    ///
+    /// # Errors
+    /// The exchange fails ([`Self::call`]), an accepting reply names no known algorithm or
+    /// carries claims that are not UTF-8, or the status is neither OK nor a token error.
     pub fn verify(&mut self, slot: u8, token: &str) -> anyhow::Result<Verdict> {
         let mut body = vec![slot];
         body.extend_from_slice(token.as_bytes());
@@ -494,6 +566,11 @@ impl<S: Read + Write> DeviceClient<S> {
     /// Installs the device's signing key (a private JWK); returns the key's algorithm.
     /// A key too long for one frame (RSA with its CRT members) is uploaded in chunks
     /// (`SIGNING_KEY_BEGIN`/`_CHUNK`/`_END`). A refused key leaves the old one in place.
+    ///
+    /// # Errors
+    /// The exchange fails ([`Self::call`]), the device refuses the key (with its reason
+    /// when it gave a known one) or answers with any other status but OK, or the reply
+    /// names no known algorithm.
     pub fn set_signing_key(&mut self, jwk: &str) -> anyhow::Result<Algorithm> {
         let refused = |s: u8, b: &[u8]| match s {
             proto::status::KEY_REFUSED => {
@@ -530,6 +607,10 @@ impl<S: Read + Write> DeviceClient<S> {
 
     /// Asks the device to mint an assertion. `preset`: 0 plain, 1 ZITADEL service user,
     /// 2 ZITADEL API app, 3 ZITADEL System API, 4 Auth0 `private_key_jwt`.
+    ///
+    /// # Errors
+    /// A field is longer than 255 bytes, the exchange fails ([`Self::call`]), or the token
+    /// is not UTF-8. The device's refusal is `Ok(Err(status))`.
     #[allow(clippy::too_many_arguments)]
     pub fn sign(
         &mut self,
@@ -561,6 +642,11 @@ impl<S: Read + Write> DeviceClient<S> {
         }
     }
 
+    /// The device's counters (`STATS`).
+    ///
+    /// # Errors
+    /// The exchange fails ([`Self::call`]), the device answers with a status other than OK,
+    /// or the reply is short.
     pub fn stats(&mut self) -> anyhow::Result<DeviceStats> {
         let b = self.ok(proto::cmd::STATS, &[])?;
         let mut r = proto::Reader::new(&b);

@@ -22,6 +22,10 @@ pub const FIRMWARE_KEYS: usize = 8;
 /// frame stays with its connection) and its own transfers (a JWK Set update or key upload
 /// it leaves unfinished is abandoned when it closes). Replies go only to the connection
 /// that asked.
+///
+/// # Errors
+/// The error of [`crate::util::accept_each`], which this never gives in practice: a failed
+/// accept is reported and skipped, and an I/O error ends only its own connection.
 pub fn serve<const K: usize>(listener: TcpListener) -> anyhow::Result<()> {
     let dev: Arc<Mutex<Box<Device<K, FRAME>>>> =
         Arc::new(Mutex::new(Box::new(Device::new(RefreshPolicy::DEFAULT))));

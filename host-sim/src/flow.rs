@@ -39,6 +39,10 @@ impl Host {
     }
 
     /// Moves the simulated clock on the device and the IdP.
+    ///
+    /// # Errors
+    /// Setting the device's clock fails ([`DeviceClient::set_time`]) or the IdP's state is
+    /// poisoned.
     pub fn set_time(&mut self, now: u64) -> anyhow::Result<()> {
         self.now = now;
         self.dev.set_time(now.saturating_add_signed(self.skew))?;
@@ -47,6 +51,11 @@ impl Host {
 
     /// Does what the device's cache asks for: `None` if no fetch is due, else the reason
     /// (1 initial, 2 expired, 3 unknown kid, 4 retry) and the outcome.
+    ///
+    /// # Errors
+    /// Syncing the device's clock, `REFRESH_STATE`, `FETCH_FAILED` or the JWK Set upload
+    /// fails, or the GET gets no response or its body cannot be read (over 1 MiB). An HTTP
+    /// status other than 200 and a refused set are `Ok(Some((due, Err(_))))`.
     pub fn refresh(&mut self) -> anyhow::Result<Option<(u8, Result<LoadReport, String>)>> {
         self.sync()?;
         let (due, ..) = self.dev.refresh_state()?;
@@ -81,6 +90,10 @@ impl Host {
     }
 
     /// The device mints an assertion; `preset` as in `SIGN`.
+    ///
+    /// # Errors
+    /// As [`Host::try_mint`], and when the device refuses to sign (the message carries its
+    /// status).
     pub fn mint(
         &mut self,
         preset: u8,
@@ -94,6 +107,10 @@ impl Host {
     }
 
     /// Like [`Host::mint`], with the device's refusal status as `Ok(Err(status))`.
+    ///
+    /// # Errors
+    /// Syncing the device's clock fails, there is no randomness for the entropy, or the
+    /// exchange fails ([`DeviceClient::sign`]).
     pub fn try_mint(
         &mut self,
         preset: u8,
@@ -111,10 +128,20 @@ impl Host {
             .sign(preset, lifetime, backdate, &entropy, DEVICE_ID, aud, jti)
     }
 
+    /// POSTs `form` to the IdP at `path`: `(status, JSON body)`.
+    ///
+    /// # Errors
+    /// The request or reading its body fails ([`idp::post_form`]); an HTTP error status is
+    /// a reply, not an error.
     pub fn post(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<(u16, Value)> {
         idp::post_form(&self.http, &format!("{}{path}", self.idp.url), form)
     }
 
+    /// Verifies `token` on the device under policy slot 0, its clock synced first.
+    ///
+    /// # Errors
+    /// Syncing the clock or the exchange fails ([`DeviceClient::verify`]); a rejected token
+    /// is `Ok(Verdict::Rejected(_))`.
     pub fn verify(&mut self, token: &str) -> anyhow::Result<Verdict> {
         self.sync()?;
         self.dev.verify(0, token)
@@ -173,6 +200,9 @@ pub fn loaded(r: &Option<(u8, Result<LoadReport, String>)>) -> String {
 pub use crate::util::segment_json;
 
 /// Re-encodes the payload with a wider scope, keeping the original signature.
+///
+/// # Errors
+/// The token has fewer than three segments, or its payload is not base64url or not UTF-8.
 pub fn tamper_scope(token: &str) -> anyhow::Result<String> {
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
@@ -186,6 +216,10 @@ pub fn tamper_scope(token: &str) -> anyhow::Result<String> {
 }
 
 /// Starts a simulated device on a loopback port (the firmware's 8 key slots).
+///
+/// # Errors
+/// No loopback port can be bound or its address read, or the device thread cannot be
+/// spawned.
 pub fn start_device() -> anyhow::Result<String> {
     let l = TcpListener::bind("127.0.0.1:0")?;
     let addr = l.local_addr()?.to_string();
@@ -202,6 +236,11 @@ impl Host {
     /// gives the device an Ed25519 signing key registered at the IdP (ZITADEL service user
     /// and Auth0 app `DEVICE_ID`), sets policy slot 0 (the IdP's access tokens: `typ`
     /// at+jwt, asymmetric algorithms, 5 s leeway) and both clocks to `T0`.
+    ///
+    /// # Errors
+    /// The IdP cannot start; the device cannot be started, reached or does not answer
+    /// `HELLO`; generating the Ed25519 key fails; the device refuses the clock, `INFO`, the
+    /// signing key or the policy; or the IdP refuses to register the device's key.
     pub fn setup(
         device: Option<&str>,
         cfg: IdpConfig,
@@ -249,6 +288,10 @@ impl Host {
 
     /// The device mints a ZITADEL service-user assertion for `aud` (one hour, `iat` backdated
     /// 5 s) and presents it in the JWT-bearer grant (with `scope` if given): the IdP's reply.
+    ///
+    /// # Errors
+    /// The device cannot mint the assertion ([`Host::mint`]) or the POST fails
+    /// ([`Host::post`]); the IdP's refusal is a reply, not an error.
     pub fn bearer_grant(&mut self, aud: &str, scope: Option<&str>) -> anyhow::Result<(u16, Value)> {
         let a = self.mint(1, 3600, 5, aud, "")?;
         let mut form = vec![("grant_type", idp::JWT_BEARER), ("assertion", a.as_str())];
@@ -260,6 +303,9 @@ impl Host {
 
     /// The JWT-bearer grant with an assertion the device mints (ZITADEL service user);
     /// `Ok(access token)` or `Err(the refusal's code)`.
+    ///
+    /// # Errors
+    /// As [`Host::bearer_grant`]; a refused grant is `Ok(Err(code))`.
     pub fn grant(&mut self, scope: &str) -> anyhow::Result<Result<String, String>> {
         let issuer = self.idp.url.clone();
         let r = self.bearer_grant(&issuer, Some(scope))?;
@@ -271,6 +317,10 @@ impl Host {
 }
 
 /// The access token of a token endpoint's reply; `what` names the step in the error.
+///
+/// # Errors
+/// The reply holds no `access_token` string; the message names `what` and the reply's
+/// status and error.
 pub fn access_token(r: &(u16, Value), what: &str) -> anyhow::Result<String> {
     r.1["access_token"]
         .as_str()

@@ -207,6 +207,9 @@ impl IdpState {
 
     /// Publishes a new signing key (kid `idp-key-N`) and signs with it from now on; keeps
     /// the previous `keep_keys - 1` keys published. Returns the new kid.
+    ///
+    /// # Errors
+    /// Generating the new P-256 key or serializing its public JWK fails.
     pub fn rotate(&mut self) -> anyhow::Result<String> {
         let kid = format!("idp-key-{}", self.next_key);
         self.next_key += 1;
@@ -231,6 +234,10 @@ impl IdpState {
     }
 
     /// Registers a client's public JWK (it must have a `kid`).
+    ///
+    /// # Errors
+    /// The key is refused or has no `kid`, its `kid` is registered with another key, or the
+    /// client registry is full.
     pub fn register(&mut self, client_id: &str, kind: ClientKind, jwk: &str) -> anyhow::Result<()> {
         let k = Jwk::from_json(jwk.as_bytes()).map_err(|e| anyhow!("client key refused: {e}"))?;
         let kid = k
@@ -792,6 +799,10 @@ fn handle(state: &Mutex<IdpState>, mut req: tiny_http::Request) {
 
 impl Idp {
     /// Starts the IdP on `addr` (e.g. `127.0.0.1:0` for any free port).
+    ///
+    /// # Errors
+    /// `addr` cannot be bound or is not an IP address, the IdP's keys cannot be generated,
+    /// or the server thread cannot be spawned.
     pub fn start(addr: &str, cfg: IdpConfig) -> anyhow::Result<Idp> {
         let server = tiny_http::Server::http(addr).map_err(|e| anyhow!("binding {addr}: {e}"))?;
         let bound = server.server_addr().to_ip().context("not an IP listener")?;
@@ -815,6 +826,9 @@ impl Idp {
     }
 
     /// Runs `f` on the state.
+    ///
+    /// # Errors
+    /// The state's mutex is poisoned (a thread panicked holding it).
     pub fn with<T>(&self, f: impl FnOnce(&mut IdpState) -> T) -> anyhow::Result<T> {
         let mut s = self
             .state
@@ -835,6 +849,11 @@ pub fn agent() -> ureq::Agent {
 }
 
 /// POSTs a form; returns `(status, JSON body)`.
+///
+/// # Errors
+/// The request fails (no connection, a timeout) or its body cannot be read (over the size
+/// limit, not UTF-8). With an [`agent`], an HTTP error status is a reply, not an error; a
+/// body that is not JSON comes back as a JSON string.
 pub fn post_form(
     agent: &ureq::Agent,
     url: &str,
@@ -907,6 +926,11 @@ pub struct IdpArgs {
 
 /// The public JWKs (JSON) in a client's key file: a JWK, a JWK Set, a PEM public key (kid: its
 /// RFC 7638 thumbprint) or a ZITADEL key file (the public part of its key, kid: its keyId).
+///
+/// # Errors
+/// The file cannot be read; a file starting with `{` is not JSON; a ZITADEL key file's
+/// private key cannot be read; any other file is not a PEM or DER public key; or a key is
+/// refused or does not serialize as a JWK.
 pub fn client_jwks(file: &str) -> anyhow::Result<Vec<String>> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {file}"))?;
     let text = String::from_utf8_lossy(&bytes);
@@ -960,6 +984,13 @@ fn kid_of(jwk: &str) -> String {
 }
 
 /// `tokenguard-sim idp serve`.
+///
+/// # Errors
+/// `--rotate-every` or `--outage-every` is 0, `--outage-for` is not shorter than
+/// `--outage-every`, or `--api-ttl` is outside 1 s to 30 days; the IdP cannot start; a
+/// `--system-user` or `--client` is malformed or its key file cannot be read or registered;
+/// or, once serving, a key rotation fails or the IdP's state is poisoned. Otherwise it
+/// serves until the process is stopped.
 pub fn serve(a: IdpArgs) -> anyhow::Result<()> {
     if a.rotate_every == Some(0) {
         anyhow::bail!("--rotate-every 0: give the rotation period in seconds (or leave it out)");

@@ -30,6 +30,13 @@ pub struct LoadedKey {
 /// Loads a signing key from `path`; `kid` and `alg` override what the file says. A PKCS#12
 /// keystore or an encrypted PKCS#8 PEM takes its password (and the entry's alias) from
 /// `secret`.
+///
+/// # Errors
+/// The file cannot be read; it is a Java keystore; a PKCS#12 keystore or encrypted PKCS#8
+/// PEM cannot be opened with `secret`; a file starting with `{` is not JSON; a ZITADEL key
+/// file lacks `key`, `keyId` or its owner's id, or has an unknown `type`; an `oct` JWK has
+/// no `alg` and `alg` is `None`; or the key itself is refused (the message explains a
+/// recognisable mistake) or does not take `kid` or `alg`.
 pub fn load(
     path: &Path,
     kid: Option<&str>,

@@ -103,6 +103,9 @@ pub struct Step {
 }
 
 /// Parses a scenario file.
+///
+/// # Errors
+/// The file cannot be read, is not a valid scenario (TOML), or has no `[[step]]`.
 pub fn load(path: &std::path::Path) -> anyhow::Result<Scenario> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -310,6 +313,10 @@ pub fn in_own_group(cmd: &mut Command) -> &mut Command {
 /// Spawns a `device serve` or `device qemu` command (its `--listen` port may be 0) and reads
 /// the address it bound from its first stdout line, `listening on ADDR`. The rest of its
 /// stdout is drained in the background.
+///
+/// # Errors
+/// The command cannot be spawned, its stdout cannot be read, or its first line is not
+/// `listening on ADDR` (the device did not start).
 pub fn spawn_listening(cmd: &mut Command) -> anyhow::Result<(Child, String)> {
     use std::io::{BufRead, BufReader};
     let mut child = cmd.stdout(Stdio::piped()).spawn()?;
@@ -326,6 +333,11 @@ pub fn spawn_listening(cmd: &mut Command) -> anyhow::Result<(Child, String)> {
 }
 
 /// Boots the firmware in QEMU (through `device qemu`) and waits for it to answer.
+///
+/// # Errors
+/// The current executable cannot be found or started, QEMU does not report its address (see
+/// [`spawn_listening`]), or the firmware cannot be reached or does not answer `HELLO` or
+/// `INFO`.
 pub fn boot_qemu(elf: &std::path::Path) -> anyhow::Result<(Qemu, String)> {
     let mut cmd = Command::new(std::env::current_exe()?);
     in_own_group(&mut cmd)
@@ -340,6 +352,11 @@ pub fn boot_qemu(elf: &std::path::Path) -> anyhow::Result<(Qemu, String)> {
 }
 
 /// Runs one scenario; returns one result object per step.
+///
+/// # Errors
+/// The host cannot be set up ([`Host::setup`]) or a step cannot be carried out (the device
+/// or IdP fails, or the step lacks a field its action needs). A step whose outcome differs
+/// from its `expect` is not an error: its result says `"ok": false`.
 pub fn run_one(
     sc: &Scenario,
     device: Option<&str>,

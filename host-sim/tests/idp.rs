@@ -504,11 +504,11 @@ fn jwks_fetch_never_replaces_keys_with_an_unusable_set() {
     }
     // Ten good keys: tokenguard's own check takes them, the 8-slot device (one slot in use)
     // cannot stage them next to its key: it refuses, and the file is not written either.
-    let ten: Vec<String> = (0..10)
+    let ten: Vec<String> = (0u8..10)
         .map(|i| {
             format!(
                 r#"{{"kty":"oct","kid":"k{i}","alg":"HS256","k":"{}"}}"#,
-                tokenguard_tests::b64(&[i as u8 + 1; 32])
+                tokenguard_tests::b64(&[i + 1; 32])
             )
         })
         .collect();

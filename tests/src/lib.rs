@@ -93,6 +93,10 @@ fn ring_comparable<T: core::fmt::Debug>(token: &str, ring: &Result<T, Error>) ->
 
 /// Verifies a JWT with every backend (ring, aws-lc, rustcrypto), asserts they agree exactly
 /// (ring on the algorithms it declares), returns the outcome.
+///
+/// # Errors
+/// The [`Error`] the backends agree on when the token does not verify with `keys` under `v`
+/// at `now`.
 pub fn verify_both<K: KeySource + ?Sized>(
     keys: &K,
     token: &str,
@@ -115,6 +119,9 @@ pub fn verify_both<K: KeySource + ?Sized>(
 }
 
 /// Verifies a JWS (any payload) with every backend, asserts they agree, returns the payload.
+///
+/// # Errors
+/// The [`Error`] the backends agree on when the JWS does not verify with `keys` under `v`.
 pub fn verify_jws_both<K: KeySource + ?Sized>(
     keys: &K,
     token: &str,
@@ -254,9 +261,9 @@ pub mod corpus {
             );
             assert_eq!(p["require_exp"], true);
             let v = Validation::new(Expect::One(iss), Expect::One(aud))
-                .leeway(p["skew_s"].as_u64().unwrap() as u32)
-                .max_token_len(p["max_token_len"].as_u64().unwrap() as usize)
-                .max_depth(p["max_json_depth"].as_u64().unwrap() as u8)
+                .leeway(u32::try_from(p["skew_s"].as_u64().unwrap()).unwrap())
+                .max_token_len(usize::try_from(p["max_token_len"].as_u64().unwrap()).unwrap())
+                .max_depth(u8::try_from(p["max_json_depth"].as_u64().unwrap()).unwrap())
                 .allow_missing_kid(true);
             (v, p["now"].as_u64().unwrap())
         }

@@ -190,9 +190,9 @@ fn add_l(s: &mut [u8]) {
     let l = hex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
     let mut carry = 0u16;
     for (a, b) in s.iter_mut().zip(l) {
-        let v = u16::from(*a) + u16::from(b) + carry;
-        *a = v as u8;
-        carry = v >> 8;
+        let [lo, hi] = (u16::from(*a) + u16::from(b) + carry).to_le_bytes();
+        *a = lo;
+        carry = u16::from(hi);
     }
 }
 

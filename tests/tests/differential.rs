@@ -234,7 +234,7 @@ fn lenient(s: &str) -> Option<Vec<u8>> {
         n += 6;
         if n >= 8 {
             n -= 8;
-            out.push((bits >> n) as u8);
+            out.push((bits >> n).to_le_bytes()[0]); // the low 8 bits: the next byte
         }
     }
     Some(out)
@@ -242,14 +242,14 @@ fn lenient(s: &str) -> Option<Vec<u8>> {
 
 fn mutate(rng: &mut Rng, token: &str, tags: &mut BTreeSet<&'static str>) -> String {
     let mut parts: Vec<String> = token.split('.').map(String::from).collect();
-    let seg = rng.below(3) as usize;
+    let seg = usize::try_from(rng.below(3)).unwrap();
     let original = parts[seg].clone();
     match rng.below(10) {
         0..=3 => {
             // Flip one bit of one character.
             let mut b = parts[seg].clone().into_bytes();
             if !b.is_empty() {
-                let i = rng.below(b.len() as u64) as usize;
+                let i = usize::try_from(rng.below(b.len() as u64)).unwrap();
                 b[i] ^= 1 << rng.below(7);
                 parts[seg] = String::from_utf8_lossy(&b).into_owned();
             }
@@ -274,7 +274,7 @@ fn mutate(rng: &mut Rng, token: &str, tags: &mut BTreeSet<&'static str>) -> Stri
         }
         _ => {
             let len = parts[seg].len();
-            let i = rng.below(len.max(1) as u64) as usize;
+            let i = usize::try_from(rng.below(len.max(1) as u64)).unwrap();
             parts[seg].insert(i.min(len), ' ');
             tags.insert("whitespace");
         }

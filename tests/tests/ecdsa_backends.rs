@@ -180,7 +180,7 @@ fn es512_and_es256k_agree_on_random_signatures_and_corruptions() {
                 let mut borrow = 0i16;
                 for j in (0..l).rev() {
                     let d = i16::from(n[j]) - i16::from(sig[l + j]) - borrow;
-                    high[l + j] = d.rem_euclid(256) as u8;
+                    high[l + j] = u8::try_from(d.rem_euclid(256)).unwrap();
                     borrow = i16::from(d < 0);
                 }
                 assert_eq!(

@@ -194,8 +194,8 @@ fn hmac() {
         let mut tally = Tally::default();
         let (mut refused_keys, mut truncated) = (0, 0);
         for g in doc["testGroups"].as_array().unwrap() {
-            let key_bits = g["keySize"].as_u64().unwrap() as usize;
-            let tag_bits = g["tagSize"].as_u64().unwrap() as usize;
+            let key_bits = usize::try_from(g["keySize"].as_u64().unwrap()).unwrap();
+            let tag_bits = usize::try_from(g["tagSize"].as_u64().unwrap()).unwrap();
             for t in g["tests"].as_array().unwrap() {
                 let k = hex(t["key"].as_str().unwrap());
                 let key = Jwk::hmac(None, &k, a);

@@ -85,7 +85,7 @@ fn unb64(s: &str) -> Option<Vec<u8>> {
         bits += 6;
         if bits >= 8 {
             bits -= 8;
-            out.push((acc >> bits) as u8);
+            out.push((acc >> bits).to_le_bytes()[0]); // the low 8 bits: the next byte
         }
     }
     Some(out)
@@ -120,7 +120,9 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// A `device_proto` request: `tag len:u16 body` (tag = index into its KNOWN table).
 fn req(out: &mut Vec<u8>, tag: u8, body: &[u8]) {
     out.push(tag);
-    out.extend_from_slice(&(body.len() as u16).to_le_bytes());
+    let len = u16::try_from(body.len())
+        .expect("a request body fits the u16 length field (seed bodies are at most 1000 bytes)");
+    out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(body);
 }
 const INFO: u8 = 0;
@@ -143,7 +145,7 @@ fn sign_body(preset: u8, sub: &str, aud: &str, jti: &str) -> Vec<u8> {
     b.extend_from_slice(&300u32.to_le_bytes());
     b.extend_from_slice(&5u16.to_le_bytes());
     for s in ["", sub, aud, jti] {
-        b.push(s.len() as u8);
+        b.push(u8::try_from(s.len()).expect("sign fields are short constants"));
         b.extend_from_slice(s.as_bytes());
     }
     b

@@ -272,7 +272,7 @@ fn dots(c: &[u8]) -> u64 {
 
 /// Decodes base64url into `out`: non-canonical input is `malformed`, canonical input that
 /// does not fit is `too_large`. The one mapping of base64url errors, for the verifier and
-/// [`crate::dangerous`].
+/// `dangerous::decode_unverified`.
 pub(crate) fn b64_into(input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
     b64::decode(input, out).map_err(|e| match e {
         B64Error::Invalid => Error::Malformed(Malformed::Base64),

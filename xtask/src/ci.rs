@@ -46,6 +46,7 @@ pub fn ci() -> Result {
     ])
     .env("RUSTDOCFLAGS", "-D warnings");
     run("docs build without warnings", c)?;
+    forget_packaged_sources()?;
     let mut c = cargo();
     c.args([
         "package",
@@ -80,5 +81,37 @@ pub fn ci() -> Result {
     fuzz(&["--smoke".to_string()])?;
     demo(true)?;
     println!("==> ci passed in {:.0}s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Removes cargo's extracted copies of this workspace's own crates from earlier `cargo package`
+/// runs. Packaging several crates verifies each against the others through a temporary local
+/// registry, and cargo reuses a copy it extracted before when the name and version match
+/// (`tokenguard-0.1.0`), so without this the device crate would be checked against the engine
+/// as it was at an earlier packaging, not as it is now.
+fn forget_packaged_sources() -> Result {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let Ok(registries) = std::fs::read_dir(home.join("registry/src")) else {
+        return Ok(());
+    };
+    for reg in registries.flatten() {
+        // Temporary local registries only (their directory names start with `-`); crates.io's
+        // index directory is never touched.
+        if !reg.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for krate in ["tokenguard", "tokenguard-device"] {
+            let dir = reg
+                .path()
+                .join(format!("{krate}-{}", env!("CARGO_PKG_VERSION")));
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .map_err(|e| format!("removing {}: {e}", dir.display()))?;
+            }
+        }
+    }
     Ok(())
 }

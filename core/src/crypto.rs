@@ -256,3 +256,45 @@ pub(crate) fn check_signature<B: Backend>(
     };
     r.map_err(|_| crate::Error::BadSignature)
 }
+
+/// With `ring` and `aws-lc` built and `rustcrypto` not, the default backend verifies nothing:
+/// a good token is `alg_not_allowed` until a backend is named, and names work.
+#[cfg(all(test, feature = "ring", feature = "aws-lc", not(feature = "rustcrypto")))]
+mod unchosen_tests {
+    use super::{AwsLc, DefaultBackend, Ring, Unchosen};
+    use crate::{alg, Error, Expect, Jwk, KeySet, Validation};
+
+    #[test]
+    fn no_default_backend_with_two_host_backends() {
+        assert_eq!(
+            core::any::TypeId::of::<DefaultBackend>(),
+            core::any::TypeId::of::<Unchosen>()
+        );
+        let key = [7u8; 32];
+        let mut keys: KeySet<2> = KeySet::new();
+        keys.insert(Jwk::hmac(Some(b"k"), &key, alg::HS256).unwrap())
+            .unwrap();
+        // {"alg":"HS256","kid":"k"} . {"iss":"i","aud":"a","exp":2000000000}
+        let input = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsifQ.eyJpc3MiOiJpIiwiYXVkIjoiYSIsImV4cCI6MjAwMDAwMDAwMH0";
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
+            input.as_bytes(),
+        );
+        let mut sig = [0u8; 64];
+        let n = crate::b64::encode(tag.as_ref(), &mut sig).unwrap();
+        let token = std::format!("{input}.{}", core::str::from_utf8(&sig[..n]).unwrap());
+        let v = Validation::new(Expect::One("i"), Expect::One("a"));
+        let mut buf = [0u8; 256];
+        assert_eq!(
+            keys.verify(token.as_bytes(), &v, 1_900_000_000, &mut buf)
+                .unwrap_err(),
+            Error::AlgNotAllowed
+        );
+        assert!(keys
+            .verify_with::<Ring>(token.as_bytes(), &v, 1_900_000_000, &mut buf)
+            .is_ok());
+        assert!(keys
+            .verify_with::<AwsLc>(token.as_bytes(), &v, 1_900_000_000, &mut buf)
+            .is_ok());
+    }
+}

@@ -49,6 +49,23 @@ pub fn tests() -> Result {
         ]);
         run(what, c)?;
     }
+    // ring and aws-lc without the pure-Rust backend: there is no default backend, and the
+    // engine's own tests (which verify with the default) do not apply; this one checks that.
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "tokenguard",
+        "--no-default-features",
+        "--features",
+        "ring,aws-lc",
+        "--lib",
+        "unchosen_tests",
+    ]);
+    run(
+        "core with ring and aws-lc only: no default backend until one is named",
+        c,
+    )?;
     let mut c = cargo();
     c.args([
         "test",

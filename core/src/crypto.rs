@@ -259,7 +259,12 @@ pub(crate) fn check_signature<B: Backend>(
 
 /// With `ring` and `aws-lc` built and `rustcrypto` not, the default backend verifies nothing:
 /// a good token is `alg_not_allowed` until a backend is named, and names work.
-#[cfg(all(test, feature = "ring", feature = "aws-lc", not(feature = "rustcrypto")))]
+#[cfg(all(
+    test,
+    feature = "ring",
+    feature = "aws-lc",
+    not(feature = "rustcrypto")
+))]
 mod unchosen_tests {
     use super::{AwsLc, DefaultBackend, Ring, Unchosen};
     use crate::{alg, Error, Expect, Jwk, KeySet, Validation};

@@ -251,6 +251,111 @@ impl<'a> RegisteredClaims<'a> {
     }
 }
 
+/// One claim of a verified token, found by name ([`crate::VerifiedToken::claim`]): the JSON
+/// value as it stands in the payload (strings undecoded, numbers and containers as raw text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClaimRef<'a> {
+    /// A string (decode it with [`JsonStr::decode_into`] or compare with [`JsonStr::eq_str`]).
+    Str(JsonStr<'a>),
+    /// A number, its raw (grammar-checked) text.
+    Num(&'a [u8]),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+    /// An array, raw text including the brackets.
+    Array(&'a [u8]),
+    /// An object, raw text including the braces.
+    Object(&'a [u8]),
+}
+
+impl<'a> ClaimRef<'a> {
+    /// The value as an `i64` if it is a number written as an integer (an optional `-` and
+    /// digits, no fraction or exponent) that fits; `None` for anything else.
+    ///
+    /// ```
+    /// # use tokenguard::ClaimRef;
+    /// assert_eq!(ClaimRef::Num(b"-42").as_i64(), Some(-42));
+    /// assert_eq!(ClaimRef::Num(b"4.2").as_i64(), None);
+    /// assert_eq!(ClaimRef::Num(b"9223372036854775808").as_i64(), None);
+    /// ```
+    pub fn as_i64(&self) -> Option<i64> {
+        let ClaimRef::Num(raw) = *self else {
+            return None;
+        };
+        let (neg, digits) = match raw.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, raw),
+        };
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        // Magnitudes are accumulated negatively so i64::MIN fits.
+        let mut v: i64 = 0;
+        for &d in digits {
+            v = v.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+        }
+        if neg {
+            Some(v)
+        } else {
+            v.checked_neg()
+        }
+    }
+
+    /// The value if it is `true` or `false`.
+    pub fn as_bool(&self) -> Option<bool> {
+        match *self {
+            ClaimRef::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The value if it is a string.
+    pub fn as_json_str(&self) -> Option<JsonStr<'a>> {
+        match *self {
+            ClaimRef::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The member `name` of a claims text (a verified token's
+    /// [`crate::VerifiedToken::claims_json`], kept by the caller), or `None`. The text is
+    /// scanned in full, so any input is safe.
+    ///
+    /// # Errors
+    /// `malformed` when the text is not one JSON object, or has `name` twice.
+    pub fn find(claims_json: &'a [u8], name: &str) -> Result<Option<ClaimRef<'a>>, Error> {
+        find(claims_json, name)
+    }
+}
+
+/// The member `name` of a claims object (already scanned and known valid), or `None`;
+/// `malformed` (duplicate member) when the name appears twice: a token never gets to choose
+/// which of two values a reader sees.
+pub(crate) fn find<'a>(json: &'a [u8], name: &str) -> Result<Option<ClaimRef<'a>>, Error> {
+    let mut found: Option<ClaimRef<'_>> = None;
+    let mut twice = false;
+    json::parse_object(json, json::MAX_DEPTH_LIMIT, |n, v| {
+        if n.eq_str(name) {
+            twice |= found.is_some();
+            found = Some(match v {
+                Value::Str(s) => ClaimRef::Str(s),
+                Value::Num(r) => ClaimRef::Num(r),
+                Value::Bool(b) => ClaimRef::Bool(b),
+                Value::Null => ClaimRef::Null,
+                Value::Array(r) => ClaimRef::Array(r),
+                Value::Object(r) => ClaimRef::Object(r),
+            });
+        }
+        Ok::<(), JsonError>(())
+    })?;
+    if twice {
+        return Err(Malformed::DuplicateMember.into());
+    }
+    Ok(found)
+}
+
 const CLAIMS: [(&[u8], Claim); 7] = [
     (b"iss", Claim::Iss),
     (b"sub", Claim::Sub),

@@ -83,7 +83,7 @@ pub use cache::{
     UpdateEvent, UpdateOutcome, UpdateReport,
 };
 pub use claims::{
-    Audience, Expect, RegisteredClaims, Validation, DEFAULT_LEEWAY, DEFAULT_MAX_DEPTH,
+    Audience, ClaimRef, Expect, RegisteredClaims, Validation, DEFAULT_LEEWAY, DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_TOKEN_LEN, MAX_LEEWAY, MAX_NUMERIC_DATE,
 };
 pub use crypto::{Backend, Curve, DefaultBackend};

@@ -113,6 +113,28 @@ impl<'b> VerifiedToken<'b> {
         core::str::from_utf8(self.payload).unwrap_or_default()
     }
 
+    /// The claim `name` (registered or private), as it stands in the payload; `None` when
+    /// the token has no such claim.
+    ///
+    /// ```
+    /// # use tokenguard::{Expect, Jwk, KeySet, Validation};
+    /// # let mut keys: KeySet<1> = KeySet::new();
+    /// # keys.insert(Jwk::from_json(br#"{"kty":"oct","kid":"hs-1","alg":"HS256","k":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"}"#).unwrap()).unwrap();
+    /// # let token = b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImhzLTEifQ.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIiwiYXVkIjoiZGV2aWNlLTEiLCJzdWIiOiJ1MSIsImlhdCI6MTcwMDAwMDAwMCwibmJmIjoxNzAwMDAwMDAwLCJleHAiOjE3MDAwMDA2MDAsImp0aSI6ImotMSJ9.xxcJsXfFWu_v_RJX_C89rXkbAzfZ_kmmbaY-64E-3gg";
+    /// # let v = Validation::new(Expect::One("https://issuer.example"), Expect::One("device-1"));
+    /// # let mut buf = [0u8; 512];
+    /// let t = keys.verify(token, &v, 1_700_000_300, &mut buf).unwrap();
+    /// assert_eq!(t.claim("exp").unwrap().and_then(|c| c.as_i64()), Some(1_700_000_600));
+    /// assert!(t.claim("sub").unwrap().and_then(|c| c.as_json_str()).is_some_and(|s| s.eq_str("u1")));
+    /// assert_eq!(t.claim("scope").unwrap(), None);
+    /// ```
+    ///
+    /// # Errors
+    /// `malformed` (duplicate member) when the payload has the name twice.
+    pub fn claim(&self, name: &str) -> Result<Option<crate::ClaimRef<'b>>, Error> {
+        claims::find(self.payload, name)
+    }
+
     /// Deserializes the claims into the caller's type with serde-json-core (no heap).
     ///
     /// Strings are unescaped, exactly as tokenguard's own claim checks read them: a `&str`

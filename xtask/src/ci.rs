@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: everything CI runs, in order: formatting, clippy (host and thumbv7em),
-//! docs, packaging, the test suites, the firmware checks and tests, fw-bench (docs/firmware.md checked against it), a fuzz smoke run
-//! and the demo.
+//! docs, packaging, the test suites, the firmware checks and tests, fw-bench (docs/firmware.md
+//! checked against it), the C library (`cargo xtask capi`), a fuzz smoke run and the demo.
 
 use std::time::Instant;
 
@@ -78,6 +78,7 @@ pub fn ci() -> Result {
     run("firmware: clippy -D warnings", c)?;
     fw_test()?;
     fw_bench(Report::Check)?;
+    crate::capi::capi(false)?;
     fuzz(&["--smoke".to_string()])?;
     demo(true)?;
     println!("==> ci passed in {:.0}s", t.elapsed().as_secs_f64());

@@ -24,6 +24,7 @@ const CRATES: &[&str] = &[
     "tests/src",
     "benches/src",
     "xtask/src",
+    "capi/src",
 ];
 
 /// The `crate::<name>` module names `text` refers to, test modules removed.

@@ -51,7 +51,7 @@ pub fn firmware_link_check() -> Result {
 /// Installs QEMU, the Arm GNU toolchain (for P256-Cortex-M4's assembly) and defmt-print if
 /// missing. apt's download cache is pointed at target/ (this image's cleanup hook deletes
 /// packages from the default cache between dpkg runs).
-fn ensure_firmware_tools() -> Result {
+pub fn ensure_firmware_tools() -> Result {
     ensure_target()?;
     let have = |c: &str| {
         Command::new("sh")
@@ -212,7 +212,7 @@ pub fn fw_test() -> Result {
 }
 
 /// Section sizes (text, data, bss) of an ELF, via `size`.
-fn elf_sizes(elf: &Path) -> Result<(u64, u64, u64)> {
+pub fn elf_sizes(elf: &Path) -> Result<(u64, u64, u64)> {
     let mut c = Command::new("size");
     c.arg(elf);
     let out = output(c)?;

@@ -4,10 +4,11 @@
 //! - `test`: the test suites only.
 //! - `demo`: the simulator's end-to-end demo.
 //!
-//! One module per task: [`ci`], [`test`], [`demo`], [`firmware`] (`fw-*`), [`bench`],
-//! [`fuzz`], [`cycles`]; [`util`] holds what they share.
+//! One module per task: [`ci`], [`test`], [`demo`], [`firmware`] (`fw-*`), [`capi`] (the C
+//! library), [`bench`], [`fuzz`], [`cycles`]; [`util`] holds what they share.
 
 mod bench;
+mod capi;
 mod ci;
 mod cycles;
 mod demo;
@@ -42,12 +43,13 @@ fn main() -> ExitCode {
         } else {
             Report::Print
         }),
+        Some("capi") => capi::capi(args.iter().any(|a| a == "--write")),
         Some("bench") => bench(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("cycles") => cycles::check(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write|--check]|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
+                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write|--check]|capi [--write]|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
             );
             return ExitCode::from(2);
         }

@@ -348,6 +348,32 @@ impl<const N: usize, B: Backend> JwkCache<N, B> {
         }
         r
     }
+
+    /// Verifies a compact JWS (any payload, claims not looked at) against the cache's keys
+    /// with backend `B`, as [`crate::verify_jws`] does, with the cache's rules: fetched keys
+    /// are refused past the stale window and an unknown `kid` asks for a refetch. The
+    /// counters are not touched (they count JWTs).
+    ///
+    /// # Errors
+    /// Any [`Error`] but the claim errors.
+    pub fn verify_jws<'b>(
+        &mut self,
+        token: &[u8],
+        v: &Validation<'_>,
+        now: u64,
+        buf: &'b mut [u8],
+    ) -> Result<crate::VerifiedJws<'b>, Error> {
+        let view = View {
+            set: &self.keys,
+            allow_fetched: self.freshness(now) != Freshness::Expired,
+            kid_missed: Cell::new(false),
+        };
+        let r = verify::verify_jws::<B, View<'_, N, B>>(&view, token, v, buf);
+        if view.kid_missed.get() {
+            self.unknown_kid = true;
+        }
+        r
+    }
 }
 
 /// The cache's keys as seen by a verification: fetched keys are refused once stale.

@@ -434,6 +434,42 @@ fn refresh_state_machine_and_stale_window() {
     assert_eq!(c.expires_at(), t0 + 1000);
 }
 
+#[test]
+fn cache_verify_jws_follows_the_cache_rules_and_leaves_the_counters() {
+    let mut c: JwkCache<4> = JwkCache::new(SHORT);
+    let t0 = 1_700_000_000;
+    c.fetch_started(t0);
+    c.load_jwks(set(&[oct("a", K1)]).as_bytes(), t0, Some(60), &mut |_| {})
+        .unwrap();
+    let key: [u8; 32] = core::array::from_fn(|i| u8::try_from(i).unwrap());
+    let v = Validation::new(crate::claims::Expect::Ignore, crate::claims::Expect::Ignore);
+    // Any payload: not read as claims.
+    let tok = hs256_token("a", &key, "not json at all");
+    let mut buf = [0u8; 256];
+    let jws = c.verify_jws(tok.as_bytes(), &v, t0 + 10, &mut buf).unwrap();
+    assert_eq!(jws.payload(), b"not json at all");
+    // Past the stale window the fetched key is refused, as for JWTs.
+    assert_eq!(c.freshness(t0 + 60 + 301), Freshness::Expired);
+    assert_eq!(
+        c.verify_jws(tok.as_bytes(), &v, t0 + 361, &mut buf)
+            .map(|_| ())
+            .unwrap_err(),
+        Error::KeyRejected(KeyError::Stale)
+    );
+    // An unknown kid asks for a refetch.
+    let unknown = hs256_token("zz", &key, "x");
+    assert_eq!(
+        c.verify_jws(unknown.as_bytes(), &v, t0 + 20, &mut buf)
+            .map(|_| ())
+            .unwrap_err(),
+        Error::KeyNotFound
+    );
+    assert!(c.unknown_kid_pending());
+    // JWS verifications are not JWT verdicts: the counters are untouched.
+    assert_eq!(c.stats().accepted, 0);
+    assert!(c.stats().rejected.iter().all(|n| *n == 0));
+}
+
 /// A backend that verifies HS384 only (delegating to RustCrypto).
 #[cfg(feature = "rustcrypto")]
 struct OnlyHs384;

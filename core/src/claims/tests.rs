@@ -185,3 +185,55 @@ fn claim_names_match_the_table() {
         assert_eq!(claim_index(JsonStr::from_raw(other, false)), None);
     }
 }
+
+#[test]
+fn claim_ref_find_reads_any_member_and_refuses_a_name_twice() {
+    use crate::ClaimRef;
+    let json =
+        br#"{"s":"a\"b","n":-12,"f":1.5,"b":false,"z":null,"a":[1],"o":{"x":1},"d":1,"d":2}"#;
+    let s = ClaimRef::find(json, "s").unwrap().unwrap();
+    let mut out = [0u8; 8];
+    assert_eq!(s.as_json_str().unwrap().decode_into(&mut out), Some("a\"b"));
+    assert_eq!(
+        ClaimRef::find(json, "n").unwrap().unwrap().as_i64(),
+        Some(-12)
+    );
+    assert_eq!(ClaimRef::find(json, "f").unwrap().unwrap().as_i64(), None);
+    assert_eq!(
+        ClaimRef::find(json, "b").unwrap().unwrap().as_bool(),
+        Some(false)
+    );
+    assert_eq!(ClaimRef::find(json, "z").unwrap(), Some(ClaimRef::Null));
+    assert_eq!(
+        ClaimRef::find(json, "a").unwrap(),
+        Some(ClaimRef::Array(b"[1]"))
+    );
+    assert_eq!(
+        ClaimRef::find(json, "o").unwrap(),
+        Some(ClaimRef::Object(br#"{"x":1}"#))
+    );
+    assert_eq!(ClaimRef::find(json, "missing").unwrap(), None);
+    assert_eq!(
+        ClaimRef::find(json, "d"),
+        Err(Error::Malformed(Malformed::DuplicateMember))
+    );
+    // Not an object, or not JSON: malformed, whatever the name.
+    assert!(matches!(
+        ClaimRef::find(b"[1]", "a"),
+        Err(Error::Malformed(_))
+    ));
+    assert!(matches!(
+        ClaimRef::find(b"{\"a\":", "a"),
+        Err(Error::Malformed(_))
+    ));
+    // i64's extremes.
+    assert_eq!(
+        ClaimRef::Num(b"-9223372036854775808").as_i64(),
+        Some(i64::MIN)
+    );
+    assert_eq!(
+        ClaimRef::Num(b"9223372036854775807").as_i64(),
+        Some(i64::MAX)
+    );
+    assert_eq!(ClaimRef::Num(b"-").as_i64(), None);
+}

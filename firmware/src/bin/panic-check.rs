@@ -17,46 +17,10 @@ use core::ptr::addr_of_mut;
 
 use cortex_m_rt::entry;
 use embedded_io::{Read, Write};
-use tokenguard::alg::HashAlg;
-use tokenguard::crypto::{Digest, RustCrypto};
-use tokenguard::{Backend, Curve, RefreshPolicy, SymmetricKey, Unspecified};
+use tokenguard::RefreshPolicy;
+use tokenguard_device::proof::NoCurves;
 use tokenguard_device::{Clock, Device};
 use tokenguard_firmware::{self as board, SysTickClock, Uart};
-
-/// RustCrypto's SHA-2 and HMAC and tokenguard's RSA; no curves.
-struct NoCurves;
-
-impl Backend for NoCurves {
-    type KeyState = ();
-    fn digest(alg: HashAlg, parts: &[&[u8]]) -> Digest {
-        RustCrypto::digest(alg, parts)
-    }
-
-    fn hmac_verify(alg: HashAlg, key: &[u8], msg: &[u8], tag: &[u8]) -> Result<(), Unspecified> {
-        RustCrypto::hmac_verify(alg, key, msg, tag)
-    }
-
-    fn hmac_verify_key(
-        alg: HashAlg,
-        key: &SymmetricKey,
-        msg: &[u8],
-        tag: &[u8],
-    ) -> Result<(), Unspecified> {
-        RustCrypto::hmac_verify_key(alg, key, msg, tag)
-    }
-
-    /// P-384 is tokenguard's own arithmetic (inside the proof); P-256 is the assembly.
-    fn ecdsa_verify(curve: Curve, point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
-        match curve {
-            Curve::P384 => RustCrypto::ecdsa_verify(curve, point, msg, sig),
-            _ => Err(Unspecified),
-        }
-    }
-
-    fn ed25519_verify(_: &[u8; 32], _: &[u8], _: &[u8; 64]) -> Result<(), Unspecified> {
-        Err(Unspecified)
-    }
-}
 
 #[link_section = ".uninit.DEVICE"]
 static mut DEVICE: MaybeUninit<Device<8, 1024>> = MaybeUninit::uninit();

@@ -85,7 +85,9 @@
 #define TG_FETCH_UNKNOWN_KID 3
 
 /**
- * `tg_cache_poll`: the last fetch failed and the retry interval is over.
+ * `tg_cache_poll`: a fetch is due (nothing loaded yet, or the set expired), the last attempt
+ * failed, and `retry_after` has passed since it. While the set is fresh, a failed fetch (an
+ * unknown-`kid` refetch, a refused update) makes nothing due: the keys in force are fine.
  */
 #define TG_FETCH_RETRY 4
 
@@ -145,7 +147,8 @@
 #define TG_POLICY_ALLOW_MISSING_EXP 1
 
 /**
- * Policy flag: a token without `kid` is tried against every key that fits its `alg`.
+ * Policy flag: a token without `kid` is tried against every key that fits its `alg`
+ * (without the flag such a token is `TG_RESULT_KEY_NOT_FOUND`).
  */
 #define TG_POLICY_ALLOW_MISSING_KID 2
 
@@ -444,11 +447,12 @@ enum tg_result
   TG_RESULT_BAD_UTF8 = 67,
   /**
    * An argument is out of range (an unknown algorithm code or flag, a misaligned object,
-   * a string longer than its slot).
+   * a string longer than its slot, a minting lifetime or id a provider's rules refuse).
    */
   TG_RESULT_INVALID_ARGUMENT = 68,
   /**
-   * Signing failed (the key does not fit, the signer callback failed, a preset's rule).
+   * Signing failed: the key was refused or does not fit the algorithm, the signer callback
+   * failed or returned another length, PSS was given no salt.
    */
   TG_RESULT_SIGN_FAILED = 69,
   /**
@@ -549,11 +553,13 @@ typedef struct tg_key_info {
  */
 typedef struct tg_jwks_report {
   /**
-   * Keys loaded (new or changed).
+   * Usable keys in the new set: new, changed and unchanged ones together (a rotation from
+   * {k1, k2} to {k1, k3} reports 2 loaded, 1 unchanged, 1 removed). In a refused update:
+   * the usable keys that found a slot.
    */
   uint16_t loaded;
   /**
-   * Keys already present, unchanged.
+   * Of `loaded`, keys already present and unchanged (they keep their slot).
    */
   uint16_t unchanged;
   /**
@@ -635,7 +641,9 @@ typedef struct tg_policy {
  * claims are fields; strings, private claims and `aud` are read by name with
  * `tg_claims_get_str`, `tg_claims_get_int`, `tg_claims_get_bool` and
  * `tg_claims_has_audience`. `payload` points into the work buffer given to the verify call:
- * the view is valid while that buffer is unchanged. Read the fields; do not write them.
+ * the view is valid while that buffer is unchanged. Read the fields; do not write them. A
+ * view no verify call filled in (zeroed, say) makes the getters answer
+ * `TG_RESULT_NOT_INITIALIZED`.
  */
 typedef struct tg_claims {
   /**
@@ -813,7 +821,8 @@ tg_result tg_cache_fetch_started(struct tg_cache *cache, uint64_t now);
 
 /**
  * Records that the fetch failed at `now` (network error, HTTP status): an update in
- * progress is abandoned (the keys stay as they were) and the retry interval starts.
+ * progress is abandoned (the keys stay as they were) and the retry interval starts (see
+ * `TG_FETCH_RETRY`: a retry is due only while a fetch is due at all).
  *
  * # Safety
  * `cache` points to an initialised `tg_cache`.
@@ -833,9 +842,11 @@ tg_result tg_cache_jwks_begin(struct tg_cache *cache, uint64_t max_age);
 
 /**
  * Feeds the next `len` bytes of the document (any split, any size, 0 included).
- * `TG_RESULT_JWKS_REFUSED` on a JSON error: the update is over (counted as a failed fetch
- * at `now`), the keys in force unchanged. `report` (may be NULL) gets the skipped keys so
- * far, or the refusal.
+ * `TG_RESULT_JWKS_REFUSED` on a JSON grammar error in the bytes seen so far (refusal 0): the
+ * update is over (counted as a failed fetch at `now`), the keys in force unchanged. Every
+ * other refusal (not a key set, incomplete, private keys, no usable key, no space) comes
+ * from `tg_cache_jwks_end`. `report` (may be NULL) gets the skipped keys so far, or the
+ * refusal.
  *
  * # Safety
  * `cache` points to an initialised `tg_cache`; `chunk` to `len` readable bytes; `report`
@@ -900,7 +911,8 @@ tg_result tg_cache_verify(struct tg_cache *cache,
 
 /**
  * Verifies a compact JWS with any payload (not read as claims: only the policy's
- * algorithms, `typ` and `kid` rules apply) against the cache's keys at `now`. `work` as for
+ * algorithms, `typ`, `kid` and length rules apply, so the policy need not name or ignore an
+ * issuer and audience) against the cache's keys at `now`. `work` as for
  * `tg_cache_verify`. On `TG_RESULT_OK`, `*payload` and `*payload_len` give the verified
  * payload, inside `work`.
  *
@@ -1208,7 +1220,8 @@ tg_result tg_signer_public_jwk(const struct tg_signer *signer,
 /**
  * Mints a ZITADEL service-user assertion (RFC 7523 JWT-bearer grant): `iss` = `sub` =
  * `user_id`, `aud` = `issuer` (the instance URL), `iat` = `now` − 5 s, `exp` = `iat` +
- * `lifetime` (1 to 3600 s). The JWT goes to `out`, NUL-terminated, its length without the
+ * `lifetime` (1 to 3600 s, else `TG_RESULT_INVALID_ARGUMENT`, as for an empty id). The JWT
+ * goes to `out`, NUL-terminated, its length without the
  * NUL to `*written`. `entropy` (may be NULL) hedges ECDSA/EdDSA nonces and is the salt PSS
  * needs (32, 48 or 64 bytes).
  *
@@ -1258,7 +1271,8 @@ tg_result tg_assertion_zitadel_api_app(const struct tg_signer *signer,
 /**
  * Mints a ZITADEL System API self-signed JWT: `iss` = `sub` = `user_id` (the system user),
  * `aud` = `instance_url` exactly as the instance is reached (with its scheme), `iat` =
- * `now` − 5 s, one hour of lifetime. Output as `tg_assertion_zitadel_service_user`.
+ * `now` − 5 s, one hour of lifetime (an instance URL without `https://` or `http://` is
+ * `TG_RESULT_INVALID_ARGUMENT`). Output as `tg_assertion_zitadel_service_user`.
  *
  * # Safety
  * As `tg_assertion_zitadel_service_user`.
@@ -1280,7 +1294,8 @@ tg_result tg_assertion_zitadel_system_api(const struct tg_signer *signer,
 /**
  * Mints an Auth0 `private_key_jwt` client assertion: `iss` = `sub` = `client_id`, `aud` =
  * `token_endpoint` (`https://TENANT/oauth/token`; plain http only on a loopback host), the
- * unique `jti` (fresh for every assertion), lifetime 1 to 300 s. Output as
+ * unique `jti` (fresh for every assertion), lifetime 1 to 300 s (else
+ * `TG_RESULT_INVALID_ARGUMENT`, as for an empty `jti` or a non-https endpoint). Output as
  * `tg_assertion_zitadel_service_user`.
  *
  * # Safety

@@ -73,7 +73,9 @@ pub const TG_FETCH_INITIAL: u32 = 1;
 pub const TG_FETCH_EXPIRED: u32 = 2;
 /// `tg_cache_poll`: a token named an unknown `kid` (rate-limited).
 pub const TG_FETCH_UNKNOWN_KID: u32 = 3;
-/// `tg_cache_poll`: the last fetch failed and the retry interval is over.
+/// `tg_cache_poll`: a fetch is due (nothing loaded yet, or the set expired), the last attempt
+/// failed, and `retry_after` has passed since it. While the set is fresh, a failed fetch (an
+/// unknown-`kid` refetch, a refused update) makes nothing due: the keys in force are fine.
 pub const TG_FETCH_RETRY: u32 = 4;
 
 /// `tg_cache_freshness`: no JWK Set was ever loaded.
@@ -92,9 +94,11 @@ pub const TG_SKIP_LOG: usize = 8;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct tg_jwks_report {
-    /// Keys loaded (new or changed).
+    /// Usable keys in the new set: new, changed and unchanged ones together (a rotation from
+    /// {k1, k2} to {k1, k3} reports 2 loaded, 1 unchanged, 1 removed). In a refused update:
+    /// the usable keys that found a slot.
     pub loaded: u16,
-    /// Keys already present, unchanged.
+    /// Of `loaded`, keys already present and unchanged (they keep their slot).
     pub unchanged: u16,
     /// Keys skipped (unsupported, invalid, no slot, ...).
     pub skipped: u16,
@@ -279,13 +283,15 @@ pub unsafe extern "C" fn tg_cache_init(
         if p.min_max_age > p.max_max_age {
             return Err(tg_result::InvalidArgument);
         }
-        let inner = CacheInner {
-            magic: CacheInner::MAGIC,
-            cache: JwkCache::new(p),
-            update: None,
-        };
         // SAFETY: the caller's contract.
-        unsafe { ffi::init(cache, inner) }.map(|_| ())
+        unsafe {
+            ffi::init(cache, || CacheInner {
+                magic: CacheInner::MAGIC,
+                cache: JwkCache::new(p),
+                update: None,
+            })
+        }
+        .map(|_| ())
     })
 }
 
@@ -491,7 +497,8 @@ pub unsafe extern "C" fn tg_cache_fetch_started(cache: *mut tg_cache, now: u64) 
 }
 
 /// Records that the fetch failed at `now` (network error, HTTP status): an update in
-/// progress is abandoned (the keys stay as they were) and the retry interval starts.
+/// progress is abandoned (the keys stay as they were) and the retry interval starts (see
+/// `TG_FETCH_RETRY`: a retry is due only while a fetch is due at all).
 ///
 /// # Safety
 /// `cache` points to an initialised `tg_cache`.
@@ -530,9 +537,11 @@ pub unsafe extern "C" fn tg_cache_jwks_begin(cache: *mut tg_cache, max_age: u64)
 }
 
 /// Feeds the next `len` bytes of the document (any split, any size, 0 included).
-/// `TG_RESULT_JWKS_REFUSED` on a JSON error: the update is over (counted as a failed fetch
-/// at `now`), the keys in force unchanged. `report` (may be NULL) gets the skipped keys so
-/// far, or the refusal.
+/// `TG_RESULT_JWKS_REFUSED` on a JSON grammar error in the bytes seen so far (refusal 0): the
+/// update is over (counted as a failed fetch at `now`), the keys in force unchanged. Every
+/// other refusal (not a key set, incomplete, private keys, no usable key, no space) comes
+/// from `tg_cache_jwks_end`. `report` (may be NULL) gets the skipped keys so far, or the
+/// refusal.
 ///
 /// # Safety
 /// `cache` points to an initialised `tg_cache`; `chunk` to `len` readable bytes; `report`
@@ -715,7 +724,7 @@ pub unsafe extern "C" fn tg_cache_verify(
         if work.len() < token.len() {
             return Err(tg_result::BufferTooSmall);
         }
-        let v = p.validation()?;
+        let v = p.validation(true)?;
         let t = c.cache.verify(token, &v.build(), now, work)?;
         let view = crate::claims::view(&t, p.required())?;
         // SAFETY: the caller's contract.
@@ -725,7 +734,8 @@ pub unsafe extern "C" fn tg_cache_verify(
 }
 
 /// Verifies a compact JWS with any payload (not read as claims: only the policy's
-/// algorithms, `typ` and `kid` rules apply) against the cache's keys at `now`. `work` as for
+/// algorithms, `typ`, `kid` and length rules apply, so the policy need not name or ignore an
+/// issuer and audience) against the cache's keys at `now`. `work` as for
 /// `tg_cache_verify`. On `TG_RESULT_OK`, `*payload` and `*payload_len` give the verified
 /// payload, inside `work`.
 ///
@@ -756,7 +766,7 @@ pub unsafe extern "C" fn tg_cache_verify_jws(
         if work.len() < token.len() {
             return Err(tg_result::BufferTooSmall);
         }
-        let v = p.validation()?;
+        let v = p.validation(false)?;
         let t = c.cache.verify_jws(token, &v.build(), now, work)?;
         let body = t.payload();
         // SAFETY: the caller's contract.

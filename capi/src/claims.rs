@@ -15,7 +15,9 @@ const CLAIMS_MARKER: u64 = 0x7467_434c_4149_4d31; // "tgCLAIM1"
 /// claims are fields; strings, private claims and `aud` are read by name with
 /// `tg_claims_get_str`, `tg_claims_get_int`, `tg_claims_get_bool` and
 /// `tg_claims_has_audience`. `payload` points into the work buffer given to the verify call:
-/// the view is valid while that buffer is unchanged. Read the fields; do not write them.
+/// the view is valid while that buffer is unchanged. Read the fields; do not write them. A
+/// view no verify call filled in (zeroed, say) makes the getters answer
+/// `TG_RESULT_NOT_INITIALIZED`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct tg_claims {

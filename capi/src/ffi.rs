@@ -56,14 +56,16 @@ pub(crate) unsafe fn object_ref<'a, T: Stored>(p: *const T::Storage) -> Result<&
     unsafe { object::<T>(p.cast_mut()).map(|t| &*t) }
 }
 
-/// Writes `value` into the storage behind `p` (replacing whatever was there, initialised or
-/// not) and returns it.
+/// Builds the object `make` returns in the storage behind `p` (replacing whatever was there,
+/// initialised or not) and returns it. Inlined, so the value is built in place: an object
+/// of several KiB is never a temporary on the caller's stack.
 ///
 /// # Safety
 /// `p` is NULL or points to writable storage of `T::Storage`'s size.
+#[inline(always)]
 pub(crate) unsafe fn init<'a, T: Stored>(
     p: *mut T::Storage,
-    value: T,
+    make: impl FnOnce() -> T,
 ) -> Result<&'a mut T, tg_result> {
     if p.is_null() {
         return Err(tg_result::NullArgument);
@@ -74,7 +76,7 @@ pub(crate) unsafe fn init<'a, T: Stored>(
     let t = p.cast::<T>();
     // SAFETY: non-NULL, aligned, large enough (`fits`), writable (the caller's contract);
     // `write` does not read or drop the old bytes.
-    unsafe { t.write(value) };
+    unsafe { t.write(make()) };
     // SAFETY: just written.
     Ok(unsafe { &mut *t })
 }

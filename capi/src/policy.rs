@@ -29,7 +29,8 @@ const _: () = assert!(ffi::fits::<tg_policy, PolicyInner>());
 
 /// Policy flag: a token without `exp` is accepted.
 pub const TG_POLICY_ALLOW_MISSING_EXP: u32 = 0x01;
-/// Policy flag: a token without `kid` is tried against every key that fits its `alg`.
+/// Policy flag: a token without `kid` is tried against every key that fits its `alg`
+/// (without the flag such a token is `TG_RESULT_KEY_NOT_FOUND`).
 pub const TG_POLICY_ALLOW_MISSING_KID: u32 = 0x02;
 /// Policy flag: `iss` is not checked (an explicit decision).
 pub const TG_POLICY_IGNORE_ISSUER: u32 = 0x04;
@@ -195,11 +196,11 @@ impl<'a> Borrowed<'a> {
 }
 
 impl PolicyInner {
-    /// The policy for a verification; `policy_incomplete` unless the issuer and the audience
-    /// are each named or ignored.
-    pub(crate) fn validation(&self) -> Result<Borrowed<'_>, tg_result> {
+    /// The policy for a verification; for a JWT (`claims`), `policy_incomplete` unless the
+    /// issuer and the audience are each named or ignored.
+    pub(crate) fn validation(&self, claims: bool) -> Result<Borrowed<'_>, tg_result> {
         let aud_decided = self.audience_ignored || self.audience_count > 0;
-        if self.issuer_check == Check::Unset || !aud_decided {
+        if claims && (self.issuer_check == Check::Unset || !aud_decided) {
             return Err(tg_result::PolicyIncomplete);
         }
         let mut audiences = [""; TG_POLICY_MAX_AUDIENCES];
@@ -225,7 +226,7 @@ impl PolicyInner {
 #[no_mangle]
 pub unsafe extern "C" fn tg_policy_init(policy: *mut tg_policy) -> tg_result {
     ffi::run(|| {
-        let inner = PolicyInner {
+        let make = || PolicyInner {
             magic: PolicyInner::MAGIC,
             issuer: Slot::EMPTY,
             issuer_check: Check::Unset,
@@ -244,7 +245,7 @@ pub unsafe extern "C" fn tg_policy_init(policy: *mut tg_policy) -> tg_result {
             max_depth: tokenguard::DEFAULT_MAX_DEPTH,
         };
         // SAFETY: the caller's contract.
-        unsafe { ffi::init(policy, inner) }.map(|_| ())
+        unsafe { ffi::init(policy, make) }.map(|_| ())
     })
 }
 

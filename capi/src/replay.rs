@@ -48,12 +48,14 @@ pub unsafe extern "C" fn tg_replay_init(replay: *mut tg_replay, leeway: u32) -> 
         if leeway > tokenguard::MAX_LEEWAY {
             return Err(tg_result::InvalidArgument);
         }
-        let inner = ReplayInner {
-            magic: ReplayInner::MAGIC,
-            cache: ReplayCache::new(leeway),
-        };
         // SAFETY: the caller's contract.
-        unsafe { ffi::init(replay, inner) }.map(|_| ())
+        unsafe {
+            ffi::init(replay, || ReplayInner {
+                magic: ReplayInner::MAGIC,
+                cache: ReplayCache::new(leeway),
+            })
+        }
+        .map(|_| ())
     })
 }
 

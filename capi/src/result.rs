@@ -70,9 +70,10 @@ pub enum tg_result {
     /// A string argument is not UTF-8.
     BadUtf8 = 0x43,
     /// An argument is out of range (an unknown algorithm code or flag, a misaligned object,
-    /// a string longer than its slot).
+    /// a string longer than its slot, a minting lifetime or id a provider's rules refuse).
     InvalidArgument = 0x44,
-    /// Signing failed (the key does not fit, the signer callback failed, a preset's rule).
+    /// Signing failed: the key was refused or does not fit the algorithm, the signer callback
+    /// failed or returned another length, PSS was given no salt.
     SignFailed = 0x45,
     /// The policy is incomplete: it neither names an issuer nor ignores it, or likewise for
     /// the audience.

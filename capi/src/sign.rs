@@ -119,8 +119,15 @@ impl SignerInner {
     }
 }
 
-fn sign_error(_: SignError) -> tg_result {
-    tg_result::SignFailed
+/// A preset's or the claims' rule (a lifetime out of range, an empty id, an instance URL
+/// without its scheme) is the caller's argument: `invalid_argument`; anything else (the key,
+/// the callback, PSS without a salt) is `sign_failed`.
+fn sign_error(e: SignError) -> tg_result {
+    match e {
+        SignError::Claims(_) => tg_result::InvalidArgument,
+        SignError::BufferTooSmall => tg_result::BufferTooSmall,
+        _ => tg_result::SignFailed,
+    }
 }
 
 /// Drops and wipes whatever initialised signer is at `signer` (a software key's secret is
@@ -151,12 +158,14 @@ unsafe fn install(signer: *mut tg_signer, kind: Kind) -> Result<(), tg_result> {
     }
     // SAFETY: non-NULL and aligned; the caller's contract gives writable storage.
     unsafe { wipe(signer) };
-    let inner = SignerInner {
-        magic: SignerInner::MAGIC,
-        kind,
-    };
     // SAFETY: the caller's contract.
-    unsafe { ffi::init(signer, inner) }.map(|_| ())
+    unsafe {
+        ffi::init(signer, || SignerInner {
+            magic: SignerInner::MAGIC,
+            kind,
+        })
+    }
+    .map(|_| ())
 }
 
 /// Initialises `signer` with a private key in JWK form (`kty` RSA, EC, OKP or oct, with the
@@ -356,11 +365,9 @@ unsafe fn mint(
     let w = Out::new(written)?;
     let room = buf.len().checked_sub(1).ok_or(tg_result::BufferTooSmall)?;
     let (text, _) = buf.split_at_mut(room);
-    let n = match assertion::encode(s.signer(), Some("JWT"), claims, entropy, text) {
-        Ok(t) => t.len(),
-        Err(SignError::BufferTooSmall) => return Err(tg_result::BufferTooSmall),
-        Err(e) => return Err(sign_error(e)),
-    };
+    let n = assertion::encode(s.signer(), Some("JWT"), claims, entropy, text)
+        .map_err(sign_error)?
+        .len();
     *buf.get_mut(n).ok_or(tg_result::BufferTooSmall)? = 0;
     // SAFETY: the caller's contract.
     unsafe { w.set(n) };
@@ -369,7 +376,8 @@ unsafe fn mint(
 
 /// Mints a ZITADEL service-user assertion (RFC 7523 JWT-bearer grant): `iss` = `sub` =
 /// `user_id`, `aud` = `issuer` (the instance URL), `iat` = `now` − 5 s, `exp` = `iat` +
-/// `lifetime` (1 to 3600 s). The JWT goes to `out`, NUL-terminated, its length without the
+/// `lifetime` (1 to 3600 s, else `TG_RESULT_INVALID_ARGUMENT`, as for an empty id). The JWT
+/// goes to `out`, NUL-terminated, its length without the
 /// NUL to `*written`. `entropy` (may be NULL) hedges ECDSA/EdDSA nonces and is the salt PSS
 /// needs (32, 48 or 64 bytes).
 ///
@@ -447,7 +455,8 @@ pub unsafe extern "C" fn tg_assertion_zitadel_api_app(
 
 /// Mints a ZITADEL System API self-signed JWT: `iss` = `sub` = `user_id` (the system user),
 /// `aud` = `instance_url` exactly as the instance is reached (with its scheme), `iat` =
-/// `now` − 5 s, one hour of lifetime. Output as `tg_assertion_zitadel_service_user`.
+/// `now` − 5 s, one hour of lifetime (an instance URL without `https://` or `http://` is
+/// `TG_RESULT_INVALID_ARGUMENT`). Output as `tg_assertion_zitadel_service_user`.
 ///
 /// # Safety
 /// As `tg_assertion_zitadel_service_user`.
@@ -482,7 +491,8 @@ pub unsafe extern "C" fn tg_assertion_zitadel_system_api(
 
 /// Mints an Auth0 `private_key_jwt` client assertion: `iss` = `sub` = `client_id`, `aud` =
 /// `token_endpoint` (`https://TENANT/oauth/token`; plain http only on a loopback host), the
-/// unique `jti` (fresh for every assertion), lifetime 1 to 300 s. Output as
+/// unique `jti` (fresh for every assertion), lifetime 1 to 300 s (else
+/// `TG_RESULT_INVALID_ARGUMENT`, as for an empty `jti` or a non-https endpoint). Output as
 /// `tg_assertion_zitadel_service_user`.
 ///
 /// # Safety

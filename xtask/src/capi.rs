@@ -246,6 +246,25 @@ pub fn capi(write: bool) -> Result {
         .arg(&vectors);
         run(&format!("capi: {test} under valgrind"), c)?;
     }
+    // The outsider's test, written from the docs and the header alone.
+    let stranger = work.join("capi_stranger");
+    run(
+        "capi: gcc tests/outsider/capi_stranger.c (written from the docs alone) with ASan and UBSan",
+        compile(
+            "gcc",
+            &[
+                "-O1",
+                "-fsanitize=address,undefined",
+                "-fno-sanitize-recover=all",
+            ],
+            &[root().join("tests/outsider/capi_stranger.c")],
+            &host,
+            &stranger,
+        ),
+    )?;
+    let mut c = Command::new(&stranger);
+    c.env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1");
+    run("capi: capi_stranger (ASan, UBSan)", c)?;
     // The shared library, through the dynamic linker.
     let shared = work.join("test_api-shared");
     let mut c = Command::new("gcc");
@@ -327,12 +346,26 @@ pub fn capi(write: bool) -> Result {
         "    ok: no panic reachable from any of the {exported} exported verification functions"
     );
 
-    // Bare metal: the same C tests and the benchmark in QEMU.
+    // The microcontroller library: no allocator and no global state.
     let mcu = build_lib(
         Some(THUMB),
         &MCU_FEATURES,
         "capi: microcontroller library (thumbv7em, cortex-m features)",
     )?;
+    for lib in [&proof, &mcu] {
+        let mut c = Command::new("arm-none-eabi-nm");
+        c.args(["--quiet"]).arg(lib.join("libtokenguard_capi.a"));
+        let syms = output(c)?;
+        let bad = global_state(&syms);
+        if !bad.is_empty() {
+            return Err(format!(
+                "capi: the library has an allocator or writable static data: {bad:?}"
+            ));
+        }
+    }
+    println!("    ok: no allocator symbol and no writable static data in either thumbv7em library");
+
+    // Bare metal: the same C tests and the benchmark in QEMU.
     let qemu = dir.join("tests/qemu");
     let bare = |name: &str, main_src: PathBuf, lib: &Path, cpu: &[&str]| -> Result<PathBuf> {
         let elf = work.join(format!("{name}.elf"));
@@ -420,9 +453,12 @@ pub fn capi(write: bool) -> Result {
         }
         compare.push((alg, c, f, ratio));
     }
-    let objects =
-        bench_sizes(&out).ok_or(format!("no sizes line in the benchmark output:\n{out}"))?;
-    let md = bench_report(&rows, &compare, (text, data, bss), objects);
+    let objects = bench_sizes(&out, "sizes")
+        .ok_or(format!("no sizes line in the benchmark output:\n{out}"))?;
+    let init = bench_sizes(&out, "init_stack").ok_or(format!(
+        "no init_stack line in the benchmark output:\n{out}"
+    ))?;
+    let md = bench_report(&rows, &compare, (text, data, bss), objects, init);
     let doc = root().join("docs/c-api.md");
     let current = std::fs::read_to_string(&doc).map_err(|e| e.to_string())?;
     let updated =
@@ -473,6 +509,21 @@ pub fn capi(write: bool) -> Result {
     Ok(())
 }
 
+/// The symbols of `nm` output that are allocator entry points or writable static data
+/// (`d`/`D` initialised, `b`/`B` zeroed): a library with no global state has none.
+fn global_state(nm: &str) -> Vec<&str> {
+    nm.lines()
+        .filter(|l| {
+            let mut w = l.split_whitespace().rev();
+            let (name, kind) = (w.next().unwrap_or(""), w.next().unwrap_or(""));
+            matches!(kind, "d" | "D" | "b" | "B")
+                || ["__rust_alloc", "__rg_alloc", "__rust_alloc_error_handler"]
+                    .iter()
+                    .any(|a| name.starts_with(a))
+        })
+        .collect()
+}
+
 /// `(alg, instructions, stack)` of each `capi-bench alg=... verify_insns=N verify_stack=N`
 /// line, after checking the run reported no failed check.
 fn parse_bench(out: &str) -> Result<Vec<(String, u64, u64)>> {
@@ -508,11 +559,11 @@ fn firmware_insns(md: &str, alg: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// `(tg_cache, tg_policy)` sizes from the `capi-bench sizes cache=N policy=N ...` line.
-fn bench_sizes(out: &str) -> Option<(u64, u64)> {
-    let line = out
-        .lines()
-        .find_map(|l| l.strip_prefix("capi-bench sizes "))?;
+/// `(tg_cache, tg_policy)` figures from the `capi-bench <what> cache=N policy=N ...` line:
+/// `sizes` (bytes of storage) or `init_stack` (stack the `_init` call takes).
+fn bench_sizes(out: &str, what: &str) -> Option<(u64, u64)> {
+    let prefix = format!("capi-bench {what} ");
+    let line = out.lines().find_map(|l| l.strip_prefix(prefix.as_str()))?;
     let get = |key: &str| {
         line.split_whitespace()
             .find_map(|w| w.strip_prefix(key))
@@ -526,6 +577,7 @@ fn bench_report(
     compare: &[(&str, u64, u64, f64)],
     size: (u64, u64, u64),
     objects: (u64, u64),
+    init: (u64, u64),
 ) -> String {
     let mut md = String::new();
     md.push_str(MARK_BEGIN);
@@ -541,13 +593,21 @@ fn bench_report(
         ));
     }
     let (text, data, bss) = size;
+    let deepest = rows.iter().map(|r| r.2).max().unwrap_or(0);
     md.push_str(&format!(
-        "\nThe benchmark image (the library, newlib with semihosting stdio, the test data reader): flash (text + data) **{} bytes ({:.1} KiB)**, static RAM (data + bss) **{} bytes**, of which `tg_cache` {} and `tg_policy` {} bytes.\n\n",
+        "\nThe benchmark image (the library, newlib with semihosting stdio, the test data reader): flash (text + data) **{} bytes ({:.1} KiB)**; RAM **{} bytes ({:.1} KiB)**: static (data + bss) {} bytes, of which `tg_cache` {} and `tg_policy` {}, plus the deepest verify call's stack, {} bytes (the program's own frames and newlib's heap for the test data come on top).\n\n",
         text + data,
         (text + data) as f64 / 1024.0,
+        data + bss + deepest,
+        (data + bss + deepest) as f64 / 1024.0,
         data + bss,
         objects.0,
-        objects.1
+        objects.1,
+        deepest
+    ));
+    md.push_str(&format!(
+        "Initialising takes {} bytes of the caller's stack for `tg_cache_init` (the key slots' empty pattern is built there, then copied in) and {} for `tg_policy_init`; the objects themselves are built in their storage.\n\n",
+        init.0, init.1
     ));
     md.push_str(MARK_END);
     md
@@ -565,10 +625,30 @@ mod tests {
     use super::{bench_sizes, firmware_insns, parse_bench, replace_section, MARK_BEGIN, MARK_END};
 
     #[test]
+    fn global_state_finds_data_bss_and_allocator_symbols_only() {
+        let nm = "00000000 T tg_version\n00000010 r .Lanon.1\n         U memcpy\n00000004 B counter\n00000000 d table\n         U __rust_alloc\n";
+        assert_eq!(
+            super::global_state(nm),
+            [
+                "00000004 B counter",
+                "00000000 d table",
+                "         U __rust_alloc"
+            ]
+        );
+        assert!(super::global_state("00000000 T tg_cache_init\n00000000 t helper\n").is_empty());
+    }
+
+    #[test]
     fn bench_sizes_reads_the_sizes_line() {
         let out = "capi-bench alg=ES256 verify_insns=1 verify_stack=2\ncapi-bench sizes cache=11264 policy=1024 replay=2624\n";
-        assert_eq!(bench_sizes(out), Some((11264, 1024)));
-        assert_eq!(bench_sizes("capi-bench sizes cache=x policy=1\n"), None);
+        assert_eq!(bench_sizes(out, "sizes"), Some((11264, 1024)));
+        assert_eq!(bench_sizes(out, "init_stack"), None);
+        let init = "capi-bench init_stack cache=4852 policy=380\n";
+        assert_eq!(bench_sizes(init, "init_stack"), Some((4852, 380)));
+        assert_eq!(
+            bench_sizes("capi-bench sizes cache=x policy=1\n", "sizes"),
+            None
+        );
     }
 
     #[test]

@@ -434,6 +434,7 @@ fn refresh_state_machine_and_stale_window() {
     assert_eq!(c.expires_at(), t0 + 1000);
 }
 
+#[cfg(feature = "rustcrypto")]
 #[test]
 fn cache_verify_jws_follows_the_cache_rules_and_leaves_the_counters() {
     let mut c: JwkCache<4> = JwkCache::new(SHORT);

@@ -55,6 +55,12 @@
 #define TG_CACHE_WORDS (TG_CACHE_SIZE / 8)
 
 /**
+ * A work buffer of this many bytes holds any token a policy with the default limits accepts
+ * (tokens up to 8192 bytes; the verify calls need at least the token's length).
+ */
+#define TG_WORK_SIZE 8192
+
+/**
  * `max_age` for `tg_cache_jwks_begin`: the response set no max-age.
  */
 #define TG_NO_MAX_AGE UINT64_MAX

@@ -59,6 +59,11 @@ impl From<RefreshPolicy> for tg_refresh_policy {
     }
 }
 
+/// A work buffer of this many bytes holds any token a policy with the default limits accepts
+/// (tokens up to 8192 bytes; the verify calls need at least the token's length).
+pub const TG_WORK_SIZE: usize = 8192;
+const _: () = assert!(TG_WORK_SIZE == tokenguard::DEFAULT_MAX_TOKEN_LEN);
+
 /// `max_age` for `tg_cache_jwks_begin`: the response set no max-age.
 pub const TG_NO_MAX_AGE: u64 = u64::MAX;
 

@@ -10,6 +10,7 @@ pub mod idp;
 pub mod keyfile;
 pub mod keystore;
 pub mod out;
+pub mod pkcs11;
 pub mod scenario;
 pub mod util;
 

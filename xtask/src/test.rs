@@ -79,6 +79,7 @@ pub fn tests() -> Result {
         c,
     )?;
     interop()?;
+    hardware_keys()?;
     outsider(&["serve"], &[])?;
     outsider_cli()
 }
@@ -193,4 +194,61 @@ fn interop() -> Result {
         "Authlib gets tokens from the mock IdP with tokenguard assertions",
         c,
     )
+}
+
+/// Installs SoftHSM v2 and OpenSC's pkcs11-tool (Debian's `softhsm2`, `opensc`) if missing and runs the PKCS#11 suite with it
+/// required, after the interop peers are in place (its assertions are also checked by PyJWT
+/// and jwcrypto). Where the package cannot be installed, says so and runs the suite without it
+/// (which then skips).
+fn hardware_keys() -> Result {
+    let module = [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    ];
+    let present = || {
+        module.iter().any(|m| std::path::Path::new(m).exists())
+            && std::path::Path::new("/usr/bin/pkcs11-tool").exists()
+    };
+    if !present() {
+        let install = || {
+            let mut c = Command::new("apt-get");
+            c.args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "softhsm2",
+                "opensc",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+            c
+        };
+        if run("apt-get install softhsm2 opensc", install()).is_err() {
+            let mut up = Command::new("apt-get");
+            up.arg("update");
+            let _ = run("apt-get update", up);
+            let _ = run("apt-get install softhsm2 opensc (retry)", install());
+        }
+    }
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "tokenguard-sim",
+        "--test",
+        "pkcs11",
+        "--test",
+        "hardware_keys_doc",
+    ]);
+    if present() {
+        c.env("TOKENGUARD_REQUIRE_HSM", "1");
+        run(
+            "PKCS#11 signing with keys in SoftHSM v2 (every preset, PyJWT and jwcrypto, errors, the JWT-bearer grant, docs/hardware-keys.md as written)",
+            c,
+        )
+    } else {
+        println!(
+            "    SoftHSM v2 could not be installed: the PKCS#11 suite runs without it and skips"
+        );
+        run("PKCS#11 suite (SoftHSM unavailable: skipped)", c)
+    }
 }

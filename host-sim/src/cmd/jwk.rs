@@ -80,7 +80,7 @@ fn decode_secret(text: &[u8], enc: SecretEncoding) -> anyhow::Result<Vec<u8>> {
 }
 
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("source").required(true).args(["url", "json", "cert", "public_key", "private_key", "keystore", "secret_env", "secret_file", "generate"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["url", "json", "cert", "public_key", "private_key", "keystore", "secret_env", "secret_file", "generate", "key"])))]
 pub struct JwkArgs {
     /// Fetch a JWK or JWK Set from a URL (pick one with --kid when it holds several).
     #[arg(long)]
@@ -143,6 +143,14 @@ pub struct JwkArgs {
     /// Output a JWK Set (`{"keys":[...]}`).
     #[arg(long)]
     set: bool,
+    /// A key in a PKCS#11 token (an HSM): `pkcs11:token=LABEL;object=LABEL?module-path=...`
+    /// (RFC 7512); its public key, with the kid `sign --key` puts in the header (the
+    /// thumbprint unless --kid) and its algorithm (--alg for RSA: RS256 by default).
+    #[arg(long, value_name = "URI")]
+    key: Option<String>,
+    /// The PKCS#11 token's user PIN, from this environment variable.
+    #[arg(long, value_name = "VAR", requires = "key")]
+    pin_env: Option<String>,
     /// Include private members (d, p, q, ...; the secret `k` of oct keys).
     #[arg(long)]
     include_private: bool,
@@ -762,10 +770,41 @@ pub fn run(a: JwkArgs) -> anyhow::Result<ExitCode> {
             m.insert("kid".into(), id.into());
         }
         m
+    } else if let Some(uri) = &a.key {
+        let alg = match &a.alg {
+            Some(n) => Some(
+                tokenguard::Algorithm::from_name(n.as_bytes())
+                    .with_context(|| format!("unknown algorithm {n:?}"))?,
+            ),
+            None => None,
+        };
+        let kid = a.kid.as_deref().filter(|k| *k != "thumbprint");
+        let hw = tokenguard_sim::pkcs11::Pkcs11Signer::open(
+            uri,
+            &tokenguard_sim::pkcs11::PinOpts {
+                env: a.pin_env.clone(),
+            },
+            alg,
+            kid,
+        )?;
+        let mut m = public_members(hw.public_jwk())?;
+        let hw_kid = hw
+            .public_jwk()
+            .kid()
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        m.insert("kid".into(), hw_kid.into());
+        if a.alg.is_none() {
+            if let Some(alg) = hw.public_jwk().alg() {
+                m.insert("alg".into(), alg.name().into());
+            }
+        }
+        m
     } else if let Some(kty) = a.generate {
         generate(&a, kty)?
     } else {
-        bail!("a source is required: --url, --json, --cert, --public-key, --private-key or --generate");
+        bail!("a source is required: --url, --json, --cert, --public-key, --private-key, --keystore, --secret-env, --secret-file, --key or --generate");
     };
     // From --url/--json: private members only if asked for.
     if !a.include_private {

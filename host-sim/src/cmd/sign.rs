@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use ring::rand::SecureRandom;
 use tokenguard::assertion::{encode, presets, Aud, ClaimValue, Claims};
+use tokenguard::sign::Signer;
 use tokenguard::Algorithm;
 
 use tokenguard_sim::keyfile::{self, Owner};
@@ -31,9 +32,14 @@ pub enum Preset {
 pub struct SignArgs {
     /// Key file: a ZITADEL key file (JSON), a private JWK, PEM/DER (PKCS#1, PKCS#8, SEC1), an
     /// encrypted PKCS#8 PEM or a PKCS#12 keystore (.p12/.pfx; --password-env/--password-file,
-    /// --alias); `-` reads it from standard input.
+    /// --alias); `-` reads it from standard input. Or a key in a PKCS#11 token (an HSM):
+    /// `pkcs11:token=LABEL;object=LABEL?module-path=/path/module.so` (RFC 7512; the PIN from
+    /// --pin-env, pin-source= or pin-value=); its kid defaults to the key's thumbprint.
     #[arg(long)]
     key: PathBuf,
+    /// The PKCS#11 token's user PIN, from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pin_env: Option<String>,
     /// Preset (default: from a ZITADEL key file's type, otherwise plain).
     #[arg(long, value_enum)]
     preset: Option<Preset>,
@@ -165,6 +171,22 @@ pub fn run(a: SignArgs) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
+    let key_text = a.key.to_string_lossy().into_owned();
+    if key_text.starts_with("pkcs11:") {
+        let hw = tokenguard_sim::pkcs11::Pkcs11Signer::open(
+            &key_text,
+            &tokenguard_sim::pkcs11::PinOpts {
+                env: a.pin_env.clone(),
+            },
+            alg,
+            a.kid.as_deref().filter(|k| *k != "thumbprint"),
+        )?;
+        let key_id = hw.kid().map(|k| String::from_utf8_lossy(k).into_owned());
+        return mint(&a, &hw, &Owner::Unknown, key_id.as_deref());
+    }
+    if a.pin_env.is_some() {
+        bail!("--pin-env is for a key in a PKCS#11 token (--key pkcs11:...)");
+    }
     let mut loaded = keyfile::load(&a.key, a.kid.as_deref(), alg, &a.secret)?;
     if a.kid.as_deref() == Some("thumbprint") {
         // The RFC 7638 thumbprint of the public key, as `jwk --kid thumbprint` and the mock
@@ -181,12 +203,22 @@ pub fn run(a: SignArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         loaded.key_id = Some(kid);
     }
-    let preset = a.preset.unwrap_or(match loaded.owner {
+    mint(&a, &loaded.key, &loaded.owner, loaded.key_id.as_deref())
+}
+
+/// Mints the assertion `a` asks for with `key`, whose file named `owner` and `key_id`.
+fn mint(
+    a: &SignArgs,
+    key: &dyn Signer,
+    owner: &Owner,
+    key_id: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let preset = a.preset.unwrap_or(match owner {
         Owner::ZitadelUser { .. } => Preset::ZitadelUser,
         Owner::ZitadelApp { .. } => Preset::ZitadelApp,
         Owner::Unknown => Preset::Plain,
     });
-    match (&loaded.owner, preset) {
+    match (owner, preset) {
         (Owner::ZitadelUser { .. }, Preset::ZitadelApp | Preset::Auth0) => bail!(
             "{}: a ZITADEL service-user key file (type serviceaccount) signs with --preset zitadel-user, not {}",
             tokenguard_sim::out::name(&a.key),
@@ -199,7 +231,7 @@ pub fn run(a: SignArgs) -> anyhow::Result<ExitCode> {
         ),
         _ => {}
     }
-    let file_id = match &loaded.owner {
+    let file_id = match owner {
         Owner::ZitadelUser { user_id } => Some(user_id.as_str()),
         Owner::ZitadelApp { client_id, .. } => Some(client_id.as_str()),
         Owner::Unknown => None,
@@ -211,7 +243,7 @@ pub fn run(a: SignArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let who = match (&loaded.owner, &a.issuer) {
+    let who = match (owner, &a.issuer) {
         (_, Some(i)) => i.clone(),
         (Owner::ZitadelUser { user_id }, None) => user_id.clone(),
         (Owner::ZitadelApp { client_id, .. }, None) => client_id.clone(),
@@ -349,12 +381,12 @@ pub fn run(a: SignArgs) -> anyhow::Result<ExitCode> {
     if preset != Preset::Plain && a.subject.is_some() {
         bail!("--subject applies to the plain preset only (the provider presets set sub = iss)");
     }
-    if matches!(preset, Preset::ZitadelUser | Preset::ZitadelApp) && loaded.key_id.is_none() {
+    if matches!(preset, Preset::ZitadelUser | Preset::ZitadelApp) && key_id.is_none() {
         bail!("ZITADEL needs the key id in the header: use a ZITADEL key file or --kid");
     }
     claims.extra = &extra_values;
     let mut buf = vec![0u8; 16 * 1024];
-    let jwt = encode(&loaded.key, Some(&a.typ), &claims, Some(&entropy), &mut buf)
+    let jwt = encode(key, Some(&a.typ), &claims, Some(&entropy), &mut buf)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     match &a.output {
         Some(p) => std::fs::write(p, jwt).with_context(|| format!("writing {}", p.display()))?,

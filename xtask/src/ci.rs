@@ -42,6 +42,8 @@ pub fn ci() -> Result {
         "tokenguard",
         "-p",
         "tokenguard-device",
+        "-p",
+        "tokenguard-atecc",
         "--all-features",
     ])
     .env("RUSTDOCFLAGS", "-D warnings");
@@ -54,6 +56,8 @@ pub fn ci() -> Result {
         "tokenguard",
         "-p",
         "tokenguard-device",
+        "-p",
+        "tokenguard-atecc",
         "--allow-dirty",
     ]);
     run(
@@ -104,7 +108,7 @@ fn forget_packaged_sources() -> Result {
         if !reg.file_name().to_string_lossy().starts_with('-') {
             continue;
         }
-        for krate in ["tokenguard", "tokenguard-device"] {
+        for krate in ["tokenguard", "tokenguard-device", "tokenguard-atecc"] {
             let dir = reg
                 .path()
                 .join(format!("{krate}-{}", env!("CARGO_PKG_VERSION")));

@@ -45,12 +45,15 @@ pub fn output(mut c: Command) -> Result<String> {
 pub const THUMB: &str = "thumbv7em-none-eabihf";
 
 /// The no_std library crates as the microcontroller builds them (pure-Rust backend, the
-/// device's embedded-io serving): one selection for CI's thumb build and its clippy run.
-pub const THUMB_CRATES: [&str; 9] = [
+/// device's embedded-io serving, the ATECC608 signer): one selection for CI's thumb build and
+/// its clippy run.
+pub const THUMB_CRATES: [&str; 11] = [
     "-p",
     "tokenguard",
     "-p",
     "tokenguard-device",
+    "-p",
+    "tokenguard-atecc",
     "--no-default-features",
     "--features",
     "tokenguard/rustcrypto,tokenguard-device/embedded-io",

@@ -271,6 +271,24 @@ impl Jwk {
         Jwk::build(kid, alg, KeyMaterial::Ed25519(*pk))
     }
 
+    /// The same key with another key id (`None` removes it): a key made from its components,
+    /// named after its RFC 7638 thumbprint once that is known.
+    ///
+    /// ```
+    /// # use tokenguard::{alg, Jwk};
+    /// let x = [0x11u8; 32];
+    /// let key = Jwk::ed25519(None, &x, Some(alg::EDDSA)).unwrap();
+    /// let named = key.with_kid(Some(b"device-1")).unwrap();
+    /// assert_eq!(named.kid().unwrap().as_bytes(), b"device-1");
+    /// assert!(named.same_material(&Jwk::ed25519(None, &x, None).unwrap()));
+    /// ```
+    ///
+    /// # Errors
+    /// [`KeyError`] for a key id [`Kid::new`] refuses (too long).
+    pub fn with_kid(self, kid: Option<&[u8]>) -> Result<Jwk, KeyError> {
+        Jwk::build(kid, self.alg, self.material)
+    }
+
     /// The key id, if any.
     pub fn kid(&self) -> Option<&Kid> {
         self.kid.as_ref()

@@ -6,12 +6,14 @@
 pub mod client;
 pub mod device;
 pub mod flow;
+pub mod hardware;
 pub mod idp;
 pub mod keyfile;
 pub mod keystore;
 pub mod out;
 pub mod pkcs11;
 pub mod scenario;
+pub mod tpm;
 pub mod util;
 
 /// The crypto backend the host tools verify with, named explicitly (the engine's default is

@@ -38,7 +38,7 @@ pub fn is_closed_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// `println!` that ends the process quietly when stdout is a closed pipe (see [`line`]).
+/// `println!` that ends the process quietly when stdout is a closed pipe (see [`line()`]).
 #[macro_export]
 macro_rules! outln {
     ($($arg:tt)*) => {

@@ -1,4 +1,4 @@
-//! A [`Signer`] whose private key stays in a PKCS#11 token (an HSM, a smart card, a
+//! A [`Signer`](tokenguard::sign::Signer) whose private key stays in a PKCS#11 token (an HSM, a smart card, a
 //! YubiHSM, SoftHSM), found by an RFC 7512 PKCS#11 URI:
 //!
 //! ```text
@@ -19,9 +19,8 @@
 //! it is released.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
@@ -31,8 +30,9 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
-use tokenguard::sign::{SignError, Signer};
-use tokenguard::{Algorithm, Curve, DefaultBackend, Jwk};
+use tokenguard::{Algorithm, Curve, Jwk};
+
+use crate::hardware::{Device, KeyInfo};
 
 /// A parsed RFC 7512 PKCS#11 URI (the attributes this tool uses).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,28 +60,11 @@ pub struct Uri {
 }
 
 fn pct_decode(s: &str) -> anyhow::Result<Vec<u8>> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).ok_or_else(|| {
-                anyhow!("PKCS#11 URI: a `%` not followed by two hex digits in {s:?}")
-            })?;
-            let v = u8::from_str_radix(hex, 16)
-                .map_err(|_| anyhow!("PKCS#11 URI: `%{hex}` is not a hex byte in {s:?}"))?;
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    Ok(out)
+    crate::hardware::pct_decode(s, "PKCS#11 URI")
 }
 
 fn pct_text(s: &str) -> anyhow::Result<String> {
-    String::from_utf8(pct_decode(s)?).map_err(|_| anyhow!("PKCS#11 URI: {s:?} is not UTF-8"))
+    crate::hardware::pct_text(s, "PKCS#11 URI")
 }
 
 /// Parses `pkcs11:PATH[?QUERY]`.
@@ -161,25 +144,11 @@ pub struct PinOpts {
 }
 
 fn pin(u: &Uri, opts: &PinOpts) -> anyhow::Result<Option<String>> {
-    if let Some(var) = &opts.env {
-        let v =
-            std::env::var(var).map_err(|_| anyhow!("--pin-env {var}: the variable is not set"))?;
-        return Ok(Some(v));
-    }
-    if let Some(v) = &u.pin_value {
-        return Ok(Some(v.clone()));
-    }
-    if let Some(src) = &u.pin_source {
-        let path = PathBuf::from(
-            src.strip_prefix("file://")
-                .or(src.strip_prefix("file:"))
-                .unwrap_or(src),
-        );
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("pin-source {}: cannot read the PIN", path.display()))?;
-        return Ok(Some(text.trim_end_matches(['\n', '\r']).to_owned()));
-    }
-    Ok(None)
+    crate::hardware::secret(
+        opts.env.as_deref(),
+        u.pin_value.as_deref(),
+        u.pin_source.as_deref(),
+    )
 }
 
 fn hex(b: &[u8]) -> String {
@@ -189,25 +158,20 @@ fn hex(b: &[u8]) -> String {
     })
 }
 
-/// A key in a PKCS#11 token, signing through it.
+/// A key in a PKCS#11 token, signing through it (a [`crate::hardware::HardwareKey`]).
 pub struct Pkcs11Signer {
     // The session is dropped before the context (field order).
     session: Session,
     _ctx: Pkcs11,
     key: ObjectHandle,
-    alg: Algorithm,
-    kid: Option<Vec<u8>>,
-    public: Jwk,
-    signature_len: usize,
-    /// What the key is, for messages: `token "dev", object "k1"`.
-    pub describe: String,
+    info: KeyInfo,
 }
 
 impl std::fmt::Debug for Pkcs11Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pkcs11Signer")
-            .field("key", &self.describe)
-            .field("alg", &self.alg)
+            .field("key", &self.info.describe)
+            .field("alg", &self.info.alg)
             .finish_non_exhaustive()
     }
 }
@@ -463,28 +427,12 @@ impl Pkcs11Signer {
         } else {
             bail!("{describe}: key type {key_type} cannot sign a JWS (RSA, EC P-256/P-384 or Ed25519 can)");
         };
-        let thumb = crate::keyfile::thumbprint_kid(&public);
-        let kid = kid.map_or(thumb, str::to_owned);
-        let public = rebind(&public, &kid, alg)?;
-        let signature_len = match alg.signature_len() {
-            Some(l) => l,
-            None => public.bits() / 8,
-        };
         Ok(Pkcs11Signer {
             session,
             _ctx: ctx,
             key,
-            alg,
-            kid: Some(kid.into_bytes()),
-            public,
-            signature_len,
-            describe,
+            info: KeyInfo::new(public, kid, alg, describe)?,
         })
-    }
-
-    /// The public key as a JWK, with the signer's `kid` and `alg`.
-    pub fn public_jwk(&self) -> &Jwk {
-        &self.public
     }
 
     fn mechanism(&self) -> (Mechanism<'static>, Option<&'static ring::digest::Algorithm>) {
@@ -493,7 +441,7 @@ impl Pkcs11Signer {
             mgf,
             s_len: cryptoki::types::Ulong::new(len as _),
         };
-        match self.alg.name() {
+        match self.info.alg.name() {
             "ES256" => (Mechanism::Ecdsa, Some(&ring::digest::SHA256)),
             "ES384" => (Mechanism::Ecdsa, Some(&ring::digest::SHA384)),
             "EdDSA" | "Ed25519" => (
@@ -529,19 +477,6 @@ impl Pkcs11Signer {
             _ => (Mechanism::Sha256RsaPkcs, None),
         }
     }
-}
-
-/// The same public key, with `kid` and `alg` set.
-fn rebind(public: &Jwk, kid: &str, alg: Algorithm) -> anyhow::Result<Jwk> {
-    let mut buf = vec![0u8; 4096];
-    let json = public
-        .to_json(&mut buf, false)
-        .ok_or_else(|| anyhow!("cannot write the public JWK"))?;
-    let mut v: serde_json::Value = serde_json::from_str(json)?;
-    v["kid"] = serde_json::Value::String(kid.to_owned());
-    v["alg"] = serde_json::Value::String(alg.name().to_owned());
-    Jwk::from_json(v.to_string().as_bytes())
-        .map_err(|e| anyhow!("the public JWK with kid {kid:?}: {e}"))
 }
 
 /// CKA_EC_PARAMS and CKA_EC_POINT of the public key object paired with a private key (same
@@ -619,50 +554,20 @@ fn list_keys(session: &Session) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-impl Signer for Pkcs11Signer {
-    fn alg(&self) -> Algorithm {
-        self.alg
+impl Device for Pkcs11Signer {
+    fn info(&self) -> &KeyInfo {
+        &self.info
     }
 
-    fn kid(&self) -> Option<&[u8]> {
-        self.kid.as_deref()
-    }
-
-    fn signature_len(&self) -> usize {
-        self.signature_len
-    }
-
-    fn sign(
-        &self,
-        msg: &[u8],
-        _entropy: Option<&[u8]>,
-        out: &mut [u8],
-    ) -> Result<usize, SignError> {
+    fn raw_sign(&self, msg: &[u8]) -> anyhow::Result<Vec<u8>> {
         let (mech, digest) = self.mechanism();
         let data = match digest {
             Some(d) => ring::digest::digest(d, msg).as_ref().to_vec(),
             None => msg.to_vec(),
         };
-        let sig = self.session.sign(&mech, self.key, &data).map_err(|e| {
-            eprintln!("error: {}: C_Sign: {e}", self.describe);
-            SignError::Device
-        })?;
-        if sig.len() != self.signature_len {
-            eprintln!(
-                "error: {}: the token returned a {}-byte signature, {} expected",
-                self.describe,
-                sig.len(),
-                self.signature_len
-            );
-            return Err(SignError::Device);
-        }
-        // The token's signature is checked with the public key before it is released.
-        self.public
-            .verify_signature::<DefaultBackend>(self.alg, msg, &sig)
-            .map_err(|_| SignError::SelfCheckFailed)?;
-        let dst = out.get_mut(..sig.len()).ok_or(SignError::BufferTooSmall)?;
-        dst.copy_from_slice(&sig);
-        Ok(sig.len())
+        self.session
+            .sign(&mech, self.key, &data)
+            .map_err(|e| anyhow!("{}: C_Sign: {e}", self.info.describe))
     }
 }
 

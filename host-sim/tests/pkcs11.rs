@@ -10,15 +10,16 @@
 //! `cargo xtask ci` sets after installing it), which also requires the Python peers.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::Attribute;
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
-use serde_json::Value;
-use tokenguard_sim::idp::{self, ClientKind, Idp, IdpConfig, JWT_BEARER};
+
+mod hw;
+use hw::{refused, repo, sim, Minted};
 
 const PIN: &str = "5678";
 const TOKEN: &str = "tg-test";
@@ -29,10 +30,6 @@ const MODULES: [&str; 2] = [
 
 fn required() -> bool {
     std::env::var("TOKENGUARD_REQUIRE_HSM").is_ok_and(|v| v == "1")
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// A SoftHSM token directory of this test run, or `None` (with the reason printed) when
@@ -167,43 +164,6 @@ fn generate_keys(module: &str) {
     }
 }
 
-fn sim(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tokenguard-sim"));
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn ok(o: &Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what}: exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn refused(o: &Output, what: &str, message: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{what}: {err}");
-    assert!(
-        err.contains(message),
-        "{what}: expected {message:?} in: {err}"
-    );
-    assert!(!err.contains("panicked"), "{what}: {err}");
-}
-
-struct Minted {
-    jwks: String,
-    token: String,
-    iss: String,
-    aud: String,
-    alg: String,
-}
-
 #[test]
 fn keys_in_a_pkcs11_token_sign_every_preset_and_fail_clearly() {
     let Some((dir, module)) = softhsm() else {
@@ -212,119 +172,30 @@ fn keys_in_a_pkcs11_token_sign_every_preset_and_fail_clearly() {
     generate_keys(&module);
     let uri = |object: &str| format!("pkcs11:token={TOKEN};object={object}?module-path={module}");
     let pin_env = [("HSM_PIN", PIN)];
-    let presets: [(&str, &str, &str); 4] = [
-        (
-            "zitadel-user",
-            "318438939318438939",
-            "https://zitadel.example",
-        ),
-        ("zitadel-app", "app-1", "https://zitadel.example"),
-        (
-            "zitadel-system",
-            "system-user",
-            "https://zitadel.example:8443",
-        ),
-        ("auth0", "client-1", "https://tenant.example/oauth/token"),
-    ];
     let mut minted: Vec<Minted> = vec![];
-    for (object, alg) in [
-        ("ec256", "ES256"),
-        ("ec384", "ES384"),
-        ("ed", "EdDSA"),
-        ("rsa", "RS256"),
-        ("rsa", "PS256"),
+    for (object, alg, sig_len) in [
+        ("ec256", "ES256", 64),
+        ("ec384", "ES384", 96),
+        ("ed", "EdDSA", 64),
+        ("rsa", "RS256", 256),
+        ("rsa", "PS256", 256),
     ] {
-        let jwks_path = dir.join(format!("{object}-{alg}.jwks"));
-        let jwks = ok(
-            &sim(
-                &[
-                    "jwk",
-                    "--key",
-                    &uri(object),
-                    "--pin-env",
-                    "HSM_PIN",
-                    "--alg",
-                    alg,
-                    "--set",
-                    "--output",
-                    jwks_path.to_str().unwrap(),
-                ],
-                &pin_env,
-            ),
-            "jwk --key pkcs11:",
-        );
-        assert!(jwks.is_empty());
-        let set: Value =
-            serde_json::from_str(&std::fs::read_to_string(&jwks_path).unwrap()).unwrap();
-        let key = &set["keys"][0];
-        assert_eq!(key["alg"], alg, "{object}");
-        assert!(key.get("d").is_none(), "no private member in {key}");
-        let kid = key["kid"].as_str().unwrap().to_owned();
-        for (preset, who, aud) in presets {
-            let token = ok(
-                &sim(
-                    &[
-                        "sign",
-                        "--key",
-                        &uri(object),
-                        "--pin-env",
-                        "HSM_PIN",
-                        "--alg",
-                        alg,
-                        "--preset",
-                        preset,
-                        "--issuer",
-                        who,
-                        "--audience",
-                        aud,
-                    ],
-                    &pin_env,
-                ),
-                &format!("sign {object} {alg} {preset}"),
-            )
-            .trim()
-            .to_owned();
-            // The header names the key the JWK Set publishes.
-            let header: Value = {
-                let h = token.split('.').next().unwrap();
-                let mut buf = vec![0u8; h.len()];
-                let n = tokenguard::b64::decode(h.as_bytes(), &mut buf).unwrap();
-                serde_json::from_slice(&buf[..n]).unwrap()
-            };
-            assert_eq!(header["kid"], kid.as_str());
-            assert_eq!(header["alg"], alg);
-            let claims = ok(
-                &sim(
-                    &[
-                        "verify",
-                        "--jwks",
-                        jwks_path.to_str().unwrap(),
-                        "--iss",
-                        who,
-                        "--aud",
-                        aud,
-                        &token,
-                    ],
-                    &[],
-                ),
-                &format!("verify {object} {alg} {preset}"),
-            );
-            let c: Value = serde_json::from_str(claims.trim()).unwrap();
-            assert_eq!(
-                (c["iss"].as_str(), c["sub"].as_str()),
-                (Some(who), Some(who))
-            );
-            minted.push(Minted {
-                jwks: std::fs::read_to_string(&jwks_path).unwrap(),
-                token,
-                iss: who.into(),
-                aud: aud.into(),
-                alg: alg.into(),
-            });
-        }
+        let key = uri(object);
+        minted.extend(hw::mint_every_preset(
+            &dir,
+            &format!("{object}-{alg}"),
+            &["--key", &key, "--pin-env", "HSM_PIN", "--alg", alg],
+            &pin_env,
+            alg,
+            sig_len,
+        ));
     }
     assert_eq!(minted.len(), 20);
-    verify_with_python_peers(&dir, &minted);
+    hw::verify_with_python_peers(
+        &dir,
+        &minted,
+        required().then_some("TOKENGUARD_REQUIRE_HSM"),
+    );
 
     // The documented errors, without a panic.
     let base = [
@@ -418,97 +289,6 @@ fn keys_in_a_pkcs11_token_sign_every_preset_and_fail_clearly() {
         "--pin-env UNSET_VAR_FOR_TEST: the variable is not set",
     );
 
-    jwt_bearer_grant_with_the_key_in_the_token(&uri("ec256"), &pin_env);
+    hw::jwt_bearer_grant(&uri("ec256"), &["--pin-env", "HSM_PIN"], &pin_env);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The demo's ZITADEL flow with the key in the token: the mock IdP knows the service user by
-/// the public JWK `jwk --key` exported, the device mints with `sign --key pkcs11:`, and the
-/// JWT-bearer grant gives an access token.
-fn jwt_bearer_grant_with_the_key_in_the_token(uri: &str, pin_env: &[(&str, &str)]) {
-    let jwk = ok(
-        &sim(&["jwk", "--key", uri, "--pin-env", "HSM_PIN"], pin_env),
-        "jwk",
-    );
-    let idp = Idp::start("127.0.0.1:0", IdpConfig::default()).unwrap();
-    idp.with(|s| s.register("hsm-user", ClientKind::ServiceUser, jwk.trim()))
-        .unwrap()
-        .unwrap();
-    let assertion = ok(
-        &sim(
-            &[
-                "sign",
-                "--key",
-                uri,
-                "--pin-env",
-                "HSM_PIN",
-                "--preset",
-                "zitadel-user",
-                "--issuer",
-                "hsm-user",
-                "--audience",
-                &idp.url,
-            ],
-            pin_env,
-        ),
-        "sign for the grant",
-    );
-    let (status, body) = idp::post_form(
-        &idp::agent(),
-        &format!("{}/oauth/v2/token", idp.url),
-        &[("grant_type", JWT_BEARER), ("assertion", assertion.trim())],
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{body}");
-    assert!(
-        body["access_token"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-}
-
-/// Every assertion, verified by PyJWT and jwcrypto with the exported JWK Set.
-fn verify_with_python_peers(dir: &Path, minted: &[Minted]) {
-    let peers = repo().join("target/peers/python");
-    if !peers.join("jwt").exists() || !peers.join("jwcrypto").exists() {
-        let why = "the Python peers (PyJWT, jwcrypto) are not installed (peers/install.sh): their check is skipped";
-        assert!(!required(), "{why}, but TOKENGUARD_REQUIRE_HSM=1");
-        eprintln!("{why}");
-        return;
-    }
-    let cases: Vec<Value> = minted
-        .iter()
-        .map(|m| serde_json::json!({"jwks": m.jwks, "token": m.token, "iss": m.iss, "aud": m.aud, "alg": m.alg}))
-        .collect();
-    let file = dir.join("cases.json");
-    std::fs::write(&file, serde_json::to_string(&cases).unwrap()).unwrap();
-    let script = r#"
-import json, sys
-import jwt
-from jwcrypto import jwk as cjwk, jws as cjws
-cases = json.load(open(sys.argv[1]))
-for c in cases:
-    key = json.loads(c["jwks"])["keys"][0]
-    claims = jwt.decode(c["token"], jwt.PyJWK(key).key, algorithms=[c["alg"]], audience=c["aud"], issuer=c["iss"])
-    assert claims["sub"] == c["iss"], claims
-    s = cjws.JWS()
-    s.deserialize(c["token"])
-    s.verify(cjwk.JWK(**key), alg=c["alg"])
-print(len(cases))
-"#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&file)
-        .env("PYTHONPATH", &peers)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "PyJWT/jwcrypto: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        minted.len().to_string()
-    );
 }

@@ -3,6 +3,7 @@
 //! - `ci`: everything CI runs (installs what is missing, idempotently).
 //! - `test`: the test suites only.
 //! - `demo`: the simulator's end-to-end demo.
+//! - `tpm`: the TPM 2.0 signer's suite against swtpm (also part of `test`).
 //!
 //! One module per task: [`ci`], [`test`], [`demo`], [`firmware`] (`fw-*`), [`capi`] (the C
 //! library), [`bench`], [`fuzz`], [`cycles`]; [`util`] holds what they share.
@@ -43,13 +44,14 @@ fn main() -> ExitCode {
         } else {
             Report::Print
         }),
+        Some("tpm") => test::tpm_keys(),
         Some("capi") => capi::capi(args.iter().any(|a| a == "--write")),
         Some("bench") => bench(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("cycles") => cycles::check(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write|--check]|capi [--write]|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
+                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write|--check]|capi [--write]|tpm|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
             );
             return ExitCode::from(2);
         }

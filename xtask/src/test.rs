@@ -81,7 +81,8 @@ pub fn tests() -> Result {
     interop()?;
     hardware_keys()?;
     outsider(&["serve"], &[])?;
-    outsider_cli()
+    outsider_cli()?;
+    tpm_keys()
 }
 
 /// Runs the CLI's outsider scripts, written from the README and docs/simulator.md alone, against
@@ -210,24 +211,7 @@ fn hardware_keys() -> Result {
             && std::path::Path::new("/usr/bin/pkcs11-tool").exists()
     };
     if !present() {
-        let install = || {
-            let mut c = Command::new("apt-get");
-            c.args([
-                "install",
-                "-y",
-                "--no-install-recommends",
-                "softhsm2",
-                "opensc",
-            ])
-            .env("DEBIAN_FRONTEND", "noninteractive");
-            c
-        };
-        if run("apt-get install softhsm2 opensc", install()).is_err() {
-            let mut up = Command::new("apt-get");
-            up.arg("update");
-            let _ = run("apt-get update", up);
-            let _ = run("apt-get install softhsm2 opensc (retry)", install());
-        }
+        apt_install(&["softhsm2", "opensc"]);
     }
     let mut c = cargo();
     c.args([
@@ -250,5 +234,99 @@ fn hardware_keys() -> Result {
             "    SoftHSM v2 could not be installed: the PKCS#11 suite runs without it and skips"
         );
         run("PKCS#11 suite (SoftHSM unavailable: skipped)", c)
+    }
+}
+
+/// Installs swtpm and tpm2-tools (Debian's `swtpm`, `swtpm-tools`, `tpm2-tools`) if missing,
+/// installs the TSS 2.0 libraries to link (`libtss2-dev`), and runs the TPM suite and the TPM
+/// guide in docs/hardware-keys.md with `tokenguard-sim --features tpm`, required; lints that
+/// build. Where the packages cannot be installed, says so and skips.
+pub fn tpm_keys() -> Result {
+    let have = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let present = || have("swtpm") && have("tpm2_createprimary");
+    if !present() {
+        apt_install(&["swtpm", "swtpm-tools", "tpm2-tools"]);
+    }
+    if !present() {
+        println!("    swtpm and tpm2-tools could not be installed: the TPM suite is skipped");
+        return Ok(());
+    }
+    if let Err(e) = tss2_dev() {
+        println!("    the TSS 2.0 libraries cannot be linked ({e}): the TPM suite is skipped");
+        return Ok(());
+    }
+    let mut c = cargo();
+    c.args([
+        "clippy",
+        "-p",
+        "tokenguard-sim",
+        "--features",
+        "tpm",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run("clippy: tokenguard-sim with the tpm feature", c)?;
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "tokenguard-sim",
+        "--features",
+        "tpm",
+        "--lib",
+        "--test",
+        "tpm",
+        "--test",
+        "hardware_keys_doc",
+    ])
+    .env("TOKENGUARD_REQUIRE_TPM", "1");
+    run(
+        "TPM 2.0 signing with keys in swtpm (ES256, ES384, RS256, PS256, every preset, PyJWT and jwcrypto, errors, the JWT-bearer grant, docs/hardware-keys.md's TPM guide as written)",
+        c,
+    )
+}
+
+/// `apt-get install -y --no-install-recommends PKGS`, with an `apt-get update` and a retry if
+/// the first attempt fails. Failures are left to the caller's check.
+fn apt_install(pkgs: &[&str]) -> bool {
+    let install = || {
+        let mut c = Command::new("apt-get");
+        c.args(["install", "-y", "--no-install-recommends"])
+            .args(pkgs)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    let what = format!("apt-get install {}", pkgs.join(" "));
+    if run(&what, install()).is_ok() {
+        return true;
+    }
+    let mut up = Command::new("apt-get");
+    up.arg("update");
+    let _ = run("apt-get update", up);
+    run(&format!("{what} (retry)"), install()).is_ok()
+}
+
+/// Makes tss-esapi's build find the TSS 2.0 libraries through pkg-config: nothing to do if
+/// `pkg-config` already knows them, else Debian's `libtss2-dev` is installed.
+fn tss2_dev() -> Result {
+    const LIBS: [&str; 4] = ["tss2-esys", "tss2-sys", "tss2-tctildr", "tss2-mu"];
+    let known = || {
+        Command::new("pkg-config")
+            .arg("--exists")
+            .args(LIBS)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if known() || (apt_install(&["libtss2-dev", "pkg-config"]) && known()) {
+        Ok(())
+    } else {
+        Err("libtss2-dev could not be installed".into())
     }
 }

@@ -144,11 +144,12 @@ pub struct JwkArgs {
     #[arg(long)]
     set: bool,
     /// A key in a PKCS#11 token (an HSM): `pkcs11:token=LABEL;object=LABEL?module-path=...`
-    /// (RFC 7512); its public key, with the kid `sign --key` puts in the header (the
+    /// (RFC 7512), or in a TPM 2.0: `tpm:handle=0x81010001?tcti=...`; its public key, with the kid `sign --key` puts in the header (the
     /// thumbprint unless --kid) and its algorithm (--alg for RSA: RS256 by default).
     #[arg(long, value_name = "URI")]
     key: Option<String>,
-    /// The PKCS#11 token's user PIN, from this environment variable.
+    /// The PKCS#11 token's user PIN, or the TPM key's authorization value, from this
+    /// environment variable.
     #[arg(long, value_name = "VAR", requires = "key")]
     pin_env: Option<String>,
     /// Include private members (d, p, q, ...; the secret `k` of oct keys).
@@ -779,14 +780,7 @@ pub fn run(a: JwkArgs) -> anyhow::Result<ExitCode> {
             None => None,
         };
         let kid = a.kid.as_deref().filter(|k| *k != "thumbprint");
-        let hw = tokenguard_sim::pkcs11::Pkcs11Signer::open(
-            uri,
-            &tokenguard_sim::pkcs11::PinOpts {
-                env: a.pin_env.clone(),
-            },
-            alg,
-            kid,
-        )?;
+        let hw = tokenguard_sim::hardware::HardwareKey::open(uri, a.pin_env.as_deref(), alg, kid)?;
         let mut m = public_members(hw.public_jwk())?;
         let hw_kid = hw
             .public_jwk()

@@ -34,10 +34,13 @@ pub struct SignArgs {
     /// encrypted PKCS#8 PEM or a PKCS#12 keystore (.p12/.pfx; --password-env/--password-file,
     /// --alias); `-` reads it from standard input. Or a key in a PKCS#11 token (an HSM):
     /// `pkcs11:token=LABEL;object=LABEL?module-path=/path/module.so` (RFC 7512; the PIN from
-    /// --pin-env, pin-source= or pin-value=); its kid defaults to the key's thumbprint.
+    /// --pin-env, pin-source= or pin-value=), or in a TPM 2.0:
+    /// `tpm:handle=0x81010001?tcti=device:/dev/tpmrm0` (built with the `tpm` feature); their
+    /// kid defaults to the key's thumbprint.
     #[arg(long)]
     key: PathBuf,
-    /// The PKCS#11 token's user PIN, from this environment variable.
+    /// The PKCS#11 token's user PIN, or the TPM key's authorization value, from this
+    /// environment variable.
     #[arg(long, value_name = "VAR")]
     pin_env: Option<String>,
     /// Preset (default: from a ZITADEL key file's type, otherwise plain).
@@ -172,12 +175,10 @@ pub fn run(a: SignArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let key_text = a.key.to_string_lossy().into_owned();
-    if key_text.starts_with("pkcs11:") {
-        let hw = tokenguard_sim::pkcs11::Pkcs11Signer::open(
+    if tokenguard_sim::hardware::HardwareKey::is_reference(&key_text) {
+        let hw = tokenguard_sim::hardware::HardwareKey::open(
             &key_text,
-            &tokenguard_sim::pkcs11::PinOpts {
-                env: a.pin_env.clone(),
-            },
+            a.pin_env.as_deref(),
             alg,
             a.kid.as_deref().filter(|k| *k != "thumbprint"),
         )?;
@@ -185,7 +186,7 @@ pub fn run(a: SignArgs) -> anyhow::Result<ExitCode> {
         return mint(&a, &hw, &Owner::Unknown, key_id.as_deref());
     }
     if a.pin_env.is_some() {
-        bail!("--pin-env is for a key in a PKCS#11 token (--key pkcs11:...)");
+        bail!("--pin-env is for a key in hardware (--key pkcs11:... or tpm:...)");
     }
     let mut loaded = keyfile::load(&a.key, a.kid.as_deref(), alg, &a.secret)?;
     if a.kid.as_deref() == Some("thumbprint") {

@@ -155,6 +155,63 @@ fn mints_a_zitadel_assertion_that_verifies_with_the_slots_key() {
     let mut work = [0u8; 1024];
     keys.verify(token.as_bytes(), &v, 1_700_000_100, &mut work)
         .unwrap();
+
+    // And in PyJWT and jwcrypto, with the JWK the element exports (GenKey's public key).
+    let mut jwk_json = [0u8; 512];
+    let soft_jwk = soft.public_jwk().unwrap();
+    let parsed = serde_like::parse(soft_jwk.to_json(&mut jwk_json, false).unwrap());
+    let mut xy = parsed.x.clone();
+    xy.extend_from_slice(&parsed.y);
+    let mut i2c = Mock::new(&public_key_transcript(&xy));
+    let se = Atecc608::new(i2c.clone(), NoopDelay, ADDR, SLOT, Some(KID)).unwrap();
+    let exported = se.public_jwk().unwrap();
+    i2c.done();
+    let exported = exported.to_json(&mut jwk_json, false).unwrap();
+    python_peers_verify(exported, token);
+}
+
+/// PyJWT and jwcrypto verify `token` with the JWK `jwk` (the ZITADEL preset's iss and aud),
+/// when the Python peers are installed (`peers/install.sh`); required with
+/// `TOKENGUARD_REQUIRE_PEERS=1` (what `cargo xtask ci` sets once they are).
+fn python_peers_verify(jwk: &str, token: &str) {
+    let peers = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/peers/python");
+    if !peers.join("jwt").exists() || !peers.join("jwcrypto").exists() {
+        let why = "the Python peers (PyJWT, jwcrypto) are not installed (peers/install.sh)";
+        assert!(
+            std::env::var("TOKENGUARD_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "{why}, but TOKENGUARD_REQUIRE_PEERS=1"
+        );
+        eprintln!("{why}: their check is skipped");
+        return;
+    }
+    let script = r#"
+import json, sys
+import jwt
+from jwcrypto import jwk as cjwk, jws as cjws
+key, token = json.loads(sys.argv[1]), sys.argv[2]
+claims = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["ES256"],
+                    audience="https://zitadel.example", issuer="318438939318438939",
+                    options={"verify_exp": False, "verify_iat": False})
+assert claims["sub"] == "318438939318438939", claims
+s = cjws.JWS()
+s.deserialize(token)
+s.verify(cjwk.JWK(**key), alg="ES256")
+print("verified", jwt.get_unverified_header(token)["kid"])
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, jwk, token])
+        .env("PYTHONPATH", &peers)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "PyJWT/jwcrypto: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "verified device-0042-se"
+    );
 }
 
 /// A failing exchange: the signer reports `SignError::Device`, `sign_digest` the reason, and

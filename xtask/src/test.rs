@@ -197,11 +197,19 @@ fn interop() -> Result {
     )
 }
 
-/// Installs SoftHSM v2 and OpenSC's pkcs11-tool (Debian's `softhsm2`, `opensc`) if missing and runs the PKCS#11 suite with it
-/// required, after the interop peers are in place (its assertions are also checked by PyJWT
-/// and jwcrypto). Where the package cannot be installed, says so and runs the suite without it
+/// After the interop peers are in place: the ATECC608 signer's transcript tests with PyJWT
+/// and jwcrypto required; then installs SoftHSM v2 and OpenSC's pkcs11-tool (Debian's
+/// `softhsm2`, `opensc`) if missing and runs the PKCS#11 suite with it required (its
+/// assertions are also checked by PyJWT and jwcrypto). Where the package cannot be installed, says so and runs the suite without it
 /// (which then skips).
 fn hardware_keys() -> Result {
+    let mut c = cargo();
+    c.args(["test", "-p", "tokenguard-atecc", "--test", "transcripts"])
+        .env("TOKENGUARD_REQUIRE_PEERS", "1");
+    run(
+        "ATECC608 signer: its assertion and exported JWK verified by PyJWT and jwcrypto",
+        c,
+    )?;
     let module = [
         "/usr/lib/softhsm/libsofthsm2.so",
         "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",

@@ -150,5 +150,20 @@ fn the_tpm_guide_runs_as_written() {
         (header["alg"].as_str(), jwk["kty"].as_str()),
         (Some("RS256"), Some("RSA"))
     );
+    // The imported key: an access token, the key file's keyId as kid, and no plaintext copy
+    // of the private key left but the downloaded file the mock IdP reads.
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("imported-token.json")).unwrap())
+            .unwrap();
+    assert!(
+        v["access_token"].as_str().is_some_and(|t| t.len() > 20),
+        "{v}"
+    );
+    let jwt = std::fs::read_to_string(dir.join("imported.jwt")).unwrap();
+    let h = jwt.split('.').next().unwrap();
+    let n = tokenguard::b64::decode(h.as_bytes(), &mut buf).unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+    assert_eq!(header["kid"], "318440000000000001");
+    assert!(!dir.join("imported.pem").exists() && !dir.join("stand-in.pem").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

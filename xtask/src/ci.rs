@@ -1,6 +1,7 @@
 //! `cargo xtask ci`: everything CI runs, in order: formatting, clippy (host and thumbv7em),
 //! docs, packaging, the test suites, the firmware checks and tests, fw-bench (docs/firmware.md
-//! checked against it), the C library (`cargo xtask capi`), a fuzz smoke run and the demo.
+//! checked against it), the C library (`cargo xtask capi`), the Envoy filter (`cargo xtask
+//! gateway`), a fuzz smoke run and the demo.
 
 use std::time::Instant;
 
@@ -83,6 +84,7 @@ pub fn ci() -> Result {
     fw_test()?;
     fw_bench(Report::Check)?;
     crate::capi::capi(false)?;
+    crate::gateway::gateway()?;
     fuzz(&["--smoke".to_string()])?;
     demo(true)?;
     println!("==> ci passed in {:.0}s", t.elapsed().as_secs_f64());

@@ -4,9 +4,11 @@
 //! - `test`: the test suites only.
 //! - `demo`: the simulator's end-to-end demo.
 //! - `tpm`: the TPM 2.0 signer's suite against swtpm (also part of `test`).
+//! - `gateway`: the Envoy filter, built and tested in Envoy (also part of `ci`).
 //!
 //! One module per task: [`ci`], [`test`], [`demo`], [`firmware`] (`fw-*`), [`capi`] (the C
-//! library), [`bench`], [`fuzz`], [`cycles`]; [`util`] holds what they share.
+//! library), [`gateway`] (the Envoy filter), [`bench`], [`fuzz`], [`cycles`]; [`util`] holds
+//! what they share.
 
 mod bench;
 mod capi;
@@ -15,6 +17,7 @@ mod cycles;
 mod demo;
 mod firmware;
 mod fuzz;
+mod gateway;
 mod test;
 mod util;
 
@@ -45,13 +48,14 @@ fn main() -> ExitCode {
             Report::Print
         }),
         Some("tpm") => test::tpm_keys(),
+        Some("gateway") => gateway::gateway(),
         Some("capi") => capi::capi(args.iter().any(|a| a == "--write")),
         Some("bench") => bench(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("cycles") => cycles::check(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write|--check]|capi [--write]|tpm|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
+                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write|--check]|capi [--write]|tpm|gateway|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
             );
             return ExitCode::from(2);
         }

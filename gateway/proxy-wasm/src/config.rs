@@ -40,6 +40,37 @@ pub struct Config {
     /// How often each VM looks at the shared key set and the fetch schedule (ms).
     #[serde(default = "default_tick")]
     pub tick_ms: u64,
+    /// The verified-token cache.
+    #[serde(default)]
+    pub token_cache: TokenCache,
+    /// Replay protection for one-time tokens.
+    #[serde(default)]
+    pub replay: Replay,
+}
+
+/// The verified-token cache: a token seen and verified before, still within its `exp` and
+/// under the same key set, is accepted with a hash and a lookup.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenCache {
+    /// Entries per VM (0: no cache). Each holds the token and the forwarded headers.
+    pub max_entries: usize,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache { max_entries: 1024 }
+    }
+}
+
+/// Replay protection: each `jti` accepted once while its token lives (`jti` and `exp`
+/// become required). Per VM: Envoy's worker VMs do not share it, so a token replayed to
+/// another worker thread is not caught.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Replay {
+    /// On or off (off by default: access tokens are presented many times).
+    pub enabled: bool,
 }
 
 /// The JWKS upstream.
@@ -165,6 +196,9 @@ pub fn parse(json: &[u8]) -> Result<Checked, String> {
             "configuration: `leeway` {} is over 600 seconds",
             config.leeway
         ));
+    }
+    if config.token_cache.max_entries > 1_000_000 {
+        return Err("configuration: `token_cache.max_entries` is over 1000000".into());
     }
     if config.tick_ms == 0 || config.jwks.timeout_ms == 0 {
         return Err("configuration: `tick_ms` and `jwks.timeout_ms` must be positive".into());

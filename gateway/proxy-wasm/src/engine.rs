@@ -3,12 +3,58 @@
 //! data, loaded whole or not at all), and when a fetch is due. The proxy-wasm glue
 //! (`filter.rs`) only moves bytes between this and the host.
 
-use tokenguard::{AlgSet, ClaimRef, Error, Expect, Freshness, JwkCache, Validation};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use tokenguard::{AlgSet, ClaimRef, Error, Expect, Freshness, JwkCache, ReplayCache, Validation};
 
 use crate::config::{Checked, TokenSource};
 
 /// Keys per VM cache.
 pub const CACHE_KEYS: usize = 16;
+/// One-time tokens tracked per VM with replay protection on.
+pub const REPLAY_ENTRIES: usize = 1024;
+
+/// A verified token remembered: until `exp`, with what it forwards.
+#[derive(Debug, Clone)]
+struct Remembered {
+    exp: u64,
+    jti: Option<Vec<u8>>,
+    headers: Vec<(String, String)>,
+}
+
+/// The verified-token cache: the token's bytes hashed (SipHash with fixed keys: only
+/// verified tokens are inserted, so its keys are not attacker-chosen) and compared whole on
+/// a hit. Emptied whenever the key set changes, so an entry never outlives its key.
+#[derive(Debug, Default)]
+struct TokenCache {
+    map: HashMap<
+        Box<[u8]>,
+        Remembered,
+        BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
+    >,
+    max: usize,
+}
+
+impl TokenCache {
+    fn get(&self, token: &[u8], now: u64) -> Option<&Remembered> {
+        self.map.get(token).filter(|r| now < r.exp)
+    }
+
+    fn insert(&mut self, token: &[u8], r: Remembered, now: u64) {
+        if self.max == 0 {
+            return;
+        }
+        if self.map.len() >= self.max {
+            self.map.retain(|_, v| now < v.exp);
+        }
+        if self.map.len() >= self.max {
+            // Bounded: when every entry is live, start over.
+            self.map.clear();
+        }
+        self.map.insert(token.into(), r);
+    }
+}
 
 /// Shared-data key of the key-set record ([`Record`]).
 pub const KEY_RECORD: &str = "tokenguard.jwks";
@@ -258,16 +304,31 @@ pub struct Engine {
     cfg: Checked,
     cache: JwkCache<CACHE_KEYS>,
     generation: u64,
+    tokens: TokenCache,
+    replay: Option<Box<ReplayCache<REPLAY_ENTRIES>>>,
+    hits: u64,
 }
 
 impl Engine {
     /// An engine with no keys yet.
     pub fn new(cfg: Checked) -> Engine {
         let policy = cfg.config.refresh.policy();
+        let tokens = TokenCache {
+            map: HashMap::default(),
+            max: cfg.config.token_cache.max_entries,
+        };
+        let replay = cfg
+            .config
+            .replay
+            .enabled
+            .then(|| Box::new(ReplayCache::new(cfg.config.leeway)));
         Engine {
             cfg,
             cache: JwkCache::new(policy),
             generation: 0,
+            tokens,
+            replay,
+            hits: 0,
         }
     }
 
@@ -294,7 +355,11 @@ impl Engine {
     ) -> Result<usize, String> {
         self.cache.fetch_started(fetched_at);
         match self.cache.load_jwks(doc, fetched_at, max_age, &mut |_| {}) {
-            Ok(report) => Ok(usize::from(report.loaded)),
+            Ok(report) => {
+                // A new key set: nothing verified under the old one is reused.
+                self.tokens.map.clear();
+                Ok(usize::from(report.loaded))
+            }
             Err(e) => Err(format!("{e}")),
         }
     }
@@ -318,6 +383,11 @@ impl Engine {
     /// a document this VM fetched and published).
     pub fn set_generation(&mut self, generation: u64) {
         self.generation = generation;
+    }
+
+    /// Verified-token cache hits so far.
+    pub fn cache_hits(&self) -> u64 {
+        self.hits
     }
 
     /// The verdict on a request with path `path` and headers `header` at `now`.
@@ -351,6 +421,19 @@ impl Engine {
         let Some(token) = extract_token(&c.token, header) else {
             return Verdict::Missing;
         };
+        if let Some(r) = self.tokens.get(token.as_bytes(), now) {
+            let r = r.clone();
+            if let (Some(seen), Some(jti)) = (self.replay.as_mut(), r.jti.as_deref()) {
+                if let Err(e) = seen.check_and_record(jti, r.exp, now) {
+                    return Verdict::Rejected {
+                        code: e.code(),
+                        kid_missed: false,
+                    };
+                }
+            }
+            self.hits += 1;
+            return Verdict::Accepted { headers: r.headers };
+        }
         let issuers: Vec<&str> = c.issuers.iter().map(String::as_str).collect();
         let audiences: Vec<&str> = c.audiences.iter().map(String::as_str).collect();
         let policy = Validation::new(Expect::AnyOf(&issuers), Expect::AnyOf(&audiences))
@@ -366,7 +449,6 @@ impl Engine {
                 }
             }
         };
-        let mut headers = vec![];
         for name in &c.required_claims {
             if !matches!(verified.claim(name), Ok(Some(v)) if v != ClaimRef::Null) {
                 return Verdict::Rejected {
@@ -375,12 +457,41 @@ impl Engine {
                 };
             }
         }
+        let mut jti = None;
+        if let Some(seen) = self.replay.as_mut() {
+            if let Err(e) = seen.check_token(&verified, now) {
+                return Verdict::Rejected {
+                    code: e.code(),
+                    kid_missed: false,
+                };
+            }
+            let mut b = [0u8; 64];
+            jti = verified
+                .claims()
+                .jti()
+                .and_then(|j| j.decode_into(&mut b).map(|s| s.as_bytes().to_vec()));
+        }
+        let mut headers = vec![];
         for f in &c.forward_claims {
             if let Ok(Some(v)) = verified.claim(&f.claim) {
                 if let Some(text) = header_value(&v) {
                     headers.push((f.header.clone(), text));
                 }
             }
+        }
+        // Remembered until exp (+ leeway, as the verifier counts it); tokens without exp
+        // are not cached.
+        if let Some(exp) = verified.claims().exp() {
+            let until = exp.saturating_add(u64::from(c.leeway));
+            self.tokens.insert(
+                token.as_bytes(),
+                Remembered {
+                    exp: until,
+                    jti,
+                    headers: headers.clone(),
+                },
+                now,
+            );
         }
         Verdict::Accepted { headers }
     }
@@ -714,6 +825,119 @@ mod tests {
             );
             assert_eq!(header_value(&ClaimRef::Bool(true)).as_deref(), Some("true"));
             assert_eq!(header_value(&ClaimRef::Null), None);
+        }
+
+        #[test]
+        fn the_verified_token_cache() {
+            let mut e = Engine::new(parse(CFG.as_bytes()).unwrap());
+            let k = key("k1");
+            e.load(&jwks(&k), NOW, Some(600)).unwrap();
+            let t = token(&k, "api", NOW + 100, &[]);
+            let auth = format!("Bearer {t}");
+            let h = [("authorization", auth.as_str())];
+            let first = e.check("/", &headers(&h), NOW);
+            assert!(matches!(first, Verdict::Accepted { .. }));
+            assert_eq!(e.cache_hits(), 0);
+            // Presented again: the same verdict and headers, from the cache.
+            assert_eq!(e.check("/", &headers(&h), NOW + 1), first);
+            assert_eq!(e.cache_hits(), 1);
+            // Until exp only.
+            assert_eq!(
+                e.check("/", &headers(&h), NOW + 100),
+                Verdict::Rejected {
+                    code: "expired",
+                    kid_missed: false
+                }
+            );
+            assert_eq!(e.cache_hits(), 1);
+            // A new key set without the token's key: the cache does not outlive it.
+            let t2 = token(&k, "api", NOW + 500, &[]);
+            let auth2 = format!("Bearer {t2}");
+            let h2 = [("authorization", auth2.as_str())];
+            assert!(matches!(
+                e.check("/", &headers(&h2), NOW),
+                Verdict::Accepted { .. }
+            ));
+            assert!(matches!(
+                e.check("/", &headers(&h2), NOW),
+                Verdict::Accepted { .. }
+            ));
+            assert_eq!(e.cache_hits(), 2);
+            e.load(&jwks(&key("k2")), NOW + 10, Some(600)).unwrap();
+            assert_eq!(
+                e.check("/", &headers(&h2), NOW + 11),
+                Verdict::Rejected {
+                    code: "key_not_found",
+                    kid_missed: true
+                }
+            );
+            assert_eq!(e.cache_hits(), 2);
+        }
+
+        #[test]
+        fn a_bounded_cache() {
+            let cfg = CFG.replace(
+                r#""skip_paths""#,
+                r#""token_cache":{"max_entries":2},"skip_paths""#,
+            );
+            let mut e = Engine::new(parse(cfg.as_bytes()).unwrap());
+            let k = key("k1");
+            e.load(&jwks(&k), NOW, Some(600)).unwrap();
+            for i in 0..5 {
+                let t = token(&k, "api", NOW + 100 + i, &[]);
+                let auth = format!("Bearer {t}");
+                let h = [("authorization", auth.as_str())];
+                assert!(matches!(
+                    e.check("/", &headers(&h), NOW),
+                    Verdict::Accepted { .. }
+                ));
+                assert!(e.tokens.map.len() <= 2);
+            }
+        }
+
+        #[test]
+        fn one_time_tokens_with_replay_protection() {
+            let cfg = CFG.replace(
+                r#""skip_paths""#,
+                r#""replay":{"enabled":true},"skip_paths""#,
+            );
+            let mut e = Engine::new(parse(cfg.as_bytes()).unwrap());
+            let k = key("k1");
+            e.load(&jwks(&k), NOW, Some(600)).unwrap();
+            let claims = Claims {
+                iss: Some("https://idp"),
+                sub: Some("device-7"),
+                aud: Aud::One("api"),
+                exp: Some(NOW + 100),
+                jti: Some("once-1"),
+                ..Claims::EMPTY
+            };
+            let mut out = [0u8; 2048];
+            let t = encode(&k, Some("JWT"), &claims, None, &mut out).unwrap();
+            let auth = format!("Bearer {t}");
+            let h = [("authorization", auth.as_str())];
+            assert!(matches!(
+                e.check("/", &headers(&h), NOW),
+                Verdict::Accepted { .. }
+            ));
+            // Again (from the verified-token cache, which does not skip the replay check).
+            let replayed = Verdict::Rejected {
+                code: "replayed",
+                kid_missed: false,
+            };
+            assert_eq!(e.check("/", &headers(&h), NOW + 1), replayed);
+            assert_eq!(e.check("/", &headers(&h), NOW + 2), replayed);
+            // Without jti a one-time token cannot be protected.
+            let t = token(&k, "api", NOW + 100, &[]);
+            let auth = format!("Bearer {t}");
+            let h = [("authorization", auth.as_str())];
+            assert_eq!(
+                e.check("/", &headers(&h), NOW),
+                Verdict::Rejected {
+                    code: "missing_claim",
+                    kid_missed: false
+                }
+            );
         }
     }
 }

@@ -307,8 +307,12 @@ impl HttpContext for Http {
                 .map(|(_, v)| v.as_str())
         };
         let path = lookup(":path").unwrap_or("/").to_owned();
+        let hits = vm.engine.cache_hits();
         let verdict = vm.engine.check(&path, &lookup, now);
         vm.count(&verdict.counter());
+        if vm.engine.cache_hits() > hits {
+            vm.count("token_cache.hits");
+        }
         if let Verdict::Rejected {
             kid_missed: true, ..
         } = verdict

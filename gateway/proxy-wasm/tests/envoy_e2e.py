@@ -279,6 +279,11 @@ def main():
         check(seen.get("x-jwt-sub") == "svc-1", f"x-jwt-sub forwarded: {seen}")
         check("authorization" in seen, "the token goes on to the upstream")
 
+        #    Presented again: from the verified-token cache (one VM per worker: poll until the
+        #    worker that verified it answers).
+        wait_until(lambda: (env.get("/api", es)[0] == 200 and env.stat("token_cache.hits") >= 1),
+                   "a verified-token cache hit")
+
         # 4. An RS256 Auth0-shaped API token.
         rs = auth0_token()
         body = expect(env, "/api", rs, 200, counter="accepted")

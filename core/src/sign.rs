@@ -16,7 +16,6 @@ use core::fmt;
 use zeroize::Zeroize;
 
 use crate::alg::{Algorithm, Family, HashAlg};
-use crate::bigint::{limbs_to_be, LIMB_BITS};
 use crate::crypto::{Backend, RustCrypto};
 use crate::jwk::{Jwk, Kid};
 use crate::keys::{self, KeyFormatError};
@@ -92,17 +91,43 @@ pub trait Signer {
     fn sign(&self, msg: &[u8], entropy: Option<&[u8]>, out: &mut [u8]) -> Result<usize, SignError>;
 }
 
+/// crypto-bigint's word, which is not always this crate's limb: on wasm32 it is 64 bits
+/// where [`crate::bigint::Limb`] follows the pointer width.
+type Word = crypto_bigint::Word;
+const WORD_BYTES: usize = Word::BITS as usize / 8;
 /// Prime size for RSA keys: half the largest modulus.
-const PRIME_LIMBS: usize = crate::rsa::MAX_RSA_BITS / 2 / LIMB_BITS;
+const PRIME_LIMBS: usize = crate::rsa::MAX_RSA_BITS / 2 / (Word::BITS as usize);
 const FULL_LIMBS: usize = 2 * PRIME_LIMBS;
 type PrimeUint = crypto_bigint::Uint<PRIME_LIMBS>;
 type FullUint = crypto_bigint::Uint<FULL_LIMBS>;
 type Params = crypto_bigint::modular::FixedMontyParams<PRIME_LIMBS>;
 type Monty = crypto_bigint::modular::FixedMontyForm<PRIME_LIMBS>;
 
+/// Big-endian bytes to a `Uint` of `L` words; `None` if they do not fit.
 fn uint_from_be<const L: usize>(bytes: &[u8]) -> Option<crypto_bigint::Uint<L>> {
-    let limbs: [crate::bigint::Limb; L] = crate::bigint::limbs_from_be(bytes, L)?;
-    Some(crypto_bigint::Uint::from_words(limbs))
+    if bytes.len() > L * WORD_BYTES {
+        return None;
+    }
+    let mut words = [0 as Word; L];
+    for (i, &b) in bytes.iter().rev().enumerate() {
+        let w = words.get_mut(i / WORD_BYTES)?;
+        *w |= Word::from(b) << (8 * (i % WORD_BYTES));
+    }
+    Some(crypto_bigint::Uint::from_words(words))
+}
+
+/// Little-endian words to big-endian bytes filling `out` exactly (high bytes dropped if
+/// `out` is shorter).
+fn words_to_be(words: &[Word], out: &mut [u8]) {
+    let mut words = words.iter().copied();
+    for chunk in out.rchunks_mut(WORD_BYTES) {
+        let b = words.next().unwrap_or(0).to_be_bytes();
+        if let Ok(whole) = <&mut [u8; WORD_BYTES]>::try_from(&mut *chunk) {
+            *whole = b;
+        } else if let Some(src) = b.get(WORD_BYTES - chunk.len()..) {
+            chunk.copy_from_slice(src);
+        }
+    }
 }
 
 /// Whether the private exponent `d` (big-endian) is the one behind `dp` and `dq`:
@@ -230,7 +255,7 @@ impl RsaPrivate {
         let (lo, hi) = h.widening_mul(&self.q);
         let hq: FullUint = lo.concat_mixed(&hi);
         let s = hq.wrapping_add(&m2.resize::<FULL_LIMBS>());
-        limbs_to_be(s.as_words(), out);
+        words_to_be(s.as_words(), out);
         Ok(())
     }
 }

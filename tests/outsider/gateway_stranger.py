@@ -101,7 +101,13 @@ def http_req(port, method, path, headers=None, body=None, timeout=5):
     """One request on a fresh loopback connection: (status, {lower-name: [values]}, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        if isinstance(headers, list):   # (name, value) pairs: repeated names are sent repeated
+            conn.putrequest(method, path)
+            for k, v in headers:
+                conn.putheader(k, v)
+            conn.endheaders()
+        else:
+            conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
         data = resp.read()
         hdrs = {}
@@ -219,7 +225,10 @@ class Relay(Quiet):
         mode, max_age = Relay.mode, Relay.max_age
         status = 200
         headers = [("Content-Type", "application/json")]
-        if mode == "empty":
+        if self.path == "/c/keys":   # the third listener's own key set: our keys, no max-age
+            mode = "own"
+            body = json.dumps({"keys": Relay.extra_keys})
+        elif mode == "empty":
             body = '{"keys":[]}'
             headers.append(("Cache-Control", "max-age=600"))
         elif mode == "malformed":
@@ -259,9 +268,10 @@ class Relay(Quiet):
             pass
 
 
-def relay_count(status=None, since=0.0):
+def relay_count(status=None, since=0.0, path="/stranger/keys"):
     with Relay.lock:
-        return sum(1 for (t, _m, s, _h, _p) in Relay.log if t >= since and (status is None or s == status))
+        return sum(1 for (t, _m, s, _h, p) in Relay.log
+                   if t >= since and p == path and (status is None or s == status))
 
 
 # ----------------------------------------------------------------------------- Envoy
@@ -296,7 +306,7 @@ def filter_conf(iss, **override):
     return conf
 
 
-def wasm_filter(conf):
+def wasm_filter(conf, vm_id):
     return {
         "name": "envoy.filters.http.wasm",
         "typed_config": {
@@ -305,7 +315,7 @@ def wasm_filter(conf):
                 "name": "tokenguard",
                 "root_id": "tokenguard",
                 "failure_policy": "FAIL_RELOAD",
-                "vm_config": {"vm_id": "stranger-vm", "runtime": "envoy.wasm.runtime.v8",
+                "vm_config": {"vm_id": vm_id, "runtime": "envoy.wasm.runtime.v8",
                               "code": {"local": {"filename": FILTER_WASM}}},
                 "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
                                   "value": json.dumps(conf)},
@@ -314,7 +324,7 @@ def wasm_filter(conf):
     }
 
 
-def listener(name, conf):
+def listener(name, conf, vm_id):
     return {
         "name": name,
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
@@ -327,7 +337,7 @@ def listener(name, conf):
                 "route_config": {"virtual_hosts": [{"name": name, "domains": ["*"],
                                                     "routes": [{"match": {"prefix": "/"},
                                                                 "route": {"cluster": "api"}}]}]},
-                "http_filters": [wasm_filter(conf), {
+                "http_filters": [wasm_filter(conf, vm_id), {
                     "name": "envoy.filters.http.router",
                     "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters."
                                               "http.router.v3.Router"}}],
@@ -342,13 +352,14 @@ def cluster(name, port):
                                                              "port_value": port}}}}]}]}}
 
 
-def envoy_yaml(path, cookie_conf, header_conf, relay_port, api_port):
-    """JSON is YAML: the configuration is written as a JSON document into a .yaml file."""
+def envoy_yaml(path, cookie_conf, more, relay_port, api_port):
+    """JSON is YAML: the configuration is written as a JSON document into a .yaml file.
+    more: further listeners as (name, filter configuration, vm_id)."""
     cfg = {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
         "static_resources": {
-            "listeners": [listener("cookie_api", cookie_conf)]
-                         + ([listener("header_api", header_conf)] if header_conf else []),
+            "listeners": [listener("cookie_api", cookie_conf, "stranger-vm")]
+                         + [listener(*m) for m in (more or [])],
             "clusters": [cluster("keys_relay", relay_port), cluster("api", api_port)],
         },
     }
@@ -542,8 +553,21 @@ def run():
     good = envoy_yaml(os.path.join(TMP, "good.yaml"), filter_conf(iss), None, relay_port, api_port)
     rc, out = envoy_validate(good)
     eq(rc, 0, f"envoy --mode validate accepts our configuration (output: {out[-400:]})")
+    path = envoy_yaml(os.path.join(TMP, "bad.yaml"), filter_conf(iss, audience=["typo"]), None,
+                      relay_port, api_port)
+    rc, out = envoy_validate(path)
+    check(rc != 0 and "`audience`" in out, "envoy --mode validate refuses an unknown member and names it",
+          "non-zero exit, `audience` in the output", (rc, out[-600:]))
+    m = [l for l in out.splitlines() if "unknown field `audience`" in l]
+    if m and os.environ.get("VERBOSE"):
+        print("  (validate says: " + m[0].split("configuration: ", 1)[-1] + ")")
+    path = envoy_yaml(os.path.join(TMP, "edge.yaml"), filter_conf(iss, leeway=600), None,
+                      relay_port, api_port)
+    rc, out = envoy_validate(path)
+    eq(rc, 0, f"envoy --mode validate accepts leeway 600 ({out[-300:]})")
     refusals = [
-        ("an unknown top-level member", filter_conf(iss, audience=["typo"])),
+        ("HS256 in algorithms (a gateway has no shared secret)",
+         filter_conf(iss, algorithms=["ES256", "HS256"])),
         ("an unknown member inside jwks",
          filter_conf(iss, jwks={"cluster": "keys_relay", "path": "/stranger/keys", "port": 1})),
         ("an unknown member inside refresh",
@@ -599,16 +623,21 @@ def run():
     eq(ap["iss"], iss + "/", "Auth0 token: iss with the trailing slash")
 
     # ---- Envoy with our two listeners sharing one vm_id
+    # B: same vm_id (one key set with A), token in a header, its own audience and leeway.
     header_conf = filter_conf(iss, token={"header": "x-api-token"}, audiences=["https://api.stranger"],
                               forward_claims=[{"claim": "azp", "header": "x-b-azp"}],
-                              skip_paths=[])
-    yaml_path = envoy_yaml(os.path.join(TMP, "envoy.yaml"), filter_conf(iss), header_conf,
+                              skip_paths=[], leeway=30)
+    # C: only the required members (every default), its own vm_id and JWKS path.
+    minimal = {"issuers": [iss], "audiences": ["device-api"],
+               "jwks": {"cluster": "keys_relay", "path": "/c/keys"}}
+    more = [("header_api", header_conf, "stranger-vm"), ("bearer_api", minimal, "stranger-c")]
+    yaml_path = envoy_yaml(os.path.join(TMP, "envoy.yaml"), filter_conf(iss), more,
                            relay_port, api_port)
     rc, out = envoy_validate(yaml_path)
-    eq(rc, 0, f"envoy --mode validate accepts the two-listener configuration ({out[-300:]})")
+    eq(rc, 0, f"envoy --mode validate accepts the three-listener configuration ({out[-300:]})")
     ENVOY_LOG = envoy = Envoy(yaml_path, "main")
     ports = envoy.wait_ready()
-    A, B = ports["cookie_api"], ports["header_api"]
+    A, B, C = ports["cookie_api"], ports["header_api"], ports["bearer_api"]
 
     def get(port, path="/api/things", headers=None):
         return http_req(port, "GET", path, headers)
@@ -670,8 +699,9 @@ def run():
     eq(relay_count(200, since=t_up), 1, "one JWKS fetch for all of Envoy's VMs and both listeners")
     with Relay.lock:
         hosts = {(host, path) for (_t, _m, _s, host, path) in Relay.log}
-    eq(hosts, {("keys.stranger.test", "/stranger/keys")},
-       "every JWKS request used jwks.authority and jwks.path")
+    eq(hosts, {("keys.stranger.test", "/stranger/keys"), ("keys_relay", "/c/keys")},
+       "JWKS requests use jwks.path and jwks.authority (default: the cluster name)")
+    eq(relay_count(path="/c/keys"), 1, "the minimal listener (own vm_id) fetched its own set once")
 
     # ---- accepted tokens and the forwarded claims (cookie listener)
     c0 = envoy.stats()
@@ -686,6 +716,11 @@ def run():
     eq(hdrs.get("x-stranger-perms"), None, "a forwarded header whose claim the token lacks is removed")
     eq(hdrs.get("x-stranger-note"), None, "the client's x-stranger-note removed")
     eq(hdrs.get("x-other"), ["kept"], "other client headers pass untouched")
+    hdrs = expect_pass(A, [("Cookie", f"tg_session={zt}"), ("x-stranger-sub", "admin"),
+                           ("x-stranger-sub", "root"), ("X-STRANGER-SCOPE", "everything")],
+                       "two forged copies of a forwarded header")
+    eq((hdrs.get("x-stranger-sub"), hdrs.get("x-stranger-scope")), (["svc-1"], [zp["scope"]]),
+       "every forged copy is removed, one value from the token remains")
 
     hdrs = expect_pass(A, cookie(a0, "theme=dark; lang=en; "),
                        "Auth0 RS256 API token in the cookie among other cookies")
@@ -716,8 +751,8 @@ def run():
     eq(hdrs.get("x-stranger-note"), None,
        "a value with a control character is not forwarded (and the forged copy is gone)")
     c1 = envoy.stats()
-    eq(c1.get("wasmcustom.tokenguard.accepted", 0) - c0.get("wasmcustom.tokenguard.accepted", 0), 3,
-       "counter wasmcustom.tokenguard.accepted counts the three accepted tokens")
+    eq(c1.get("wasmcustom.tokenguard.accepted", 0) - c0.get("wasmcustom.tokenguard.accepted", 0), 4,
+       "counter wasmcustom.tokenguard.accepted counts the four accepted requests")
 
     # ---- rejections (cookie listener), each with its exact WWW-Authenticate and counter
     c0 = envoy.stats()
@@ -778,6 +813,36 @@ def run():
     expect_401(B, cookie(a0), None, "header listener: a cookie is not its token source")
     expect_401(B, {}, None, "header listener: /public is not skipped there", path="/public/status")
 
+    # leeway 30 on B only
+    def b_claims(**kw):
+        base = {"iss": iss, "sub": "s", "aud": "https://api.stranger", "iat": now - 60, "exp": now + 300}
+        base.update(kw)
+        return json.dumps(base, separators=(",", ":"))
+    late = rsa.token(b_claims(exp=now - 10))
+    expect_pass(B, {"x-api-token": late}, "leeway 30: expired 10 s ago still passes")
+    expect_401(A, cookie(late), "expired", "leeway 0 on the other listener: expired")
+    expect_401(B, {"x-api-token": rsa.token(b_claims(exp=now - 45))}, "expired",
+               "leeway 30: expired 45 s ago is refused")
+    early = rsa.token(b_claims(iat=now + 20))
+    expect_pass(B, {"x-api-token": early}, "leeway 30: iat 20 s ahead passes")
+    expect_401(B, {"x-api-token": rsa.token(b_claims(iat=now + 45))}, "issued_in_future",
+               "leeway 30: iat 45 s ahead is refused")
+    expect_pass(B, {"x-api-token": rsa.token(b_claims(nbf=now + 20))}, "leeway 30: nbf 20 s ahead passes")
+
+    # C: every default. Authorization: Bearer, no required claims, every asymmetric algorithm,
+    # no forwarded claims, no skipped paths.
+    no_sub = rsa.token(json.dumps({"iss": iss, "aud": "device-api", "exp": now + 300}))
+    hdrs = expect_pass(C, {"Authorization": f"Bearer {no_sub}", "x-stranger-sub": "mine"},
+                       "defaults: a Bearer token without sub or iat passes")
+    eq(hdrs.get("x-stranger-sub"), ["mine"], "defaults: no forwarded claims, client headers untouched")
+    ed_c = sim("sign", "--key", ed_priv_path, "--issuer", iss, "--audience", "device-api").strip()
+    expect_pass(C, {"Authorization": f"Bearer {ed_c}"}, "defaults: EdDSA is allowed")
+    expect_401(C, cookie(no_sub), None, "defaults: the token is not taken from a cookie")
+    expect_401(C, {"x-api-token": no_sub}, None, "defaults: nor from another header")
+    expect_401(C, {}, None, "defaults: /public is not skipped", path="/public/x")
+    expect_401(C, {"Authorization": f"Bearer {rsa.token(claims(iss=iss + '/'))}"}, "wrong_issuer",
+               "C accepts only its one issuer")
+
     # ---- Prometheus names: without the wasmcustom. prefix
     acc = envoy.counter("accepted")
     prom = envoy.prometheus()
@@ -831,17 +896,22 @@ def run():
     refused("slow", "a JWKS answer slower than jwks.timeout_ms", wait=6)
 
     # ---- stale window, then key_set_expired, then recovery
-    Relay.max_age = 1
+    Relay.max_age = 0   # raised to min_interval (1 s): about one fetch a second, not one a tick
     time.sleep(2.05)
     t_fetch = time.monotonic()
     get(A, headers=cookie(rsa.token(claims(), kid="trigger-stale")))
-    wait_until(lambda: relay_count(200, since=t_fetch) >= 1, 3, "a fetch with max-age=1")
+    wait_until(lambda: relay_count(200, since=t_fetch) >= 1, 3, "a fetch with max-age=0")
+    t0 = time.monotonic()
+    time.sleep(3.0)
+    n = relay_count(since=t0)
+    check(2 <= n <= 4, "max-age=0 gives a lifetime of min_interval (1 s): 2..4 fetches in 3 s",
+          "2..4", n)
     # the fetch's time, as the relay saw it
     with Relay.lock:
         t_fetch = max(t for (t, _m, st, _h, _p) in Relay.log if st == 200)
     form_post(idp, "/admin/outage", {"on": "true"})
     time.sleep(max(0.0, t_fetch + 2.2 - time.monotonic()))
-    expect_pass(A, cookie(zt2), "past max-age (1 s), within stale_for (3 s): still verifies")
+    expect_pass(A, cookie(zt2), "past its lifetime (1 s), within stale_for (3 s): still verifies")
     f0 = envoy.counter("jwks.fetch_failures")
     time.sleep(max(0.0, t_fetch + 5.0 - time.monotonic()))
     check(envoy.counter("jwks.fetch_failures") > f0, "fetches fail during the outage",
@@ -853,11 +923,29 @@ def run():
     eq((s, body503(body)), (503, b"unavailable: key_set_expired"), "the header listener shares the expired key set")
     hdrs = expect_pass(A, {}, "skip_paths still pass with an expired key set", path="/public/x")
     eq(envoy.counter("unavailable.key_set_expired") - e0, 2, "counter unavailable.key_set_expired")
+    expect_pass(C, {"Authorization": f"Bearer {no_sub}"},
+                "another vm_id keeps its own key set while this one has expired")
     Relay.max_age = None
     form_post(idp, "/admin/outage", {"on": "false"})
     wait_until(lambda: get(A, headers=cookie(zt2))[0] == 200, 5, "recovery after the outage")
     expect_pass(B, {"x-api-token": a0}, "header listener recovered too")
+    eq(relay_count(path="/c/keys"), 1, "the other vm_id's key set was fetched once in the whole run")
 
+    # The doc names jwks.fetches and jwks.fetch_failures without saying what a fetch is;
+    # observed: every request to the JWKS cluster (both vm_ids), and every refused or failed one.
+    time.sleep(0.3)
+    st = envoy.stats()
+    with Relay.lock:
+        total = len(Relay.log)
+        bad = sum(1 for (_t, m, code, _h, _p) in Relay.log if code != 200 or m in ("empty", "malformed"))
+    eq(st.get("wasmcustom.tokenguard.jwks.fetches"), total,
+       "counter jwks.fetches = the requests the JWKS server saw (all VMs, both vm_ids)")
+    eq(st.get("wasmcustom.tokenguard.jwks.fetch_failures"), bad,
+       "counter jwks.fetch_failures = the 503s, the timeout and the refused documents")
+    if os.environ.get("VERBOSE"):
+        with Relay.lock:
+            print("  relay log:", [(round(t - STARTED, 2), m, st, p) for (t, m, st, _h, p) in Relay.log])
+        print("  stats:", {k: v for k, v in envoy.stats().items() if "jwks" in k})
     envoy.stop()
     ENVOY_LOG = None
     PROCS.remove(envoy.proc)

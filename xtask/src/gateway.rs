@@ -125,6 +125,41 @@ pub fn gateway_bench() -> Result {
     let mut b = cargo();
     b.args(["build", "--quiet", "-p", "tokenguard-sim"]);
     run("build tokenguard-sim", b)?;
+    // The engine's decision path alone: natively, then the same code in V8 (Node), with
+    // V8's optimizing tier only and with its baseline tier only.
+    run(
+        "verify_bench natively",
+        gw_cargo(&["run", "--quiet", "--release", "--example", "verify_bench"]),
+    )?;
+    run(
+        "verify_bench for wasm32-wasip1",
+        gw_cargo(&[
+            "build",
+            "--release",
+            "--example",
+            "verify_bench",
+            "--target",
+            WASM,
+            "--no-default-features",
+        ]),
+    )?;
+    let example = crate_dir().join(format!("target/{WASM}/release/examples/verify_bench.wasm"));
+    for (flags, what) in [
+        (&["--no-liftoff"][..], "TurboFan only"),
+        (&["--liftoff", "--no-wasm-tier-up"][..], "Liftoff only"),
+    ] {
+        let mut c = Command::new("node");
+        c.arg("--no-warnings")
+            .args(flags)
+            .arg(crate_dir().join("tests/run_wasi.mjs"))
+            .arg(&example);
+        if run(&format!("verify_bench in Node's V8 ({what})"), c).is_err() {
+            println!(
+                "    node is not installed (peers/install.sh installs it): V8 timings skipped"
+            );
+            break;
+        }
+    }
     let mut c = Command::new("python3");
     c.arg(crate_dir().join("tests/envoy_bench.py"))
         .env("ENVOY", &envoy)

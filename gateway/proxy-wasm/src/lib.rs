@@ -4,10 +4,11 @@
 //! - [`config`]: the JSON configuration.
 //! - [`engine`]: the decisions (token, verdict, shared key set, fetch schedule), testable on
 //!   the host.
-//! - `filter` (wasm only): the proxy-wasm root and HTTP contexts.
+//! - `filter` (wasm only, feature `filter`, on by default): the proxy-wasm root and HTTP
+//!   contexts.
 
 pub mod config;
 pub mod engine;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "filter"))]
 mod filter;

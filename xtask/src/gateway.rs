@@ -144,6 +144,28 @@ pub fn gateway() -> Result {
     run(
         "the filter against jwt_authn on the attack corpus and the negative vectors (every disagreement documented in docs/gateway.md)",
         c,
+    )?;
+    // Envoy takes the module built for wasm32-unknown-unknown as well: the same comparison.
+    let mut c = Command::new("rustup");
+    c.args(["target", "add", "wasm32-unknown-unknown"]);
+    run("rustup target add wasm32-unknown-unknown", c)?;
+    run(
+        "gateway filter: wasm32-unknown-unknown release build",
+        gw_cargo(&["build", "--release", "--target", "wasm32-unknown-unknown"]),
+    )?;
+    let mut c = Command::new("python3");
+    c.arg(crate_dir().join("tests/envoy_differential.py"))
+        .env("ENVOY", &envoy)
+        .env(
+            "FILTER_WASM",
+            crate_dir().join("target/wasm32-unknown-unknown/release/tokenguard_proxy_wasm.wasm"),
+        )
+        .env("PEERS", &peers)
+        .env("VECTORS", &vectors)
+        .env("REPO", root());
+    run(
+        "the wasm32-unknown-unknown module in Envoy: the same verdicts against jwt_authn",
+        c,
     )
 }
 

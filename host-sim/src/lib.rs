@@ -7,6 +7,7 @@ pub mod client;
 pub mod device;
 pub mod flow;
 pub mod hardware;
+pub mod hw_device;
 pub mod idp;
 pub mod keyfile;
 pub mod keystore;

@@ -32,7 +32,7 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use tokenguard::{Algorithm, Curve, Jwk};
 
-use crate::hardware::{Device, KeyInfo};
+use crate::hw_device::{Device, KeyInfo};
 
 /// A parsed RFC 7512 PKCS#11 URI (the attributes this tool uses).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,11 +60,11 @@ pub struct Uri {
 }
 
 fn pct_decode(s: &str) -> anyhow::Result<Vec<u8>> {
-    crate::hardware::pct_decode(s, "PKCS#11 URI")
+    crate::hw_device::pct_decode(s, "PKCS#11 URI")
 }
 
 fn pct_text(s: &str) -> anyhow::Result<String> {
-    crate::hardware::pct_text(s, "PKCS#11 URI")
+    crate::hw_device::pct_text(s, "PKCS#11 URI")
 }
 
 /// Parses `pkcs11:PATH[?QUERY]`.
@@ -144,7 +144,7 @@ pub struct PinOpts {
 }
 
 fn pin(u: &Uri, opts: &PinOpts) -> anyhow::Result<Option<String>> {
-    crate::hardware::secret(
+    crate::hw_device::secret(
         opts.env.as_deref(),
         u.pin_value.as_deref(),
         u.pin_source.as_deref(),
@@ -158,7 +158,7 @@ fn hex(b: &[u8]) -> String {
     })
 }
 
-/// A key in a PKCS#11 token, signing through it (a [`crate::hardware::HardwareKey`]).
+/// A key in a PKCS#11 token, signing through it (the host tool uses it as a `HardwareKey`).
 pub struct Pkcs11Signer {
     // The session is dropped before the context (field order).
     session: Session,

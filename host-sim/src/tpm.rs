@@ -46,7 +46,7 @@ pub struct KeyRef {
 }
 
 fn pct_text(s: &str) -> anyhow::Result<String> {
-    crate::hardware::pct_text(s, "TPM key reference")
+    crate::hw_device::pct_text(s, "TPM key reference")
 }
 
 /// Parses a `tpm:` key reference.
@@ -114,7 +114,7 @@ pub fn parse_ref(text: &str) -> anyhow::Result<KeyRef> {
 /// # Errors
 /// The variable is not set or the file cannot be read.
 pub fn auth_value(r: &KeyRef, pin_env: Option<&str>) -> anyhow::Result<Option<String>> {
-    crate::hardware::secret(pin_env, r.pin_value.as_deref(), r.pin_source.as_deref())
+    crate::hw_device::secret(pin_env, r.pin_value.as_deref(), r.pin_source.as_deref())
 }
 
 /// The TCTI to use: the reference's, else `TPM2TOOLS_TCTI`, else the kernel's resource
@@ -183,8 +183,8 @@ impl TpmSigner {
 }
 
 #[cfg(not(feature = "tpm"))]
-impl crate::hardware::Device for TpmSigner {
-    fn info(&self) -> &crate::hardware::KeyInfo {
+impl crate::hw_device::Device for TpmSigner {
+    fn info(&self) -> &crate::hw_device::KeyInfo {
         match self._never {}
     }
     fn raw_sign(&self, _msg: &[u8]) -> anyhow::Result<Vec<u8>> {
@@ -214,7 +214,7 @@ mod imp {
     use tss_esapi::Context;
 
     use super::{auth_value, fixed_r_s, parse_ref, tcti_conf};
-    use crate::hardware::{Device, KeyInfo};
+    use crate::hw_device::{Device, KeyInfo};
 
     /// A key in a TPM 2.0, signing through it.
     pub struct TpmSigner {

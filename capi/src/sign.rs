@@ -400,19 +400,46 @@ pub unsafe extern "C" fn tg_assertion_zitadel_service_user(
     out_len: usize,
     written: *mut usize,
 ) -> tg_result {
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        zitadel_preset(
+            presets::zitadel_service_user,
+            signer,
+            (user_id, user_id_len),
+            (issuer, issuer_len),
+            presets::Timing::new(now, lifetime),
+            (entropy, entropy_len),
+            (out, out_len, written),
+        )
+    }
+}
+
+/// The two ZITADEL presets that take an id, the issuer and a timing: `preset` makes the
+/// claims, the rest is as their C functions document.
+///
+/// # Safety
+/// As `tg_assertion_zitadel_service_user`.
+unsafe fn zitadel_preset(
+    preset: for<'a> fn(&'a str, &'a str, presets::Timing) -> Result<Claims<'a>, SignError>,
+    signer: *const tg_signer,
+    id: (*const u8, usize),
+    issuer: (*const u8, usize),
+    timing: presets::Timing,
+    entropy: (*const u8, usize),
+    out: (*mut u8, usize, *mut usize),
+) -> tg_result {
     ffi::run(|| {
         // SAFETY: the caller's contract.
-        let (user, iss, entropy) = unsafe {
+        let (id, iss, entropy) = unsafe {
             (
-                ffi::text(user_id, user_id_len)?,
-                ffi::text(issuer, issuer_len)?,
-                ffi::opt_bytes(entropy, entropy_len)?,
+                ffi::text(id.0, id.1)?,
+                ffi::text(issuer.0, issuer.1)?,
+                ffi::opt_bytes(entropy.0, entropy.1)?,
             )
         };
-        let t = presets::Timing::new(now, lifetime);
-        let claims = presets::zitadel_service_user(user, iss, t).map_err(sign_error)?;
+        let claims = preset(id, iss, timing).map_err(sign_error)?;
         // SAFETY: the caller's contract.
-        unsafe { mint(signer, &claims, entropy, out, out_len, written) }
+        unsafe { mint(signer, &claims, entropy, out.0, out.1, out.2) }
     })
 }
 
@@ -437,20 +464,18 @@ pub unsafe extern "C" fn tg_assertion_zitadel_api_app(
     out_len: usize,
     written: *mut usize,
 ) -> tg_result {
-    ffi::run(|| {
-        // SAFETY: the caller's contract.
-        let (client, iss, entropy) = unsafe {
-            (
-                ffi::text(client_id, client_id_len)?,
-                ffi::text(issuer, issuer_len)?,
-                ffi::opt_bytes(entropy, entropy_len)?,
-            )
-        };
-        let t = presets::Timing::new(now, lifetime);
-        let claims = presets::zitadel_api_app(client, iss, t).map_err(sign_error)?;
-        // SAFETY: the caller's contract.
-        unsafe { mint(signer, &claims, entropy, out, out_len, written) }
-    })
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        zitadel_preset(
+            presets::zitadel_api_app,
+            signer,
+            (client_id, client_id_len),
+            (issuer, issuer_len),
+            presets::Timing::new(now, lifetime),
+            (entropy, entropy_len),
+            (out, out_len, written),
+        )
+    }
 }
 
 /// Mints a ZITADEL System API self-signed JWT: `iss` = `sub` = `user_id` (the system user),

@@ -170,13 +170,14 @@ fn mints_a_zitadel_assertion_that_verifies_with_the_slots_key() {
     python_peers_verify(exported, token);
 }
 
-/// PyJWT and jwcrypto verify `token` with the JWK `jwk` (the ZITADEL preset's iss and aud),
-/// when the Python peers are installed (`peers/install.sh`); required with
-/// `TOKENGUARD_REQUIRE_PEERS=1` (what `cargo xtask ci` sets once they are).
+/// Each interop peer (PyJWT, jwcrypto, node `jose`) verifies `token` with the JWK `jwk`
+/// (the ZITADEL preset's iss and aud), through the peers' verify contract, when they are
+/// installed (`peers/install.sh`); required with `TOKENGUARD_REQUIRE_PEERS=1` (what
+/// `cargo xtask ci` sets once they are).
 fn python_peers_verify(jwk: &str, token: &str) {
-    let peers = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/peers/python");
-    if !peers.join("jwt").exists() || !peers.join("jwcrypto").exists() {
-        let why = "the Python peers (PyJWT, jwcrypto) are not installed (peers/install.sh)";
+    use tokenguard_tests::peers;
+    if peers::installed().is_none() {
+        let why = "the interop peers (PyJWT, jwcrypto, jose) are not installed (peers/install.sh)";
         assert!(
             std::env::var("TOKENGUARD_REQUIRE_PEERS").as_deref() != Ok("1"),
             "{why}, but TOKENGUARD_REQUIRE_PEERS=1"
@@ -184,34 +185,19 @@ fn python_peers_verify(jwk: &str, token: &str) {
         eprintln!("{why}: their check is skipped");
         return;
     }
-    let script = r#"
-import json, sys
-import jwt
-from jwcrypto import jwk as cjwk, jws as cjws
-key, token = json.loads(sys.argv[1]), sys.argv[2]
-claims = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["ES256"],
-                    audience="https://zitadel.example", issuer="318438939318438939",
-                    options={"verify_exp": False, "verify_iat": False})
-assert claims["sub"] == "318438939318438939", claims
-s = cjws.JWS()
-s.deserialize(token)
-s.verify(cjwk.JWK(**key), alg="ES256")
-print("verified", jwt.get_unverified_header(token)["kid"])
-"#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", script, jwk, token])
-        .env("PYTHONPATH", &peers)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "PyJWT/jwcrypto: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "verified device-0042-se"
-    );
+    let jwk: serde_json::Value = serde_json::from_str(jwk).unwrap();
+    assert_eq!(jwk["kid"], "device-0042-se");
+    let case = serde_json::json!({"cases": [{"name": "atecc", "token": token, "jwk": jwk,
+        "alg": "ES256", "iss": "318438939318438939", "aud": "https://zitadel.example",
+        "sub": "318438939318438939", "now": 1_700_000_100u64, "require": [], "leeway": 0}]});
+    for peer in peers::ALL {
+        let out = peers::run(peer, "verify", &case);
+        assert_eq!(
+            out["results"][0]["ok"], true,
+            "{peer}: {}",
+            out["results"][0]["error"]
+        );
+    }
 }
 
 /// A failing exchange: the signer reports `SignError::Device`, `sign_digest` the reason, and

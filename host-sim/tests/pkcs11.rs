@@ -2,12 +2,12 @@
 //! A token in a temporary directory, initialised by `softhsm2-util`; key pairs generated
 //! inside it through PKCS#11 (sensitive, not extractable); `tokenguard-sim jwk --key pkcs11:`
 //! and `sign --key pkcs11:` with every preset and algorithm, each assertion verified by
-//! tokenguard and, when the Python peers are installed (`peers/install.sh`), by PyJWT and
-//! jwcrypto; the documented errors; and the JWT-bearer grant at the mock IdP with the key in
-//! the token.
+//! tokenguard and, when the interop peers are installed (`peers/install.sh`), by PyJWT,
+//! jwcrypto and node `jose`; the documented errors; and the JWT-bearer grant at the mock IdP
+//! with the key in the token.
 //!
 //! Without SoftHSM the test says so and passes, unless `TOKENGUARD_REQUIRE_HSM=1` (what
-//! `cargo xtask ci` sets after installing it), which also requires the Python peers.
+//! `cargo xtask ci` sets after installing it), which also requires the interop peers.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -191,11 +191,7 @@ fn keys_in_a_pkcs11_token_sign_every_preset_and_fail_clearly() {
         ));
     }
     assert_eq!(minted.len(), 20);
-    hw::verify_with_python_peers(
-        &dir,
-        &minted,
-        required().then_some("TOKENGUARD_REQUIRE_HSM"),
-    );
+    hw::verify_with_peers(&minted, required().then_some("TOKENGUARD_REQUIRE_HSM"));
 
     // The documented errors, without a panic.
     let base = [

@@ -3,12 +3,13 @@
 //! (transient contexts are flushed after each step: without a resource manager a TPM with
 //! full object slots refuses loads); `tokenguard-sim jwk --key tpm:` and `sign --key tpm:`
 //! with every preset and algorithm the TPM has, each assertion verified by tokenguard and,
-//! when the Python peers are installed (`peers/install.sh`), by PyJWT and jwcrypto; the
+//! when the interop peers are installed (`peers/install.sh`), by PyJWT, jwcrypto and
+//! node `jose`; the
 //! documented errors; and the JWT-bearer grant at the mock IdP with the key in the TPM.
 //!
 //! It needs the `tpm` feature (`cargo test -p tokenguard-sim --features tpm --test tpm`).
 //! Without swtpm or tpm2-tools it says so and passes, unless `TOKENGUARD_REQUIRE_TPM=1` (what
-//! `cargo xtask ci` sets after installing them), which also requires the Python peers. A
+//! `cargo xtask ci` sets after installing them), which also requires the interop peers. A
 //! build without the feature checks that `--key tpm:` says how to get it.
 
 mod hw;
@@ -249,11 +250,7 @@ mod with_tpm {
             ));
         }
         assert_eq!(minted.len(), 20);
-        hw::verify_with_python_peers(
-            &tpm.dir,
-            &minted,
-            required().then_some("TOKENGUARD_REQUIRE_TPM"),
-        );
+        hw::verify_with_peers(&minted, required().then_some("TOKENGUARD_REQUIRE_TPM"));
 
         // The documented errors, without a panic and without a token.
         let run = |key: &str, extra: &[&str], env: &[(&str, &str)]| {

@@ -323,16 +323,27 @@ pub mod peers {
     /// the install command when they are missing (the tests using them are `#[ignore]`d and
     /// run by `cargo xtask ci` after installing them).
     pub fn dir() -> PathBuf {
+        installed().unwrap_or_else(|| {
+            panic!(
+                "interop peers not installed in {}: run peers/install.sh",
+                location().display()
+            )
+        })
+    }
+
+    /// Where the peers are expected (`TOKENGUARD_PEERS`, else `target/peers`).
+    fn location() -> PathBuf {
         // A relative TOKENGUARD_PEERS is relative to the repository root.
-        let d = std::env::var_os("TOKENGUARD_PEERS")
+        std::env::var_os("TOKENGUARD_PEERS")
             .map(|p| repo().join(p))
-            .unwrap_or_else(|| repo().join("target/peers"));
-        assert!(
-            d.join("python").is_dir() && d.join("node/node_modules/jose").is_dir(),
-            "interop peers not installed in {}: run peers/install.sh",
-            d.display()
-        );
-        d
+            .unwrap_or_else(|| repo().join("target/peers"))
+    }
+
+    /// [`dir`] if the peers are installed there, else `None` (for tests that skip without
+    /// them).
+    pub fn installed() -> Option<PathBuf> {
+        let d = location();
+        (d.join("python").is_dir() && d.join("node/node_modules/jose").is_dir()).then_some(d)
     }
 
     /// Runs a Python script of `peers/` with the installed packages.

@@ -207,7 +207,7 @@ fn hardware_keys() -> Result {
     c.args(["test", "-p", "tokenguard-atecc", "--test", "transcripts"])
         .env("TOKENGUARD_REQUIRE_PEERS", "1");
     run(
-        "ATECC608 signer: its assertion and exported JWK verified by PyJWT and jwcrypto",
+        "ATECC608 signer: its assertion and exported JWK verified by PyJWT, jwcrypto and jose",
         c,
     )?;
     let module = [
@@ -234,7 +234,7 @@ fn hardware_keys() -> Result {
     if present() {
         c.env("TOKENGUARD_REQUIRE_HSM", "1");
         run(
-            "PKCS#11 signing with keys in SoftHSM v2 (every preset, PyJWT and jwcrypto, errors, the JWT-bearer grant, docs/hardware-keys.md as written)",
+            "PKCS#11 signing with keys in SoftHSM v2 (every preset, PyJWT, jwcrypto and jose, errors, the JWT-bearer grant, docs/hardware-keys.md as written)",
             c,
         )
     } else {
@@ -296,7 +296,7 @@ pub fn tpm_keys() -> Result {
     ])
     .env("TOKENGUARD_REQUIRE_TPM", "1");
     run(
-        "TPM 2.0 signing with keys in swtpm (ES256, ES384, RS256, PS256, every preset, PyJWT and jwcrypto, errors, the JWT-bearer grant, docs/hardware-keys.md's TPM guide as written)",
+        "TPM 2.0 signing with keys in swtpm (ES256, ES384, RS256, PS256, every preset, PyJWT, jwcrypto and jose, errors, the JWT-bearer grant, docs/hardware-keys.md's TPM guide as written)",
         c,
     )
 }

@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use tokenguard_sim::idp::{self, ClientKind, Idp, IdpConfig, JWT_BEARER};
+use tokenguard_tests::peers;
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -160,54 +161,41 @@ pub fn mint_every_preset(
     minted
 }
 
-/// Every assertion, verified by PyJWT and jwcrypto with the exported JWK Set. Without the
-/// peers (`peers/install.sh`) the check is skipped with a message, unless `required`.
-pub fn verify_with_python_peers(dir: &Path, minted: &[Minted], required: Option<&str>) {
-    let peers = repo().join("target/peers/python");
-    if !peers.join("jwt").exists() || !peers.join("jwcrypto").exists() {
-        let why = "the Python peers (PyJWT, jwcrypto) are not installed (peers/install.sh): their check is skipped";
+/// Every assertion, verified by each interop peer (PyJWT, jwcrypto, node `jose`) with the
+/// exported JWK Set, through the peers' verify contract (peers/README.md). Without the peers
+/// (`peers/install.sh`) the check is skipped with a message, unless `required` names the
+/// variable that requires it.
+pub fn verify_with_peers(minted: &[Minted], required: Option<&str>) {
+    if peers::installed().is_none() {
+        let why = "the interop peers (PyJWT, jwcrypto, jose) are not installed (peers/install.sh): their check is skipped";
         if let Some(var) = required {
             panic!("{why}, but {var}=1");
         }
         eprintln!("{why}");
         return;
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let cases: Vec<Value> = minted
         .iter()
-        .map(|m| serde_json::json!({"jwks": m.jwks, "token": m.token, "iss": m.iss, "aud": m.aud, "alg": m.alg}))
+        .enumerate()
+        .map(|(i, m)| {
+            let set: Value = serde_json::from_str(&m.jwks).unwrap();
+            serde_json::json!({"name": i.to_string(), "token": m.token, "jwk": set["keys"][0],
+                "alg": m.alg, "iss": m.iss, "aud": m.aud, "sub": m.iss, "now": now,
+                "require": [], "leeway": 0})
+        })
         .collect();
-    let file = dir.join("cases.json");
-    std::fs::write(&file, serde_json::to_string(&cases).unwrap()).unwrap();
-    let script = r#"
-import json, sys
-import jwt
-from jwcrypto import jwk as cjwk, jws as cjws
-cases = json.load(open(sys.argv[1]))
-for c in cases:
-    key = json.loads(c["jwks"])["keys"][0]
-    claims = jwt.decode(c["token"], jwt.PyJWK(key).key, algorithms=[c["alg"]], audience=c["aud"], issuer=c["iss"])
-    assert claims["sub"] == c["iss"], claims
-    s = cjws.JWS()
-    s.deserialize(c["token"])
-    s.verify(cjwk.JWK(**key), alg=c["alg"])
-print(len(cases))
-"#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&file)
-        .env("PYTHONPATH", &peers)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "PyJWT/jwcrypto: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        minted.len().to_string()
-    );
+    for peer in peers::ALL {
+        let out = peers::run(peer, "verify", &serde_json::json!({ "cases": cases }));
+        let results = out["results"].as_array().unwrap();
+        assert_eq!(results.len(), minted.len(), "{peer}");
+        for (r, m) in results.iter().zip(minted) {
+            assert_eq!(r["ok"], true, "{peer} {} {}: {}", m.alg, m.iss, r["error"]);
+        }
+    }
 }
 
 /// The demo's ZITADEL flow with the key in hardware: the mock IdP knows the service user by

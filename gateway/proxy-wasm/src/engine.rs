@@ -259,10 +259,11 @@ impl FetchState {
 
 /// Why a fetch is due now, if one is: the engine's refresh rules over the shared state
 /// (nothing loaded yet, the set's lifetime over, an unknown `kid` after the rate limit,
-/// a retry after a failure), never while another VM's fetch is in flight.
+/// a retry after a failure), never while another VM's fetch is in flight. `expires_at` is
+/// when the loaded set's lifetime ends ([`Engine::expires_at`]; `None`: nothing loaded).
 pub fn fetch_due(
     state: &FetchState,
-    record: Option<&Record<'_>>,
+    expires_at: Option<u64>,
     policy: &tokenguard::RefreshPolicy,
     now: u64,
 ) -> Option<&'static str> {
@@ -271,19 +272,13 @@ pub fn fetch_due(
     }
     let since_attempt = now.saturating_sub(state.last_attempt);
     let retry_due = state.last_attempt == 0 || since_attempt >= policy.retry_after;
-    let Some(r) = record else {
+    let Some(expires) = expires_at else {
         return retry_due.then_some(if state.last_attempt == 0 {
             "initial"
         } else {
             "retry"
         });
     };
-    let age = r
-        .max_age
-        .unwrap_or(policy.default_max_age)
-        .min(policy.max_max_age)
-        .max(policy.min_max_age);
-    let expires = r.fetched_at.saturating_add(age);
     if now >= expires {
         let attempted_since = state.last_attempt >= expires;
         return if !attempted_since {
@@ -377,6 +372,16 @@ impl Engine {
         self.load(r.doc, r.fetched_at, r.max_age)?;
         self.generation = r.generation;
         Ok(true)
+    }
+
+    /// When the loaded key set's lifetime ends (its fetch time plus the response's
+    /// `max-age` under the refresh policy's bounds, as the engine's cache counts it); `None`
+    /// before any set was loaded.
+    pub fn expires_at(&self) -> Option<u64> {
+        match self.cache.freshness(0) {
+            Freshness::NeverLoaded => None,
+            _ => Some(self.cache.expires_at()),
+        }
     }
 
     /// Records that this VM's copy is the record of `generation` (after [`Engine::load`] of
@@ -619,41 +624,30 @@ mod tests {
         };
         assert_eq!(fetch_due(&failed, None, &p, 1029), None);
         assert_eq!(fetch_due(&failed, None, &p, 1030), Some("retry"));
-        let rec = Record {
-            generation: 1,
-            fetched_at: 1000,
-            max_age: Some(300),
-            doc: b"",
-        };
+        // A set fetched at 1000 with max-age 300.
+        let rec = Some(1300);
         let ok = FetchState {
             last_attempt: 1000,
             ..none
         };
-        assert_eq!(fetch_due(&ok, Some(&rec), &p, 1299), None);
-        assert_eq!(fetch_due(&ok, Some(&rec), &p, 1300), Some("expired"));
-        // max-age below the minimum interval is raised to it.
-        let short = Record {
-            max_age: Some(1),
-            ..rec
-        };
-        assert_eq!(fetch_due(&ok, Some(&short), &p, 1009), None);
-        assert_eq!(fetch_due(&ok, Some(&short), &p, 1010), Some("expired"));
+        assert_eq!(fetch_due(&ok, rec, &p, 1299), None);
+        assert_eq!(fetch_due(&ok, rec, &p, 1300), Some("expired"));
         // After a failed refresh past expiry: retry after retry_after.
         let after = FetchState {
             last_attempt: 1300,
             last_failure: 1300,
             ..none
         };
-        assert_eq!(fetch_due(&after, Some(&rec), &p, 1310), None);
-        assert_eq!(fetch_due(&after, Some(&rec), &p, 1330), Some("retry"));
+        assert_eq!(fetch_due(&after, rec, &p, 1310), None);
+        assert_eq!(fetch_due(&after, rec, &p, 1330), Some("retry"));
         // Unknown kid: rate-limited from the last attempt.
         let miss = FetchState {
             last_attempt: 1000,
             kid_miss_at: 1020,
             ..none
         };
-        assert_eq!(fetch_due(&miss, Some(&rec), &p, 1059), None);
-        assert_eq!(fetch_due(&miss, Some(&rec), &p, 1060), Some("unknown_kid"));
+        assert_eq!(fetch_due(&miss, rec, &p, 1059), None);
+        assert_eq!(fetch_due(&miss, rec, &p, 1060), Some("unknown_kid"));
     }
 
     const CFG: &str = r#"{"issuers":["https://idp"],"audiences":["api"],"jwks":{"cluster":"idp","path":"/keys"},
@@ -787,6 +781,25 @@ mod tests {
                     reason: "key_set_expired"
                 }
             );
+        }
+
+        #[test]
+        fn the_lifetime_the_schedule_counts() {
+            let cfg = CFG.replace(
+                r#""skip_paths""#,
+                r#""refresh":{"min_interval":10},"skip_paths""#,
+            );
+            let mut e = Engine::new(parse(cfg.as_bytes()).unwrap());
+            assert_eq!(e.expires_at(), None);
+            let k = key("k1");
+            e.load(&jwks(&k), 1000, Some(300)).unwrap();
+            assert_eq!(e.expires_at(), Some(1300));
+            // max-age below the minimum interval is raised to it.
+            e.load(&jwks(&k), 1000, Some(1)).unwrap();
+            assert_eq!(e.expires_at(), Some(1010));
+            // A refused set changes nothing.
+            assert!(e.load(br#"{"keys":[]}"#, 2000, Some(300)).is_err());
+            assert_eq!(e.expires_at(), Some(1010));
         }
 
         #[test]

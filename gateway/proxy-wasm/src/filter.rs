@@ -54,15 +54,18 @@ fn now(ctx: &dyn Context) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Loads the shared record into this VM's engine if its generation moved.
-fn sync(ctx: &dyn Context, vm: &mut Vm) {
-    let generation = ctx
-        .get_shared_data(KEY_GENERATION)
+/// The generation of the shared key-set record (0: none yet).
+fn shared_generation(ctx: &dyn Context) -> u64 {
+    ctx.get_shared_data(KEY_GENERATION)
         .0
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(0);
-    if generation <= vm.engine.generation() {
+        .unwrap_or(0)
+}
+
+/// Loads the shared record into this VM's engine if its generation moved.
+fn sync(ctx: &dyn Context, vm: &mut Vm) {
+    if shared_generation(ctx) <= vm.engine.generation() {
         return;
     }
     if let Some(bytes) = ctx.get_shared_data(KEY_RECORD).0 {
@@ -95,11 +98,11 @@ impl Root {
     fn claim_fetch(&self, now: u64, timeout_s: u64) -> Option<FetchState> {
         let (bytes, cas) = self.get_shared_data(KEY_FETCH);
         let state = FetchState::decode(bytes.as_deref());
-        let vm = self.vm.as_ref()?;
-        let rec_bytes = self.get_shared_data(KEY_RECORD).0;
-        let rec = rec_bytes.as_deref().and_then(Record::decode);
-        let policy = vm.borrow().engine.config().config.refresh.policy();
-        let reason = fetch_due(&state, rec.as_ref(), &policy, now)?;
+        // The VM has just synced with the shared record: its engine knows when that set's
+        // lifetime ends.
+        let vm = self.vm.as_ref()?.borrow();
+        let policy = vm.engine.config().config.refresh.policy();
+        let reason = fetch_due(&state, vm.engine.expires_at(), &policy, now)?;
         let claimed = FetchState {
             last_attempt: now,
             inflight_until: now + timeout_s + 1,
@@ -131,13 +134,7 @@ impl Root {
 
     /// Publishes a document this VM fetched and loaded: the record, then its generation.
     fn publish(&self, vm: &mut Vm, doc: &[u8], fetched_at: u64, max_age: Option<u64>) {
-        let shared = self
-            .get_shared_data(KEY_GENERATION)
-            .0
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0);
-        let generation = shared.max(vm.engine.generation()) + 1;
+        let generation = shared_generation(self).max(vm.engine.generation()) + 1;
         let rec = Record {
             generation,
             fetched_at,

@@ -20,15 +20,14 @@ Environment: ENVOY, FILTER_WASM, TOKENGUARD_SIM; DURATION (seconds per run, defa
 Prints a Markdown table.
 """
 
-import http.client
-import http.server
 import json
 import os
 import re
 import subprocess
 import tempfile
-import threading
 import time
+
+from envoy_harness import Envoy, get, listener, serve_jwks, static_cluster, tokenguard_filter
 
 ENVOY = os.environ["ENVOY"]
 FILTER = os.environ["FILTER_WASM"]
@@ -46,48 +45,10 @@ def sim(*args):
     return p.stdout.strip()
 
 
-class Jwks(http.server.BaseHTTPRequestHandler):
-    doc = b""
-
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("cache-control", "public, max-age=3600")
-        self.send_header("content-length", str(len(Jwks.doc)))
-        self.end_headers()
-        self.wfile.write(Jwks.doc)
-
-    def log_message(self, *a):
-        pass
-
-
-def listener(name, filters):
-    return {
-        "name": name,
-        "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
-        "filter_chains": [{"filters": [{
-            "name": "envoy.filters.network.http_connection_manager",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                "stat_prefix": name,
-                "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
-                    {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}}]}]},
-                "http_filters": filters + [{"name": "envoy.filters.http.router", "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
-            }}]}],
-    }
-
-
 def tokenguard(vm_id, cache_entries):
-    cfg = {"issuers": [ISS], "audiences": [AUD], "jwks": {"cluster": "jwks", "path": "/jwks"},
-           "token_cache": {"max_entries": cache_entries}, "tick_ms": 100, "skip_paths": ["/skip"]}
-    return [{"name": "envoy.filters.http.wasm", "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-        "config": {"name": vm_id, "root_id": "tokenguard", "failure_policy": "FAIL_RELOAD",
-                   "vm_config": {"vm_id": vm_id, "runtime": "envoy.wasm.runtime.v8",
-                                 "code": {"local": {"filename": FILTER}}},
-                   "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
-                                     "value": json.dumps(cfg)}}}}]
+    return tokenguard_filter(FILTER, vm_id, {
+        "issuers": [ISS], "audiences": [AUD], "jwks": {"cluster": "jwks", "path": "/jwks"},
+        "token_cache": {"max_entries": cache_entries}, "tick_ms": 100, "skip_paths": ["/skip"]})
 
 
 def jwt_authn(jwks_port, cache):
@@ -101,15 +62,6 @@ def jwt_authn(jwks_port, cache):
         "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
         "providers": {"p": provider},
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]}}]
-
-
-def get(port, path, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    c.request("GET", path, headers=headers or {})
-    r = c.getresponse()
-    body = r.read()
-    c.close()
-    return r.status, body
 
 
 WRK_LUA = """
@@ -162,9 +114,7 @@ def main():
         sim("jwk", "--generate", *gen, "--kid", f"bench-{alg}", "--alg", alg, "--include-private", "--output", path)
         keys[alg] = path
     pub = [json.loads(sim("jwk", "--json", "@" + p)) for p in keys.values()]
-    Jwks.doc = json.dumps({"keys": pub}).encode()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve_jwks(json.dumps({"keys": pub}).encode())
 
     token_files = {}
     for alg, key in keys.items():
@@ -175,44 +125,14 @@ def main():
         token_files[alg] = f
 
     names = ["none", "tg", "tg-cache", "jwt_authn", "jwt_authn-cache"]
-    cfg = {
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
-        "static_resources": {
-            "listeners": [listener("none", []), listener("tg", tokenguard("tg", 0)),
-                          listener("tg-cache", tokenguard("tg_cache", 8192)),
-                          listener("jwt_authn", jwt_authn(server.server_port, False)),
-                          listener("jwt_authn-cache", jwt_authn(server.server_port, True))],
-            "clusters": [{"name": "jwks", "type": "STATIC", "connect_timeout": "1s", "load_assignment": {
-                "cluster_name": "jwks", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
-                    "socket_address": {"address": "127.0.0.1", "port_value": server.server_port}}}}]}]}}],
-        },
-    }
-    yaml = os.path.join(work, "envoy.json")
-    open(yaml, "w").write(json.dumps(cfg))
-    admin_file = os.path.join(work, "admin.txt")
-    log = open(os.path.join(work, "envoy.log"), "w")
-    envoy = subprocess.Popen([ENVOY, "-c", yaml, "--concurrency", "1", "--disable-hot-restart",
-                              "--admin-address-path", admin_file, "--log-level", "error"],
-                             stdout=log, stderr=subprocess.STDOUT)
+    envoy = Envoy(ENVOY, work,
+                  [listener("none", []), listener("tg", tokenguard("tg", 0)),
+                   listener("tg-cache", tokenguard("tg_cache", 8192)),
+                   listener("jwt_authn", jwt_authn(server.server_port, False)),
+                   listener("jwt_authn-cache", jwt_authn(server.server_port, True))],
+                  [static_cluster("jwks", server.server_port)])
     try:
-        deadline = time.time() + 30
-        while not (os.path.exists(admin_file) and open(admin_file).read().strip()):
-            if time.time() > deadline or envoy.poll() is not None:
-                raise SystemExit("envoy did not start")
-            time.sleep(0.1)
-        admin = int(open(admin_file).read().strip().rsplit(":", 1)[1])
-        while True:
-            try:
-                if get(admin, "/ready") == (200, b"LIVE\n"):
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or envoy.poll() is not None:
-                raise SystemExit("envoy did not become ready")
-            time.sleep(0.1)
-        _, body = get(admin, "/listeners?format=json")
-        ports = {s["name"]: s["local_address"]["socket_address"]["port_value"]
-                 for s in json.loads(body)["listener_statuses"]}
+        ports = envoy.ports
         first = open(token_files["ES256"]).readline().strip()
         for n in names[1:]:
             deadline = time.time() + 30
@@ -236,9 +156,7 @@ def main():
                     rps, p50, p99 = wrk(ports[n], token_files[alg], repeat, work)
                     rows.append((n, alg, workload, rps, p50 - base50, p99 - base99))
     finally:
-        envoy.terminate()
-        envoy.wait()
-        log.close()
+        envoy.stop()
         server.shutdown()
     print(f"| listener | alg | workload | requests/s | added p50 (µs) | added p99 (µs) |")
     print("|---|---|---|---:|---:|---:|")

@@ -15,21 +15,18 @@ Environment: ENVOY, FILTER_WASM, PEERS (PYTHONPATH of the Python peers, for the
 """
 
 import base64
-import http.client
-import http.server
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.environ["PEERS"])
 from cryptography.hazmat.primitives import hashes, hmac, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature  # noqa: E402
+from envoy_harness import Envoy, get, listener, serve_jwks, static_cluster, tokenguard_filter  # noqa: E402
 
 ENVOY = os.environ["ENVOY"]
 FILTER = os.environ["FILTER_WASM"]
@@ -232,42 +229,6 @@ def resigned_vectors():
     return out
 
 
-class Jwks(http.server.BaseHTTPRequestHandler):
-    doc = b""
-
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("cache-control", "max-age=3600")
-        self.send_header("content-length", str(len(Jwks.doc)))
-        self.end_headers()
-        self.wfile.write(Jwks.doc)
-
-    def log_message(self, *a):
-        pass
-
-
-def listener(name, filters):
-    return {"name": name, "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
-            "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                "stat_prefix": name,
-                "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
-                    {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]}]},
-                "http_filters": filters + [{"name": "envoy.filters.http.router", "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]}}]}]}
-
-
-def get(port, path, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    c.request("GET", path, headers=headers or {})
-    r = c.getresponse()
-    body = r.read()
-    st = (r.status, r.getheader("www-authenticate"), body)
-    c.close()
-    return st
-
-
 def documented():
     doc = open(os.path.join(REPO, "docs/gateway.md")).read()
     block = doc.split("<!-- differential:begin -->")[1].split("<!-- differential:end -->")[0]
@@ -280,53 +241,23 @@ def documented():
 
 
 def main():
-    Jwks.doc = json.dumps(jwks()).encode()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    tg_cfg = {"issuers": [ISS], "audiences": [AUD],
-              "algorithms": ["ES256", "ES384", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
-              "jwks": {"cluster": "jwks", "path": "/jwks"}, "token_cache": {"max_entries": 0}}
-    tg = [{"name": "envoy.filters.http.wasm", "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-        "config": {"name": "tokenguard", "root_id": "tokenguard", "failure_policy": "FAIL_RELOAD",
-                   "vm_config": {"vm_id": "tokenguard", "runtime": "envoy.wasm.runtime.v8",
-                                 "code": {"local": {"filename": FILTER}}},
-                   "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
-                                     "value": json.dumps(tg_cfg)}}}}]
+    doc = json.dumps(jwks()).encode()
+    server = serve_jwks(doc)
+    tg = tokenguard_filter(FILTER, "tokenguard", {
+        "issuers": [ISS], "audiences": [AUD],
+        "algorithms": ["ES256", "ES384", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
+        "jwks": {"cluster": "jwks", "path": "/jwks"}, "token_cache": {"max_entries": 0}})
     ja = [{"name": "envoy.filters.http.jwt_authn", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
         "providers": {"p": {"issuer": ISS, "audiences": [AUD], "clock_skew_seconds": 0,
-                            "local_jwks": {"inline_string": Jwks.doc.decode()}}},
+                            "local_jwks": {"inline_string": doc.decode()}}},
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]}}]
-    cfg = {"admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
-           "static_resources": {"listeners": [listener("tokenguard", tg), listener("jwt_authn", ja)],
-                                "clusters": [{"name": "jwks", "type": "STATIC", "connect_timeout": "1s",
-                                              "load_assignment": {"cluster_name": "jwks", "endpoints": [{"lb_endpoints": [
-                                                  {"endpoint": {"address": {"socket_address": {
-                                                      "address": "127.0.0.1", "port_value": server.server_port}}}}]}]}}]}}
-    work = tempfile.mkdtemp(prefix="tg-diff-")
-    path = os.path.join(work, "envoy.json")
-    open(path, "w").write(json.dumps(cfg))
-    admin_file = os.path.join(work, "admin.txt")
-    log = open(os.path.join(work, "envoy.log"), "w")
-    envoy = subprocess.Popen([ENVOY, "-c", path, "--concurrency", "1", "--disable-hot-restart",
-                              "--admin-address-path", admin_file, "--log-level", "error"],
-                             stdout=log, stderr=subprocess.STDOUT)
+    envoy = Envoy(ENVOY, tempfile.mkdtemp(prefix="tg-diff-"),
+                  [listener("tokenguard", tg), listener("jwt_authn", ja)],
+                  [static_cluster("jwks", server.server_port)])
     try:
+        ports = envoy.ports
         deadline = time.time() + 30
-        while True:
-            if envoy.poll() is not None or time.time() > deadline:
-                raise SystemExit(f"envoy did not start: {open(log.name).read()[-2000:]}")
-            try:
-                addr = open(admin_file).read().strip()
-                if addr and get(int(addr.rsplit(":", 1)[1]), "/ready")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        admin = int(addr.rsplit(":", 1)[1])
-        ports = {s["name"]: s["local_address"]["socket_address"]["port_value"]
-                 for s in json.loads(get(admin, "/listeners?format=json")[2])["listener_statuses"]}
         global NOW
         NOW = int(time.time())
         corpus = attack_cases()
@@ -342,15 +273,14 @@ def main():
         for cid, tok in corpus.items():
             v = []
             for name in ("tokenguard", "jwt_authn"):
-                st, www, _ = get(ports[name], "/", {"authorization": f"Bearer {tok}"})
+                st, headers, _ = get(ports[name], "/", {"authorization": f"Bearer {tok}"})
+                www = headers.get("www-authenticate")
                 if st not in (200, 401, 403, 431):  # 431: Envoy refuses the header itself
                     raise SystemExit(f"{cid}: {name} answered {st}")
                 v.append(("accepted" if st == 200 else "refused", www))
             verdict[cid] = v
     finally:
-        envoy.terminate()
-        envoy.wait()
-        log.close()
+        envoy.stop()
         server.shutdown()
 
     for must in [c for c in verdict if c.startswith("valid-")]:

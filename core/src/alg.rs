@@ -394,11 +394,8 @@ mod tests {
     #[test]
     fn names_round_trip_exactly() {
         for a in Algorithm::ALL {
-            let built = match a {
-                ES512 => cfg!(feature = "es512"),
-                ES256K => cfg!(feature = "es256k"),
-                _ => true,
-            };
+            let built = (a != ES512 || cfg!(feature = "es512"))
+                && (a != ES256K || cfg!(feature = "es256k"));
             let want = if built { Some(a) } else { None };
             assert_eq!(Algorithm::from_name(a.name().as_bytes()), want, "{a}");
         }

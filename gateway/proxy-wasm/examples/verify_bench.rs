@@ -7,6 +7,10 @@
 //! cargo run --release --example verify_bench
 //! cargo build --release --example verify_bench --target wasm32-wasip1  # then node (WASI)
 //! ```
+//!
+//! `VERIFY_BENCH_ALG=RS256` runs one algorithm only and `VERIFY_BENCH_SCALE=10` runs ten
+//! times the iterations, `VERIFY_BENCH_CACHE=off` (or `on`) runs without (with) the
+//! verified-token cache only; for a profiler (`node --cpu-prof`, `perf record`).
 
 use std::time::Instant;
 
@@ -49,13 +53,26 @@ fn main() {
     } else {
         "native"
     };
-    for cache in [0usize, 1024] {
+    let only = std::env::var("VERIFY_BENCH_ALG").ok();
+    let scale: u32 = std::env::var("VERIFY_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let caches: &[usize] = match std::env::var("VERIFY_BENCH_CACHE").as_deref() {
+        Ok("off") => &[0],
+        Ok("on") => &[1024],
+        _ => &[0, 1024],
+    };
+    for &cache in caches {
         let cfg = format!(
             r#"{{"issuers":["https://bench"],"audiences":["api"],"jwks":{{"cluster":"c","path":"/k"}},"token_cache":{{"max_entries":{cache}}}}}"#
         );
         let mut engine = Engine::new(parse(cfg.as_bytes()).unwrap());
         engine.load(jwks.as_bytes(), now, Some(3600)).unwrap();
         for (alg, key) in &keys {
+            if only.as_deref().is_some_and(|o| o != *alg) {
+                continue;
+            }
             let claims = Claims {
                 iss: Some("https://bench"),
                 sub: Some("device-1"),
@@ -68,13 +85,14 @@ fn main() {
             let token = encode(key, Some("JWT"), &claims, None, &mut out).unwrap();
             let auth = format!("Bearer {token}");
             let header = |name: &str| (name == "authorization").then_some(auth.as_str());
-            let n = if cache > 0 {
-                20_000
-            } else if *alg == "ES256" {
-                200
-            } else {
-                1000
-            };
+            let n = scale
+                * if cache > 0 {
+                    20_000
+                } else if *alg == "ES256" {
+                    200
+                } else {
+                    1000
+                };
             // Warm up (and, with the cache, fill it).
             for _ in 0..10 {
                 assert!(matches!(

@@ -38,6 +38,11 @@ struct TokenCache {
 
 impl TokenCache {
     fn get(&self, token: &[u8], now: u64) -> Option<&Remembered> {
+        // An empty (or disabled) cache answers without hashing the token: SipHash over a
+        // 600-byte RS256 token is 2-3 us in V8.
+        if self.map.is_empty() {
+            return None;
+        }
         self.map.get(token).filter(|r| now < r.exp)
     }
 

@@ -1,12 +1,12 @@
 // Runs a wasm32-wasip1 command module under Node's V8 (WASI preview 1):
-//   node run_wasi.mjs FILE.wasm
+//   node run_wasi.mjs FILE.wasm [ARGS...]
 // Imports from "env" (the proxy-wasm host calls the filter's library links in, never called
 // by the benchmark) are stubbed.
 import { readFile } from "node:fs/promises";
 import { WASI } from "node:wasi";
 import { argv, env } from "node:process";
 
-const wasi = new WASI({ version: "preview1", args: [argv[2]], env });
+const wasi = new WASI({ version: "preview1", args: argv.slice(2), env });
 const module = await WebAssembly.compile(await readFile(argv[2]));
 const imports = wasi.getImportObject();
 imports.env = {};

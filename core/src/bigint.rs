@@ -1,6 +1,7 @@
-//! Fixed-size Montgomery arithmetic in safe Rust, for *public* values only (RSA verification,
-//! curve-membership checks at key import). Nothing here is constant-time, by design: the
-//! inputs are public keys and signatures.
+//! Fixed-size Montgomery arithmetic in safe Rust. The public API is for *public* values (RSA
+//! verification, curve-membership checks at key import) and is not constant-time, by design:
+//! the inputs are public keys and signatures. The constant-time operations for secret values
+//! (RSA-CRT signing) are in [`secret`]: the same products with the final subtraction masked.
 //!
 //! A [`Modulus`] holds its Montgomery constants (`-n^-1 mod 2^w` and `R^2 mod n`), computed
 //! once when a key is imported, so a verification pays only for the exponentiation. Numbers
@@ -272,6 +273,35 @@ fn sub_in_place(a: &mut [Limb], b: &[Limb]) -> bool {
     borrow
 }
 
+/// The final step of a Montgomery operation: `t - n` if `t + top 2^(W len) >= n` (`t < 2n`).
+/// With `CT` the subtraction is always computed and applied through a mask, so neither the
+/// comparison nor the branch depends on the values (secret operands); without, it compares
+/// first (public operands, faster).
+#[inline(always)]
+fn finish<const CT: bool>(t: &mut [Limb], top: Limb, n: &[Limb]) {
+    if CT {
+        // Pass 1: the borrow of t - n, nothing stored.
+        let mut borrow: Limb = 0;
+        for (&x, &y) in t.iter().zip(n) {
+            let (d1, b1) = x.overflowing_sub(y);
+            let (_, b2) = d1.overflowing_sub(borrow);
+            borrow = Limb::from(b1 | b2);
+        }
+        let need = (top | (borrow ^ 1)) & 1;
+        let mask = core::hint::black_box(need.wrapping_neg());
+        // Pass 2: t - (n & mask).
+        let mut borrow: Limb = 0;
+        for (x, &y) in t.iter_mut().zip(n) {
+            let (d1, b1) = x.overflowing_sub(y & mask);
+            let (d2, b2) = d1.overflowing_sub(borrow);
+            *x = d2;
+            borrow = Limb::from(b1 | b2);
+        }
+    } else if top != 0 || !lt(t, n) {
+        sub_in_place(t, n);
+    }
+}
+
 fn add_in_place(a: &mut [Limb], b: &[Limb]) -> bool {
     let mut carry = false;
     for (x, &y) in a.iter_mut().zip(b) {
@@ -296,6 +326,12 @@ impl<const L: usize> Modulus<L> {
     /// Builds a modulus from big-endian bytes. `None` unless odd, greater than one, and
     /// within `L` limbs.
     pub fn from_be_bytes(bytes: &[u8]) -> Option<Self> {
+        Self::build::<false>(bytes)
+    }
+
+    /// Builds the modulus; with `CT`, `R^2 mod n` is computed in constant time (a secret
+    /// modulus: an RSA prime).
+    fn build<const CT: bool>(bytes: &[u8]) -> Option<Self> {
         let len = bytes.len().div_ceil(LIMB_BYTES);
         if len == 0 || len > L {
             return None;
@@ -320,7 +356,7 @@ impl<const L: usize> Modulus<L> {
             len,
             bits,
         };
-        m.rr = m.compute_rr();
+        m.rr = m.compute_rr::<CT>();
         Some(m)
     }
 
@@ -357,7 +393,7 @@ impl<const L: usize> Modulus<L> {
     }
 
     /// `2a mod n` for `a < n`.
-    fn double(&self, a: &mut [Limb; L]) {
+    fn double<const CT: bool>(&self, a: &mut [Limb; L]) {
         let len = self.len;
         let mut carry: Limb = 0;
         for x in a.iter_mut().take(len) {
@@ -366,12 +402,10 @@ impl<const L: usize> Modulus<L> {
             carry = nc;
         }
         let al = a.get_mut(..len).unwrap_or(&mut []);
-        if carry != 0 || !lt(al, self.nl()) {
-            sub_in_place(al, self.n.get(..len).unwrap_or(&[]));
-        }
+        finish::<CT>(al, carry, self.n.get(..len).unwrap_or(&[]));
     }
 
-    fn compute_rr(&self) -> [Limb; L] {
+    fn compute_rr<const CT: bool>(&self) -> [Limb; L] {
         let total = self.len * LIMB_BITS;
         // x = 2^(bits-1) < n, then doublings up to R mod n = 2^total mod n.
         let mut x = [0 as Limb; L];
@@ -380,17 +414,17 @@ impl<const L: usize> Modulus<L> {
             *l = 1 << (top % LIMB_BITS);
         }
         for _ in top..total {
-            self.double(&mut x);
+            self.double::<CT>(&mut x);
         }
         // total = a * 2^s: reach 2^a * R by doubling, then square s times in Montgomery
         // form (mont(2^c R)^2 = 2^(2c) R) to get 2^total * R = R^2 mod n.
         let s = total.trailing_zeros();
         let a = total >> s;
         for _ in 0..a {
-            self.double(&mut x);
+            self.double::<CT>(&mut x);
         }
         for _ in 0..s {
-            x = self.square(&x);
+            x = self.square_with::<CT>(&x);
         }
         x
     }
@@ -401,7 +435,14 @@ impl<const L: usize> Modulus<L> {
     /// word down, reading the accumulator from one buffer and writing the next into the
     /// other. Both products have the `x * y + c1 + c2` shape that Cortex-M4 executes as one
     /// UMAAL.
+    #[inline(never)] // one copy, called (inlining it grows every caller by ~0.6 KB)
     pub fn mul(&self, a: &[Limb; L], b: &[Limb; L]) -> [Limb; L] {
+        self.mul_with::<false>(a, b)
+    }
+
+    /// [`Self::mul`], its final subtraction constant-time with `CT`.
+    #[inline(always)]
+    fn mul_with<const CT: bool>(&self, a: &[Limb; L], b: &[Limb; L]) -> [Limb; L] {
         let len = self.len;
         let n = self.nl();
         let (Some(&n_first), Some(a_rest), Some(n_rest)) = (n.first(), a.get(1..len), n.get(1..))
@@ -454,16 +495,21 @@ impl<const L: usize> Modulus<L> {
             core::mem::swap(&mut cur, &mut next);
         }
         let tl = cur.get_mut(..len).unwrap_or(&mut []);
-        if t_hi != 0 || !lt(tl, n) {
-            sub_in_place(tl, n);
-        }
+        finish::<CT>(tl, t_hi, n);
         *cur
     }
 
     /// Montgomery square `a^2 / R mod n` for `a < n`: the off-diagonal products once, doubled,
     /// plus the squares (about half the multiplications of [`Self::mul`]), then a separate
     /// word-by-word reduction. Each inner loop is one multiply-accumulate chain (UMAAL).
+    #[inline(never)] // one copy, called (inlining it grows every caller by ~0.6 KB)
     pub fn square(&self, a: &[Limb; L]) -> [Limb; L] {
+        self.square_with::<false>(a)
+    }
+
+    /// [`Self::square`], its final subtraction constant-time with `CT`.
+    #[inline(always)]
+    fn square_with<const CT: bool>(&self, a: &[Limb; L]) -> [Limb; L] {
         let len = self.len;
         let n = self.nl();
         let a = a.get(..len).unwrap_or(&[]);
@@ -500,9 +546,7 @@ impl<const L: usize> Modulus<L> {
         let mut out = [0 as Limb; L];
         let ol = out.get_mut(..len).unwrap_or(&mut []);
         crate::copy_prefix(ol, p.get(len..2 * len).unwrap_or(&[]));
-        if top_carry != 0 || !lt(ol, n) {
-            sub_in_place(ol, n);
-        }
+        finish::<CT>(ol, top_carry, n);
         out
     }
 
@@ -592,6 +636,9 @@ impl<const L: usize> Modulus<L> {
         t
     }
 }
+
+#[cfg(feature = "signing")]
+pub(crate) mod secret;
 
 #[cfg(test)]
 mod tests {

@@ -373,7 +373,7 @@ mod tests {
     /// and every one-bit change of the hash, `r`, `s` or the key's `y` is refused; RustCrypto
     /// agrees on each case.
     #[test]
-    #[cfg(feature = "signing")]
+    #[cfg(feature = "es384-signing")]
     fn agrees_with_rustcrypto_on_signatures_and_bit_flips() {
         use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
         fn check(curve: Curve, point: &[u8], hash: &[u8], sig: &[u8], theirs: bool) {

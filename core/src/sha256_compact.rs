@@ -206,6 +206,11 @@ impl HmacSha256 {
 
     /// The tag of `msg`.
     pub fn tag(&self, msg: &[u8]) -> [u8; 32] {
+        self.tag_parts(&[msg])
+    }
+
+    /// The tag of the concatenation of `parts`.
+    pub fn tag_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
         let resume = |h: [u32; 8]| Sha256 {
             h,
             buf: [0; 64],
@@ -213,7 +218,9 @@ impl HmacSha256 {
             total: 64,
         };
         let mut i = resume(self.inner);
-        i.update(msg);
+        for p in parts {
+            i.update(p);
+        }
         let ih = i.finish();
         let mut o = resume(self.outer);
         o.update(&ih);

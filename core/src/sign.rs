@@ -1,7 +1,7 @@
 //! Signing: the [`Signer`] seam and software signers ([`SigningKey`]) for ES256/ES384
 //! (RFC 6979 deterministic nonces, hedged with caller entropy when given), EdDSA, HS256/384/512,
-//! RS256/384/512 and PS256/384/512 (RSA-CRT on fixed-size constant-time arithmetic from
-//! crypto-bigint, no heap). Secrets are zeroized when a key is dropped.
+//! RS256/384/512 and PS256/384/512 (RSA-CRT on this crate's fixed-size Montgomery arithmetic,
+//! constant-time for the private operation, no heap). Secrets are zeroized when a key is dropped.
 //!
 //! A signer's algorithm and key id are part of it, so a JWS header can never claim an
 //! algorithm the key does not use. Keys in a secure element or an HSM implement [`Signer`]
@@ -16,12 +16,16 @@ use core::fmt;
 use zeroize::Zeroize;
 
 use crate::alg::{Algorithm, Family, HashAlg};
+use crate::bigint::{limbs_from_be, limbs_to_be, secret, Limb, Modulus, LIMB_BITS, LIMB_BYTES};
 use crate::crypto::{Backend, RustCrypto};
 use crate::jwk::{Jwk, Kid};
 use crate::keys::{self, KeyFormatError};
 use crate::rsa::{RsaPublicKey, MAX_RSA_BYTES};
 
+mod p256_key;
 mod private_jwk;
+
+use p256_key::P256Key;
 pub use private_jwk::PrivateJwkParser;
 
 /// Why signing failed.
@@ -91,83 +95,101 @@ pub trait Signer {
     fn sign(&self, msg: &[u8], entropy: Option<&[u8]>, out: &mut [u8]) -> Result<usize, SignError>;
 }
 
-/// crypto-bigint's word, which is not always this crate's limb: on wasm32 it is 64 bits
-/// where [`crate::bigint::Limb`] follows the pointer width.
-type Word = crypto_bigint::Word;
-const WORD_BYTES: usize = Word::BITS as usize / 8;
-/// Prime size for RSA keys: half the largest modulus.
-const PRIME_LIMBS: usize = crate::rsa::MAX_RSA_BITS / 2 / (Word::BITS as usize);
+/// Limbs of an RSA prime (half the largest modulus) and of a modulus.
+const PRIME_LIMBS: usize = crate::rsa::MAX_RSA_BITS / 2 / LIMB_BITS;
 const FULL_LIMBS: usize = 2 * PRIME_LIMBS;
-type PrimeUint = crypto_bigint::Uint<PRIME_LIMBS>;
-type FullUint = crypto_bigint::Uint<FULL_LIMBS>;
-type Params = crypto_bigint::modular::FixedMontyParams<PRIME_LIMBS>;
-type Monty = crypto_bigint::modular::FixedMontyForm<PRIME_LIMBS>;
+/// Bytes of an RSA prime at most.
+const PRIME_BYTES: usize = MAX_RSA_BYTES / 2;
+type Prime = Modulus<PRIME_LIMBS>;
 
-/// Big-endian bytes to a `Uint` of `L` words; `None` if they do not fit.
-fn uint_from_be<const L: usize>(bytes: &[u8]) -> Option<crypto_bigint::Uint<L>> {
-    if bytes.len() > L * WORD_BYTES {
-        return None;
+/// `x - 1` for an odd `x` (a prime), as limbs.
+fn minus_one(x: &[Limb]) -> [Limb; PRIME_LIMBS] {
+    let mut out = [0 as Limb; PRIME_LIMBS];
+    crate::copy_prefix(&mut out, x);
+    if let Some(low) = out.first_mut() {
+        *low &= !1;
     }
-    let mut words = [0 as Word; L];
-    for (i, &b) in bytes.iter().rev().enumerate() {
-        let w = words.get_mut(i / WORD_BYTES)?;
-        *w |= Word::from(b) << (8 * (i % WORD_BYTES));
-    }
-    Some(crypto_bigint::Uint::from_words(words))
+    out
 }
 
-/// Little-endian words to big-endian bytes filling `out` exactly (high bytes dropped if
-/// `out` is shorter).
-fn words_to_be(words: &[Word], out: &mut [u8]) {
-    let mut words = words.iter().copied();
-    for chunk in out.rchunks_mut(WORD_BYTES) {
-        let b = words.next().unwrap_or(0).to_be_bytes();
-        if let Ok(whole) = <&mut [u8; WORD_BYTES]>::try_from(&mut *chunk) {
-            *whole = b;
-        } else if let Some(src) = b.get(WORD_BYTES - chunk.len()..) {
-            chunk.copy_from_slice(src);
-        }
-    }
+/// Whether `a b mod m == 1` (`a`, `b` of up to a prime's limbs, `m` non-zero), in constant
+/// time.
+fn product_is_one_mod(a: &[Limb], b: &[Limb], m: &[Limb]) -> bool {
+    let mut prod = [0 as Limb; FULL_LIMBS + 1];
+    let k = a.len() + b.len();
+    let Some(p) = prod.get_mut(..k) else {
+        return false;
+    };
+    secret::mul_wide(a, b, p);
+    let mut r = [0 as Limb; PRIME_LIMBS];
+    let rl = r.get_mut(..m.len()).unwrap_or(&mut []);
+    secret::rem_ct(p, m, rl);
+    let one = secret::equals_small(rl, 1);
+    prod.zeroize();
+    r.zeroize();
+    one
 }
 
 /// Whether the private exponent `d` (big-endian) is the one behind `dp` and `dq`:
 /// `d mod (p−1) = dp` and `d mod (q−1) = dq` (RFC 8017 §3.2). A key whose `d` does not
 /// belong to its CRT values is refused, though signing uses only the CRT values.
 pub(crate) fn rsa_d_matches(d: &[u8], p: &[u8], q: &[u8], dp: &[u8], dq: &[u8]) -> bool {
-    let full = |b: &[u8]| uint_from_be::<FULL_LIMBS>(b);
-    let (Some(d), Some(p), Some(q), Some(dp), Some(dq)) =
+    let full = |b: &[u8]| limbs_from_be::<FULL_LIMBS>(b, FULL_LIMBS);
+    let (Some(mut d), Some(p), Some(q), Some(mut dp), Some(mut dq)) =
         (full(d), full(p), full(q), full(dp), full(dq))
     else {
         return false;
     };
-    let reduces_to = |m: FullUint, want: &FullUint| {
-        crypto_bigint::NonZero::new(m.wrapping_sub(&FullUint::ONE))
-            .into_option()
-            .is_some_and(|m| d.rem(&m) == *want)
+    let len = |x: &[Limb]| x.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1);
+    let matches = |prime: &[Limb; FULL_LIMBS], want: &[Limb]| {
+        let n = len(prime);
+        if n == 0 || n > PRIME_LIMBS || prime.first().is_none_or(|w| w & 1 == 0) {
+            return false;
+        }
+        let m = minus_one(prime.get(..n).unwrap_or(&[]));
+        let mut r = [0 as Limb; PRIME_LIMBS];
+        let rl = r.get_mut(..n).unwrap_or(&mut []);
+        secret::rem_ct(&d, m.get(..n).unwrap_or(&[]), rl);
+        let ok = secret::equals(rl, want);
+        r.zeroize();
+        ok
     };
-    reduces_to(p, &dp) && reduces_to(q, &dq)
+    let ok = matches(&p, &dp) && matches(&q, &dq);
+    d.zeroize();
+    dp.zeroize();
+    dq.zeroize();
+    ok
 }
 
-/// An RSA private key for RSA-CRT signing (constant-time modular exponentiation).
+/// An RSA private key for RSA-CRT signing, on this crate's Montgomery arithmetic with the
+/// constant-time operations of [`crate::bigint::secret`]: no branch or memory index depends
+/// on the primes, the exponents or the message.
 #[derive(Clone)]
 struct RsaPrivate {
     public: RsaPublicKey,
-    p: PrimeUint,
-    q: PrimeUint,
-    dp: PrimeUint,
-    dq: PrimeUint,
-    qinv: PrimeUint,
-    params_p: Params,
-    params_q: Params,
+    p: Prime,
+    q: Prime,
+    /// `dp`, `dq` left-padded to the primes' byte length (public), so the exponentiation's
+    /// length does not tell their leading zeros.
+    dp: [u8; PRIME_BYTES],
+    dq: [u8; PRIME_BYTES],
+    /// `qinv R mod p`.
+    qinv_m: [Limb; PRIME_LIMBS],
+    /// `R^3 mod p` and `R^3 mod q`: a value below `p q` reduced, then multiplied by one of
+    /// these, is in Montgomery form.
+    r3_p: [Limb; PRIME_LIMBS],
+    r3_q: [Limb; PRIME_LIMBS],
 }
 
 impl Drop for RsaPrivate {
     fn drop(&mut self) {
-        self.p.zeroize();
-        self.q.zeroize();
+        self.p.wipe();
+        self.q.wipe();
         self.dp.zeroize();
         self.dq.zeroize();
-        self.qinv.zeroize();
+        self.qinv_m.zeroize();
+        self.r3_p.zeroize();
+        self.r3_q.zeroize();
     }
 }
 
@@ -186,76 +208,130 @@ impl RsaPrivate {
         qinv: &[u8],
     ) -> Result<Self, SignError> {
         let public = RsaPublicKey::from_components(n, e).map_err(SignError::KeyRejected)?;
-        let u = |b: &[u8]| uint_from_be::<PRIME_LIMBS>(b).ok_or(KeyFormatError::Unsupported);
-        let (pu, qu) = (u(p)?, u(q)?);
-        let odd = |x: PrimeUint| {
-            crypto_bigint::Odd::new(x)
-                .into_option()
-                .ok_or(KeyFormatError::InvalidKey)
+        let prime = |b: &[u8]| {
+            if b.len() > PRIME_BYTES {
+                return Err(SignError::Key(KeyFormatError::Unsupported));
+            }
+            Prime::from_secret_be_bytes(b).ok_or(SignError::Key(KeyFormatError::InvalidKey))
         };
-        let params_p = Params::new(odd(pu)?);
-        let params_q = Params::new(odd(qu)?);
+        let (pm, qm) = (prime(p)?, prime(q)?);
+        // Equal limb counts: a ciphertext below p q is then below p R and q R, which the
+        // reduction needs (every RSA key generator makes primes of equal length).
+        if pm.limbs() != qm.limbs() || pm.byte_len() != qm.byte_len() {
+            return Err(SignError::Key(KeyFormatError::Unsupported));
+        }
         // p * q must be n.
-        let (lo, hi) = pu.widening_mul(&qu);
+        let k = pm.limbs();
+        let mut pq = [0 as Limb; FULL_LIMBS];
+        secret::mul_wide(
+            pm.value(),
+            qm.value(),
+            pq.get_mut(..2 * k).unwrap_or(&mut []),
+        );
         let mut nb = [0u8; MAX_RSA_BYTES];
         let nl = public
             .modulus_be(&mut nb)
             .ok_or(KeyFormatError::InvalidKey)?;
-        let n_full = uint_from_be::<FULL_LIMBS>(nl).ok_or(KeyFormatError::InvalidKey)?;
-        let prod: FullUint = lo.concat_mixed(&hi);
-        if prod != n_full {
+        let n_limbs =
+            limbs_from_be::<FULL_LIMBS>(nl, FULL_LIMBS).ok_or(KeyFormatError::InvalidKey)?;
+        if !secret::equals(&pq, &n_limbs) {
+            pq.zeroize();
             return Err(SignError::KeyRejected(crate::KeyError::KeyMismatch));
         }
+        pq.zeroize();
         // The CRT members must belong to p and q (a wrong one would sign garbage):
         // e·dp ≡ 1 (mod p−1), e·dq ≡ 1 (mod q−1), qi·q ≡ 1 (mod p).
-        let (dpu, dqu, qiu, eu) = (u(dp)?, u(dq)?, u(qinv)?, u(e)?);
-        let one_mod = |x: &PrimeUint, y: &PrimeUint, m: PrimeUint| {
-            let (lo, hi) = x.widening_mul(y);
-            let prod: FullUint = lo.concat_mixed(&hi);
-            crypto_bigint::NonZero::new(m.resize::<FULL_LIMBS>())
-                .into_option()
-                .is_some_and(|m| prod.rem(&m) == FullUint::ONE)
+        let plen = pm.byte_len();
+        let padded = |x: &[u8]| -> Result<[u8; PRIME_BYTES], SignError> {
+            let mut out = [0u8; PRIME_BYTES];
+            let start = plen
+                .checked_sub(x.len())
+                .ok_or(SignError::KeyRejected(crate::KeyError::KeyMismatch))?;
+            out.get_mut(start..plen)
+                .ok_or(SignError::Key(KeyFormatError::InvalidKey))?
+                .copy_from_slice(x);
+            Ok(out)
         };
-        let consistent = one_mod(&eu, &dpu, pu.wrapping_sub(&PrimeUint::ONE))
-            && one_mod(&eu, &dqu, qu.wrapping_sub(&PrimeUint::ONE))
-            && one_mod(&qiu, &qu, pu);
+        let (dpb, dqb, qib) = (padded(dp)?, padded(dq)?, padded(qinv)?);
+        let limbs = |b: &[u8; PRIME_BYTES]| {
+            limbs_from_be::<PRIME_LIMBS>(b.get(..plen).unwrap_or(&[]), PRIME_LIMBS)
+        };
+        let (Some(mut dpl), Some(mut dql), Some(mut qil)) = (limbs(&dpb), limbs(&dqb), limbs(&qib))
+        else {
+            return Err(SignError::Key(KeyFormatError::InvalidKey));
+        };
+        let mut eb = [0u8; 8];
+        let el = limbs_from_be::<PRIME_LIMBS>(public.exponent_be(&mut eb), PRIME_LIMBS)
+            .ok_or(KeyFormatError::InvalidKey)?;
+        let e_len = 8usize.div_ceil(LIMB_BYTES);
+        let (e_l, dp_l, dq_l, qi_l) = (
+            el.get(..e_len).unwrap_or(&[]),
+            dpl.get(..k).unwrap_or(&[]),
+            dql.get(..k).unwrap_or(&[]),
+            qil.get(..k).unwrap_or(&[]),
+        );
+        let pm1 = minus_one(pm.value());
+        let qm1 = minus_one(qm.value());
+        let consistent = product_is_one_mod(e_l, dp_l, pm1.get(..k).unwrap_or(&[]))
+            && product_is_one_mod(e_l, dq_l, qm1.get(..k).unwrap_or(&[]))
+            && product_is_one_mod(qi_l, qm.value(), pm.value());
         if !consistent {
+            dpl.zeroize();
+            dql.zeroize();
+            qil.zeroize();
             return Err(SignError::KeyRejected(crate::KeyError::KeyMismatch));
         }
+        let r3_p = pm.r3_ct();
+        let r3_q = qm.r3_ct();
+        let qinv_m = pm.mul_ct(&pm.reduce_wide_ct(qi_l), &r3_p);
+        dpl.zeroize();
+        dql.zeroize();
+        qil.zeroize();
         Ok(RsaPrivate {
             public,
-            p: pu,
-            q: qu,
-            dp: dpu,
-            dq: dqu,
-            qinv: qiu,
-            params_p,
-            params_q,
+            p: pm,
+            q: qm,
+            dp: dpb,
+            dq: dqb,
+            qinv_m,
+            r3_p,
+            r3_q,
         })
     }
 
-    /// `m^d mod n` by CRT (Garner), constant-time in the secret values.
+    /// `m^d mod n` by CRT (Garner), constant-time in the key and the message:
+    /// `m1 = c^dp mod p`, `m2 = c^dq mod q`, `h = qinv (m1 - m2) mod p`, `s = m2 + h q`.
     fn private_op(&self, m: &[u8], out: &mut [u8]) -> Result<(), SignError> {
-        let c = uint_from_be::<FULL_LIMBS>(m).ok_or(SignError::BufferTooSmall)?;
-        let wide = |x: &PrimeUint| -> Option<crypto_bigint::NonZero<FullUint>> {
-            crypto_bigint::NonZero::new(x.resize::<FULL_LIMBS>()).into_option()
-        };
-        let (Some(pw), Some(qw)) = (wide(&self.p), wide(&self.q)) else {
-            return Err(SignError::Key(KeyFormatError::InvalidKey));
-        };
-        let cp: PrimeUint = c.rem(&pw).resize();
-        let cq: PrimeUint = c.rem(&qw).resize();
-        let m1 = Monty::new(&cp, &self.params_p).pow(&self.dp);
-        let m2 = Monty::new(&cq, &self.params_q).pow(&self.dq).retrieve();
-        let m2_mod_p: PrimeUint = m2.resize::<FULL_LIMBS>().rem(&pw).resize();
-        let h = m1
-            .sub(&Monty::new(&m2_mod_p, &self.params_p))
-            .mul(&Monty::new(&self.qinv, &self.params_p))
-            .retrieve();
-        let (lo, hi) = h.widening_mul(&self.q);
-        let hq: FullUint = lo.concat_mixed(&hi);
-        let s = hq.wrapping_add(&m2.resize::<FULL_LIMBS>());
-        words_to_be(s.as_words(), out);
+        let (p, q) = (&self.p, &self.q);
+        let k = p.limbs();
+        let plen = p.byte_len();
+        let mut c = limbs_from_be::<FULL_LIMBS>(m, FULL_LIMBS).ok_or(SignError::BufferTooSmall)?;
+        let cl = c.get(..2 * k).unwrap_or(&[]);
+        let mut cp = p.mul_ct(&p.reduce_wide_ct(cl), &self.r3_p);
+        let mut cq = q.mul_ct(&q.reduce_wide_ct(cl), &self.r3_q);
+        let (dp, dq) = (
+            self.dp.get(..plen).unwrap_or(&[]),
+            self.dq.get(..plen).unwrap_or(&[]),
+        );
+        let mut m1 = p.pow_secret(&cp, dp);
+        let mut m2 = q.to_normal_ct(&q.pow_secret(&cq, dq));
+        let mut m2p = p.mul_ct(&p.reduce_wide_ct(m2.get(..k).unwrap_or(&[])), &self.r3_p);
+        let mut diff = p.sub_ct(&m1, &m2p);
+        let mut h = p.to_normal_ct(&p.mul_ct(&diff, &self.qinv_m));
+        let mut s = [0 as Limb; FULL_LIMBS];
+        let sl = s.get_mut(..2 * k).unwrap_or(&mut []);
+        secret::mul_wide(h.get(..k).unwrap_or(&[]), q.value(), sl);
+        secret::add_into(sl, m2.get(..k).unwrap_or(&[]));
+        let len = self.public.modulus_len();
+        let dst = out.get_mut(..len).ok_or(SignError::BufferTooSmall)?;
+        limbs_to_be(&s, dst);
+        for x in [
+            &mut cp, &mut cq, &mut m1, &mut m2, &mut m2p, &mut diff, &mut h,
+        ] {
+            x.zeroize();
+        }
+        c.zeroize();
+        s.zeroize();
         Ok(())
     }
 }
@@ -267,7 +343,8 @@ enum Secret {
         key: [u8; crate::MAX_OCT_LEN],
         len: usize,
     },
-    P256(p256::ecdsa::SigningKey),
+    P256(P256Key),
+    #[cfg(feature = "es384-signing")]
     P384(p384::ecdsa::SigningKey),
     #[cfg(feature = "es512")]
     P521(p521::ecdsa::SigningKey),
@@ -323,9 +400,10 @@ fn fits(alg: Algorithm, secret: &Secret) -> bool {
     match (alg.family(), secret) {
         (Family::Hmac(_), Secret::Hmac { .. })
         | (Family::EcdsaP256, Secret::P256(_))
-        | (Family::EcdsaP384, Secret::P384(_))
         | (Family::Ed25519, Secret::Ed25519(_))
         | (Family::RsaPkcs1(_) | Family::RsaPss(_), Secret::Rsa(_)) => true,
+        #[cfg(feature = "es384-signing")]
+        (Family::EcdsaP384, Secret::P384(_)) => true,
         #[cfg(feature = "es512")]
         (Family::EcdsaP521, Secret::P521(_)) => true,
         #[cfg(feature = "es256k")]
@@ -383,9 +461,10 @@ impl SigningKey {
         let bad = SignError::Key(KeyFormatError::InvalidKey);
         match curve {
             crate::Curve::P256 => {
-                let k = p256::ecdsa::SigningKey::from_slice(d).map_err(|_| bad)?;
+                let k = P256Key::from_slice(d).ok_or(bad)?;
                 Self::new(kid, Algorithm::Es256, Secret::P256(k))
             }
+            #[cfg(feature = "es384-signing")]
             crate::Curve::P384 => {
                 let k = p384::ecdsa::SigningKey::from_slice(d).map_err(|_| bad)?;
                 Self::new(kid, Algorithm::Es384, Secret::P384(k))
@@ -561,9 +640,11 @@ impl SigningKey {
         let mut put = |b: &[u8]| crate::copy_exact(out.0.get_mut(..b.len())?, b);
         let curve = match &self.secret {
             Secret::P256(k) => {
-                put(k.verifying_key().to_sec1_point(false).as_bytes())?;
+                put(&[0x04])?;
+                crate::copy_exact(out.0.get_mut(1..65)?, &k.public_xy())?;
                 crate::Curve::P256
             }
+            #[cfg(feature = "es384-signing")]
             Secret::P384(k) => {
                 put(k.verifying_key().to_sec1_point(false).as_bytes())?;
                 crate::Curve::P384
@@ -611,13 +692,13 @@ impl SigningKey {
             }
             (Secret::P256(k), Family::EcdsaP256) => {
                 let z = RustCrypto::digest(HashAlg::Sha256, &[msg]);
-                let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<p256::NistP256, sha2::Sha256>(
-                    k.as_nonzero_scalar(),
-                    z.as_ref(),
-                    entropy.unwrap_or(&[]),
-                );
-                crate::copy_exact(out, &sig.to_bytes()).ok_or(SignError::BufferTooSmall)?;
+                let z: &[u8; 32] = z.as_ref().try_into().map_err(|_| SignError::AlgMismatch)?;
+                let sig = k
+                    .sign_prehash(z, entropy.unwrap_or(&[]))
+                    .ok_or(SignError::Key(KeyFormatError::InvalidKey))?;
+                crate::copy_exact(out, &sig).ok_or(SignError::BufferTooSmall)?;
             }
+            #[cfg(feature = "es384-signing")]
             (Secret::P384(k), Family::EcdsaP384) => {
                 let z = RustCrypto::digest(HashAlg::Sha384, &[msg]);
                 let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<p384::NistP384, sha2::Sha384>(
@@ -713,7 +794,9 @@ impl Signer for SigningKey {
 }
 
 fn hmac_sign(h: HashAlg, key: &[u8], msg: &[u8], out: &mut [u8]) {
+    #[allow(unused_imports, reason = "every hash may be the compact one")]
     use hmac::{KeyInit, Mac};
+    #[allow(dead_code, reason = "every hash may be the compact one")]
     fn run<M: Mac + KeyInit>(key: &[u8], msg: &[u8], out: &mut [u8]) {
         if let Ok(mut m) = <M as KeyInit>::new_from_slice(key) {
             m.update(msg);
@@ -725,7 +808,16 @@ fn hmac_sign(h: HashAlg, key: &[u8], msg: &[u8], out: &mut [u8]) {
         }
     }
     match h {
+        #[cfg(not(feature = "compact-sha256"))]
         HashAlg::Sha256 => run::<hmac::Hmac<sha2::Sha256>>(key, msg, out),
+        #[cfg(feature = "compact-sha256")]
+        HashAlg::Sha256 => {
+            let mut tag = crate::sha256_compact::HmacSha256::new(key).tag(msg);
+            if out.len() == tag.len() {
+                out.copy_from_slice(&tag);
+            }
+            tag.zeroize();
+        }
         #[cfg(not(feature = "compact-sha512"))]
         HashAlg::Sha384 => run::<hmac::Hmac<sha2::Sha384>>(key, msg, out),
         #[cfg(not(feature = "compact-sha512"))]

@@ -153,7 +153,17 @@ fn firmware_stack_peak_over_every_command() {
             Algorithm::EdDsa,
             Algorithm::Hs512,
         ] {
-            c.set_signing_key(&key(a).private.to_string()).unwrap();
+            let installed = c.set_signing_key(&key(a).private.to_string());
+            if a == Algorithm::Es384 {
+                // The default firmware image signs without P-384 (its `es384-signing` feature
+                // is off): the key is refused, with the key error, and nothing is lost.
+                assert_eq!(
+                    installed.unwrap_err().to_string(),
+                    "the device refused the signing key: unsupported crv"
+                );
+                continue;
+            }
+            installed.unwrap();
             mark(&mut c, &format!("{} signing key", a.name()));
             for (sub, aud) in [(200, 200), (255, 255)] {
                 c.sign(0, 300, 0, &[9; 64], &"s".repeat(sub), &"a".repeat(aud), "j")

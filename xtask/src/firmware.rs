@@ -243,7 +243,7 @@ const FLASH_PARTS: [&str; 9] = [
     "P-384 ECDSA (tokenguard's own)",
     "SHA-2 and HMAC",
     "Ed25519 (ed25519-compact, small tables)",
-    "signing (RSA-CRT on crypto-bigint, RustCrypto ECDSA signing, RFC 6979, P-384)",
+    "signing (assertions, RSA-CRT on tokenguard's constant-time arithmetic, RFC 6979 nonces for the P-256 assembly)",
     "runtime: compiler builtins, core, cortex-m-rt, defmt, vectors, other",
 ];
 
@@ -287,6 +287,8 @@ fn flash_part(name: &str) -> usize {
     let n = name.trim_start_matches(['<', '&', '*']);
     let has = |p: &str| n.starts_with(p) || name.contains(&format!(" as {p}"));
     if has("tokenguard::sign")
+        || has("tokenguard::assertion")
+        || has("tokenguard::bigint::secret")
         || has("crypto_bigint")
         || has("rfc6979")
         || has("ecdsa::")
@@ -394,7 +396,31 @@ pub fn fw_bench(report: Report) -> Result {
             ));
         }
     }
-    if rows.len() != 13 || !out.contains("fw-bench done") {
+    // Signing on the device: (alg, per assertion, with the self-check, key build, stacks).
+    let sign_rows: Vec<[String; 7]> = out
+        .lines()
+        .filter_map(|l| l.split("fw-bench sign-alg=").nth(1))
+        .map(|rest| {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let get = |k: &str| {
+                words
+                    .iter()
+                    .find_map(|w| w.strip_prefix(k))
+                    .unwrap_or("?")
+                    .to_string()
+            };
+            [
+                words.first().copied().unwrap_or("?").to_string(),
+                get("sign_insns="),
+                get("checked_insns="),
+                get("key_insns="),
+                get("sign_stack="),
+                get("key_stack="),
+                get("ct_spread="),
+            ]
+        })
+        .collect();
+    if rows.len() != 13 || sign_rows.len() != 3 || !out.contains("fw-bench done") {
         return Err(format!("fw-bench did not complete:\n{out}"));
     }
     VERIFY_ONLY.build()?;
@@ -426,7 +452,7 @@ pub fn fw_bench(report: Report) -> Result {
         etext + edata, (etext + edata) as f64 / 1024.0, edata + ebss
     ));
     md.push_str(
-        "\n## RAM: how it is measured\n\nThe device (`Device<8, 1024>`: key cache, policies, frame buffers, the transfer in progress, the signing key) lives in the firmware's `main` frame, which never returns, so it is built in place and counted once, in the stack; static RAM is what is left (the clock, the logger). At boot the firmware paints all free RAM below its stack; after each burst of UART bytes it finds the lowest overwritten word, the high-water mark since boot, which `STATS` reports. `host-sim/tests/stack_peak.rs` boots each image in QEMU and drives every command over the wire at its largest: four policies (three with the longest strings), `LOAD_JWK` of a key of every algorithm the image verifies and `VERIFY` of tokens of about 990 bytes with each, a JWK Set of 8 RSA-2048 keys streamed in 1000-byte chunks (refused while the slots are taken, then loaded), corrupt and oversized frames, and with SIGN: an RSA-2048 signing key through the chunked upload, P-256, P-384, Ed25519 and HMAC keys, each signing assertions with 200- and 255-byte subject and audience. The high-water mark after each phase:\n\n| phase | with SIGN | verification only |\n|---|---:|---:|\n",
+        "\n## RAM: how it is measured\n\nThe device (`Device<8, 1024>`: key cache, policies, frame buffers, the transfer in progress, the signing key) lives in the firmware's `main` frame, which never returns, so it is built in place and counted once, in the stack; static RAM is what is left (the clock, the logger). At boot the firmware paints all free RAM below its stack; after each burst of UART bytes it finds the lowest overwritten word, the high-water mark since boot, which `STATS` reports. `host-sim/tests/stack_peak.rs` boots each image in QEMU and drives every command over the wire at its largest: four policies (three with the longest strings), `LOAD_JWK` of a key of every algorithm the image verifies and `VERIFY` of tokens of about 990 bytes with each, a JWK Set of 8 RSA-2048 keys streamed in 1000-byte chunks (refused while the slots are taken, then loaded), corrupt and oversized frames, and with SIGN: an RSA-2048 signing key through the chunked upload, P-256, Ed25519 and HMAC keys, each signing assertions with 200- and 255-byte subject and audience (a P-384 key is refused with `unsupported crv`: the default image is built without the `es384-signing` feature). The high-water mark after each phase:\n\n| phase | with SIGN | verification only |\n|---|---:|---:|\n",
     );
     for (what, bytes) in &peak_phases {
         let v = vpeak_phases
@@ -435,6 +461,14 @@ pub fn fw_bench(report: Report) -> Result {
             .map_or("–".to_string(), |(_, b)| b.to_string());
         md.push_str(&format!("| {what} | {bytes} | {v} |\n"));
     }
+    md.push_str("\n## Signing on the device\n\nA whole assertion as the device mints it (`firmware/src/bin/fw-bench.rs`: header and RFC 7523\nclaims JSON, base64url, hash, signature; 310-566-byte tokens), best of three; then the same\nwith the self-check the SIGN command adds (the signature verified before it leaves the\ndevice); building the key from its private bytes; the stack each adds. Each assertion is\nverified by the device's own verifier before the figures are printed.\n\n| alg | instructions per assertion | spread over 3 keys or messages | with the self-check | key build (instructions) | sign stack | key build stack |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    for r in &sign_rows {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            r[0], r[1], r[6], r[2], r[3], r[4], r[5]
+        ));
+    }
+    md.push_str("\nES256 signs in P256-Cortex-M4's constant-time assembly with RFC 6979 nonces (the same\nsignature bytes as RustCrypto's deterministic ECDSA: `host-sim/tests/device_e2e.rs` compares\nthe firmware's assertion with the simulator's); RS256 is RSA-CRT on tokenguard's own\nMontgomery arithmetic with its constant-time operations (`core/src/bigint/secret.rs`: masked\nfinal subtractions, fixed 4-bit windows with masked table reads); EdDSA is ed25519-compact.\nThe spread is the largest difference in instructions between signing with three different\nkeys (ES256, EdDSA; one with a leading zero byte) or, for RS256 (one key), three different\nmessages: QEMU counts every instruction, so a branch on a secret bit shows here, within the\ntimer's 40-instruction resolution. The host build of the same RSA code passes a dudect-style\ntiming test (docs/hardening.md).\n");
     md.push_str("\nAt boot the peak is the device and `main`'s own frame (the command loop is inlined into it). The signing key's jump is building an RSA key: `PrivateJwkParser::finish` and `SigningKey::rsa` keep the key's parts and several copies of the key by value in their frames (12 KiB and 10 KiB).\n");
     // The goals of the firmware issue, each with its measured figure.
     let insns = |alg: &str| -> Option<u64> {
@@ -464,15 +498,57 @@ pub fn fw_bench(report: Report) -> Result {
             ));
         }
     }
+    let sign_insns = |alg: &str| -> Option<(u64, u64)> {
+        sign_rows
+            .iter()
+            .find(|r| r[0] == alg)
+            .and_then(|r| Some((r[1].parse().ok()?, r[6].parse().ok()?)))
+    };
+    for (alg, limit, what) in [
+        (
+            "ES256",
+            600_000u64,
+            "ES256 sign on the device (whole assertion)",
+        ),
+        (
+            "RS256",
+            40_000_000,
+            "RS256-2048 sign on the device (whole assertion), constant-time",
+        ),
+        (
+            "EdDSA",
+            2_000_000,
+            "EdDSA sign on the device (whole assertion)",
+        ),
+    ] {
+        if let Some((n, spread)) = sign_insns(alg) {
+            // Constant time is judged by the instruction-count spread (0: one path).
+            let ct = alg != "RS256" || spread == 0;
+            goals.push((
+                format!("{what}: ≤ {:.1} M instructions", limit as f64 / 1e6),
+                format!(
+                    "{:.3} M{}",
+                    n as f64 / 1e6,
+                    if alg == "RS256" {
+                        format!(", spread over three messages {spread} instructions")
+                    } else {
+                        String::new()
+                    }
+                ),
+                n <= limit && ct,
+            ));
+        }
+    }
     let (full, vonly) = (text + data, vtext + vdata);
     goals.push((
-        "flash ≤ 64 KiB, whole device (all algorithms, protocol, 8-key cache)".into(),
-        format!(
-            "{:.1} KiB with SIGN, {:.1} KiB verification only",
-            full as f64 / 1024.0,
-            vonly as f64 / 1024.0
-        ),
+        "flash ≤ 64 KiB, verification only (all algorithms, protocol, 8-key cache)".into(),
+        format!("{:.1} KiB", vonly as f64 / 1024.0),
         vonly <= 64 * 1024,
+    ));
+    goals.push((
+        "flash ≤ 112 KiB, the whole device with SIGN".into(),
+        format!("{:.1} KiB", full as f64 / 1024.0),
+        full <= 112 * 1024,
     ));
     goals.push((
         "flash ≤ 48 KiB, verification only with ES256 and RS256".into(),

@@ -31,6 +31,27 @@ use crate::firmware::{firmware_link_check, fw_bench, fw_build, fw_panic_check, f
 use crate::fuzz::fuzz;
 use crate::test::tests;
 
+/// The long run of the constant-time test of RSA signing's exponentiation (CI runs 2,000
+/// measurements per class in the unit tests; this runs 50,000, optimized).
+fn dudect() -> util::Result {
+    let mut c = util::cargo();
+    c.args([
+        "test",
+        "--release",
+        "-p",
+        "tokenguard",
+        "--lib",
+        "dudect",
+        "--",
+        "--nocapture",
+    ])
+    .env("TOKENGUARD_DUDECT_N", "50000");
+    util::run(
+        "dudect: pow_secret against random exponents, 50,000 per class",
+        c,
+    )
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.first().map(String::as_str) {
@@ -55,9 +76,10 @@ fn main() -> ExitCode {
         Some("bench") => bench(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("cycles") => cycles::check(),
+        Some("dudect") => dudect(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write|--check]|capi [--write]|tpm|gateway|gateway-bench|bench|fuzz [--smoke|--seconds N] [TARGET...]>"
+                "usage: cargo xtask <ci|test|demo|cycles|fw-link|fw-panic-check|fw-build|fw-test|fw-bench [--write|--check]|capi [--write]|tpm|gateway|gateway-bench|bench|dudect|fuzz [--smoke|--seconds N] [TARGET...]>"
             );
             return ExitCode::from(2);
         }

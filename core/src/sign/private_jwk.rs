@@ -14,6 +14,7 @@ use crate::alg::Algorithm;
 use crate::error::{JsonError, KeyError};
 use crate::json::{Lexer, Sink};
 use crate::jwk::collector::{Bytes, Text};
+use crate::keys::KeyFormatError;
 use crate::rsa::MAX_RSA_BYTES;
 use crate::MAX_KID_LEN;
 
@@ -387,7 +388,14 @@ impl PrivateJwkParser {
                 if d.len() != curve.coord_len() {
                     return Err(rejected(KeyError::InvalidMember));
                 }
-                SigningKey::ec(kid, curve, d).map_err(|_| rejected(KeyError::InvalidMember))?
+                // A curve this build cannot sign with (P-384 without `es384-signing`) is
+                // unsupported, not malformed.
+                SigningKey::ec(kid, curve, d).map_err(|e| match e {
+                    SignError::Key(KeyFormatError::Unsupported) => {
+                        rejected(KeyError::UnsupportedCurve)
+                    }
+                    _ => rejected(KeyError::InvalidMember),
+                })?
             }
             Some(b"OKP") => {
                 match m.crv.get() {

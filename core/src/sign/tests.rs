@@ -42,11 +42,29 @@ fn rfc6979_p256_deterministic() {
 
 #[test]
 fn every_software_algorithm_round_trips() {
-    let ec = SigningKey::ec(Some(b"ec"), crate::Curve::P384, &[0x42; 48]).unwrap();
+    let ec = SigningKey::ec(Some(b"ec"), crate::Curve::P256, &[0x42; 32]).unwrap();
     let ed = SigningKey::ed25519(Some(b"ed"), &[9; 32]).unwrap();
     let hs = SigningKey::hmac(Some(b"hs"), &[1; 64], alg::HS512).unwrap();
+    let hs256 = SigningKey::hmac(Some(b"hs"), &[2; 32], alg::HS256).unwrap();
     #[allow(unused_mut)]
-    let mut keys = std::vec![ec, ed, hs];
+    let mut keys = std::vec![ec, ed, hs, hs256];
+    #[cfg(feature = "es384-signing")]
+    keys.push(SigningKey::ec(Some(b"ec"), crate::Curve::P384, &[0x42; 48]).unwrap());
+    // Without ES384 signing built in, a P-384 key is refused as unsupported, not mis-signed,
+    // and as an unsupported curve from a private JWK.
+    #[cfg(not(feature = "es384-signing"))]
+    {
+        assert!(matches!(
+            SigningKey::ec(Some(b"ec"), crate::Curve::P384, &[0x42; 48]),
+            Err(SignError::Key(crate::keys::KeyFormatError::Unsupported))
+        ));
+        let d = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJC";
+        let jwk = std::format!(r#"{{"kty":"EC","crv":"P-384","d":"{d}"}}"#);
+        assert!(matches!(
+            SigningKey::from_jwk(jwk.as_bytes()),
+            Err(SignError::KeyRejected(crate::KeyError::UnsupportedCurve))
+        ));
+    }
     #[cfg(feature = "es512")]
     {
         let mut d = [0x42; 66];

@@ -48,6 +48,15 @@ impl<const L: usize> core::fmt::Debug for Modulus<L> {
     }
 }
 
+/// The number 1 in `L` limbs.
+fn one<const L: usize>() -> [Limb; L] {
+    let mut one = [0 as Limb; L];
+    if let Some(l) = one.first_mut() {
+        *l = 1;
+    }
+    one
+}
+
 /// Big-endian bytes to little-endian limbs (`len` limbs). `None` if it does not fit.
 pub fn limbs_from_be<const L: usize>(bytes: &[u8], len: usize) -> Option<[Limb; L]> {
     if len > L || bytes.len() > len * LIMB_BYTES {
@@ -557,11 +566,7 @@ impl<const L: usize> Modulus<L> {
 
     /// Out of Montgomery form: `a / R mod n`.
     pub fn to_normal(&self, a: &[Limb; L]) -> [Limb; L] {
-        let mut one = [0 as Limb; L];
-        if let Some(l) = one.first_mut() {
-            *l = 1;
-        }
-        self.mul(a, &one)
+        self.mul(a, &one())
     }
 
     /// `base^e mod n` for a public exponent (variable time), `base < n`, normal form.
@@ -571,11 +576,7 @@ impl<const L: usize> Modulus<L> {
     /// full products for e = 65537).
     pub fn pow_u64(&self, base: &[Limb; L], e: u64) -> [Limb; L] {
         if e == 0 {
-            let mut one = [0 as Limb; L];
-            if let Some(l) = one.first_mut() {
-                *l = 1;
-            }
-            return one;
+            return one();
         }
         let bm = self.to_mont(base);
         let mut acc = bm;
@@ -594,13 +595,7 @@ impl<const L: usize> Modulus<L> {
 
     /// `base^e mod n` with a big-endian byte exponent, in Montgomery form in and out.
     pub fn pow_mont_be(&self, base_m: &[Limb; L], e: &[u8]) -> [Limb; L] {
-        let mut acc = self.to_mont(&{
-            let mut one = [0 as Limb; L];
-            if let Some(l) = one.first_mut() {
-                *l = 1;
-            }
-            one
-        });
+        let mut acc = self.to_mont(&one());
         for &byte in e {
             for i in (0..8).rev() {
                 // `mul`, not `square`: for the few-limb moduli this serves (curves), the
@@ -645,6 +640,16 @@ mod tests {
     use super::*;
 
     const L: usize = 4096 / LIMB_BITS;
+
+    /// A xorshift64 generator: reproducible operands for the tests.
+    pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 + Copy {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
 
     fn num(v: u128) -> [Limb; L] {
         limbs_from_be(&v.to_be_bytes(), 16 / LIMB_BYTES).unwrap()
@@ -719,13 +724,7 @@ mod tests {
     /// written out.
     #[test]
     fn two_row_passes_match_one_row_passes() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut rnd = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rnd = xorshift(0x9E37_79B9_7F4A_7C15);
         for bytes in [1usize, 3, 8, 9, 17, 32, 48, 64, 65, 128, 255, 256, 384, 512] {
             let mut nb: std::vec::Vec<u8> = (0..bytes).map(|_| rnd() as u8).collect();
             nb[0] |= 0x80;

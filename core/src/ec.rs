@@ -12,6 +12,9 @@ const EC_LIMBS: usize = 384 / LIMB_BITS;
 
 pub(crate) const P256_P: [u8; 32] =
     hex32("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
+/// The order of P-256.
+pub(crate) const P256_N: [u8; 32] =
+    hex32("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
 pub(crate) const P256_B: [u8; 32] =
     hex32("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b");
 pub(crate) const P384_P: [u8; 48] = hex48(

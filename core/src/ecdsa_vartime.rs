@@ -11,7 +11,7 @@
 
 use crate::alg::Curve;
 use crate::bigint::{limbs_from_be, Limb, Modulus, LIMB_BITS};
-use crate::ec::{P256_P, P384_P};
+use crate::ec::{P256_N, P256_P, P384_P};
 use crate::error::Unspecified;
 
 const L: usize = 384 / LIMB_BITS;
@@ -25,8 +25,6 @@ struct Params {
     gy: &'static [u8],
 }
 
-const P256_N: [u8; 32] =
-    crate::ec::hex32("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
 const P256_GX: [u8; 32] =
     crate::ec::hex32("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296");
 const P256_GY: [u8; 32] =

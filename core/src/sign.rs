@@ -124,7 +124,7 @@ fn product_is_one_mod(a: &[Limb], b: &[Limb], m: &[Limb]) -> bool {
     let mut r = [0 as Limb; PRIME_LIMBS];
     let rl = r.get_mut(..m.len()).unwrap_or(&mut []);
     secret::rem_ct(p, m, rl);
-    let one = secret::equals_small(rl, 1);
+    let one = secret::equals(rl, &[1]);
     prod.zeroize();
     r.zeroize();
     one
@@ -283,7 +283,7 @@ impl RsaPrivate {
         }
         let r3_p = pm.r3_ct();
         let r3_q = qm.r3_ct();
-        let qinv_m = pm.mul_ct(&pm.reduce_wide_ct(qi_l), &r3_p);
+        let qinv_m = pm.wide_to_mont_ct(qi_l, &r3_p);
         dpl.zeroize();
         dql.zeroize();
         qil.zeroize();
@@ -307,15 +307,15 @@ impl RsaPrivate {
         let plen = p.byte_len();
         let mut c = limbs_from_be::<FULL_LIMBS>(m, FULL_LIMBS).ok_or(SignError::BufferTooSmall)?;
         let cl = c.get(..2 * k).unwrap_or(&[]);
-        let mut cp = p.mul_ct(&p.reduce_wide_ct(cl), &self.r3_p);
-        let mut cq = q.mul_ct(&q.reduce_wide_ct(cl), &self.r3_q);
+        let mut cp = p.wide_to_mont_ct(cl, &self.r3_p);
+        let mut cq = q.wide_to_mont_ct(cl, &self.r3_q);
         let (dp, dq) = (
             self.dp.get(..plen).unwrap_or(&[]),
             self.dq.get(..plen).unwrap_or(&[]),
         );
         let mut m1 = p.pow_secret(&cp, dp);
         let mut m2 = q.to_normal_ct(&q.pow_secret(&cq, dq));
-        let mut m2p = p.mul_ct(&p.reduce_wide_ct(m2.get(..k).unwrap_or(&[])), &self.r3_p);
+        let mut m2p = p.wide_to_mont_ct(m2.get(..k).unwrap_or(&[]), &self.r3_p);
         let mut diff = p.sub_ct(&m1, &m2p);
         let mut h = p.to_normal_ct(&p.mul_ct(&diff, &self.qinv_m));
         let mut s = [0 as Limb; FULL_LIMBS];

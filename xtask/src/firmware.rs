@@ -399,24 +399,16 @@ pub fn fw_bench(report: Report) -> Result {
     // Signing on the device: (alg, per assertion, with the self-check, key build, stacks).
     let sign_rows: Vec<[String; 7]> = out
         .lines()
-        .filter_map(|l| l.split("fw-bench sign-alg=").nth(1))
-        .map(|rest| {
-            let words: Vec<&str> = rest.split_whitespace().collect();
-            let get = |k: &str| {
-                words
-                    .iter()
-                    .find_map(|w| w.strip_prefix(k))
-                    .unwrap_or("?")
-                    .to_string()
-            };
+        .filter_map(|l| FwBenchLine::parse_kind(l, "fw-bench sign-alg="))
+        .map(|f| {
             [
-                words.first().copied().unwrap_or("?").to_string(),
-                get("sign_insns="),
-                get("checked_insns="),
-                get("key_insns="),
-                get("sign_stack="),
-                get("key_stack="),
-                get("ct_spread="),
+                f.alg().unwrap_or("?").to_string(),
+                f.value("sign_insns="),
+                f.value("checked_insns="),
+                f.value("key_insns="),
+                f.value("sign_stack="),
+                f.value("key_stack="),
+                f.value("ct_spread="),
             ]
         })
         .collect();
@@ -691,7 +683,12 @@ pub struct FwBenchLine<'a>(Vec<&'a str>);
 impl<'a> FwBenchLine<'a> {
     /// The line's words, if it is a `fw-bench alg=` line (anywhere in it: defmt prefixes it).
     pub fn parse(line: &'a str) -> Option<Self> {
-        line.split("fw-bench alg=")
+        Self::parse_kind(line, "fw-bench alg=")
+    }
+
+    /// The line's words after `prefix` (`fw-bench sign-alg=` for the signing lines).
+    pub fn parse_kind(line: &'a str, prefix: &str) -> Option<Self> {
+        line.split(prefix)
             .nth(1)
             .map(|rest| Self(rest.split_whitespace().collect()))
     }
@@ -901,5 +898,12 @@ arm-none-eabi-nm: warning: no symbols
         let empty = FwBenchLine::parse("fw-bench alg=").expect("the prefix alone");
         assert_eq!(empty.alg(), None);
         assert_eq!(empty.value("verify_insns="), "?");
+        // Signing lines are their own kind: not a verify row.
+        let sign = "0.000 INFO  fw-bench sign-alg=RS256 sign_insns=35021600 ct_spread=0";
+        assert!(FwBenchLine::parse(sign).is_none());
+        let f = FwBenchLine::parse_kind(sign, "fw-bench sign-alg=").expect("a signing line");
+        assert_eq!(f.alg(), Some("RS256"));
+        assert_eq!(f.value("sign_insns="), "35021600");
+        assert_eq!(f.value("ct_spread="), "0");
     }
 }

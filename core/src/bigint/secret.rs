@@ -11,7 +11,7 @@
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroize;
 
-use super::{finish, mac_row, reduce_rows, Limb, Modulus, Wide, W};
+use super::{finish, mac_row, one, reduce_rows, sub_in_place, Limb, Modulus, Wide, W};
 
 /// Window width of the exponentiation: 16-entry tables.
 const WINDOW: usize = 4;
@@ -42,32 +42,24 @@ impl<const L: usize> Modulus<L> {
 
     /// `R mod n`, the Montgomery form of 1.
     pub(crate) fn one_mont(&self) -> [Limb; L] {
-        let mut one = [0 as Limb; L];
-        if let Some(l) = one.first_mut() {
-            *l = 1;
-        }
-        self.mul_ct(&one, &self.rr)
+        self.mul_ct(&one(), &self.rr)
     }
 
-    /// `R^3 mod n`: [`Self::reduce_wide_ct`] followed by a product with it gives a wide
-    /// value's Montgomery form.
+    /// `R^3 mod n`, the constant [`Self::wide_to_mont_ct`] takes.
     pub(crate) fn r3_ct(&self) -> [Limb; L] {
         self.mul_ct(&self.rr, &self.rr)
     }
 
     /// Out of Montgomery form, in constant time.
     pub(crate) fn to_normal_ct(&self, a: &[Limb; L]) -> [Limb; L] {
-        let mut one = [0 as Limb; L];
-        if let Some(l) = one.first_mut() {
-            *l = 1;
-        }
-        self.mul_ct(a, &one)
+        self.mul_ct(a, &one())
     }
 
-    /// `t / R mod n` for a value of up to `2 len` limbs with `t < n R` (a ciphertext below
-    /// `p q` reduced by the prime `p` when `q < R`), in constant time. Multiply by
-    /// [`Self::r3_ct`] to get `t R mod n`.
-    pub(crate) fn reduce_wide_ct(&self, t: &[Limb]) -> [Limb; L] {
+    /// `t R mod n`, the Montgomery form of a value of up to `2 len` limbs with `t < n R` (a
+    /// ciphertext below `p q` reduced by the prime `p` when `q < R`), in constant time:
+    /// Montgomery reduction (`t / R`), then a product with `r3` ([`Self::r3_ct`]). No
+    /// division.
+    pub(crate) fn wide_to_mont_ct(&self, t: &[Limb], r3: &[Limb; L]) -> [Limb; L] {
         let len = self.len;
         let mut wide = [[0 as Limb; L]; 2];
         let p = wide.as_flattened_mut();
@@ -88,19 +80,15 @@ impl<const L: usize> Modulus<L> {
         crate::copy_prefix(ol, p.get(len..2 * len).unwrap_or(&[]));
         finish::<true>(ol, top, self.nl());
         p.zeroize();
-        out
+        let t_m = self.mul_ct(&out, r3);
+        out.zeroize();
+        t_m
     }
 
     /// `a - b mod n` for `a, b < n`, in constant time.
     pub(crate) fn sub_ct(&self, a: &[Limb; L], b: &[Limb; L]) -> [Limb; L] {
         let mut t = *a;
-        let mut borrow: Limb = 0;
-        for (x, &y) in t.iter_mut().zip(b).take(self.len) {
-            let (d1, b1) = x.overflowing_sub(y);
-            let (d2, b2) = d1.overflowing_sub(borrow);
-            *x = d2;
-            borrow = Limb::from(b1 | b2);
-        }
+        let borrow = Limb::from(sub_in_place(t.get_mut(..self.len).unwrap_or(&mut []), b));
         let mask = core::hint::black_box(borrow.wrapping_neg());
         let mut carry: Limb = 0;
         for (x, &y) in t.iter_mut().zip(self.nl()) {
@@ -207,15 +195,6 @@ pub(crate) fn rem_ct(x: &[Limb], m: &[Limb], out: &mut [Limb]) {
     }
 }
 
-/// Whether `a` (any length) equals the small value `v`, in constant time.
-pub(crate) fn equals_small(a: &[Limb], v: Limb) -> bool {
-    let mut diff: Limb = 0;
-    for (i, &x) in a.iter().enumerate() {
-        diff |= x ^ if i == 0 { v } else { 0 };
-    }
-    bool::from(diff.ct_eq(&0))
-}
-
 /// Whether `a == b` limb for limb over the longer length, in constant time.
 pub(crate) fn equals(a: &[Limb], b: &[Limb]) -> bool {
     let mut diff: Limb = 0;
@@ -276,7 +255,7 @@ mod tests {
         assert_eq!(m.to_normal_ct(&m.sub_ct(&bm, &am)), limbs((b + n - a) % n));
         // A wide value below n R: reduce, then times R^3, is its Montgomery form.
         let wide: [Limb; 8] = limbs_from_be(&[0x5Au8; 31], 8).unwrap();
-        let t_m = m.mul_ct(&m.reduce_wide_ct(&wide), &m.r3_ct());
+        let t_m = m.wide_to_mont_ct(&wide, &m.r3_ct());
         let mut want = [0 as Limb; L];
         rem_ct(&wide, m.value(), &mut want[..m.limbs()]);
         assert_eq!(m.to_normal_ct(&t_m), want);
@@ -326,13 +305,7 @@ mod tests {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(2000);
-        let mut state = 0xD1B5_4A32_D192_ED03u64;
-        let mut rnd = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rnd = super::super::tests::xorshift(0xD1B5_4A32_D192_ED03);
         let mut nb = [0u8; 128];
         for b in nb.iter_mut() {
             *b = rnd() as u8;
@@ -422,7 +395,7 @@ mod tests {
         let mut sum = limbs(u128::MAX >> 1);
         assert_eq!(add_into(&mut sum[..2 * k], &limbs(1)[..k]), 0);
         assert_eq!(sum, limbs(1u128 << 127));
-        assert!(equals_small(&limbs(1), 1) && !equals_small(&limbs(1 << 70), 0));
+        assert!(equals(&limbs(1), &[1]) && !equals(&limbs(1 << 70), &[0]));
         assert!(equals(&limbs(99)[..4], &limbs(99)) && !equals(&limbs(99), &limbs(98)));
         let table = [limbs(10), limbs(11), limbs(12)];
         assert_eq!(select(&table, 2), limbs(12));

@@ -5,6 +5,8 @@
 
 use zeroize::Zeroize;
 
+use crate::ec::P256_N as N;
+
 /// RFC 6979 (section 3.2) deterministic nonces for P-256 with HMAC-SHA-256, with optional
 /// additional data (section 3.6) appended after `h1` as RustCrypto's `rfc6979` does. Each
 /// [`NonceGen::next`] is the next candidate `k` (big-endian); the signer rejects `k = 0`,
@@ -83,12 +85,6 @@ impl Drop for NonceGen {
         self.v.zeroize();
     }
 }
-
-/// The order of P-256, big-endian.
-const N: [u8; 32] = [
-    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-    0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51,
-];
 
 /// `h mod n` for a 256-bit `h` (`h < 2n`, so one subtraction). The hash is public.
 #[cfg_attr(
@@ -233,14 +229,7 @@ impl P256Key {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex32(s: &str) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        for (o, pair) in out.iter_mut().zip(s.as_bytes().chunks(2)) {
-            *o = u8::from_str_radix(core::str::from_utf8(pair).unwrap(), 16).unwrap();
-        }
-        out
-    }
+    use crate::ec::hex32;
 
     fn sha256(m: &[u8]) -> [u8; 32] {
         use sha2::Digest;
@@ -250,15 +239,15 @@ mod tests {
     /// RFC 6979 A.2.5 (P-256, SHA-256): the nonces for "sample" and "test".
     #[test]
     fn rfc6979_a25_nonces() {
-        let x = hex32("C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721");
+        let x = hex32("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721");
         for (msg, k) in [
             (
                 "sample",
-                "A6E3C57DD01ABE90086538398355DD4C3B17AA873382B0F24D6129493D8AAD60",
+                "a6e3c57dd01abe90086538398355dd4c3b17aa873382b0f24d6129493d8aad60",
             ),
             (
                 "test",
-                "D16B6AE827F17175E040871A1C7EC3500192C4C92677336EC2537ACAEE0008E0",
+                "d16b6ae827f17175e040871a1c7ec3500192c4c92677336ec2537acaee0008e0",
             ),
         ] {
             let mut g = NonceGen::new(&x, &sha256(msg.as_bytes()), &[]);
@@ -292,7 +281,7 @@ mod tests {
         five[31] = 5;
         assert_eq!(reduce_mod_n(&above), five);
         let max = [0xFFu8; 32];
-        let want = hex32("00000000FFFFFFFF00000000000000004319055258E8617B0C46353D039CDAAE");
+        let want = hex32("00000000ffffffff00000000000000004319055258e8617b0c46353d039cdaae");
         assert_eq!(reduce_mod_n(&max), want);
         assert_eq!(reduce_mod_n(&five), five);
     }

@@ -659,9 +659,15 @@ mod tests {
         "forward_claims":[{"claim":"sub","header":"x-jwt-sub"},{"claim":"n","header":"x-jwt-n"}],
         "skip_paths":["/healthz"],"required_claims":["sub"]}"#;
 
+    /// An engine on [`CFG`] with `members` (JSON members, each followed by a comma) added.
+    fn engine_with(members: &str) -> Engine {
+        let cfg = CFG.replace(r#""skip_paths""#, &format!(r#"{members}"skip_paths""#));
+        Engine::new(parse(cfg.as_bytes()).unwrap())
+    }
+
     #[test]
     fn no_key_set_means_503_and_a_refused_set_changes_nothing() {
-        let mut e = Engine::new(parse(CFG.as_bytes()).unwrap());
+        let mut e = engine_with("");
         let h = [("authorization", "Bearer a.b.c")];
         assert_eq!(
             e.check("/x", &headers(&h), 1000),
@@ -716,7 +722,7 @@ mod tests {
 
         #[test]
         fn verdicts_with_the_engines_codes() {
-            let mut e = Engine::new(parse(CFG.as_bytes()).unwrap());
+            let mut e = engine_with("");
             let k = key("k1");
             assert_eq!(e.load(&jwks(&k), NOW - 100, Some(600)), Ok(1));
             let check = |e: &mut Engine, t: &str| {
@@ -790,11 +796,7 @@ mod tests {
 
         #[test]
         fn the_lifetime_the_schedule_counts() {
-            let cfg = CFG.replace(
-                r#""skip_paths""#,
-                r#""refresh":{"min_interval":10},"skip_paths""#,
-            );
-            let mut e = Engine::new(parse(cfg.as_bytes()).unwrap());
+            let mut e = engine_with(r#""refresh":{"min_interval":10},"#);
             assert_eq!(e.expires_at(), None);
             let k = key("k1");
             e.load(&jwks(&k), 1000, Some(300)).unwrap();
@@ -818,7 +820,7 @@ mod tests {
                 doc: &doc,
             }
             .encode();
-            let mut e = Engine::new(parse(CFG.as_bytes()).unwrap());
+            let mut e = engine_with("");
             assert_eq!(e.sync(&rec), Ok(true));
             assert_eq!(e.sync(&rec), Ok(false));
             assert_eq!(e.generation(), 3);
@@ -857,7 +859,7 @@ mod tests {
 
         #[test]
         fn the_verified_token_cache() {
-            let mut e = Engine::new(parse(CFG.as_bytes()).unwrap());
+            let mut e = engine_with("");
             let k = key("k1");
             e.load(&jwks(&k), NOW, Some(600)).unwrap();
             let t = token(&k, "api", NOW + 100, &[]);
@@ -904,11 +906,7 @@ mod tests {
 
         #[test]
         fn a_bounded_cache() {
-            let cfg = CFG.replace(
-                r#""skip_paths""#,
-                r#""token_cache":{"max_entries":2},"skip_paths""#,
-            );
-            let mut e = Engine::new(parse(cfg.as_bytes()).unwrap());
+            let mut e = engine_with(r#""token_cache":{"max_entries":2},"#);
             let k = key("k1");
             e.load(&jwks(&k), NOW, Some(600)).unwrap();
             for i in 0..5 {
@@ -925,11 +923,7 @@ mod tests {
 
         #[test]
         fn one_time_tokens_with_replay_protection() {
-            let cfg = CFG.replace(
-                r#""skip_paths""#,
-                r#""replay":{"enabled":true},"skip_paths""#,
-            );
-            let mut e = Engine::new(parse(cfg.as_bytes()).unwrap());
+            let mut e = engine_with(r#""replay":{"enabled":true},"#);
             let k = key("k1");
             e.load(&jwks(&k), NOW, Some(600)).unwrap();
             let claims = Claims {

@@ -2,7 +2,8 @@
 # Cargo runner: boots an ELF on QEMU mps2-an386 (Cortex-M4F) and decodes defmt from
 # semihosting with defmt-print. UART0 goes to $TOKENGUARD_UART (QEMU -serial syntax,
 # default: a TCP server on 127.0.0.1:4444 for the device app, `null` otherwise).
-# Deterministic instruction counting: TOKENGUARD_ICOUNT=1 adds `-icount shift=0`.
+# Deterministic instruction counting: TOKENGUARD_ICOUNT=1 adds `-icount shift=7` (one
+# instruction = 128 ns of virtual time, 3.2 ticks of the 25 MHz timers: exact counts).
 set -euo pipefail
 elf="$1"
 shift || true
@@ -14,7 +15,7 @@ if [ -z "$uart" ]; then
   esac
 fi
 icount=()
-[ "${TOKENGUARD_ICOUNT:-0}" = "1" ] && icount=(-icount shift=0)
+[ "${TOKENGUARD_ICOUNT:-0}" = "1" ] && icount=(-icount shift=7)
 # Started by `tokenguard-sim device qemu` in a process group of its own: if that process goes
 # away by any means (even SIGKILL), stop this whole group (QEMU, defmt-print, this script;
 # the group is this script's own: its id is $$).

@@ -13,24 +13,15 @@
 
 #![allow(clippy::cast_possible_truncation)] // limb arithmetic truncates on purpose
 
-#[cfg(target_pointer_width = "64")]
-mod word {
-    pub type Limb = u64;
-    pub type Wide = u128;
-}
-#[cfg(not(target_pointer_width = "64"))]
-mod word {
-    pub type Limb = u32;
-    pub type Wide = u64;
-}
-pub use word::Limb;
-use word::Wide;
+pub use tokenguard_limbs::Limb;
+use tokenguard_limbs::{add_in_place, lt, sub_in_place, Wide, W};
+#[cfg(feature = "signing")]
+use tokenguard_limbs::{mac_row, reduce_rows};
 
 /// Bits per limb.
 pub const LIMB_BITS: usize = Limb::BITS as usize;
 /// Bytes per limb.
 pub const LIMB_BYTES: usize = LIMB_BITS / 8;
-const W: u32 = Limb::BITS;
 
 /// An odd modulus `n > 1` of up to `L` limbs, with its Montgomery constants.
 #[derive(Clone, PartialEq, Eq)]
@@ -86,240 +77,14 @@ pub fn limbs_to_be(limbs: &[Limb], out: &mut [u8]) {
     }
 }
 
-/// `row += x * y` (as many words as both have), returning the carry out. Four words per
-/// iteration keep the UMAAL chain tight.
-#[inline(always)]
-fn mac_row(row: &mut [Limb], x: &[Limb], y: Limb) -> Limb {
-    let k = row.len().min(x.len());
-    let (row, x) = (
-        row.get_mut(..k).unwrap_or(&mut []),
-        x.get(..k).unwrap_or(&[]),
-    );
-    let (r4, r_rest) = row.as_chunks_mut::<4>();
-    let (x4, x_rest) = x.as_chunks::<4>();
-    let mut c: Limb = 0;
-    let yw = Wide::from(y);
-    for ([r0, r1, r2, r3], [x0, x1, x2, x3]) in r4.iter_mut().zip(x4) {
-        let s = Wide::from(*r0) + Wide::from(*x0) * yw + Wide::from(c);
-        *r0 = s as Limb;
-        let s = Wide::from(*r1) + Wide::from(*x1) * yw + (s >> W);
-        *r1 = s as Limb;
-        let s = Wide::from(*r2) + Wide::from(*x2) * yw + (s >> W);
-        *r2 = s as Limb;
-        let s = Wide::from(*r3) + Wide::from(*x3) * yw + (s >> W);
-        *r3 = s as Limb;
-        c = (s >> W) as Limb;
-    }
-    for (rj, &xj) in r_rest.iter_mut().zip(x_rest) {
-        let s = Wide::from(*rj) + Wide::from(xj) * Wide::from(y) + Wide::from(c);
-        *rj = s as Limb;
-        c = (s >> W) as Limb;
-    }
-    c
-}
-
-/// Montgomery reduction of the `2 len`-word `p` (`len = n.len()`) in place, a word of `m` at
-/// a time from word `from` on (with `top` pending at word `from + len`): afterwards
-/// `p[len..2 len]` plus the returned carry (weight `2^(2 len W)`) is `p / R` (not yet below
-/// `n`).
-fn reduce_rows(p: &mut [Limb], n: &[Limb], n0: Limb, from: usize, top: Limb) -> Limb {
-    let len = n.len();
-    let mut top_carry = top;
-    for i in from..len {
-        let m = p.get(i).copied().unwrap_or(0).wrapping_mul(n0);
-        let Some(row) = p.get_mut(i..i + len) else {
-            break;
-        };
-        let c = mac_row(row, n, m);
-        if let Some(next) = p.get_mut(i + len) {
-            let s = Wide::from(*next) + Wide::from(c) + Wide::from(top_carry);
-            *next = s as Limb;
-            top_carry = (s >> W) as Limb;
-        }
-    }
-    top_carry
-}
-
-/// As [`reduce_rows`], two words of `m` per pass over `p`: `m_i n` and `m_(i+1) n` (one word
-/// up) are added in one sweep with two carry chains, as [`Modulus::mul`] does, so each word
-/// of `p` is loaded and stored once per two digits. Under V8 every such access is a
-/// linear-memory load or store, bounds-checked inside Envoy; this is the wasm32 path.
-/// (Measured: a generic `K`-chain version is slower at `K = 2` and at `K = 4`.)
-#[cfg_attr(not(any(test, target_arch = "wasm32")), allow(dead_code))]
-fn reduce_two_rows(p: &mut [Limb], n: &[Limb], n0: Limb) -> Limb {
-    let len = n.len();
-    let (Some(&n_0), Some(&n_1), Some(&n_top)) = (n.first(), n.get(1), n.last()) else {
-        return reduce_rows(p, n, n0, 0, 0);
-    };
-    let mut top_carry: Limb = 0;
-    let mut i = 0;
-    while i + 1 < len {
-        let Some(row) = p.get_mut(i..i + len + 2) else {
-            break;
-        };
-        let (Some(&r0), Some(&r1)) = (row.first(), row.get(1)) else {
-            break;
-        };
-        // Words 0 and 1: m0 zeroes word 0, m1 zeroes word 1 (after m0's contribution).
-        let m0 = r0.wrapping_mul(n0);
-        let s = Wide::from(r0) + Wide::from(m0) * Wide::from(n_0);
-        let mut c1 = (s >> W) as Limb;
-        let s = Wide::from(r1) + Wide::from(m0) * Wide::from(n_1) + Wide::from(c1);
-        c1 = (s >> W) as Limb;
-        let m1 = (s as Limb).wrapping_mul(n0);
-        let s2 = Wide::from(s as Limb) + Wide::from(m1) * Wide::from(n_0);
-        let mut c2 = (s2 >> W) as Limb;
-        // Words 2..len: m0 n_j and m1 n_(j-1), n_(j-1) carried from the previous word.
-        let body = row.get_mut(2..len).unwrap_or(&mut []);
-        let mut prev = n_1;
-        for (r, &a) in body.iter_mut().zip(n.get(2..).unwrap_or(&[])) {
-            let s = Wide::from(*r) + Wide::from(m0) * Wide::from(a) + Wide::from(c1);
-            let s2 = Wide::from(s as Limb) + Wide::from(m1) * Wide::from(prev) + Wide::from(c2);
-            *r = s2 as Limb;
-            c1 = (s >> W) as Limb;
-            c2 = (s2 >> W) as Limb;
-            prev = a;
-        }
-        // Word len: the carry pending from the previous pass and m1 n_(len-1); word len+1
-        // takes the carries out.
-        if let Some(r) = row.get_mut(len) {
-            let s = Wide::from(*r) + Wide::from(c1) + Wide::from(top_carry);
-            let s2 = Wide::from(s as Limb) + Wide::from(m1) * Wide::from(n_top) + Wide::from(c2);
-            *r = s2 as Limb;
-            let out = (s >> W) + (s2 >> W);
-            if let Some(r) = row.get_mut(len + 1) {
-                let s3 = Wide::from(*r) + out;
-                *r = s3 as Limb;
-                top_carry = (s3 >> W) as Limb;
-            }
-        }
-        i += 2;
-    }
-    // An odd word count: the last digit alone.
-    reduce_rows(p, n, n0, i, top_carry)
-}
-
-/// The off-diagonal products `a_i a_j` (`i < j`, rows `from..`) added into `p` (zero above
-/// row `from`'s start), a row per pass.
-fn cross_rows(p: &mut [Limb], a: &[Limb], from: usize) {
-    let len = a.len();
-    for (i, &ai) in a.iter().enumerate().skip(from) {
-        let Some(row) = p.get_mut(2 * i + 1..i + len) else {
-            break;
-        };
-        let c = mac_row(row, a.get(i + 1..).unwrap_or(&[]), ai);
-        if let Some(top) = p.get_mut(i + len) {
-            *top = c;
-        }
-    }
-}
-
-/// As [`cross_rows`], rows `i` and `i + 1` in one pass with two carry chains (the wasm32
-/// path, see [`reduce_two_rows`]).
-#[cfg_attr(not(any(test, target_arch = "wasm32")), allow(dead_code))]
-fn cross_two_rows(p: &mut [Limb], a: &[Limb]) {
-    let len = a.len();
-    let mut i = 0;
-    // Row i + 1 must have a product (a_(i+1) a_(i+2)), so i + 2 < len.
-    while i + 2 < len {
-        let (Some(&x), Some(&y), Some(&a1), Some(&a2), Some(&a_top)) =
-            (a.get(i), a.get(i + 1), a.get(i + 1), a.get(i + 2), a.last())
-        else {
-            break;
-        };
-        let Some(row) = p.get_mut(2 * i + 1..i + len + 2) else {
-            break;
-        };
-        // Positions 2i+1 and 2i+2: x a_(i+1), x a_(i+2).
-        let (Some(&w0), Some(&w1)) = (row.first(), row.get(1)) else {
-            break;
-        };
-        let s = Wide::from(w0) + Wide::from(x) * Wide::from(a1);
-        let s1 = Wide::from(w1) + Wide::from(x) * Wide::from(a2) + (s >> W);
-        if let Some(w) = row.get_mut(..2) {
-            w.copy_from_slice(&[s as Limb, s1 as Limb]);
-        }
-        let mut c1 = (s1 >> W) as Limb;
-        let mut c2: Limb = 0;
-        // Positions i+k for k in i+3..len: x a_k + y a_(k-1).
-        let body = row.get_mut(2..len - i - 1).unwrap_or(&mut []);
-        let mut prev = a2;
-        for (r, &u) in body.iter_mut().zip(a.get(i + 3..).unwrap_or(&[])) {
-            let s = Wide::from(*r) + Wide::from(x) * Wide::from(u) + Wide::from(c1);
-            let s2 = Wide::from(s as Limb) + Wide::from(y) * Wide::from(prev) + Wide::from(c2);
-            *r = s2 as Limb;
-            c1 = (s >> W) as Limb;
-            c2 = (s2 >> W) as Limb;
-            prev = u;
-        }
-        // Position i+len: y a_(len-1) and both carries (fresh words from here up).
-        let s2 = Wide::from(c1) + Wide::from(y) * Wide::from(a_top) + Wide::from(c2);
-        if let Some(w) = row.get_mut(len - i - 1..len - i + 1) {
-            w.copy_from_slice(&[s2 as Limb, (s2 >> W) as Limb]);
-        }
-        i += 2;
-    }
-    cross_rows(p, a, i);
-}
-
-fn lt(a: &[Limb], b: &[Limb]) -> bool {
-    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
-        if x != y {
-            return x < y;
-        }
-    }
-    false
-}
-
-fn sub_in_place(a: &mut [Limb], b: &[Limb]) -> bool {
-    let mut borrow = false;
-    for (x, &y) in a.iter_mut().zip(b) {
-        let (d1, b1) = x.overflowing_sub(y);
-        let (d2, b2) = d1.overflowing_sub(Limb::from(borrow));
-        *x = d2;
-        borrow = b1 | b2;
-    }
-    borrow
-}
-
-/// The final step of a Montgomery operation: `t - n` if `t + top 2^(W len) >= n` (`t < 2n`).
-/// With `CT` the subtraction is always computed and applied through a mask, so neither the
-/// comparison nor the branch depends on the values (secret operands); without, it compares
-/// first (public operands, faster).
-#[inline(always)]
+/// The final step of a Montgomery operation, `t - n` if `t + top 2^(W len) >= n`: masked
+/// (constant-time, [`tokenguard_limbs::finish_ct`]) with `CT`, compared first without.
 fn finish<const CT: bool>(t: &mut [Limb], top: Limb, n: &[Limb]) {
     if CT {
-        // Pass 1: the borrow of t - n, nothing stored.
-        let mut borrow: Limb = 0;
-        for (&x, &y) in t.iter().zip(n) {
-            let (d1, b1) = x.overflowing_sub(y);
-            let (_, b2) = d1.overflowing_sub(borrow);
-            borrow = Limb::from(b1 | b2);
-        }
-        let need = (top | (borrow ^ 1)) & 1;
-        let mask = core::hint::black_box(need.wrapping_neg());
-        // Pass 2: t - (n & mask).
-        let mut borrow: Limb = 0;
-        for (x, &y) in t.iter_mut().zip(n) {
-            let (d1, b1) = x.overflowing_sub(y & mask);
-            let (d2, b2) = d1.overflowing_sub(borrow);
-            *x = d2;
-            borrow = Limb::from(b1 | b2);
-        }
-    } else if top != 0 || !lt(t, n) {
-        sub_in_place(t, n);
+        tokenguard_limbs::finish_ct(t, top, n);
+    } else {
+        tokenguard_limbs::finish_public(t, top, n);
     }
-}
-
-fn add_in_place(a: &mut [Limb], b: &[Limb]) -> bool {
-    let mut carry = false;
-    for (x, &y) in a.iter_mut().zip(b) {
-        let (s1, c1) = x.overflowing_add(y);
-        let (s2, c2) = s1.overflowing_add(Limb::from(carry));
-        *x = s2;
-        carry = c1 | c2;
-    }
-    carry
 }
 
 fn bit_len(limbs: &[Limb]) -> usize {
@@ -438,12 +203,9 @@ impl<const L: usize> Modulus<L> {
         x
     }
 
-    /// Montgomery product `a * b / R mod n` for `a, b < n`.
-    ///
-    /// FIOS: one pass per word of `b` adds `a * b_i` and `m * n` together and shifts one
-    /// word down, reading the accumulator from one buffer and writing the next into the
-    /// other. Both products have the `x * y + c1 + c2` shape that Cortex-M4 executes as one
-    /// UMAAL.
+    /// Montgomery product `a * b / R mod n` for `a, b < n`: the full product, then the
+    /// word-by-word reduction ([`tokenguard_limbs::mont_mul`]). Each inner loop is one
+    /// multiply-accumulate chain (UMAAL on Cortex-M4).
     #[inline(never)] // one copy, called (inlining it grows every caller by ~0.6 KB)
     pub fn mul(&self, a: &[Limb; L], b: &[Limb; L]) -> [Limb; L] {
         self.mul_with::<false>(a, b)
@@ -452,60 +214,15 @@ impl<const L: usize> Modulus<L> {
     /// [`Self::mul`], its final subtraction constant-time with `CT`.
     #[inline(always)]
     fn mul_with<const CT: bool>(&self, a: &[Limb; L], b: &[Limb; L]) -> [Limb; L] {
-        let len = self.len;
-        let n = self.nl();
-        let (Some(&n_first), Some(a_rest), Some(n_rest)) = (n.first(), a.get(1..len), n.get(1..))
-        else {
-            return [0; L];
-        };
-        let a_first = a.first().copied().unwrap_or(0);
-        let mut x = [0 as Limb; L];
-        let mut y = [0 as Limb; L];
-        let (mut cur, mut next) = (&mut x, &mut y);
-        let mut t_hi: Limb = 0;
-        for &bi in b.iter().take(len) {
-            let t0 = cur.first().copied().unwrap_or(0);
-            let s = Wide::from(t0) + Wide::from(a_first) * Wide::from(bi);
-            let m = (s as Limb).wrapping_mul(self.n0);
-            let s2 = Wide::from(s as Limb) + Wide::from(m) * Wide::from(n_first);
-            let mut c1 = (s >> W) as Limb;
-            let mut c2 = (s2 >> W) as Limb;
-            let src = cur.get(1..len).unwrap_or(&[]);
-            let dst = next.get_mut(..len - 1).unwrap_or(&mut []);
-            // Two words per iteration: the carries stay in registers, half the loop cost.
-            let (d2, d_rest) = dst.as_chunks_mut::<2>();
-            let (t2, t_rest) = src.as_chunks::<2>();
-            let (a2, a_tail) = a_rest.as_chunks::<2>();
-            let (n2, n_tail) = n_rest.as_chunks::<2>();
-            for (((d, t), av), nv) in d2.iter_mut().zip(t2).zip(a2).zip(n2) {
-                let s = Wide::from(t[0]) + Wide::from(av[0]) * Wide::from(bi) + Wide::from(c1);
-                let s2 = Wide::from(s as Limb) + Wide::from(m) * Wide::from(nv[0]) + Wide::from(c2);
-                d[0] = s2 as Limb;
-                let (h1, h2) = ((s >> W) as Limb, (s2 >> W) as Limb);
-                let s3 = Wide::from(t[1]) + Wide::from(av[1]) * Wide::from(bi) + Wide::from(h1);
-                let s4 =
-                    Wide::from(s3 as Limb) + Wide::from(m) * Wide::from(nv[1]) + Wide::from(h2);
-                d[1] = s4 as Limb;
-                c1 = (s3 >> W) as Limb;
-                c2 = (s4 >> W) as Limb;
-            }
-            for (((d, &tj), &aj), &nj) in d_rest.iter_mut().zip(t_rest).zip(a_tail).zip(n_tail) {
-                let s = Wide::from(tj) + Wide::from(aj) * Wide::from(bi) + Wide::from(c1);
-                c1 = (s >> W) as Limb;
-                let s2 = Wide::from(s as Limb) + Wide::from(m) * Wide::from(nj) + Wide::from(c2);
-                c2 = (s2 >> W) as Limb;
-                *d = s2 as Limb;
-            }
-            let s = Wide::from(t_hi) + Wide::from(c1) + Wide::from(c2);
-            if let Some(top) = next.get_mut(len - 1) {
-                *top = s as Limb;
-            }
-            t_hi = (s >> W) as Limb;
-            core::mem::swap(&mut cur, &mut next);
+        let mut out = [0 as Limb; L];
+        let mut wide = [[0 as Limb; L]; 2];
+        let p = wide.as_flattened_mut();
+        if CT {
+            tokenguard_limbs::mont_mul_ct(&mut out, p, a, b, self.nl(), self.n0);
+        } else {
+            tokenguard_limbs::mont_mul(&mut out, p, a, b, self.nl(), self.n0);
         }
-        let tl = cur.get_mut(..len).unwrap_or(&mut []);
-        finish::<CT>(tl, t_hi, n);
-        *cur
+        out
     }
 
     /// Montgomery square `a^2 / R mod n` for `a < n`: the off-diagonal products once, doubled,
@@ -519,43 +236,14 @@ impl<const L: usize> Modulus<L> {
     /// [`Self::square`], its final subtraction constant-time with `CT`.
     #[inline(always)]
     fn square_with<const CT: bool>(&self, a: &[Limb; L]) -> [Limb; L] {
-        let len = self.len;
-        let n = self.nl();
-        let a = a.get(..len).unwrap_or(&[]);
+        let mut out = [0 as Limb; L];
         let mut wide = [[0 as Limb; L]; 2];
         let p = wide.as_flattened_mut();
-        // Off-diagonal products a_i a_j (i < j) into p.
-        #[cfg(target_arch = "wasm32")]
-        cross_two_rows(p, a);
-        #[cfg(not(target_arch = "wasm32"))]
-        cross_rows(p, a, 0);
-        // Double, then add the squares a_i^2 at p[2i].
-        let mut carry: Limb = 0;
-        for x in p.iter_mut().take(2 * len) {
-            let nc = *x >> (W - 1);
-            *x = (*x << 1) | carry;
-            carry = nc;
+        if CT {
+            tokenguard_limbs::mont_square_ct(&mut out, p, a, self.nl(), self.n0);
+        } else {
+            tokenguard_limbs::mont_square(&mut out, p, a, self.nl(), self.n0);
         }
-        let mut c: Limb = 0;
-        for (pair, &ai) in p.chunks_exact_mut(2).zip(a) {
-            if let [lo, hi] = pair {
-                let sq = Wide::from(ai) * Wide::from(ai);
-                let s = Wide::from(*lo) + (sq & Wide::from(Limb::MAX)) + Wide::from(c);
-                *lo = s as Limb;
-                let s2 = Wide::from(*hi) + (sq >> W) + (s >> W);
-                *hi = s2 as Limb;
-                c = (s2 >> W) as Limb;
-            }
-        }
-        // Montgomery reduction of the 2len-word product.
-        #[cfg(target_arch = "wasm32")]
-        let top_carry = reduce_two_rows(p, n, self.n0);
-        #[cfg(not(target_arch = "wasm32"))]
-        let top_carry = reduce_rows(p, n, self.n0, 0, 0);
-        let mut out = [0 as Limb; L];
-        let ol = out.get_mut(..len).unwrap_or(&mut []);
-        crate::copy_prefix(ol, p.get(len..2 * len).unwrap_or(&[]));
-        finish::<CT>(ol, top_carry, n);
         out
     }
 
@@ -638,6 +326,7 @@ pub(crate) mod secret;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokenguard_limbs::{cross_rows, cross_two_rows, reduce_rows, reduce_two_rows};
 
     const L: usize = 4096 / LIMB_BITS;
 

@@ -34,8 +34,20 @@ pub mod fixtures;
 
 /// Core clock of the AN386 image (SysTick and the CMSDK timers run at it).
 pub const CORE_HZ: u32 = 25_000_000;
-/// Under `-icount shift=0` one instruction takes 1 ns, so one 25 MHz tick is 40 instructions.
-pub const INSTRUCTIONS_PER_TICK: u32 = 40;
+/// `cargo xtask fw-bench` runs QEMU with `-icount shift=7`: every instruction takes 128 ns of
+/// virtual time, 3.2 ticks of the 25 MHz timer, so a tick count converts to an exact
+/// instruction count (see [`instructions`]).
+pub const ICOUNT_SHIFT: u32 = 7;
+
+/// Instructions executed in `ticks` ticks of [`Ticks`] under `-icount shift=7`.
+///
+/// Two timer reads `n` instructions apart differ by more than `3.2n - 1` and less than
+/// `3.2n + 1` ticks, so rounding `ticks * 40 ns / 128 ns` gives exactly `n`.
+pub fn instructions(ticks: u32) -> u32 {
+    let ns = u64::from(ticks) * u64::from(1_000_000_000 / CORE_HZ);
+    let per_insn = 1u64 << ICOUNT_SHIFT;
+    u32::try_from((ns + per_insn / 2) / per_insn).unwrap_or(u32::MAX)
+}
 
 /// CMSDK APB UART (UART0 of mps2-an386 is at 0x4000_4000).
 pub struct Uart {

@@ -90,7 +90,7 @@ fn bench_firmware_rows() -> (Vec<(String, String, String)>, String) {
         let mut c = Command::new(firmware_dir().join("qemu-run.sh"));
         c.arg(firmware_elf("fw-bench"))
             .env("TOKENGUARD_ICOUNT", "1");
-        println!("==> fw-bench in QEMU (-icount shift=0)");
+        println!("==> fw-bench in QEMU (-icount shift=7)");
         let out = output(c)?;
         let rows: Vec<(String, String, String)> = out
             .lines()
@@ -111,7 +111,7 @@ fn bench_firmware_rows() -> (Vec<(String, String, String)>, String) {
     match fresh() {
         Ok(rows) => (
             rows,
-            "measured in this run (`fw-bench` in QEMU, `-icount shift=0`)".into(),
+            "measured in this run (`fw-bench` in QEMU, `-icount shift=7`)".into(),
         ),
         Err(e) => {
             eprintln!("    fw-bench unavailable ({e}); using docs/firmware.md");

@@ -413,7 +413,7 @@ pub fn capi(write: bool) -> Result {
             "enable=on,target=native",
         ]);
         if icount {
-            c.args(["-icount", "shift=0"]);
+            c.args(["-icount", "shift=7"]);
         }
         c.arg("-kernel").arg(elf).current_dir(&work);
         c
@@ -426,7 +426,7 @@ pub fn capi(write: bool) -> Result {
         )?;
     }
     let bench_elf = bare("bench", qemu.join("bench.c"), &mcu, &ARM_M4)?;
-    println!("==> capi: benchmark in QEMU (-icount shift=0)");
+    println!("==> capi: benchmark in QEMU (-icount shift=7)");
     let out = output(qemu_run(&bench_elf, true))?;
     let (text, data, bss) = elf_sizes(&bench_elf)?;
     let rows = parse_bench(&out)?;

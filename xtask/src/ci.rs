@@ -45,6 +45,8 @@ pub fn ci() -> Result {
         "tokenguard-device",
         "-p",
         "tokenguard-atecc",
+        "-p",
+        "tokenguard-limbs",
         "--all-features",
     ])
     .env("RUSTDOCFLAGS", "-D warnings");
@@ -59,6 +61,8 @@ pub fn ci() -> Result {
         "tokenguard-device",
         "-p",
         "tokenguard-atecc",
+        "-p",
+        "tokenguard-limbs",
         "--allow-dirty",
     ]);
     run(
@@ -110,7 +114,12 @@ fn forget_packaged_sources() -> Result {
         if !reg.file_name().to_string_lossy().starts_with('-') {
             continue;
         }
-        for krate in ["tokenguard", "tokenguard-device", "tokenguard-atecc"] {
+        for krate in [
+            "tokenguard",
+            "tokenguard-device",
+            "tokenguard-atecc",
+            "tokenguard-limbs",
+        ] {
             let dir = reg
                 .path()
                 .join(format!("{krate}-{}", env!("CARGO_PKG_VERSION")));

@@ -35,34 +35,39 @@ fn gw_cargo(args: &[&str]) -> Command {
 /// bigints take 32-bit limbs and the RSA squaring its two-digits-per-pass reduction, code the
 /// host's tests exercise only through their cross-checks.
 fn core_on_wasm32() -> Result {
-    let mut c = cargo();
-    c.args([
-        "test",
-        "-p",
-        "tokenguard",
-        "--lib",
-        "--no-run",
-        "--target",
-        WASM,
-        "--message-format=json",
-    ]);
-    let json = output(c)?;
-    let exe = json
-        .lines()
-        .filter(|l| l.contains("\"reason\":\"compiler-artifact\""))
-        .filter_map(|l| l.split("\"executable\":\"").nth(1))
-        .filter_map(|rest| rest.split('"').next())
-        .find(|path| path.ends_with(".wasm"))
-        .ok_or("cargo test --no-run for wasm32-wasip1 named no test module")?
-        .to_owned();
-    let mut c = Command::new("node");
-    c.arg("--no-warnings")
-        .arg(crate_dir().join("tests/run_wasi.mjs"))
-        .arg(exe);
-    run(
-        "core unit tests on wasm32-wasip1 (32-bit limbs) under Node's V8",
-        c,
-    )
+    for krate in ["tokenguard", "tokenguard-limbs"] {
+        let mut c = cargo();
+        c.args([
+            "test",
+            "-p",
+            krate,
+            "--lib",
+            "--no-run",
+            "--target",
+            WASM,
+            "--message-format=json",
+        ]);
+        let json = output(c)?;
+        let exe = json
+            .lines()
+            .filter(|l| l.contains("\"reason\":\"compiler-artifact\""))
+            .filter_map(|l| l.split("\"executable\":\"").nth(1))
+            .filter_map(|rest| rest.split('"').next())
+            .find(|path| path.ends_with(".wasm"))
+            .ok_or(format!(
+                "cargo test --no-run -p {krate} for wasm32-wasip1 named no test module"
+            ))?
+            .to_owned();
+        let mut c = Command::new("node");
+        c.arg("--no-warnings")
+            .arg(crate_dir().join("tests/run_wasi.mjs"))
+            .arg(exe);
+        run(
+            &format!("{krate} unit tests on wasm32-wasip1 (32-bit limbs) under Node's V8"),
+            c,
+        )?;
+    }
+    Ok(())
 }
 
 /// The wasm module: built (release) and returned.

@@ -47,13 +47,15 @@ pub const THUMB: &str = "thumbv7em-none-eabihf";
 /// The no_std library crates as the microcontroller builds them (pure-Rust backend, the
 /// device's embedded-io serving, the ATECC608 signer): one selection for CI's thumb build and
 /// its clippy run.
-pub const THUMB_CRATES: [&str; 11] = [
+pub const THUMB_CRATES: [&str; 13] = [
     "-p",
     "tokenguard",
     "-p",
     "tokenguard-device",
     "-p",
     "tokenguard-atecc",
+    "-p",
+    "tokenguard-limbs",
     "--no-default-features",
     "--features",
     "tokenguard/rustcrypto,tokenguard-device/embedded-io",

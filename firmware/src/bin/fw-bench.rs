@@ -1,6 +1,6 @@
-//! Deterministic cost of tokenguard on the Cortex-M4 model: run under `-icount shift=0`
-//! (1 instruction = 1 ns of virtual time) and read TIMER0 at 25 MHz, so one tick is 40
-//! instructions. Prints, per algorithm, instructions per full-token verify (split,
+//! Deterministic cost of tokenguard on the Cortex-M4 model: run under `-icount shift=7`
+//! (1 instruction = 128 ns of virtual time) and read TIMER0 at 25 MHz (3.2 ticks per
+//! instruction), so every count is exact to the instruction. Prints, per algorithm, instructions per full-token verify (split,
 //! base64url, JSON, claims, signature), the key import cost, and peak stack per operation;
 //! with the `signing` feature, instructions per minted assertion (ES256, RS256, EdDSA).
 //! `cargo xtask fw-bench` runs it and writes docs/firmware.md.
@@ -14,7 +14,7 @@ use cortex_m_rt::entry;
 use tokenguard::crypto::RustCrypto;
 use tokenguard::{Expect, Jwk, KeySet, Validation};
 use tokenguard_firmware::fixtures::{AUDIENCE, FIXTURES, HS256_SMALL, ISSUER, NOW};
-use tokenguard_firmware::{self as board, Ticks, INSTRUCTIONS_PER_TICK};
+use tokenguard_firmware::{self as board, instructions, Ticks};
 
 static mut KEYS: KeySet<1> = KeySet::new();
 
@@ -156,10 +156,10 @@ fn sign_bench(ticks: &Ticks, keys: &mut KeySet<1>, buf: &mut [u8; 1024]) {
         defmt::info!(
             "fw-bench sign-alg={=str} sign_insns={=u32} ct_spread={=u32} checked_insns={=u32} key_insns={=u32} sign_stack={=u32} key_stack={=u32} token_len={=usize}",
             alg,
-            best * INSTRUCTIONS_PER_TICK,
-            (hi - lo) * INSTRUCTIONS_PER_TICK,
-            checked_insns * INSTRUCTIONS_PER_TICK,
-            key_insns * INSTRUCTIONS_PER_TICK,
+            instructions(best),
+            instructions(hi) - instructions(lo),
+            instructions(checked_insns),
+            instructions(key_insns),
             stack,
             key_stack,
             len
@@ -206,8 +206,8 @@ fn main() -> ! {
         defmt::info!(
             "fw-bench alg={=str} verify_insns={=u32} import_insns={=u32} verify_stack={=u32} import_stack={=u32}",
             alg,
-            best * INSTRUCTIONS_PER_TICK,
-            import * INSTRUCTIONS_PER_TICK,
+            instructions(best),
+            instructions(import),
             stack,
             import_stack
         );

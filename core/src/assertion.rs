@@ -153,10 +153,11 @@ impl B64Out<'_> {
         let mut i = digits.len();
         loop {
             i -= 1;
+            let (q, r) = tokenguard_limbs::div_rem_small(v, 10);
             if let Some(d) = digits.get_mut(i) {
-                *d = b'0' + (v % 10) as u8;
+                *d = b'0' + u8::try_from(r).unwrap_or(0);
             }
-            v /= 10;
+            v = q;
             if v == 0 || i == 0 {
                 break;
             }

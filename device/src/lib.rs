@@ -419,8 +419,10 @@ fn abandon_transfer<const K: usize>(st: &mut State<K>) {
 }
 
 fn now_secs<const K: usize>(st: &State<K>, now_ms: u64) -> Option<u64> {
-    st.time
-        .map(|(unix, at)| unix.saturating_add(now_ms.saturating_sub(at) / 1000))
+    st.time.map(|(unix, at)| {
+        // Not `/ 1000`: on Cortex-M a u64 division links a 900-byte software routine.
+        unix.saturating_add(tokenguard_limbs::div_rem_small(now_ms.saturating_sub(at), 1000).0)
+    })
 }
 
 fn reply(c: u8, seq: u8, s: u8, body: &[&[u8]], emit: &mut impl FnMut(&[u8])) {

@@ -2,7 +2,8 @@
 //! reductions over little-endian word slices (`n.len()` words, the modulus' length), and the
 //! final subtraction, compared for public values ([`mont_mul`], [`mont_square`]) or masked
 //! for secret ones ([`mont_mul_ct`], [`mont_square_ct`]: no branch and no memory index
-//! depends on the values).
+//! depends on the values); and [`div_rem_small`], a 64-bit division by a 16-bit divisor
+//! that does not link the software 64-bit division on 32-bit targets.
 //!
 //! A crate of its own because Cargo sets the optimisation level per crate: a firmware built
 //! for size (`opt-level = "s"`) builds this crate at `opt-level = 2`, and its loops keep their
@@ -266,6 +267,23 @@ pub fn add_in_place(a: &mut [Limb], b: &[Limb]) -> bool {
         carry = c1 | c2;
     }
     carry
+}
+
+/// `(x / d, x % d)` for a divisor of 16 bits, by four 32-bit divisions (base-2^16 long
+/// division). On 32-bit targets a `u64` division calls the compiler's software routine
+/// (`__aeabi_uldivmod`, about 900 bytes on Cortex-M4); the engine and the device divide
+/// 64-bit times and numbers only by small constants (10, 1000), so they use this and the
+/// routine is not linked. A divisor of 0 is taken as 1.
+pub fn div_rem_small(x: u64, d: u16) -> (u64, u16) {
+    let d = u32::from(d.max(1));
+    let (mut q, mut r) = (0u64, 0u32);
+    for shift in [48u32, 32, 16, 0] {
+        // r < d < 2^16, so the partial dividend fits in 32 bits.
+        let cur = (r << 16) | ((x >> shift) as u32 & 0xFFFF);
+        q = (q << 16) | u64::from(cur / d);
+        r = cur % d;
+    }
+    (q, r as u16)
 }
 
 /// Zeroes the first `len` words of `p`.
@@ -569,6 +587,40 @@ mod tests {
                 assert_eq!(from(&out[..len]), want_sq);
             }
         }
+    }
+
+    /// The base-2^16 long division against `u64`'s own, at the edges and at random.
+    #[test]
+    fn small_divisions_match_u64() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut values = [
+            0,
+            1,
+            9,
+            10,
+            999,
+            1000,
+            65_535,
+            65_536,
+            u64::MAX,
+            u64::MAX - 1,
+        ]
+        .to_vec();
+        for _ in 0..2000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            values.push(state >> (state % 64));
+        }
+        for &x in &values {
+            for d in [1u16, 2, 3, 7, 10, 1000, 4093, 65_535] {
+                assert_eq!(
+                    div_rem_small(x, d),
+                    (x / u64::from(d), (x % u64::from(d)) as u16)
+                );
+            }
+        }
+        assert_eq!(div_rem_small(12345, 0), (12345, 0));
     }
 
     /// Buffers of the wrong length give no panic (and no answer to rely on).

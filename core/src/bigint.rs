@@ -14,9 +14,9 @@
 #![allow(clippy::cast_possible_truncation)] // limb arithmetic truncates on purpose
 
 pub use tokenguard_limbs::Limb;
-use tokenguard_limbs::{add_in_place, lt, sub_in_place, W};
 #[cfg(feature = "signing")]
-use tokenguard_limbs::{mac_row, reduce_rows, Wide};
+use tokenguard_limbs::Wide;
+use tokenguard_limbs::{add_in_place, lt, sub_in_place, W};
 
 /// Bits per limb.
 pub const LIMB_BITS: usize = Limb::BITS as usize;

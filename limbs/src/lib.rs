@@ -286,11 +286,52 @@ pub fn div_rem_small(x: u64, d: u16) -> (u64, u16) {
     (q, r as u16)
 }
 
+/// `out = a b` (schoolbook, a row of [`mac_row`] per word of `a`; `out` at least `a.len() +
+/// b.len()` words). Row `i` sets word `i + b.len()`, so only the words below `b.len()` and
+/// above the product are zeroed first.
+pub fn mul_wide(a: &[Limb], b: &[Limb], out: &mut [Limb]) {
+    let k = b.len();
+    zero_low(out, k);
+    if let Some(tail) = out.get_mut(a.len() + k..) {
+        tail.fill(0);
+    }
+    for (i, &ai) in a.iter().enumerate() {
+        let c = mac_row(out.get_mut(i..i + k).unwrap_or(&mut []), b, ai);
+        if let Some(top) = out.get_mut(i + k) {
+            *top = c;
+        }
+    }
+}
+
 /// Zeroes the first `len` words of `p`.
 #[inline(always)]
 fn zero_low(p: &mut [Limb], len: usize) {
     if let Some(low) = p.get_mut(..len) {
         low.fill(0);
+    }
+}
+
+/// `out = p / R mod n` for the `2 len`-word `p < n R` (`p` is overwritten), finished with
+/// the masked subtraction when `CT`: the reduction every product and square ends with.
+#[inline(always)]
+fn reduce_into<const CT: bool>(out: &mut [Limb], p: &mut [Limb], n: &[Limb], n0: Limb) {
+    #[cfg(target_arch = "wasm32")]
+    let top_carry = reduce_two_rows(p, n, n0);
+    #[cfg(not(target_arch = "wasm32"))]
+    let top_carry = reduce_rows(p, n, n0, 0, 0);
+    for (o, &x) in out.iter_mut().zip(p.get(n.len()..).unwrap_or(&[])) {
+        *o = x;
+    }
+    finish::<CT>(out, top_carry, n);
+}
+
+/// Montgomery reduction in constant time: `out = wide / R mod n` for a value of `2 len`
+/// words below `n R` (`wide` is overwritten; `out` has `len` words).
+#[inline(never)]
+pub fn mont_reduce_ct(out: &mut [Limb], wide: &mut [Limb], n: &[Limb], n0: Limb) {
+    let len = n.len();
+    if let (Some(p), Some(out)) = (wide.get_mut(..2 * len), out.get_mut(..len)) {
+        reduce_into::<true>(out, p, n, n0);
     }
 }
 
@@ -350,28 +391,18 @@ fn mont_mul_with<const CT: bool>(
         return;
     };
     #[cfg(target_arch = "wasm32")]
-    let (t, top_carry) = interleaved_rows(p, a, b, n, n0);
-    #[cfg(not(target_arch = "wasm32"))]
-    let (t, top_carry) = {
-        // Row i adds into words i..i+len and sets word i+len: only the first row reads
-        // words it did not write.
-        zero_low(p, len);
-        for (i, &bi) in b.iter().enumerate() {
-            let Some(row) = p.get_mut(i..i + len) else {
-                break;
-            };
-            let c = mac_row(row, a, bi);
-            if let Some(top) = p.get_mut(i + len) {
-                *top = c;
-            }
+    {
+        let (t, top_carry) = interleaved_rows(p, a, b, n, n0);
+        for (o, &x) in out.iter_mut().zip(t) {
+            *o = x;
         }
-        let top_carry = reduce_rows(p, n, n0, 0, 0);
-        (p.get(len..).unwrap_or(&[]), top_carry)
-    };
-    for (o, &x) in out.iter_mut().zip(t) {
-        *o = x;
+        finish::<CT>(out, top_carry, n);
     }
-    finish::<CT>(out, top_carry, n);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        mul_wide(a, b, p);
+        reduce_into::<CT>(out, p, n, n0);
+    }
 }
 
 /// The Montgomery product's rows for wasm32: each row adds `a b_i` and `m n` in one pass with
@@ -492,14 +523,7 @@ fn mont_square_with<const CT: bool>(
         }
     }
     // Montgomery reduction of the 2len-word product.
-    #[cfg(target_arch = "wasm32")]
-    let top_carry = reduce_two_rows(p, n, n0);
-    #[cfg(not(target_arch = "wasm32"))]
-    let top_carry = reduce_rows(p, n, n0, 0, 0);
-    for (o, &x) in out.iter_mut().zip(p.get(len..).unwrap_or(&[])) {
-        *o = x;
-    }
-    finish::<CT>(out, top_carry, n);
+    reduce_into::<CT>(out, p, n, n0);
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroize;
 
-use super::{finish, mac_row, one, reduce_rows, sub_in_place, Limb, Modulus, Wide, W};
+use super::{finish, one, sub_in_place, Limb, Modulus, Wide, W};
 
 /// Window width of the exponentiation: 16-entry tables.
 const WINDOW: usize = 4;
@@ -68,17 +68,8 @@ impl<const L: usize> Modulus<L> {
                 *d = s;
             }
         }
-        let top = reduce_rows(
-            p.get_mut(..2 * len).unwrap_or(&mut []),
-            self.nl(),
-            self.n0,
-            0,
-            0,
-        );
         let mut out = [0 as Limb; L];
-        let ol = out.get_mut(..len).unwrap_or(&mut []);
-        crate::copy_prefix(ol, p.get(len..2 * len).unwrap_or(&[]));
-        finish::<true>(ol, top, self.nl());
+        tokenguard_limbs::mont_reduce_ct(&mut out, p, self.nl(), self.n0);
         p.zeroize();
         let t_m = self.mul_ct(&out, r3);
         out.zeroize();
@@ -150,17 +141,8 @@ fn select<const L: usize, const N: usize>(table: &[[Limb; L]; N], idx: u8) -> [L
     out
 }
 
-/// `out = a b` (schoolbook; `out` at least `a.len() + b.len()` limbs, zeroed here).
-pub(crate) fn mul_wide(a: &[Limb], b: &[Limb], out: &mut [Limb]) {
-    out.fill(0);
-    let k = b.len();
-    for (i, &ai) in a.iter().enumerate() {
-        let c = mac_row(out.get_mut(i..i + k).unwrap_or(&mut []), b, ai);
-        if let Some(top) = out.get_mut(i + k) {
-            *top = c;
-        }
-    }
-}
+/// `out = a b`, schoolbook (the same rows as the Montgomery product's).
+pub(crate) use tokenguard_limbs::mul_wide;
 
 /// `a += b` over all of `a` (the carry runs to `a`'s top; it is dropped beyond). Returns
 /// the carry out.

@@ -51,12 +51,10 @@ pub use sign::*;
 
 use core::ffi::c_char;
 
-/// The backend every cache verifies with: the default (RustCrypto); in the `panic-check`
-/// build, the proof's backend (no P-256 or Ed25519, whose crates keep bounds checks).
-#[cfg(not(feature = "panic-check"))]
+/// The backend every cache verifies with: the default (RustCrypto), in the `panic-check`
+/// build too (built with `cortex-m`, so ES256 is the P256-Cortex-M4 assembly, whose calls
+/// keep no bounds check; RustCrypto's `p256` keeps some and is outside the proof).
 pub(crate) type Engine = tokenguard::DefaultBackend;
-#[cfg(feature = "panic-check")]
-pub(crate) type Engine = tokenguard_device::proof::NoCurves;
 
 #[cfg(all(feature = "panic-check", feature = "signing"))]
 compile_error!(

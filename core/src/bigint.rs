@@ -281,7 +281,9 @@ impl<const L: usize> Modulus<L> {
         self.to_normal(&acc)
     }
 
-    /// `base^e mod n` with a big-endian byte exponent, in Montgomery form in and out.
+    /// `base^e mod n` with a big-endian byte exponent, in Montgomery form in and out (the
+    /// pure-Rust backend's curve arithmetic).
+    #[cfg_attr(not(feature = "rustcrypto"), allow(dead_code))]
     pub fn pow_mont_be(&self, base_m: &[Limb; L], e: &[u8]) -> [Limb; L] {
         let mut acc = self.to_mont(&one());
         for &byte in e {

@@ -25,9 +25,7 @@ pub(crate) const P384_B: [u8; 48] = hex48(
 );
 const ED_P: [u8; 32] = hex32("7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffed");
 const ED_D: [u8; 32] = hex32("52036cee2b6ffe738cc740797779e89800700a4d4141d8ab75eb4dca135978a3");
-/// p - 2 (inversion exponent) and (p - 1) / 2 (Euler's criterion), big-endian.
-const ED_P_MINUS_2: [u8; 32] =
-    hex32("7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeb");
+/// (p - 1) / 2 (Euler's criterion), big-endian.
 const ED_P_HALF: [u8; 32] =
     hex32("3ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff6");
 /// The group order L of Ed25519, little-endian (as scalars are encoded).
@@ -245,6 +243,9 @@ pub fn check_ed25519_key(pk: &[u8; 32]) -> Result<(), KeyError> {
     }
 }
 
+/// On the engine's generic Montgomery arithmetic (the P-256 point check's, linked in every
+/// image), not on `crate::ed25519`'s field: an image that verifies no EdDSA still imports
+/// Ed25519 keys, and keeps this check without the Ed25519 code.
 fn ed25519_key_is_valid(pk: &[u8; 32]) -> bool {
     if ed25519_has_small_order(pk) {
         return false;
@@ -272,9 +273,8 @@ fn ed25519_key_is_valid(pk: &[u8; 32]) -> bool {
         // x = 0: valid only with the sign bit clear (and such points are of small order).
         return sign == 0;
     }
-    let v_inv = m.pow_mont_be(&v, &ED_P_MINUS_2);
-    let w = m.mul(&u, &v_inv);
-    let chi = m.pow_mont_be(&w, &ED_P_HALF);
+    // u / v is a square iff u v is (v is never 0: -1 / d is not a square): one power.
+    let chi = m.pow_mont_be(&m.mul(&u, &v), &ED_P_HALF);
     chi == onem
 }
 

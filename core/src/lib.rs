@@ -45,6 +45,8 @@ pub mod dangerous;
 mod ec;
 #[cfg(feature = "rustcrypto")]
 mod ecdsa_vartime;
+#[cfg(feature = "rustcrypto")]
+mod ed25519;
 mod error;
 mod header;
 mod json;

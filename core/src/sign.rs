@@ -350,7 +350,7 @@ enum Secret {
     P521(p521::ecdsa::SigningKey),
     #[cfg(feature = "es256k")]
     K256(k256::ecdsa::SigningKey),
-    Ed25519(ed25519_compact::KeyPair),
+    Ed25519(crate::ed25519::SecretKey),
     Rsa(RsaPrivate),
 }
 
@@ -359,7 +359,7 @@ impl Drop for Secret {
         if let Secret::Hmac { key, .. } = self {
             key.zeroize();
         }
-        // RustCrypto ECDSA signing keys and ed25519-compact key pairs wipe themselves on drop;
+        // RustCrypto ECDSA signing keys and Ed25519 secret keys wipe themselves on drop;
         // RsaPrivate zeroizes its primes and exponents.
     }
 }
@@ -489,8 +489,8 @@ impl SigningKey {
     /// # Errors
     /// Never in practice (kept for a uniform API).
     pub fn ed25519(kid: Option<&[u8]>, seed: &[u8; 32]) -> Result<Self, SignError> {
-        let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*seed));
-        Self::new(kid, Algorithm::EdDsa, Secret::Ed25519(pair))
+        let key = crate::ed25519::SecretKey::from_seed(seed);
+        Self::new(kid, Algorithm::EdDsa, Secret::Ed25519(key))
     }
 
     /// An RSA key from its CRT components (big-endian), for `alg` in RS*/PS*.
@@ -731,11 +731,9 @@ impl SigningKey {
                     .ok_or(SignError::BufferTooSmall)?;
             }
             (Secret::Ed25519(pair), Family::Ed25519) => {
-                let noise = entropy
-                    .and_then(|e| e.get(..ed25519_compact::Noise::BYTES))
-                    .and_then(|n| ed25519_compact::Noise::from_slice(n).ok());
-                crate::copy_exact(out, pair.sk.sign(msg, noise).as_ref())
-                    .ok_or(SignError::BufferTooSmall)?;
+                // 16 bytes of entropy hedge the nonce.
+                let noise = entropy.and_then(|e| e.get(..16));
+                crate::copy_exact(out, &pair.sign(msg, noise)).ok_or(SignError::BufferTooSmall)?;
             }
             (Secret::Rsa(r), Family::RsaPkcs1(h)) => {
                 let mut em = [0u8; MAX_RSA_BYTES];

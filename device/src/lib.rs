@@ -48,8 +48,6 @@
 extern crate std;
 
 pub mod frame;
-#[cfg(feature = "proof-backend")]
-pub mod proof;
 pub mod proto;
 
 use frame::{Frame, FrameDecoder, FrameError};

@@ -16,6 +16,8 @@
 #![no_std]
 #![allow(clippy::cast_possible_truncation)] // limb arithmetic truncates on purpose
 
+pub mod f25519;
+
 /// A machine word of a multi-precision number (`u64` on 64-bit targets, `u32` otherwise).
 #[cfg(target_pointer_width = "64")]
 pub type Limb = u64;

@@ -159,7 +159,7 @@ pub fn capi(write: bool) -> Result {
         "--release",
         "--no-default-features",
         "--features",
-        "panic-check,rsa-4096",
+        "panic-check,rsa-4096,cortex-m",
         "--target",
         THUMB,
         "--",
@@ -325,7 +325,7 @@ pub fn capi(write: bool) -> Result {
     // The panic-freedom proof of the verification library.
     let proof = build_lib(
         Some(THUMB),
-        &["panic-check", "rsa-4096"],
+        &["panic-check", "rsa-4096", "cortex-m"],
         "capi: verification library with the undefined panic handler (thumbv7em)",
     )?;
     let mut c = Command::new("arm-none-eabi-nm");

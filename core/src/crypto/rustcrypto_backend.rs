@@ -1,5 +1,6 @@
-//! The pure-Rust backend: RustCrypto `sha2`, `hmac`, `p256` and `ed25519-compact`; RSA and
-//! P-384 ([`crate::ecdsa_vartime`]) on this crate's fixed-size Montgomery arithmetic. No heap anywhere.
+//! The pure-Rust backend: RustCrypto `sha2`, `hmac` and `p256`; RSA and P-384
+//! ([`crate::ecdsa_vartime`]) on this crate's fixed-size Montgomery arithmetic, Ed25519
+//! ([`crate::ed25519`]) on its own field arithmetic. No heap anywhere.
 
 use super::{Backend, Curve, Digest};
 use crate::alg::HashAlg;
@@ -164,9 +165,11 @@ impl Backend for RustCrypto {
 
     #[inline(never)]
     fn ed25519_verify(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Result<(), Unspecified> {
-        let pk = ed25519_compact::PublicKey::new(*pk);
-        let sig = ed25519_compact::Signature::new(*sig);
-        pk.verify(msg, &sig).map_err(|_| Unspecified)
+        if crate::ed25519::verify(pk, msg, sig) {
+            Ok(())
+        } else {
+            Err(Unspecified)
+        }
     }
 }
 
@@ -179,8 +182,14 @@ fn ecdsa_p256(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
     let pk = p256_cortex_m4::PublicKey::from_untagged_bytes(point.get(1..).unwrap_or(&[]))
         .map_err(|_| Unspecified)?;
     let sig = p256_cortex_m4::Signature::from_untagged_bytes(sig).map_err(|_| Unspecified)?;
-    let h = RustCrypto::digest(HashAlg::Sha256, &[msg]);
-    if pk.verify_prehashed(h.as_ref(), &sig) {
+    let digest = RustCrypto::digest(HashAlg::Sha256, &[msg]);
+    // A fixed 32-byte array: the crate indexes the hash's first byte, and only a length the
+    // compiler sees can drop that bounds check (and the panic path with it).
+    let mut h = [0u8; 32];
+    for (d, s) in h.iter_mut().zip(digest.as_ref()) {
+        *d = *s;
+    }
+    if pk.verify_prehashed(&h, &sig) {
         Ok(())
     } else {
         Err(Unspecified)

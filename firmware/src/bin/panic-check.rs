@@ -3,11 +3,10 @@
 //! Built with `--features panic-check`, the panic handler calls a symbol that is defined
 //! nowhere, so this image links only if the optimizer proved every panic unreachable. It is
 //! the device firmware (frames, every command, the JWK cache and JWK Set streaming, JSON,
-//! base64url, header and claims policy) verifying HS256/384/512, RS256/384/512 and
-//! PS256/384/512 on tokenguard's own RSA arithmetic and ES384 on its own curve arithmetic. Its
-//! backend refuses ES256 and Ed25519: the crates behind them (p256-cortex-m4,
-//! ed25519-compact) keep bounds checks the optimizer cannot remove (see docs/fuzzing.md), so
-//! they are outside this proof.
+//! base64url, header and claims policy) verifying every algorithm on the device's own backend
+//! (the default, RustCrypto): HS256/384/512 on the compact SHA-2, RS256/384/512 and
+//! PS256/384/512 on tokenguard's own RSA arithmetic, ES384 and EdDSA on its own curve
+//! arithmetic, ES256 through the P256-Cortex-M4 assembly.
 
 #![no_std]
 #![no_main]
@@ -18,7 +17,6 @@ use core::ptr::addr_of_mut;
 use cortex_m_rt::entry;
 use embedded_io::{Read, Write};
 use tokenguard::RefreshPolicy;
-use tokenguard_device::proof::NoCurves;
 use tokenguard_device::{Clock, Device};
 use tokenguard_firmware::{self as board, SysTickClock, Uart};
 
@@ -40,7 +38,7 @@ fn main() -> ! {
     loop {
         let Ok(n) = uart.read(&mut buf);
         let now = clock.now_millis();
-        dev.feed_with::<NoCurves>(buf.get(..n).unwrap_or(&[]), now, &mut |out| {
+        dev.feed(buf.get(..n).unwrap_or(&[]), now, &mut |out| {
             let _ = uart.write_all(out);
         });
     }

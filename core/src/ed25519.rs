@@ -16,7 +16,13 @@
 
 use tokenguard_limbs::f25519::{self as f, Fe};
 
+use crate::alg::Digest;
+
 use crate::bigint::{limbs_from_be, limbs_to_be, Limb, LIMB_BYTES};
+
+/// SHA-512 of the concatenation of its parts: the backend's, passed in (this module sits
+/// below the backends).
+pub(crate) type Sha512 = fn(&[&[u8]]) -> Digest;
 
 /// The curve constant `d = -121665 / 121666`.
 const D: Fe = [
@@ -459,9 +465,7 @@ fn scalar_is_canonical(s: &[u8]) -> bool {
 /// Verifies an Ed25519 signature (RFC 8032 §5.1.7, cofactored): `s < L`; `A` and `R` decode
 /// and are not of small order; `[s]B - [k]A - R` has small order, `k = SHA-512(R || A || M)
 /// mod L`.
-pub(crate) fn verify(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
-    use crate::alg::HashAlg;
-    use crate::crypto::{Backend, RustCrypto};
+pub(crate) fn verify(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64], sha512: Sha512) -> bool {
     let (r_bytes, s_bytes) = sig.split_at(32);
     let (Ok(r_bytes), Ok(s)) = (
         <&[u8; 32]>::try_from(r_bytes),
@@ -478,7 +482,7 @@ pub(crate) fn verify(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
     if a.has_small_order() || r.has_small_order() {
         return false;
     }
-    let h = RustCrypto::digest(HashAlg::Sha512, &[r_bytes, pk, msg]);
+    let h = sha512(&[r_bytes, pk, msg]);
     let k = reduce_mod_l(h.as_ref());
     let sum = double_mul_vartime(&k, &a.neg(), s);
     sum.add_cached(&r.neg().to_cached(), false)
@@ -565,10 +569,8 @@ impl Drop for SecretKey {
 #[cfg(feature = "signing")]
 impl SecretKey {
     /// The key of a 32-byte seed.
-    pub(crate) fn from_seed(seed: &[u8; 32]) -> SecretKey {
-        use crate::alg::HashAlg;
-        use crate::crypto::{Backend, RustCrypto};
-        let h = RustCrypto::digest(HashAlg::Sha512, &[seed]);
+    pub(crate) fn from_seed(seed: &[u8; 32], sha512: Sha512) -> SecretKey {
+        let h = sha512(&[seed]);
         let mut key = SecretKey {
             scalar: [0; 32],
             prefix: [0; 32],
@@ -594,17 +596,15 @@ impl SecretKey {
     /// The signature of `msg` (RFC 8032 §5.1.6). With `noise`, the nonce is hedged: `r =
     /// SHA-512(noise || scalar || prefix || M)` instead of `SHA-512(prefix || M)`; either
     /// verifies the same way.
-    pub(crate) fn sign(&self, msg: &[u8], noise: Option<&[u8]>) -> [u8; 64] {
-        use crate::alg::HashAlg;
-        use crate::crypto::{Backend, RustCrypto};
+    pub(crate) fn sign(&self, msg: &[u8], noise: Option<&[u8]>, sha512: Sha512) -> [u8; 64] {
         use zeroize::Zeroize;
         let nonce_hash = match noise {
-            Some(n) => RustCrypto::digest(HashAlg::Sha512, &[n, &self.scalar, &self.prefix, msg]),
-            None => RustCrypto::digest(HashAlg::Sha512, &[&self.prefix, msg]),
+            Some(n) => sha512(&[n, &self.scalar, &self.prefix, msg]),
+            None => sha512(&[&self.prefix, msg]),
         };
         let mut r = reduce_mod_l(nonce_hash.as_ref());
         let big_r = base_mul(&r).encode();
-        let h = RustCrypto::digest(HashAlg::Sha512, &[&big_r, &self.pk, msg]);
+        let h = sha512(&[&big_r, &self.pk, msg]);
         let k = reduce_mod_l(h.as_ref());
         // s = k a + r mod L.
         let ka: [Limb; SC_LIMBS] = le_limbs(&k);
@@ -633,6 +633,11 @@ impl SecretKey {
 #[cfg(all(test, feature = "signing"))]
 mod tests {
     use super::*;
+
+    fn sha512(parts: &[&[u8]]) -> Digest {
+        use crate::crypto::{Backend, RustCrypto};
+        RustCrypto::digest(crate::alg::HashAlg::Sha512, parts)
+    }
     use std::vec::Vec;
 
     fn xorshift(mut state: u64) -> impl FnMut() -> u8 {
@@ -743,14 +748,14 @@ mod tests {
                 "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
             ),
         ] {
-            let key = SecretKey::from_seed(&hex::<32>(seed));
+            let key = SecretKey::from_seed(&hex::<32>(seed), sha512);
             assert_eq!(key.pk, hex::<32>(pk));
             let msg: Vec<u8> = (0..msg.len() / 2)
                 .map(|i| u8::from_str_radix(&msg[2 * i..2 * i + 2], 16).unwrap())
                 .collect();
             let sig = hex::<64>(sig);
-            assert_eq!(key.sign(&msg, None), sig);
-            assert!(verify(&key.pk, &msg, &sig));
+            assert_eq!(key.sign(&msg, None, sha512), sig);
+            assert!(verify(&key.pk, &msg, &sig, sha512));
         }
     }
 
@@ -762,33 +767,36 @@ mod tests {
         for round in 0..40 {
             let seed: [u8; 32] = core::array::from_fn(|_| next());
             let msg: Vec<u8> = (0..(round * 37) % 301).map(|_| next()).collect();
-            let ours = SecretKey::from_seed(&seed);
+            let ours = SecretKey::from_seed(&seed, sha512);
             let theirs = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(seed));
             assert_eq!(ours.pk, *theirs.pk, "public key, round {round}");
-            let sig = ours.sign(&msg, None);
+            let sig = ours.sign(&msg, None, sha512);
             assert_eq!(sig, *theirs.sk.sign(&msg, None), "signature, round {round}");
-            assert!(verify(&ours.pk, &msg, &sig));
+            assert!(verify(&ours.pk, &msg, &sig, sha512));
             let noise: [u8; 16] = core::array::from_fn(|_| next());
-            let hedged = ours.sign(&msg, Some(&noise));
+            let hedged = ours.sign(&msg, Some(&noise), sha512);
             assert_ne!(hedged, sig);
             assert!(theirs
                 .pk
                 .verify(&msg, &ed25519_compact::Signature::new(hedged))
                 .is_ok());
-            assert!(verify(&ours.pk, &msg, &hedged));
+            assert!(verify(&ours.pk, &msg, &hedged, sha512));
             for flip in [0usize, 17, 31, 32, 45, 63] {
                 let mut bad = sig;
                 bad[flip] ^= 1 << (round % 8);
                 let compact = theirs
                     .pk
                     .verify(&msg, &ed25519_compact::Signature::new(bad));
-                assert!(!verify(&ours.pk, &msg, &bad), "round {round}, byte {flip}");
+                assert!(
+                    !verify(&ours.pk, &msg, &bad, sha512),
+                    "round {round}, byte {flip}"
+                );
                 assert!(compact.is_err());
             }
             if let Some(first) = msg.first() {
                 let mut other = msg.clone();
                 other[0] = first ^ 0x80;
-                assert!(!verify(&ours.pk, &other, &sig));
+                assert!(!verify(&ours.pk, &other, &sig, sha512));
             }
         }
     }
@@ -821,7 +829,7 @@ mod tests {
         let mut next = xorshift(7);
         for _ in 0..10 {
             let seed: [u8; 32] = core::array::from_fn(|_| next());
-            let pk = SecretKey::from_seed(&seed).pk;
+            let pk = SecretKey::from_seed(&seed, sha512).pk;
             assert!(decode(&pk).is_some_and(|p| !p.has_small_order()));
             assert!(crate::ec::check_ed25519_key(&pk).is_ok());
         }

@@ -364,6 +364,12 @@ impl Drop for Secret {
     }
 }
 
+/// The SHA-512 Ed25519 signing hashes with (the pure-Rust backend's: the compact one on
+/// microcontrollers).
+fn ed25519_sha512(parts: &[&[u8]]) -> crate::alg::Digest {
+    RustCrypto::digest(HashAlg::Sha512, parts)
+}
+
 /// An uncompressed SEC 1 point (`04 || x || y`) in a buffer for the longest curve.
 struct EcPoint([u8; crate::alg::EC_POINT_MAX]);
 
@@ -489,7 +495,7 @@ impl SigningKey {
     /// # Errors
     /// Never in practice (kept for a uniform API).
     pub fn ed25519(kid: Option<&[u8]>, seed: &[u8; 32]) -> Result<Self, SignError> {
-        let key = crate::ed25519::SecretKey::from_seed(seed);
+        let key = crate::ed25519::SecretKey::from_seed(seed, ed25519_sha512);
         Self::new(kid, Algorithm::EdDsa, Secret::Ed25519(key))
     }
 
@@ -733,7 +739,8 @@ impl SigningKey {
             (Secret::Ed25519(pair), Family::Ed25519) => {
                 // 16 bytes of entropy hedge the nonce.
                 let noise = entropy.and_then(|e| e.get(..16));
-                crate::copy_exact(out, &pair.sign(msg, noise)).ok_or(SignError::BufferTooSmall)?;
+                crate::copy_exact(out, &pair.sign(msg, noise, ed25519_sha512))
+                    .ok_or(SignError::BufferTooSmall)?;
             }
             (Secret::Rsa(r), Family::RsaPkcs1(h)) => {
                 let mut em = [0u8; MAX_RSA_BYTES];

@@ -196,20 +196,40 @@ fn square_n(a: &Fe, k: u32) -> Fe {
     r
 }
 
+/// The addition chain to `a^(2^250 - 1)` after its first squaring, one step per row: square
+/// the running power this many times, multiply by the saved power in this slot, save the
+/// result in that slot (9: not saved). Slots: 0 `a`, 1 `a^2`, 2 `a^9`, 3 `a^11`, then the
+/// powers `2^n - 1` for n = 5 (4), 10 (5), 20 (6), 50 (7), 100 (8). A loop over a table
+/// instead of 21 calls written out: about 600 bytes less flash, the same operations.
+const CHAIN: [(u8, u8, u8); 10] = [
+    (2, 0, 2),   // a^9
+    (0, 1, 3),   // a^11
+    (1, 2, 4),   // 2^5 - 1
+    (5, 4, 5),   // 2^10 - 1
+    (10, 5, 6),  // 2^20 - 1
+    (20, 6, 9),  // 2^40 - 1
+    (10, 5, 7),  // 2^50 - 1
+    (50, 7, 8),  // 2^100 - 1
+    (100, 8, 9), // 2^200 - 1
+    (50, 7, 9),  // 2^250 - 1
+];
+
 /// `(a^(2^250 - 1), a^11)`, the common head of inversion and the square-root power.
+#[inline(never)]
 fn pow_2_250_1(a: &Fe) -> (Fe, Fe) {
-    let a2 = square(a);
-    let a9 = mul(&square_n(&a2, 2), a);
-    let a11 = mul(&a9, &a2);
-    let e5 = mul(&square(&a11), &a9); // 2^5 - 1
-    let e10 = mul(&square_n(&e5, 5), &e5);
-    let e20 = mul(&square_n(&e10, 10), &e10);
-    let e40 = mul(&square_n(&e20, 20), &e20);
-    let e50 = mul(&square_n(&e40, 10), &e10);
-    let e100 = mul(&square_n(&e50, 50), &e50);
-    let e200 = mul(&square_n(&e100, 100), &e100);
-    let e250 = mul(&square_n(&e200, 50), &e50);
-    (e250, a11)
+    let mut saved = [*a; 9];
+    let mut x = square(a);
+    saved[1] = x;
+    for &(k, m, to) in &CHAIN {
+        x = square_n(&x, u32::from(k));
+        if let Some(f) = saved.get(usize::from(m)) {
+            x = mul(&x, f);
+        }
+        if let Some(slot) = saved.get_mut(usize::from(to)) {
+            *slot = x;
+        }
+    }
+    (x, saved[3])
 }
 
 /// `a^-1 = a^(p - 2)` (`0` for `0`): 254 squarings and 11 products, constant time.

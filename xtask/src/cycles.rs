@@ -29,11 +29,19 @@ const CRATES: &[&str] = &[
 
 /// The `crate::<name>` module names `text` refers to, test modules removed.
 pub fn referenced_modules(text: &str) -> BTreeSet<String> {
-    // Everything from a `#[cfg(test)] mod tests {` on is test code (always last in a file).
-    let text = match text.find("#[cfg(test)]\nmod tests") {
-        Some(i) => &text[..i],
-        None => text,
-    };
+    // Everything from a `mod tests {` under a `#[cfg(..test..)]` line (`#[cfg(test)]`,
+    // `#[cfg(all(test, feature = "x"))]`) on is test code (always last in a file).
+    let text = text
+        .match_indices("\nmod tests {")
+        .find(|&(i, _)| {
+            let line_start = text[..i].rfind('\n').map_or(0, |j| j + 1);
+            let line = &text[line_start..i];
+            line.starts_with("#[cfg(") && line.contains("test")
+        })
+        .map_or(text, |(i, _)| {
+            let line_start = text[..i].rfind('\n').map_or(0, |j| j + 1);
+            &text[..line_start]
+        });
     let mut out = BTreeSet::new();
     let mut rest = text;
     while let Some(i) = rest.find("crate::") {
@@ -242,6 +250,9 @@ mod tests {
                     #[cfg(test)]\nmod tests { use crate::verify; }\n";
         let got: Vec<String> = referenced_modules(text).into_iter().collect();
         assert_eq!(got, ["alg", "b64", "json", "rsa"]);
+        let gated = "use crate::alg;\n#[cfg(all(test, feature = \"signing\"))]\nmod tests {\n    use crate::ec;\n}\n";
+        let got: Vec<String> = referenced_modules(gated).into_iter().collect();
+        assert_eq!(got, ["alg"]);
     }
 
     #[test]

@@ -165,7 +165,9 @@ impl Backend for RustCrypto {
 
     #[inline(never)]
     fn ed25519_verify(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Result<(), Unspecified> {
-        if crate::ed25519::verify(pk, msg, sig) {
+        if crate::ed25519::verify(pk, msg, sig, |parts| {
+            RustCrypto::digest(HashAlg::Sha512, parts)
+        }) {
             Ok(())
         } else {
             Err(Unspecified)

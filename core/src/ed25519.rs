@@ -235,9 +235,10 @@ impl P3 {
         }
     }
 
-    /// Whether the point's order divides 8 (`[4]P` has `x = 0`).
+    /// Whether the point's order divides 8 (`[4]P` has `x = 0`; in the completed form `x =
+    /// X / Z` with `Z` never 0, so `X` alone decides).
     fn has_small_order(&self) -> bool {
-        let p4 = self.to_p2().dbl().to_p2().dbl().to_p2();
+        let p4 = self.to_p2().dbl().to_p2().dbl();
         f::is_zero(&p4.x)
     }
 
@@ -319,21 +320,43 @@ const R3_MOD_L: [u8; 32] = [
     0x65, 0x5b, 0xec, 0x04, 0x6c, 0xdc, 0x65, 0x80, 0xc7, 0xce, 0x99, 0x35, 0x77, 0x0b, 0x53, 0x0e,
 ];
 
+/// 32 bytes to limbs at compile time (`be`: big-endian, else little-endian).
+#[expect(clippy::indexing_slicing, reason = "const-evaluated")]
+const fn const_limbs(bytes: &[u8; 32], be: bool) -> [Limb; SC_LIMBS] {
+    let mut out = [0 as Limb; SC_LIMBS];
+    let mut i = 0;
+    while i < 32 {
+        let b = if be { bytes[31 - i] } else { bytes[i] };
+        out[i / LIMB_BYTES] |= (b as Limb) << (8 * (i % LIMB_BYTES));
+        i += 1;
+    }
+    out
+}
+
+/// `L`, `R^3 mod L` and `-L^-1 mod 2^W` in words, computed by the compiler.
+const L_LIMBS: [Limb; SC_LIMBS] = const_limbs(&L_BE, true);
+const R3_LIMBS: [Limb; SC_LIMBS] = const_limbs(&R3_MOD_L, false);
+const L_N0: Limb = {
+    // Newton's iteration: each step doubles the correct low bits of L^-1 mod 2^W.
+    let n_low = L_LIMBS[0];
+    let mut inv: Limb = n_low;
+    let mut i = 0;
+    while i < 6 {
+        inv = inv.wrapping_mul((2 as Limb).wrapping_sub(n_low.wrapping_mul(inv)));
+        i += 1;
+    }
+    inv.wrapping_neg()
+};
+
 /// `x mod L` as 32 little-endian bytes, for `x` of up to 64 little-endian bytes; constant
 /// time (a nonce is secret). With `x = xh R + xl` (`R = 2^256`), Montgomery reductions
 /// (`REDC(t) = t / R mod L`) give `c = REDC(REDC(xl)) + REDC(xh) = x / R^2 mod L`, and one
 /// Montgomery product with `R^3 mod L` gives `c R^2 = x mod L`: four word-loop passes, no
-/// division.
-fn reduce_mod_l(x: &[u8]) -> [u8; 32] {
+/// division. With `SECRET` (a nonce, a signature's `s`) the intermediate words are wiped;
+/// the verifier's `k` is public.
+fn reduce_mod_l<const SECRET: bool>(x: &[u8]) -> [u8; 32] {
     use tokenguard_limbs::{finish_ct, mont_mul_ct, mont_reduce_ct};
-    let n: [Limb; SC_LIMBS] = limbs_from_be(&L_BE, SC_LIMBS).unwrap_or([0; SC_LIMBS]);
-    let n_low = n.first().copied().unwrap_or(1);
-    // -L^-1 mod 2^W by Newton's iteration (each step doubles the correct low bits).
-    let mut inv: Limb = n_low;
-    for _ in 0..6 {
-        inv = inv.wrapping_mul((2 as Limb).wrapping_sub(n_low.wrapping_mul(inv)));
-    }
-    let n0 = inv.wrapping_neg();
+    let (n, n0) = (&L_LIMBS, L_N0);
     let x: [Limb; 2 * SC_LIMBS] = le_limbs(x);
     let (xl, xh) = x.split_at(SC_LIMBS);
     let mut wide = [0 as Limb; 2 * SC_LIMBS];
@@ -343,7 +366,7 @@ fn reduce_mod_l(x: &[u8]) -> [u8; 32] {
             *w = v;
         }
         let mut out = [0 as Limb; SC_LIMBS];
-        mont_reduce_ct(&mut out, wide, &n, n0);
+        mont_reduce_ct(&mut out, wide, n, n0);
         out
     };
     let mut lo = redc(xl, &mut wide);
@@ -351,17 +374,18 @@ fn reduce_mod_l(x: &[u8]) -> [u8; 32] {
     let mut hi = redc(xh, &mut wide);
     // lo + hi < 2 L: add, then the masked subtraction.
     let carry = Limb::from(tokenguard_limbs::add_in_place(&mut lo, &hi));
-    finish_ct(&mut lo, carry, &n);
-    let r3: [Limb; SC_LIMBS] = le_limbs(&R3_MOD_L);
+    finish_ct(&mut lo, carry, n);
     let mut r = [0 as Limb; SC_LIMBS];
-    mont_mul_ct(&mut r, &mut wide, &lo, &r3, &n, n0);
+    mont_mul_ct(&mut r, &mut wide, &lo, &R3_LIMBS, n, n0);
     let mut out = [0u8; 32];
     limbs_to_be(&r, &mut out);
     out.reverse();
-    zeroize::Zeroize::zeroize(&mut r);
-    zeroize::Zeroize::zeroize(&mut lo);
-    zeroize::Zeroize::zeroize(&mut hi);
-    zeroize::Zeroize::zeroize(&mut wide);
+    if SECRET {
+        zeroize::Zeroize::zeroize(&mut r);
+        zeroize::Zeroize::zeroize(&mut lo);
+        zeroize::Zeroize::zeroize(&mut hi);
+        zeroize::Zeroize::zeroize(&mut wide);
+    }
     out
 }
 
@@ -483,7 +507,7 @@ pub(crate) fn verify(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64], sha512: Sha512) 
         return false;
     }
     let h = sha512(&[r_bytes, pk, msg]);
-    let k = reduce_mod_l(h.as_ref());
+    let k = reduce_mod_l::<false>(h.as_ref());
     let sum = double_mul_vartime(&k, &a.neg(), s);
     sum.add_cached(&r.neg().to_cached(), false)
         .to_p3()
@@ -602,10 +626,10 @@ impl SecretKey {
             Some(n) => sha512(&[n, &self.scalar, &self.prefix, msg]),
             None => sha512(&[&self.prefix, msg]),
         };
-        let mut r = reduce_mod_l(nonce_hash.as_ref());
+        let mut r = reduce_mod_l::<true>(nonce_hash.as_ref());
         let big_r = base_mul(&r).encode();
         let h = sha512(&[&big_r, &self.pk, msg]);
-        let k = reduce_mod_l(h.as_ref());
+        let k = reduce_mod_l::<false>(h.as_ref());
         // s = k a + r mod L.
         let ka: [Limb; SC_LIMBS] = le_limbs(&k);
         let mut a: [Limb; SC_LIMBS] = le_limbs(&self.scalar);
@@ -616,7 +640,7 @@ impl SecretKey {
         let mut wide_le = [0u8; 64];
         limbs_to_be(&wide, &mut wide_le);
         wide_le.reverse();
-        let s = reduce_mod_l(&wide_le);
+        let s = reduce_mod_l::<true>(&wide_le);
         a.zeroize();
         rl.zeroize();
         r.zeroize();
@@ -845,18 +869,18 @@ mod tests {
         let mut below = l_le;
         below[0] -= 1;
         assert!(scalar_is_canonical(&below));
-        assert_eq!(reduce_mod_l(&l_le), [0; 32]);
+        assert_eq!(reduce_mod_l::<true>(&l_le), [0; 32]);
         let mut l_plus_5 = l_le;
         l_plus_5[0] += 5;
         let mut five = [0u8; 32];
         five[0] = 5;
-        assert_eq!(reduce_mod_l(&l_plus_5), five);
+        assert_eq!(reduce_mod_l::<true>(&l_plus_5), five);
         // 2^512 - 1 mod L, from Python: (2**512 - 1) % L.
         let all = [0xFFu8; 64];
         let mut want =
             hex::<32>("0399411b7c309a3dceec73d217f5be65d00e1ba768859347a40611e3449c0f00");
         want.reverse();
-        assert_eq!(reduce_mod_l(&all), want);
+        assert_eq!(reduce_mod_l::<true>(&all), want);
         // Random values of 0 to 64 bytes against the bit-serial remainder.
         let l: [Limb; SC_LIMBS] = limbs_from_be(&L_BE, SC_LIMBS).unwrap();
         let mut next = xorshift(99);
@@ -869,7 +893,7 @@ mod tests {
                 let mut want = [0u8; 32];
                 limbs_to_be(&r, &mut want);
                 want.reverse();
-                assert_eq!(reduce_mod_l(&x), want, "{x:02x?}");
+                assert_eq!(reduce_mod_l::<true>(&x), want, "{x:02x?}");
             }
         }
     }

@@ -44,14 +44,17 @@ fn text(b: &[u8]) -> String {
 
 /// Runs with stdout a pipe whose reader is already gone: every write fails with EPIPE.
 fn with_closed_stdout(args: &[&str]) -> (Option<i32>, String) {
+    // The pipe's read end is closed before the child starts: closing it after `spawn` raced
+    // with a fast command (`sign` wrote its token into the pipe first and exited 0).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
     let mut child = bin()
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    drop(child.stdout.take());
     // A command that waits forever on its own threads is a failure, not a hung test run.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let status = loop {

@@ -15,6 +15,18 @@
 /// A field element: eight little-endian 32-bit words, any 256-bit value.
 pub type Fe = [u32; 8];
 
+/// `p = 2^255 - 19`.
+const P: Fe = [
+    0xFFFF_FFED,
+    0xFFFF_FFFF,
+    0xFFFF_FFFF,
+    0xFFFF_FFFF,
+    0xFFFF_FFFF,
+    0xFFFF_FFFF,
+    0xFFFF_FFFF,
+    0x7FFF_FFFF,
+];
+
 /// `a b mod p` (not fully reduced): the schoolbook product a row at a time (the
 /// multiply-accumulate chains Cortex-M4's `UMAAL` does in one instruction), then the fold.
 #[inline(never)]
@@ -51,7 +63,7 @@ pub fn square(a: &Fe) -> Fe {
     mul(a, a)
 }
 
-/// `lo + 2^256 hi mod p` for a 512-bit `t`: `lo + 38 hi`, then the carry folded twice.
+/// `lo + 2^256 hi mod p` for a 512-bit `t`: `lo + 38 hi`, then the carry folded.
 #[inline(always)]
 fn fold(t: &[u32; 16]) -> Fe {
     let mut r = [0u32; 8];
@@ -61,15 +73,36 @@ fn fold(t: &[u32; 16]) -> Fe {
         r[i] = v as u32;
         c = v >> 32;
     }
-    // c < 39: add 38 c; a carry out of that leaves r below 38 * 39, so one more 38 fits.
+    add_carry(&mut r, c);
+    r
+}
+
+/// `r + 2^256 c mod p` for `c < 39` (`2^256 = 38 mod p`): add `38 c`; a carry out of that
+/// leaves `r` below `38 * 39`, so one more 38 fits.
+#[inline(always)]
+fn add_carry(r: &mut Fe, c: u64) {
     let mut v = c * 38;
-    for w in &mut r {
+    for w in r.iter_mut() {
         v += u64::from(*w);
         *w = v as u32;
         v >>= 32;
     }
     r[0] = r[0].wrapping_add((v as u32) * 38);
-    r
+}
+
+/// `a - b` over the eight words, and the borrow out (0 or 1).
+#[inline(always)]
+fn sub_words(a: &Fe, b: &Fe) -> (Fe, u64) {
+    let mut r = [0u32; 8];
+    let mut borrow = 0u64;
+    for i in 0..8 {
+        let v = u64::from(a[i])
+            .wrapping_sub(u64::from(b[i]))
+            .wrapping_sub(borrow);
+        r[i] = v as u32;
+        borrow = v >> 63;
+    }
+    (r, borrow)
 }
 
 /// `a + b mod p` (not fully reduced).
@@ -83,14 +116,7 @@ pub fn add(a: &Fe, b: &Fe) -> Fe {
         r[i] = v as u32;
         c = v >> 32;
     }
-    // The carry is worth 38; a second carry leaves r below 38, so the last 38 fits.
-    let mut v = c * 38;
-    for w in &mut r {
-        v += u64::from(*w);
-        *w = v as u32;
-        v >>= 32;
-    }
-    r[0] = r[0].wrapping_add((v as u32) * 38);
+    add_carry(&mut r, c);
     r
 }
 
@@ -98,15 +124,7 @@ pub fn add(a: &Fe, b: &Fe) -> Fe {
 #[inline(never)]
 #[must_use]
 pub fn sub(a: &Fe, b: &Fe) -> Fe {
-    let mut r = [0u32; 8];
-    let mut borrow = 0u64;
-    for i in 0..8 {
-        let v = u64::from(a[i])
-            .wrapping_sub(u64::from(b[i]))
-            .wrapping_sub(borrow);
-        r[i] = v as u32;
-        borrow = v >> 63;
-    }
+    let (mut r, borrow) = sub_words(a, b);
     // A borrow means r is 2^256 too large: subtract 38. A second borrow leaves r at least
     // 2^256 - 38, so the last 38 cannot borrow.
     let mut sub = borrow * 38;
@@ -129,27 +147,9 @@ pub fn neg(a: &Fe) -> Fe {
 /// subtracted (through a mask) at most twice.
 #[must_use]
 pub fn canonical(a: &Fe) -> Fe {
-    const P: Fe = [
-        0xFFFF_FFED,
-        0xFFFF_FFFF,
-        0xFFFF_FFFF,
-        0xFFFF_FFFF,
-        0xFFFF_FFFF,
-        0xFFFF_FFFF,
-        0xFFFF_FFFF,
-        0x7FFF_FFFF,
-    ];
     let mut r = *a;
     for _ in 0..2 {
-        let mut d = [0u32; 8];
-        let mut borrow = 0u64;
-        for i in 0..8 {
-            let v = u64::from(r[i])
-                .wrapping_sub(u64::from(P[i]))
-                .wrapping_sub(borrow);
-            d[i] = v as u32;
-            borrow = v >> 63;
-        }
+        let (d, borrow) = sub_words(&r, &P);
         // Keep d unless the subtraction borrowed (r < p).
         let keep_r = (borrow as u32).wrapping_neg();
         for i in 0..8 {
@@ -263,17 +263,8 @@ mod tests {
 
     /// `x mod p` for a 512-bit `x` (16 words), bit-serially: the slow reference.
     fn reference_mod(x: &[u32; 16]) -> Fe {
-        const P: [u32; 9] = [
-            0xFFFF_FFED,
-            0xFFFF_FFFF,
-            0xFFFF_FFFF,
-            0xFFFF_FFFF,
-            0xFFFF_FFFF,
-            0xFFFF_FFFF,
-            0xFFFF_FFFF,
-            0x7FFF_FFFF,
-            0,
-        ];
+        let mut p9 = [0u32; 9];
+        p9[..8].copy_from_slice(&P);
         let mut r = [0u32; 9];
         for i in (0..512).rev() {
             let bit = (x[i / 32] >> (i % 32)) & 1;
@@ -286,13 +277,13 @@ mod tests {
             // r < 2p: subtract p once if r >= p.
             let ge = (0..9)
                 .rev()
-                .find(|&k| r[k] != P[k])
-                .is_none_or(|k| r[k] > P[k]);
+                .find(|&k| r[k] != p9[k])
+                .is_none_or(|k| r[k] > p9[k]);
             if ge {
                 let mut borrow = 0u64;
                 for k in 0..9 {
                     let v = u64::from(r[k])
-                        .wrapping_sub(u64::from(P[k]))
+                        .wrapping_sub(u64::from(p9[k]))
                         .wrapping_sub(borrow);
                     r[k] = v as u32;
                     borrow = v >> 63;

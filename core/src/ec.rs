@@ -30,7 +30,7 @@ const ED_P_HALF: [u8; 32] =
     hex32("3ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff6");
 /// The group order L of Ed25519, little-endian (as scalars are encoded).
 #[expect(clippy::indexing_slicing, reason = "const-evaluated")]
-const ED_L_LE: [u8; 32] = {
+pub(crate) const ED_L_LE: [u8; 32] = {
     let be = hex32("1000000000000000000000000000000014def9dea2f79cd65812631a5cf5d3ed");
     let mut le = [0u8; 32];
     let mut i = 0;
@@ -244,7 +244,7 @@ pub fn check_ed25519_key(pk: &[u8; 32]) -> Result<(), KeyError> {
 }
 
 /// On the engine's generic Montgomery arithmetic (the P-256 point check's, linked in every
-/// image), not on `crate::ed25519`'s field: an image that verifies no EdDSA still imports
+/// image), not on the Ed25519 module's field: an image that verifies no EdDSA still imports
 /// Ed25519 keys, and keeps this check without the Ed25519 code.
 fn ed25519_key_is_valid(pk: &[u8; 32]) -> bool {
     if ed25519_has_small_order(pk) {

@@ -11,14 +11,15 @@
 //!   the rules ed25519-compact applied before (the same Wycheproof and RFC 8032 outcomes).
 //! - Signing and key derivation (secret scalars, constant time): `[r]B` by a 4-tooth comb, 64
 //!   doublings and 64 additions of a point read from a 16-entry table (1.5 KB of flash) by a
-//!   masked scan of every entry; scalars reduced mod `L` bit-serially with masked
-//!   subtractions. No branch and no memory index depends on a secret.
+//!   masked scan of every entry; scalars reduced mod `L` by Montgomery reductions with the
+//!   masked final subtraction. No branch and no memory index depends on a secret.
 
 use tokenguard_limbs::f25519::{self as f, Fe};
 
 use crate::alg::Digest;
 
 use crate::bigint::{limbs_from_be, limbs_to_be, Limb, LIMB_BYTES};
+use crate::ec::{ed25519_scalar_is_canonical, ED_L_LE};
 
 /// SHA-512 of the concatenation of its parts: the backend's, passed in (this module sits
 /// below the backends).
@@ -282,7 +283,7 @@ fn decode(bytes: &[u8; 32]) -> Option<P3> {
     }
     let x_bytes = f::to_bytes(&x);
     let x_odd = x_bytes.first().map_or(0, |b| b & 1);
-    if f::is_zero(&x) && sign == 1 {
+    if x_bytes == [0; 32] && sign == 1 {
         return None;
     }
     if x_odd != sign {
@@ -295,12 +296,6 @@ fn decode(bytes: &[u8; 32]) -> Option<P3> {
         t: f::mul(&x, &y),
     })
 }
-
-/// The group order `L = 2^252 + 27742317777372353535851937790883648493`, big-endian.
-const L_BE: [u8; 32] = [
-    0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x14, 0xde, 0xf9, 0xde, 0xa2, 0xf7, 0x9c,
-    0xd6, 0x58, 0x12, 0x63, 0x1a, 0x5c, 0xf5, 0xd3, 0xed,
-];
 
 const SC_LIMBS: usize = 32 / LIMB_BYTES;
 
@@ -320,22 +315,21 @@ const R3_MOD_L: [u8; 32] = [
     0x65, 0x5b, 0xec, 0x04, 0x6c, 0xdc, 0x65, 0x80, 0xc7, 0xce, 0x99, 0x35, 0x77, 0x0b, 0x53, 0x0e,
 ];
 
-/// 32 bytes to limbs at compile time (`be`: big-endian, else little-endian).
+/// 32 little-endian bytes to limbs at compile time.
 #[expect(clippy::indexing_slicing, reason = "const-evaluated")]
-const fn const_limbs(bytes: &[u8; 32], be: bool) -> [Limb; SC_LIMBS] {
+const fn const_limbs(le: &[u8; 32]) -> [Limb; SC_LIMBS] {
     let mut out = [0 as Limb; SC_LIMBS];
     let mut i = 0;
     while i < 32 {
-        let b = if be { bytes[31 - i] } else { bytes[i] };
-        out[i / LIMB_BYTES] |= (b as Limb) << (8 * (i % LIMB_BYTES));
+        out[i / LIMB_BYTES] |= (le[i] as Limb) << (8 * (i % LIMB_BYTES));
         i += 1;
     }
     out
 }
 
 /// `L`, `R^3 mod L` and `-L^-1 mod 2^W` in words, computed by the compiler.
-const L_LIMBS: [Limb; SC_LIMBS] = const_limbs(&L_BE, true);
-const R3_LIMBS: [Limb; SC_LIMBS] = const_limbs(&R3_MOD_L, false);
+const L_LIMBS: [Limb; SC_LIMBS] = const_limbs(&ED_L_LE);
+const R3_LIMBS: [Limb; SC_LIMBS] = const_limbs(&R3_MOD_L);
 const L_N0: Limb = {
     // Newton's iteration: each step doubles the correct low bits of L^-1 mod 2^W.
     let n_low = L_LIMBS[0];
@@ -362,9 +356,7 @@ fn reduce_mod_l<const SECRET: bool>(x: &[u8]) -> [u8; 32] {
     let mut wide = [0 as Limb; 2 * SC_LIMBS];
     let redc = |t: &[Limb], wide: &mut [Limb; 2 * SC_LIMBS]| -> [Limb; SC_LIMBS] {
         wide.fill(0);
-        for (w, &v) in wide.iter_mut().zip(t) {
-            *w = v;
-        }
+        crate::copy_prefix(wide, t);
         let mut out = [0 as Limb; SC_LIMBS];
         mont_reduce_ct(&mut out, wide, n, n0);
         out
@@ -399,15 +391,20 @@ fn base() -> P3 {
     }
 }
 
+/// Bit `i` of a little-endian scalar (0 beyond its 256 bits). The position is public; the
+/// signer reads secret bits through it without a secret index.
+fn bit(s: &[u8; 32], i: usize) -> u32 {
+    s.get(i / 8).map_or(0, |b| u32::from(b >> (i % 8)) & 1)
+}
+
 /// Signed 5-bit windows of a scalar below `2^255`: odd digits in `[-15, 15]`, each followed
 /// by at least four zeros (`naf[i]` has weight `2^i`).
 fn naf5(s: &[u8; 32]) -> [i8; 256] {
-    let bit = |i: usize| -> u32 { s.get(i / 8).map_or(0, |b| u32::from(b >> (i % 8)) & 1) };
     let mut naf = [0i8; 256];
     let mut carry = 0u32;
     let mut pos = 0usize;
     while pos < 256 {
-        let window = carry + (0..5).fold(0, |acc, k| acc | (bit(pos + k) << k));
+        let window = carry + (0..5).fold(0, |acc, k| acc | (bit(s, pos + k) << k));
         if window & 1 == 0 {
             pos += 1;
             continue;
@@ -476,16 +473,6 @@ fn double_mul_vartime(a: &[u8; 32], p: &P3, b: &[u8; 32]) -> P3 {
     }
 }
 
-/// Whether `s` (little-endian) is below the group order `L`.
-fn scalar_is_canonical(s: &[u8]) -> bool {
-    for (a, l) in s.iter().rev().zip(L_BE.iter()) {
-        if a != l {
-            return a < l;
-        }
-    }
-    false
-}
-
 /// Verifies an Ed25519 signature (RFC 8032 §5.1.7, cofactored): `s < L`; `A` and `R` decode
 /// and are not of small order; `[s]B - [k]A - R` has small order, `k = SHA-512(R || A || M)
 /// mod L`.
@@ -497,7 +484,7 @@ pub(crate) fn verify(pk: &[u8; 32], msg: &[u8], sig: &[u8; 64], sha512: Sha512) 
     ) else {
         return false;
     };
-    if !scalar_is_canonical(s) {
+    if !ed25519_scalar_is_canonical(s) {
         return false;
     }
     let (Some(a), Some(r)) = (decode(pk), decode(r_bytes)) else {
@@ -543,12 +530,11 @@ static COMB: [[Fe; 3]; 16] = [
 /// select, read by a masked scan of all 16 entries.
 #[cfg(feature = "signing")]
 fn base_mul(s: &[u8; 32]) -> P3 {
-    let bit = |i: usize| -> u32 { s.get(i / 8).map_or(0, |b| u32::from(b >> (i % 8)) & 1) };
     let mut q = P2::IDENTITY;
     let mut c = 64;
     loop {
         c -= 1;
-        let idx = bit(c) | bit(64 + c) << 1 | bit(128 + c) << 2 | bit(192 + c) << 3;
+        let idx = bit(s, c) | bit(s, 64 + c) << 1 | bit(s, 128 + c) << 2 | bit(s, 192 + c) << 3;
         let mut e = Niels {
             ypx: ONE,
             ymx: ONE,
@@ -601,12 +587,8 @@ impl SecretKey {
             pk: [0; 32],
         };
         let (lo, hi) = h.as_ref().split_at(32.min(h.as_ref().len()));
-        for (d, s) in key.scalar.iter_mut().zip(lo) {
-            *d = *s;
-        }
-        for (d, s) in key.prefix.iter_mut().zip(hi) {
-            *d = *s;
-        }
+        crate::copy_prefix(&mut key.scalar, lo);
+        crate::copy_prefix(&mut key.prefix, hi);
         if let Some(b) = key.scalar.first_mut() {
             *b &= 248;
         }
@@ -863,12 +845,15 @@ mod tests {
     /// `x = q L + r`.
     #[test]
     fn scalars() {
-        let mut l_le = L_BE;
+        // L = 2^252 + 27742317777372353535851937790883648493 (RFC 8032 §5.1).
+        let l_be = hex::<32>("1000000000000000000000000000000014def9dea2f79cd65812631a5cf5d3ed");
+        let mut l_le = l_be;
         l_le.reverse();
-        assert!(!scalar_is_canonical(&l_le));
+        assert_eq!(l_le, ED_L_LE);
+        assert!(!ed25519_scalar_is_canonical(&l_le));
         let mut below = l_le;
         below[0] -= 1;
-        assert!(scalar_is_canonical(&below));
+        assert!(ed25519_scalar_is_canonical(&below));
         assert_eq!(reduce_mod_l::<true>(&l_le), [0; 32]);
         let mut l_plus_5 = l_le;
         l_plus_5[0] += 5;
@@ -882,7 +867,7 @@ mod tests {
         want.reverse();
         assert_eq!(reduce_mod_l::<true>(&all), want);
         // Random values of 0 to 64 bytes against the bit-serial remainder.
-        let l: [Limb; SC_LIMBS] = limbs_from_be(&L_BE, SC_LIMBS).unwrap();
+        let l: [Limb; SC_LIMBS] = limbs_from_be(&l_be, SC_LIMBS).unwrap();
         let mut next = xorshift(99);
         for len in 0..=64 {
             for _ in 0..20 {

@@ -188,9 +188,7 @@ fn ecdsa_p256(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Unspecified> {
     // A fixed 32-byte array: the crate indexes the hash's first byte, and only a length the
     // compiler sees can drop that bounds check (and the panic path with it).
     let mut h = [0u8; 32];
-    for (d, s) in h.iter_mut().zip(digest.as_ref()) {
-        *d = *s;
-    }
+    crate::copy_prefix(&mut h, digest.as_ref());
     if pk.verify_prehashed(&h, &sig) {
         Ok(())
     } else {

@@ -583,7 +583,9 @@ typedef struct tg_jwks_report {
    */
   uint8_t refusal;
   /**
-   * With refusal 6: how many new keys needed a slot, and how many were free.
+   * With refusal 6: how many free slots the document needs (every new key staged, one
+   * later dropped as a duplicate `kid` included, plus those that found no slot), and how
+   * many were free when the update began.
    */
   uint16_t needed;
   /**

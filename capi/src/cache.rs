@@ -113,7 +113,9 @@ pub struct tg_jwks_report {
     /// error, 1 not a key set, 2 incomplete, 3 private keys in the set, 5 no usable key, 6 no
     /// space); 0 otherwise.
     pub refusal: u8,
-    /// With refusal 6: how many new keys needed a slot, and how many were free.
+    /// With refusal 6: how many free slots the document needs (every new key staged, one
+    /// later dropped as a duplicate `kid` included, plus those that found no slot), and how
+    /// many were free when the update began.
     pub needed: u16,
     /// See `needed`.
     pub free: u16,

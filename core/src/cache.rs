@@ -106,7 +106,11 @@ pub enum UpdateOutcome {
     /// Refused: more keys need a slot than are free. The old set stays. A rotation needs
     /// `needed` free slots while the old set still holds its own.
     NoSpace {
-        /// Usable keys of the new set that are not already held unchanged.
+        /// Free slots this document needs to be taken: one for each of its keys not already
+        /// held unchanged that was staged or found no slot. A key dropped at the end (a
+        /// `kid` used twice, a mixed set) counts when it held a slot while the document
+        /// streamed, so `needed > free` always, and a cache with `needed` free slots takes
+        /// the document.
         needed: u16,
         /// Slots free when the update began.
         free: u16,
@@ -421,7 +425,9 @@ impl<const N: usize, B: Backend> KeySet<N, B> {
             u16::try_from(self.slots.iter().filter(|s| s.is_none()).count()).unwrap_or(u16::MAX);
         report.outcome = if no_space > 0 {
             UpdateOutcome::NoSpace {
-                needed: usable.saturating_sub(unchanged).saturating_add(no_space),
+                // Every staged key held a slot while the document streamed, the ones
+                // dropped at the end too: with fewer free slots a key found none.
+                needed: staged.saturating_add(no_space),
                 free: empty.saturating_add(staged),
             }
         } else if usable == 0 {

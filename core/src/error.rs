@@ -504,7 +504,7 @@ impl fmt::Display for JwksError {
             JwksError::Refused(r) => match r.outcome {
                 crate::UpdateOutcome::NoSpace { needed, free } => write!(
                     f,
-                    "JWK Set refused: {needed} new keys need a slot and {free} are free; \
+                    "JWK Set refused: it needs {needed} free slots and {free} are free; \
                      the old keys stay"
                 ),
                 _ => f.write_str("JWK Set refused: it holds no usable key; the old keys stay"),

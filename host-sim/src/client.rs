@@ -101,7 +101,8 @@ pub struct JwksRefusal {
     /// 0 not JSON, 1 not a key set, 2 incomplete, 3 private keys in the set, 4 no update,
     /// 5 no usable key, 6 more new keys than free slots.
     pub code: u8,
-    /// For code 6: keys that needed a slot, and slots that were free.
+    /// For code 6: the free slots the document needs, and the slots free when the update
+    /// began (docs/protocol.md).
     pub needed: u16,
     pub free: u16,
     /// For codes 5 and 6: what the set held.
@@ -119,7 +120,7 @@ impl std::fmt::Display for JwksRefusal {
             5 => f.write_str("the JWK Set holds no usable key"),
             6 => write!(
                 f,
-                "the JWK Set does not fit: {} new keys need a slot and {} are free",
+                "the JWK Set does not fit: it needs {} free slots and {} are free",
                 self.needed, self.free
             ),
             c => write!(f, "the JWK Set was refused (code {c})"),

@@ -516,7 +516,7 @@ fn jwks_fetch_never_replaces_keys_with_an_unusable_set() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("the device refused the set: the JWK Set does not fit: 10 new keys need a slot and 7 are free"),
+        err.contains("the device refused the set: the JWK Set does not fit: it needs 10 free slots and 7 are free"),
         "{err}"
     );
     assert_eq!(std::fs::read(&out).unwrap(), saved);

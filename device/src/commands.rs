@@ -135,6 +135,7 @@ fn get_time<const K: usize>(st: &mut State<K>, rq: &Req<'_>, emit: &mut dyn FnMu
 }
 
 /// `LOAD_JWK`.
+#[inline(never)] // stack: one command's locals at a time (see `handle`)
 fn load_jwk<const K: usize>(st: &mut State<K>, rq: &Req<'_>, emit: &mut dyn FnMut(&[u8])) {
     let Req { body, .. } = *rq;
     let mut r = Reader::new(body);
@@ -165,6 +166,7 @@ fn load_jwk<const K: usize>(st: &mut State<K>, rq: &Req<'_>, emit: &mut dyn FnMu
 }
 
 /// `JWKS_BEGIN`.
+#[inline(never)] // stack: one command's locals at a time (see `handle`)
 fn jwks_begin<const K: usize>(st: &mut State<K>, rq: &Req<'_>, emit: &mut dyn FnMut(&[u8])) {
     let Req {
         body, link, now_ms, ..
@@ -188,6 +190,7 @@ fn jwks_begin<const K: usize>(st: &mut State<K>, rq: &Req<'_>, emit: &mut dyn Fn
 }
 
 /// `JWKS_CHUNK`, `JWKS_END`.
+#[inline(never)] // stack: one command's locals at a time (see `handle`)
 fn jwks_chunk_or_end<const K: usize>(st: &mut State<K>, rq: &Req<'_>, emit: &mut dyn FnMut(&[u8])) {
     let Req {
         c,
@@ -197,17 +200,16 @@ fn jwks_chunk_or_end<const K: usize>(st: &mut State<K>, rq: &Req<'_>, emit: &mut
         now_ms,
         ..
     } = *rq;
-    if st.transfer_link != link || !matches!(st.transfer, Transfer::Jwks { .. }) {
+    if st.transfer_link != link {
         return rq.fail(emit, status::NO_UPDATE, &[]);
     }
-    let Transfer::Jwks {
-        mut pending,
-        max_age,
-    } = core::mem::replace(&mut st.transfer, Transfer::None)
-    else {
+    let now = now_secs(st, now_ms);
+    // The update is worked on where it lies (moving its 1.4 KB out and back cost as much
+    // stack).
+    let Transfer::Jwks { pending, max_age } = &mut st.transfer else {
         return rq.fail(emit, status::NO_UPDATE, &[]);
     };
-    let now = now_secs(st, now_ms);
+    let max_age = *max_age;
     let (skips, count) = (&mut st.skips, &mut st.skip_count);
     let mut log = |e: UpdateEvent| {
         if let UpdateEvent::Skipped(s) = e {
@@ -220,11 +222,10 @@ fn jwks_chunk_or_end<const K: usize>(st: &mut State<K>, rq: &Req<'_>, emit: &mut
     let keys = st.cache.keys_mut();
     if c == cmd::JWKS_CHUNK {
         match pending.feed(keys, body, &mut log) {
-            Ok(()) => {
-                st.transfer = Transfer::Jwks { pending, max_age };
-                rq.ok(emit, &st.skip_count.to_le_bytes());
-            }
+            Ok(()) => rq.ok(emit, &st.skip_count.to_le_bytes()),
             Err(e) => {
+                // The update is void (its staged keys are already released).
+                st.transfer = Transfer::None;
                 if let Some(t) = now {
                     st.cache.fetch_failed(t);
                 }
@@ -234,6 +235,7 @@ fn jwks_chunk_or_end<const K: usize>(st: &mut State<K>, rq: &Req<'_>, emit: &mut
         return;
     }
     let result = pending.finish(keys, &mut log);
+    st.transfer = Transfer::None;
     match now {
         Some(t) => st.cache.update_finished(t, max_age, &result),
         None if matches!(result, Err(JwksError::Refused(_))) => {
@@ -397,6 +399,7 @@ fn set_policy<const K: usize>(st: &mut State<K>, rq: &Req<'_>, emit: &mut dyn Fn
 }
 
 /// `VERIFY`.
+#[inline(never)] // stack: one command's locals at a time (see `handle`)
 fn verify<B: Backend, const K: usize>(
     st: &mut State<K>,
     work: &mut [u8],

@@ -393,38 +393,70 @@ impl tokenguard::Backend for Es256Rs256 {
     }
 }
 
-// Flash: under LTO compiler-builtins gives each ARM EABI memory routine a body of its own
-// (`__aeabi_memcpy8` is `__aeabi_memcpy4` inlined again, `__aeabi_memclr8` the same; 156-220
-// bytes each). Here the 8-byte-aligned copy and clear branch to the 4-byte ones (an 8-aligned
-// buffer is 4-aligned), and the unaligned clear and every fill to `memset`: 690 bytes less flash,
-// the same instruction counts (`cargo xtask fw-bench`). Sending the 4-byte copy and clear to
-// `memcpy`/`memset` as well saved 330 bytes more but cost HS256 1.1 k instructions per token
-// (memset clears slower than `__aeabi_memclr4`). Assembly, not Rust calling `memset`: the
-// compiler turns such a call back into `__aeabi_memclr`, the forwarder into endless recursion.
+// Flash: compiler-builtins' memory routines take 1.3 KB (its `memcpy` alone 730 bytes, each
+// EABI entry point a body of its own under LTO). These are the device's own: a copy or fill a
+// word at a time when the addresses allow it, else a byte at a time, every EABI entry point
+// an alias or a register shuffle in front of them. Assembly, not Rust: the compiler turns a
+// Rust loop that copies or fills back into a call to these very routines.
 core::arch::global_asm!(
-    ".section .text.tokenguard_mem_forwarding,\"ax\",%progbits",
+    ".section .text.tokenguard_mem,\"ax\",%progbits",
     ".thumb",
     ".syntax unified",
-    // memcpy8(dest, src, n): 8-byte alignment is 4-byte alignment.
+    // memcpy(dest, src, n) -> dest; the EABI copies return nothing.
+    ".global memcpy",
+    ".global __aeabi_memcpy",
+    ".global __aeabi_memcpy4",
     ".global __aeabi_memcpy8",
     ".thumb_func",
+    "memcpy:",
+    ".thumb_func",
+    "__aeabi_memcpy:",
+    "orr r3, r0, r1",
+    "lsls r3, r3, #30",
+    "bne 3f",
+    ".thumb_func",
+    "__aeabi_memcpy4:",
+    ".thumb_func",
     "__aeabi_memcpy8:",
-    "b __aeabi_memcpy4",
-    // memclr8(dest, n) = memclr4(dest, n); memclr(dest, n) = memset(dest, 0, n).
-    ".global __aeabi_memclr8",
-    ".thumb_func",
-    "__aeabi_memclr8:",
-    "b __aeabi_memclr4",
-    ".global __aeabi_memclr",
-    ".thumb_func",
-    "__aeabi_memclr:",
-    "mov r2, r1",
-    "movs r1, #0",
-    "b memset",
-    // memset*(dest, n, c) = memset(dest, c, n).
+    "mov r12, r0",
+    "subs r2, r2, #4",
+    "bcc 2f",
+    "1:",
+    "ldr r3, [r1], #4",
+    "str r3, [r12], #4",
+    "subs r2, r2, #4",
+    "bcs 1b",
+    "2:",
+    "adds r2, r2, #4",
+    "b 4f",
+    "3:",
+    "mov r12, r0",
+    "4:",
+    "cbz r2, 6f",
+    "5:",
+    "ldrb r3, [r1], #1",
+    "strb r3, [r12], #1",
+    "subs r2, r2, #1",
+    "bne 5b",
+    "6:",
+    "bx lr",
+    // memset(dest, c, n) -> dest; __aeabi_memset*(dest, n, c); __aeabi_memclr*(dest, n).
+    ".global memset",
     ".global __aeabi_memset",
     ".global __aeabi_memset4",
     ".global __aeabi_memset8",
+    ".global __aeabi_memclr",
+    ".global __aeabi_memclr4",
+    ".global __aeabi_memclr8",
+    ".thumb_func",
+    "__aeabi_memclr:",
+    ".thumb_func",
+    "__aeabi_memclr4:",
+    ".thumb_func",
+    "__aeabi_memclr8:",
+    "mov r2, r1",
+    "movs r1, #0",
+    "b memset",
     ".thumb_func",
     "__aeabi_memset:",
     ".thumb_func",
@@ -434,5 +466,28 @@ core::arch::global_asm!(
     "mov r3, r1",
     "mov r1, r2",
     "mov r2, r3",
-    "b memset",
+    ".thumb_func",
+    "memset:",
+    "mov r12, r0",
+    "uxtb r1, r1",
+    "orr r1, r1, r1, lsl #8",
+    "orr r1, r1, r1, lsl #16",
+    "lsls r3, r0, #30",
+    "bne 4f",
+    "subs r2, r2, #4",
+    "bcc 2f",
+    "1:",
+    "str r1, [r12], #4",
+    "subs r2, r2, #4",
+    "bcs 1b",
+    "2:",
+    "adds r2, r2, #4",
+    "4:",
+    "cbz r2, 6f",
+    "5:",
+    "strb r1, [r12], #1",
+    "subs r2, r2, #1",
+    "bne 5b",
+    "6:",
+    "bx lr",
 );

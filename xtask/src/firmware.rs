@@ -468,7 +468,7 @@ pub fn fw_bench(report: Report) -> Result {
         ));
     }
     md.push_str("\nES256 signs in P256-Cortex-M4's constant-time assembly with RFC 6979 nonces (the same\nsignature bytes as RustCrypto's deterministic ECDSA: `host-sim/tests/device_e2e.rs` compares\nthe firmware's assertion with the simulator's); RS256 is RSA-CRT on tokenguard's own\nMontgomery arithmetic with its constant-time operations (`core/src/bigint/secret.rs`: masked\nfinal subtractions, fixed 4-bit windows with masked table reads); EdDSA is tokenguard's own (`core/src/ed25519.rs`: a\n4-tooth comb with masked table scans, reductions mod L in constant time). The spread is the largest difference in instructions between signing with three different\nkeys (ES256, EdDSA; one with a leading zero byte) or, for RS256 (one key), three different\nmessages: QEMU counts every instruction, so a branch on a secret bit shows here, to the\ninstruction. The host build of the same RSA code passes a dudect-style\ntiming test (docs/hardening.md).\n");
-    md.push_str("\nAt boot the peak is the device and `main`'s own frame (the command loop is inlined into it). The signing key's jump is building an RSA key: `PrivateJwkParser::finish` and `SigningKey::rsa` keep the key's parts and several copies of the key by value in their frames (12 KiB and 10 KiB).\n");
+    md.push_str("\nAt boot the peak is the device and `main`'s own frame (the command dispatch is inlined into it; the commands that parse keys or tokens, `LOAD_JWK`, `JWKS_BEGIN`, `JWKS_CHUNK`/`JWKS_END` and `VERIFY`, are functions of their own, so one command's locals at a time are on the stack). Without SIGN the peak is importing a JWK Set's RSA key: the command's frame, the JSON lexer's (the parsed key is lent to the update, not copied), and the key built where it is returned (the modulus and `R^2 mod n` written once). The signing key's jump is building an RSA key: `PrivateJwkParser::finish` and `SigningKey::rsa` keep the key's parts and several copies of the key by value in their frames (12 KiB and 10 KiB).\n");
     // The goals of the firmware issue, each with its measured figure.
     let insns = |alg: &str| -> Option<u64> {
         rows.iter()
@@ -595,8 +595,9 @@ pub fn fw_bench(report: Report) -> Result {
              so no verification recomputes them), the state of a transfer in progress (a JWK Set \
              update or a signing-key upload) {pending} bytes, the frame receiver and the \
              work buffer 1 KiB each, the four policy slots about 1.5 KiB (issuer and audience up \
-             to 128 bytes each). Above it on the stack: `main`'s frame with the inlined command \
-             loop, then the deepest operation (RSA key import, Ed25519, building a signing key).\n"
+             to 128 bytes each). Above it on the stack: `main`'s frame with the command dispatch, \
+             then one command's frame and its deepest operation (a JWK Set's RSA key import, \
+             P-384 or Ed25519 verification, building a signing key).\n"
         ));
     }
     md.push_str(&flash_breakdown(

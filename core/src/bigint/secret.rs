@@ -20,7 +20,8 @@ impl<const L: usize> Modulus<L> {
     /// A secret odd modulus (an RSA prime) from big-endian bytes: as
     /// [`Modulus::from_be_bytes`], with `R^2 mod n` computed in constant time.
     pub(crate) fn from_secret_be_bytes(bytes: &[u8]) -> Option<Self> {
-        Self::build::<true>(bytes)
+        let mut m = Self::ZERO;
+        m.set_be_bytes::<true>(bytes).then_some(m)
     }
 
     /// The modulus' limbs in use (secret for a prime).

@@ -197,6 +197,7 @@ impl<const N: usize, B: Backend> KeySet<N, B> {
         clippy::result_large_err,
         reason = "hands the key back, heapless-style"
     )]
+    #[inline(never)] // one copy: inlined, its entry and the key handed back sat in every caller's frame
     fn put(&mut self, jwk: Jwk, pinned: bool) -> Result<(), (Jwk, KeyError)> {
         if let Some(kid) = jwk.kid() {
             let same =

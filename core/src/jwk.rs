@@ -217,7 +217,11 @@ impl Jwk {
         }
         // Built in place: the key's 512 bytes are written once, in the value returned (a
         // chain of returned values kept 5 KB of copies on the stack).
-        let mut jwk = Jwk::build(kid, alg, KeyMaterial::Rsa(RsaPublicKey::ZERO))?;
+        let mut jwk = Jwk {
+            kid: kid.map(Kid::new).transpose()?,
+            alg,
+            material: KeyMaterial::Rsa(RsaPublicKey::ZERO),
+        };
         if let KeyMaterial::Rsa(k) = &mut jwk.material {
             k.set_components(n, e)?;
         }

@@ -70,6 +70,23 @@ fn limbs_from_be_into<const L: usize>(out: &mut [Limb; L], bytes: &[u8], len: us
     true
 }
 
+/// `out = a^2 / R mod n` ([`tokenguard_limbs::mont_square`]), its final subtraction
+/// constant-time with `CT`; `wide` is the double-width scratch.
+#[inline(always)]
+fn mont_square_into<const CT: bool>(
+    out: &mut [Limb],
+    wide: &mut [Limb],
+    a: &[Limb],
+    n: &[Limb],
+    n0: Limb,
+) {
+    if CT {
+        tokenguard_limbs::mont_square_ct(out, wide, a, n, n0);
+    } else {
+        tokenguard_limbs::mont_square(out, wide, a, n, n0);
+    }
+}
+
 /// Little-endian limbs to big-endian bytes filling `out` exactly (high bytes dropped if
 /// `out` is shorter than the limbs).
 pub fn limbs_to_be(limbs: &[Limb], out: &mut [u8]) {
@@ -129,7 +146,7 @@ impl<const L: usize> Modulus<L> {
     pub(crate) fn set_be_bytes<const CT: bool>(&mut self, bytes: &[u8]) -> bool {
         let len = bytes.len().div_ceil(LIMB_BYTES);
         self.len = 0;
-        if len == 0 || len > L || !limbs_from_be_into(&mut self.n, bytes, len) {
+        if len == 0 || !limbs_from_be_into(&mut self.n, bytes, len) {
             return false;
         }
         let Some(nl) = self.n.get(..len) else {
@@ -224,11 +241,7 @@ impl<const L: usize> Modulus<L> {
         let p = wide.as_flattened_mut();
         let n = self.n.get(..self.len).unwrap_or(&[]);
         for _ in 0..s {
-            if CT {
-                tokenguard_limbs::mont_square_ct(&mut self.rr, p, &x, n, self.n0);
-            } else {
-                tokenguard_limbs::mont_square(&mut self.rr, p, &x, n, self.n0);
-            }
+            mont_square_into::<CT>(&mut self.rr, p, &x, n, self.n0);
             x = self.rr;
         }
         if s == 0 {
@@ -271,12 +284,7 @@ impl<const L: usize> Modulus<L> {
     fn square_with<const CT: bool>(&self, a: &[Limb; L]) -> [Limb; L] {
         let mut out = [0 as Limb; L];
         let mut wide = [[0 as Limb; L]; 2];
-        let p = wide.as_flattened_mut();
-        if CT {
-            tokenguard_limbs::mont_square_ct(&mut out, p, a, self.nl(), self.n0);
-        } else {
-            tokenguard_limbs::mont_square(&mut out, p, a, self.nl(), self.n0);
-        }
+        mont_square_into::<CT>(&mut out, wide.as_flattened_mut(), a, self.nl(), self.n0);
         out
     }
 

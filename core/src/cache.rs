@@ -197,7 +197,9 @@ impl<const N: usize, B: Backend> KeySet<N, B> {
         clippy::result_large_err,
         reason = "hands the key back, heapless-style"
     )]
-    #[inline(never)] // one copy: inlined, its entry and the key handed back sat in every caller's frame
+    // One copy, called: inlined, the entry it builds and the key it hands back sat in each
+    // caller's stack frame (LOAD_JWK's on the device: 2,128 -> 1,528 bytes).
+    #[inline(never)]
     fn put(&mut self, jwk: Jwk, pinned: bool) -> Result<(), (Jwk, KeyError)> {
         if let Some(kid) = jwk.kid() {
             let same =

@@ -413,6 +413,8 @@ fn bit(s: &[u8; 32], i: usize) -> u32 {
 const NAF_W: usize = 4;
 /// Odd multiples per table: `P, 3P, ..., (2^(W-1) - 1)P`.
 const NAF_TABLE: usize = 1 << (NAF_W - 2);
+// A digit is kept in a nibble (`naf_into`, `nibble`): wider windows need another layout.
+const _: () = assert!(NAF_W == 4);
 
 /// Signed `NAF_W`-bit windows of a scalar below `2^255`, written into one nibble of each
 /// byte of `naf` (bits `shift..shift + 4`; both scalars share the 256 bytes): odd digits in

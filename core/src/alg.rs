@@ -251,6 +251,11 @@ impl AlgSet {
         self.0 & alg.bit() != 0
     }
 
+    /// Whether the two sets share an algorithm.
+    pub const fn intersects(self, other: AlgSet) -> bool {
+        self.0 & other.0 != 0
+    }
+
     /// Whether the set is empty.
     pub const fn is_empty(self) -> bool {
         self.0 == 0
@@ -323,6 +328,16 @@ impl Curve {
             #[cfg(feature = "es256k")]
             b"secp256k1" => Some(Curve::Secp256k1),
             _ => None,
+        }
+    }
+
+    /// The ECDSA algorithm that signs with keys on this curve.
+    pub const fn algorithm(self) -> Algorithm {
+        match self {
+            Curve::P256 => ES256,
+            Curve::P384 => ES384,
+            Curve::P521 => ES512,
+            Curve::Secp256k1 => ES256K,
         }
     }
 

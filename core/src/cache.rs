@@ -291,7 +291,8 @@ impl<const N: usize, B: Backend> KeySet<N, B> {
         PendingUpdate::new()
     }
 
-    /// Loads a whole JWK Set document atomically; `on_event` hears about every key.
+    /// Loads a whole JWK Set document atomically; `on_event` hears about every key. Keys
+    /// that `B` cannot verify with are skipped ([`crate::KeyFilter`]).
     ///
     /// # Errors
     /// A [`JwksError`] when the document is refused (the previous keys stay):

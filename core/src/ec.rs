@@ -4,9 +4,10 @@
 //! verifiers such as ring's and salty's), and Ed25519 signature pre-checks (`S < L`, `R` not
 //! of small order).
 
-use crate::alg::Curve;
+use crate::alg::{self, Curve};
 use crate::bigint::{limbs_from_be, Limb, Modulus, LIMB_BITS};
 use crate::error::KeyError;
+use crate::jwk::{AnyAlgorithm, KeyFilter};
 
 const EC_LIMBS: usize = 384 / LIMB_BITS;
 
@@ -90,16 +91,57 @@ fn fe(m: &Modulus<EC_LIMBS>, bytes: &[u8]) -> Option<Fe> {
 /// # Errors
 /// [`KeyError::InvalidPoint`] when it is not.
 pub fn check_on_curve(curve: Curve, x: &[u8], y: &[u8]) -> Result<(), KeyError> {
-    if on_curve(curve, x, y) {
+    check_on_curve_for::<AnyAlgorithm>(curve, x, y)
+}
+
+/// As [`check_on_curve`] for a key `K` keeps: a curve whose algorithm `K` leaves out is
+/// [`KeyError::UnsupportedCurve`], and its check is not compiled in.
+///
+/// # Errors
+/// [`KeyError::UnsupportedCurve`] for a curve `K` leaves out; [`KeyError::InvalidPoint`]
+/// for a point that is not on the curve.
+pub(crate) fn check_on_curve_for<K: KeyFilter>(
+    curve: Curve,
+    x: &[u8],
+    y: &[u8],
+) -> Result<(), KeyError> {
+    let accepts = |a| K::ACCEPTS.contains(a);
+    let on = match curve {
+        Curve::P256 if accepts(alg::ES256) => p256_on_curve(x, y),
+        Curve::P384 if accepts(alg::ES384) => on_curve(curve, x, y),
+        Curve::P521 if accepts(alg::ES512) => p521_on_curve(x, y),
+        Curve::Secp256k1 if accepts(alg::ES256K) => secp256k1_on_curve(x, y),
+        _ => return Err(KeyError::UnsupportedCurve),
+    };
+    if on {
         Ok(())
     } else {
         Err(KeyError::InvalidPoint)
     }
 }
 
+/// P-256 through the P256-Cortex-M4 assembly the device verifies with (both coordinates
+/// below p and `y^2 = x^3 - 3x + b`): the same check as this module's arithmetic, without
+/// linking that arithmetic into a device that has no other curve.
+#[cfg(all(feature = "p256-cortex-m4", target_arch = "arm"))]
+#[inline(never)] // stack: its buffers only while it runs, not in the P-384 check's frame too
+fn p256_on_curve(x: &[u8], y: &[u8]) -> bool {
+    let mut xy = [0u8; 64];
+    let (ox, oy) = xy.split_at_mut(32);
+    crate::copy_exact(ox, x).is_some()
+        && crate::copy_exact(oy, y).is_some()
+        && p256_cortex_m4::PublicKey::from_untagged_bytes(&xy).is_ok()
+}
+
+#[cfg(not(all(feature = "p256-cortex-m4", target_arch = "arm")))]
+fn p256_on_curve(x: &[u8], y: &[u8]) -> bool {
+    on_curve(Curve::P256, x, y)
+}
+
 /// Whether `(x, y)` is on the curve with both coordinates below p: `y^2 = x^3 - 3x + b` for
 /// P-256 and P-384 (this module's arithmetic), RustCrypto's point decoding for P-521
 /// (`es512`) and secp256k1 (`es256k`).
+#[inline(never)] // stack: see `p256_on_curve`
 fn on_curve(curve: Curve, x: &[u8], y: &[u8]) -> bool {
     let (p, b): (&[u8], &[u8]) = match curve {
         Curve::P256 => (&P256_P, &P256_B),

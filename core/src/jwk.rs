@@ -6,7 +6,7 @@
 //! without `verify` are refused at import, as are weak keys and private members.
 
 use crate::alg::Curve;
-use crate::alg::{Algorithm, Family};
+use crate::alg::{AlgSet, Algorithm, Family};
 use crate::b64;
 use crate::crypto::Backend;
 use crate::ec;
@@ -101,6 +101,28 @@ pub struct Jwk {
     material: KeyMaterial,
 }
 
+/// The algorithms a key is imported for: a JWK whose type, curve or `alg` fits none of them
+/// is refused at import ([`Jwk::from_json_for`], the updates of a [`crate::KeySet`], the
+/// device's `LOAD_JWK` and `JWKS_*`), so a cache never holds a key it cannot verify with,
+/// and a small build does not link the import of the key types it leaves out. Every
+/// [`Backend`] is one, accepting its [`Backend::ALGORITHMS`]; [`AnyAlgorithm`] accepts all.
+pub trait KeyFilter {
+    /// The algorithms accepted.
+    const ACCEPTS: AlgSet;
+}
+
+impl<B: Backend> KeyFilter for B {
+    const ACCEPTS: AlgSet = B::ALGORITHMS;
+}
+
+/// The [`KeyFilter`] that accepts every algorithm ([`Jwk::from_json`], [`crate::JwksParser`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnyAlgorithm;
+
+impl KeyFilter for AnyAlgorithm {
+    const ACCEPTS: AlgSet = AlgSet::ALL;
+}
+
 impl core::fmt::Debug for Jwk {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Jwk")
@@ -112,7 +134,9 @@ impl core::fmt::Debug for Jwk {
 }
 
 impl Jwk {
-    /// The one place a key is assembled.
+    /// The one place a key is assembled. Inlined: each caller builds its key in the value it
+    /// returns (called, its key material was a second copy in every caller's frame, 0.3-0.4 KB).
+    #[inline(always)]
     fn build(
         kid: Option<&[u8]>,
         alg: Option<Algorithm>,
@@ -143,6 +167,33 @@ impl Jwk {
     /// # Errors
     /// A [`KeyError`] saying what is wrong with the key.
     pub fn from_json(json: &[u8]) -> Result<Jwk, KeyError> {
+        Self::from_json_for::<AnyAlgorithm>(json)
+    }
+
+    /// As [`Jwk::from_json`], keeping only a key that one of `K`'s algorithms can verify
+    /// with (a backend `B` as `K` keeps what `B` verifies): any other is refused as its type,
+    /// curve or `alg` is unsupported, and a build whose `K` leaves out a key type does not
+    /// link the code that imports it.
+    ///
+    /// ```
+    /// use tokenguard::{alg, AlgSet, Jwk, KeyError, KeyFilter};
+    /// struct Rs256Only;
+    /// impl KeyFilter for Rs256Only {
+    ///     const ACCEPTS: AlgSet = AlgSet::from_slice(&[alg::RS256]);
+    /// }
+    /// let hmac = br#"{"kty":"oct","k":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"}"#;
+    /// assert!(Jwk::from_json(hmac).is_ok());
+    /// assert_eq!(
+    ///     Jwk::from_json_for::<Rs256Only>(hmac).unwrap_err(),
+    ///     KeyError::UnsupportedKeyType
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    /// A [`KeyError`] saying what is wrong with the key: [`KeyError::UnsupportedKeyType`],
+    /// [`KeyError::UnsupportedCurve`] or [`KeyError::UnsupportedAlg`] for a key `K` cannot
+    /// use.
+    pub fn from_json_for<K: KeyFilter>(json: &[u8]) -> Result<Jwk, KeyError> {
         let mut c = JwkCollector::new();
         json::parse_object(json, JWK_MAX_DEPTH, |name, value| {
             c.member_name_bytes(name.bytes());
@@ -178,7 +229,7 @@ impl Jwk {
             KeyError::Json(j) => KeyError::Json(j),
             other => other,
         })?;
-        c.finish()
+        c.finish::<K>()
     }
 
     /// An HMAC key (`kty: oct`) bound to `alg` (which must be HS256/384/512).
@@ -239,12 +290,36 @@ impl Jwk {
         y: &[u8],
         alg: Option<Algorithm>,
     ) -> Result<Jwk, KeyError> {
+        Self::ec_for::<AnyAlgorithm>(kid, curve, x, y, alg)
+    }
+
+    /// As [`Jwk::ec`], for a curve `K` keeps ([`KeyError::UnsupportedCurve`] for another).
+    pub(crate) fn ec_for<K: KeyFilter>(
+        kid: Option<&[u8]>,
+        curve: Curve,
+        x: &[u8],
+        y: &[u8],
+        alg: Option<Algorithm>,
+    ) -> Result<Jwk, KeyError> {
         if let Some(a) = alg {
             if a.family() != curve.family() {
                 return Err(KeyError::AlgMismatch);
             }
         }
-        ec::check_on_curve(curve, x, y)?;
+        ec::check_on_curve_for::<K>(curve, x, y)?;
+        Self::ec_checked(kid, curve, x, y, alg)
+    }
+
+    /// The key of a point already checked. A function of its own: the key it builds is not
+    /// on the stack while the point is checked (the P-384 check's frame alone is 0.9 KB).
+    #[inline(never)]
+    fn ec_checked(
+        kid: Option<&[u8]>,
+        curve: Curve,
+        x: &[u8],
+        y: &[u8],
+        alg: Option<Algorithm>,
+    ) -> Result<Jwk, KeyError> {
         let mut point = [0u8; crate::alg::EC_POINT_MAX];
         point[0] = 4;
         let cl = curve.coord_len();

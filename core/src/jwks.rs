@@ -8,7 +8,8 @@
 
 use crate::error::{JsonError, JwksError, KeyError};
 use crate::json::{Lexer, Sink};
-use crate::jwk::{Jwk, JwkCollector, Kid};
+use crate::jwk::{AnyAlgorithm, Jwk, JwkCollector, KeyFilter, Kid};
+use core::marker::PhantomData;
 
 /// Nesting limit for JWK Set documents (set / keys / key / member / item = 5).
 const JWKS_MAX_DEPTH: u8 = 16;
@@ -85,12 +86,14 @@ impl core::fmt::Debug for JwksParser {
     }
 }
 
-struct Bound<'a, F: FnMut(KeyOutcome<'_>)> {
+/// The parser's state bound to a callback, with the [`KeyFilter`] its keys pass.
+struct Bound<'a, K, F: FnMut(KeyOutcome<'_>)> {
     st: &'a mut State,
     out: &'a mut F,
+    filter: PhantomData<K>,
 }
 
-impl<F: FnMut(KeyOutcome<'_>)> Sink for Bound<'_, F> {
+impl<K: KeyFilter, F: FnMut(KeyOutcome<'_>)> Sink for Bound<'_, K, F> {
     fn container_start(&mut self, is_object: bool, depth: u8) {
         let st = &mut *self.st;
         match depth {
@@ -140,7 +143,7 @@ impl<F: FnMut(KeyOutcome<'_>)> Sink for Bound<'_, F> {
                 if st.collector.has_private() {
                     st.private_seen = true;
                 }
-                match st.collector.finish() {
+                match st.collector.finish::<K>() {
                     Ok(jwk) => (self.out)(KeyOutcome::Parsed { index, jwk: &jwk }),
                     Err(reason) => (self.out)(KeyOutcome::Skipped(SkippedKey {
                         index,
@@ -300,9 +303,23 @@ impl JwksParser {
         chunk: &[u8],
         out: &mut impl FnMut(KeyOutcome<'_>),
     ) -> Result<(), JwksError> {
-        let mut b = Bound {
+        self.feed_for::<AnyAlgorithm>(chunk, out)
+    }
+
+    /// As [`Self::feed`], passing on only keys that one of `K`'s algorithms can use: the
+    /// others are skipped as [`Jwk::from_json_for`] refuses them.
+    ///
+    /// # Errors
+    /// As [`Self::feed`].
+    pub fn feed_for<K: KeyFilter>(
+        &mut self,
+        chunk: &[u8],
+        out: &mut impl FnMut(KeyOutcome<'_>),
+    ) -> Result<(), JwksError> {
+        let mut b = Bound::<K, _> {
             st: &mut self.st,
             out,
+            filter: PhantomData,
         };
         self.lexer.feed(chunk, &mut b).map_err(JwksError::Json)
     }
@@ -315,9 +332,11 @@ impl JwksParser {
     /// carried private asymmetric members.
     pub fn finish(&mut self, out: &mut impl FnMut(KeyOutcome<'_>)) -> Result<(), JwksError> {
         let done = self.lexer.is_done();
-        let mut b = Bound {
+        // The document's last byte went through `feed`: no key object closes here.
+        let mut b = Bound::<AnyAlgorithm, _> {
             st: &mut self.st,
             out,
+            filter: PhantomData,
         };
         match self.lexer.finish(&mut b) {
             Ok(()) => {}

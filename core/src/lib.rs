@@ -94,7 +94,7 @@ pub use error::{
 };
 pub use header::Header;
 pub use json::{DecodedBytes, JsonStr};
-pub use jwk::{Jwk, KeyType, Kid, MAX_KID_LEN};
+pub use jwk::{AnyAlgorithm, Jwk, KeyFilter, KeyType, Kid, MAX_KID_LEN};
 pub use jwks::{JwksParser, KeyOutcome, SkippedKey};
 pub use material::{KeyMaterial, SymmetricKey, MAX_OCT_LEN};
 pub use replay::ReplayCache;

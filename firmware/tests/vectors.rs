@@ -27,6 +27,46 @@ mod tests {
     use tokenguard::{Error, Expect, KeySet, UpdateEvent, Validation};
     use tokenguard_firmware::fixtures::{FIXTURES, ISSUER, JWKS, NOW};
 
+    /// P-256 keys are checked at import by the P256-Cortex-M4 assembly on this target (the
+    /// host build uses the engine's own arithmetic): the generator imports; a `y` one bit
+    /// off and an `x` equal to p are `InvalidPoint`.
+    #[test]
+    fn p256_points_off_the_curve_are_refused() {
+        use tokenguard::{Jwk, KeyError};
+        const X: &str = "axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY";
+        const Y: &str = "T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU";
+        const Y_OFF: &str = "T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfQ";
+        const P: &str = "_____wAAAAEAAAAAAAAAAAAAAAD_______________8";
+        let jwk = |x: &str, y: &str, out: &mut [u8; 160]| -> usize {
+            let parts: [&[u8]; 5] = [
+                br#"{"kty":"EC","crv":"P-256","x":""#,
+                x.as_bytes(),
+                br#"","y":""#,
+                y.as_bytes(),
+                br#""}"#,
+            ];
+            let mut n = 0;
+            for p in parts {
+                out[n..n + p.len()].copy_from_slice(p);
+                n += p.len();
+            }
+            n
+        };
+        let mut buf = [0u8; 160];
+        let n = jwk(X, Y, &mut buf);
+        defmt::assert!(Jwk::from_json(&buf[..n]).is_ok());
+        let n = jwk(X, Y_OFF, &mut buf);
+        defmt::assert_eq!(
+            Jwk::from_json(&buf[..n]).err(),
+            Some(KeyError::InvalidPoint)
+        );
+        let n = jwk(P, Y, &mut buf);
+        defmt::assert_eq!(
+            Jwk::from_json(&buf[..n]).err(),
+            Some(KeyError::InvalidPoint)
+        );
+    }
+
     #[test]
     fn every_algorithm_verifies() {
         let k = keys();

@@ -496,12 +496,14 @@ fn signed(key: &tokenguard_tests::keys::Key, claims: &str) -> String {
 }
 
 /// The ES256-and-RS256 firmware (`--no-default-features --features es256-rs256`, the
-/// smallest image): `INFO` lists exactly those two algorithms, their tokens verify, and every
-/// other algorithm is `alg_not_allowed` although its key loads and the policy allows it.
+/// smallest image): `INFO` lists exactly those two algorithms, their keys load and their
+/// tokens verify. A key for any other algorithm is refused at `LOAD_JWK` and skipped in a
+/// JWK Set (the device could never verify with it), with the exact reason, and a token for
+/// another algorithm is `alg_not_allowed` although the policy allows it.
 #[test]
 #[ignore = "needs QEMU and the es256-rs256 firmware ELF (run by `cargo xtask ci`)"]
 fn es256_rs256_firmware_refuses_the_other_algorithms() {
-    use tokenguard::{AlgSet, Algorithm};
+    use tokenguard::{AlgSet, Algorithm, KeyError};
     let elf = std::env::var("TOKENGUARD_FIRMWARE_ES256_RS256_ELF").expect(
         "TOKENGUARD_FIRMWARE_ES256_RS256_ELF must name the es256-rs256 firmware (cargo xtask ci sets it)",
     );
@@ -518,21 +520,76 @@ fn es256_rs256_firmware_refuses_the_other_algorithms() {
         r#"{{"iss":"{ISS}","aud":"{AUD}","sub":"dev","exp":{}}}"#,
         NOW + 300
     );
-    let mut seen = vec![];
-    for alg in [
+    let algs = [
         Algorithm::Rs256,
         Algorithm::Es256,
         Algorithm::Ps256,
         Algorithm::Hs256,
         Algorithm::Es384,
         Algorithm::EdDsa,
-    ] {
-        let key = tokenguard_tests::keys::key(alg);
-        let loaded = c.load_jwk(&key.public.to_string(), false).unwrap();
-        assert!(loaded.is_ok(), "{alg:?} key: {loaded:?}");
-        let v = c.verify(0, &signed(&key, &claims)).unwrap();
-        seen.push((alg.name(), v.code()));
-    }
+    ];
+    let keys: Vec<_> = algs
+        .iter()
+        .map(|a| tokenguard_tests::keys::key(*a))
+        .collect();
+    let loads: Vec<_> = keys
+        .iter()
+        .map(|k| c.load_jwk(&k.public.to_string(), false).unwrap())
+        .collect();
+    assert_eq!(
+        loads,
+        [
+            Ok(1),
+            Ok(2),
+            // An RSA key bound to PS256, an ES384 key: their `alg` is not this device's.
+            Err(KeyError::UnsupportedAlg),
+            Err(KeyError::UnsupportedKeyType),
+            Err(KeyError::UnsupportedAlg),
+            Err(KeyError::UnsupportedKeyType),
+        ]
+    );
+    // Without `alg`, the P-384 key is refused for its curve.
+    let mut p384 = keys[4].public.clone();
+    p384.as_object_mut().unwrap().remove("alg");
+    assert_eq!(
+        c.load_jwk(&p384.to_string(), false).unwrap(),
+        Err(KeyError::UnsupportedCurve)
+    );
+    // The same keys as a JWK Set: the two usable ones replace the set, the others are
+    // skipped with the same reasons.
+    let set =
+        serde_json::json!({"keys": keys.iter().map(|k| k.public.clone()).collect::<Vec<_>>()});
+    let report = c
+        .load_jwks(set.to_string().as_bytes(), 200, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            report.loaded,
+            report.unchanged,
+            report.skipped,
+            report.removed
+        ),
+        (2, 2, 4, 0)
+    );
+    assert_eq!(
+        report.skips,
+        [
+            (2, KeyError::UnsupportedAlg),
+            (3, KeyError::UnsupportedKeyType),
+            (4, KeyError::UnsupportedAlg),
+            (5, KeyError::UnsupportedKeyType),
+        ]
+    );
+    let seen: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            (
+                k.alg.name(),
+                c.verify(0, &signed(k, &claims)).unwrap().code(),
+            )
+        })
+        .collect();
     assert_eq!(
         seen,
         [

@@ -15,7 +15,7 @@ fn set(keys: &[String]) -> String {
     std::format!(r#"{{"keys":[{}]}}"#, keys.join(","))
 }
 
-fn kids<const N: usize>(s: &KeySet<N>) -> Vec<String> {
+fn kids<const N: usize, B: Backend>(s: &KeySet<N, B>) -> Vec<String> {
     let mut v: Vec<String> = s
         .iter()
         .map(|(k, _)| k.kid().and_then(|k| k.as_str()).unwrap_or("").into())
@@ -565,5 +565,73 @@ fn backend_algorithm_set_is_enforced() {
     assert_eq!(
         jwk.verify_signature::<OnlyHs384>(Algorithm::Hs256, input.as_bytes(), &tag),
         Err(Error::AlgNotAllowed)
+    );
+}
+
+/// A set built for a backend keeps only keys that backend can verify with: the others are
+/// skipped with the reason their type, curve or `alg` gives, and the rest of the set loads.
+#[cfg(feature = "rustcrypto")]
+#[test]
+fn an_update_skips_keys_its_backend_cannot_use() {
+    let mut s: KeySet<4, OnlyHs384> = KeySet::new();
+    let doc = set(&[
+        oct("hs256", K1),
+        // No `alg` and 48 bytes: it suits HS384.
+        r#"{"kty":"oct","kid":"any","k":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v"}"#.into(),
+        r#"{"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"}"#.into(),
+        r#"{"kty":"EC","kid":"e","crv":"P-256","x":"AA","y":"AA"}"#.into(),
+        r#"{"kty":"OKP","kid":"o","crv":"Ed25519","x":"AA"}"#.into(),
+        r#"{"kty":"oct","kid":"hs384","alg":"HS384","k":"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8w"}"#.into(),
+    ]);
+    let mut seen = Vec::new();
+    let r = s.load_jwks(doc.as_bytes(), &mut |e| seen.push(e)).unwrap();
+    assert_eq!((r.loaded, r.skipped), (2, 4));
+    assert_eq!(kids(&s), ["any", "hs384"]);
+    let skipped: Vec<(u16, KeyError)> = seen
+        .iter()
+        .filter_map(|e| match e {
+            UpdateEvent::Skipped(s) => Some((s.index, s.reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (0, KeyError::UnsupportedAlg),
+            (2, KeyError::UnsupportedKeyType),
+            (3, KeyError::UnsupportedKeyType),
+            (4, KeyError::UnsupportedKeyType),
+        ]
+    );
+    // A set of nothing but such keys is refused whole, and the keys stay.
+    let r = s.load_jwks(set(&[oct("hs256", K1)]).as_bytes(), &mut |_| {});
+    assert!(matches!(r, Err(JwksError::Refused(_))), "{r:?}");
+    assert_eq!(kids(&s), ["any", "hs384"]);
+}
+
+/// The filter of a single key's import: a curve outside it is `UnsupportedCurve`, its
+/// `alg` outside it `UnsupportedAlg`; the same keys import without a filter.
+#[test]
+fn a_key_filter_refuses_curves_and_algs_outside_it() {
+    struct Es256Only;
+    impl crate::KeyFilter for Es256Only {
+        const ACCEPTS: AlgSet = AlgSet::from_slice(&[Algorithm::Es256]);
+    }
+    // A valid P-384 point (the generator).
+    let p384 = r#"{"kty":"EC","crv":"P-384","x":"qofKIr6LBTeOscce8yCtdG4dO2KLp5uYWfdB4IJUKjhVAvJdv1UpbDpUXjhydgq3","y":"NhfeSpYmLG9dnpi_kpLcKfj0Hb0omhR86doxE7XwuMAKYLHOHX6BnXpDHXyQ6g5f"}"#;
+    assert!(Jwk::from_json(p384.as_bytes()).is_ok());
+    assert_eq!(
+        Jwk::from_json_for::<Es256Only>(p384.as_bytes()).unwrap_err(),
+        KeyError::UnsupportedCurve
+    );
+    let with_alg = p384.replace(r#""kty":"EC","#, r#""kty":"EC","alg":"ES384","#);
+    assert!(Jwk::from_json(with_alg.as_bytes()).is_ok());
+    assert_eq!(
+        Jwk::from_json_for::<Es256Only>(with_alg.as_bytes()).unwrap_err(),
+        KeyError::UnsupportedAlg
+    );
+    assert_eq!(
+        Jwk::from_json_for::<Es256Only>(oct("k", K1).as_bytes()).unwrap_err(),
+        KeyError::UnsupportedKeyType
     );
 }

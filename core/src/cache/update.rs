@@ -4,7 +4,7 @@
 use super::{KeySet, UpdateEvent, UpdateOutcome, UpdateReport};
 use crate::crypto::{Backend, DefaultBackend};
 use crate::error::{JwksError, KeyError};
-use crate::jwk::Kid;
+use crate::jwk::{KeyFilter, Kid};
 use crate::jwks::{JwksParser, KeyOutcome, SkippedKey};
 
 /// An atomic JWK Set update in progress: feed chunks, then [`JwksUpdate::finish`]. Dropping
@@ -134,12 +134,30 @@ impl PendingUpdate {
         self.done
     }
 
-    /// Feeds the next chunk of the document into `set`'s staging area.
+    /// Feeds the next chunk of the document into `set`'s staging area. A key that none of
+    /// the set's backend's algorithms ([`Backend::ALGORITHMS`]) can use is skipped, with the
+    /// reason [`crate::Jwk::from_json_for`] gives.
     ///
     /// # Errors
     /// [`JwksError::Json`] on a grammar error (the update is then void and the staged keys
     /// are released); [`JwksError::NotStarted`] after the update ended.
     pub fn feed<const N: usize, B: Backend>(
+        &mut self,
+        set: &mut KeySet<N, B>,
+        chunk: &[u8],
+        on_event: &mut impl FnMut(UpdateEvent),
+    ) -> Result<(), JwksError> {
+        self.feed_for::<B, N, B>(set, chunk, on_event)
+    }
+
+    /// As [`Self::feed`], keeping only keys that one of `K`'s algorithms can use (a
+    /// [`Self::feed`] keeps what the set's own backend verifies); the others are skipped
+    /// as [`crate::Jwk::from_json_for`] refuses them. A device whose cache is built for one
+    /// backend and verifies with a smaller one passes the smaller one here.
+    ///
+    /// # Errors
+    /// As [`Self::feed`].
+    pub fn feed_for<K: KeyFilter, const N: usize, B: Backend>(
         &mut self,
         set: &mut KeySet<N, B>,
         chunk: &[u8],
@@ -151,7 +169,7 @@ impl PendingUpdate {
         let report = &mut self.report;
         let no_space = &mut self.no_space;
         let kids = &mut self.kids;
-        let r = self.parser.feed(chunk, &mut |o| match o {
+        let r = self.parser.feed_for::<K>(chunk, &mut |o| match o {
             KeyOutcome::Parsed { index, jwk } => {
                 let dup = jwk.kid().is_some_and(|k| kids.seen_before(k));
                 if dup {

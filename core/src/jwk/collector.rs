@@ -2,9 +2,9 @@
 //! it member names and values as they arrive (no copy of the document), and `finish` checks
 //! and builds the key.
 
-use super::{Jwk, KeyType, Kid, MAX_KID_LEN};
-use crate::alg::Algorithm;
+use super::{Jwk, KeyFilter, KeyType, Kid, MAX_KID_LEN};
 use crate::alg::Curve;
+use crate::alg::{self, AlgSet, Algorithm};
 use crate::b64::StreamDecoder;
 use crate::error::{JsonError, KeyError};
 use crate::material::{KeyMaterial, SymmetricKey, MAX_OCT_LEN};
@@ -343,19 +343,33 @@ impl JwkCollector {
         self.seen & f.bit() != 0
     }
 
-    /// Validates what was collected and builds the key.
-    pub(crate) fn finish(&self) -> Result<Jwk, KeyError> {
+    /// Validates what was collected and builds the key, if one of `K`'s algorithms can use
+    /// it. `K` is known when this is compiled: the import of a key type it leaves out is
+    /// never reached, and the linker drops it.
+    pub(crate) fn finish<K: KeyFilter>(&self) -> Result<Jwk, KeyError> {
+        const RSA: AlgSet = AlgSet::from_slice(&[
+            alg::RS256,
+            alg::RS384,
+            alg::RS512,
+            alg::PS256,
+            alg::PS384,
+            alg::PS512,
+        ]);
+        const EC: AlgSet = AlgSet::from_slice(&[alg::ES256, alg::ES384, alg::ES512, alg::ES256K]);
+        const OKP: AlgSet = AlgSet::from_slice(&[alg::EDDSA, alg::ED25519]);
+        const OCT: AlgSet = AlgSet::from_slice(&[alg::HS256, alg::HS384, alg::HS512]);
         if let Some(e) = self.err {
             return Err(e);
         }
         if !self.has(Field::Kty) {
             return Err(KeyError::MissingMember);
         }
+        let accepts = |family: AlgSet| K::ACCEPTS.intersects(family);
         let kty = match self.kty.get() {
-            Some(b"RSA") => KeyType::Rsa,
-            Some(b"EC") => KeyType::Ec,
-            Some(b"OKP") => KeyType::Okp,
-            Some(b"oct") => KeyType::Oct,
+            Some(b"RSA") if accepts(RSA) => KeyType::Rsa,
+            Some(b"EC") if accepts(EC) => KeyType::Ec,
+            Some(b"OKP") if accepts(OKP) => KeyType::Okp,
+            Some(b"oct") if accepts(OCT) => KeyType::Oct,
             _ => return Err(KeyError::UnsupportedKeyType),
         };
         if self.has(Field::Use) && self.use_.get() != Some(b"sig") {
@@ -366,7 +380,11 @@ impl JwkCollector {
         }
         let alg = if self.has(Field::Alg) {
             let name = self.alg.get().ok_or(KeyError::UnsupportedAlg)?;
-            Some(Algorithm::from_name(name).ok_or(KeyError::UnsupportedAlg)?)
+            Some(
+                Algorithm::from_name(name)
+                    .filter(|a| K::ACCEPTS.contains(*a))
+                    .ok_or(KeyError::UnsupportedAlg)?,
+            )
         } else {
             None
         };
@@ -435,7 +453,7 @@ impl JwkCollector {
                 )?;
                 let x = self.x.buf.get(..self.x.len).ok_or(KeyError::InvalidPoint)?;
                 let y = self.y.buf.get(..self.y.len).ok_or(KeyError::InvalidPoint)?;
-                Jwk::ec(kid, curve, x, y, alg)
+                Jwk::ec_for::<K>(kid, curve, x, y, alg)
             }
             KeyType::Okp => {
                 match self.crv.get() {

@@ -279,6 +279,26 @@ impl AlgSet {
     }
 }
 
+/// The algorithms a key is imported for: a JWK whose type, curve or `alg` fits none of them
+/// is refused at import ([`crate::Jwk::from_json_for`], the updates of a [`crate::KeySet`],
+/// the device's `LOAD_JWK` and `JWKS_*`), so these keep no key they could not verify with,
+/// and a small build does not link the import of the key types it leaves out. Every
+/// [`crate::Backend`] is one, accepting its [`crate::Backend::ALGORITHMS`]; [`AnyAlgorithm`]
+/// accepts all.
+pub trait KeyFilter {
+    /// The algorithms accepted.
+    const ACCEPTS: AlgSet;
+}
+
+/// The [`KeyFilter`] that accepts every algorithm ([`crate::Jwk::from_json`],
+/// [`crate::JwksParser::feed`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnyAlgorithm;
+
+impl KeyFilter for AnyAlgorithm {
+    const ACCEPTS: AlgSet = AlgSet::ALL;
+}
+
 // Value types every layer above uses (curves, digests, sizes): defined here, at the bottom,
 // so the key, curve and RSA code never has to import the crypto layer for them.
 

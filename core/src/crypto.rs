@@ -104,6 +104,10 @@ impl Backend for Unchosen {
 
 pub use crate::alg::{Curve, Digest, BUILD_ALGORITHMS, EC_COORD_MAX, EC_POINT_MAX};
 
+impl<B: Backend> crate::alg::KeyFilter for B {
+    const ACCEPTS: crate::AlgSet = B::ALGORITHMS;
+}
+
 /// The primitives the engine needs. All inputs are public except HMAC keys; every check
 /// that does not depend on the backend (lengths, ranges, key validity) is done before a
 /// backend is called.

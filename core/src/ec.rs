@@ -4,10 +4,9 @@
 //! verifiers such as ring's and salty's), and Ed25519 signature pre-checks (`S < L`, `R` not
 //! of small order).
 
-use crate::alg::{self, Curve};
+use crate::alg::{self, AnyAlgorithm, Curve, KeyFilter};
 use crate::bigint::{limbs_from_be, Limb, Modulus, LIMB_BITS};
 use crate::error::KeyError;
-use crate::jwk::{AnyAlgorithm, KeyFilter};
 
 const EC_LIMBS: usize = 384 / LIMB_BITS;
 

@@ -6,7 +6,7 @@
 //! without `verify` are refused at import, as are weak keys and private members.
 
 use crate::alg::Curve;
-use crate::alg::{AlgSet, Algorithm, Family};
+use crate::alg::{Algorithm, AnyAlgorithm, Family, KeyFilter};
 use crate::b64;
 use crate::crypto::Backend;
 use crate::ec;
@@ -99,28 +99,6 @@ pub struct Jwk {
     kid: Option<Kid>,
     alg: Option<Algorithm>,
     material: KeyMaterial,
-}
-
-/// The algorithms a key is imported for: a JWK whose type, curve or `alg` fits none of them
-/// is refused at import ([`Jwk::from_json_for`], the updates of a [`crate::KeySet`], the
-/// device's `LOAD_JWK` and `JWKS_*`), so a cache never holds a key it cannot verify with,
-/// and a small build does not link the import of the key types it leaves out. Every
-/// [`Backend`] is one, accepting its [`Backend::ALGORITHMS`]; [`AnyAlgorithm`] accepts all.
-pub trait KeyFilter {
-    /// The algorithms accepted.
-    const ACCEPTS: AlgSet;
-}
-
-impl<B: Backend> KeyFilter for B {
-    const ACCEPTS: AlgSet = B::ALGORITHMS;
-}
-
-/// The [`KeyFilter`] that accepts every algorithm ([`Jwk::from_json`], [`crate::JwksParser`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AnyAlgorithm;
-
-impl KeyFilter for AnyAlgorithm {
-    const ACCEPTS: AlgSet = AlgSet::ALL;
 }
 
 impl core::fmt::Debug for Jwk {

@@ -6,9 +6,10 @@
 //! asymmetric *private* keys is refused whole (the publisher leaked them; Wycheproof
 //! `MixedKeySet`). Unusable keys are skipped with a reason; the rest load.
 
+use crate::alg::{AnyAlgorithm, KeyFilter};
 use crate::error::{JsonError, JwksError, KeyError};
 use crate::json::{Lexer, Sink};
-use crate::jwk::{AnyAlgorithm, Jwk, JwkCollector, KeyFilter, Kid};
+use crate::jwk::{Jwk, JwkCollector, Kid};
 use core::marker::PhantomData;
 
 /// Nesting limit for JWK Set documents (set / keys / key / member / item = 5).

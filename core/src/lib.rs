@@ -79,7 +79,7 @@ pub(crate) fn copy_prefix<T: Copy>(dst: &mut [T], src: &[T]) {
     }
 }
 
-pub use alg::{AlgSet, Algorithm};
+pub use alg::{AlgSet, Algorithm, AnyAlgorithm, KeyFilter};
 pub use cache::{
     FetchReason, Freshness, JwkCache, JwksUpdate, KeySet, PendingUpdate, RefreshPolicy, Stats,
     UpdateEvent, UpdateOutcome, UpdateReport,
@@ -94,7 +94,7 @@ pub use error::{
 };
 pub use header::Header;
 pub use json::{DecodedBytes, JsonStr};
-pub use jwk::{AnyAlgorithm, Jwk, KeyFilter, KeyType, Kid, MAX_KID_LEN};
+pub use jwk::{Jwk, KeyType, Kid, MAX_KID_LEN};
 pub use jwks::{JwksParser, KeyOutcome, SkippedKey};
 pub use material::{KeyMaterial, SymmetricKey, MAX_OCT_LEN};
 pub use replay::ReplayCache;

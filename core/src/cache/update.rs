@@ -2,9 +2,10 @@
 //! area ([`KeySet`]'s `stage`), and the end of the document commits or refuses the whole set.
 
 use super::{KeySet, UpdateEvent, UpdateOutcome, UpdateReport};
+use crate::alg::KeyFilter;
 use crate::crypto::{Backend, DefaultBackend};
 use crate::error::{JwksError, KeyError};
-use crate::jwk::{KeyFilter, Kid};
+use crate::jwk::Kid;
 use crate::jwks::{JwksParser, KeyOutcome, SkippedKey};
 
 /// An atomic JWK Set update in progress: feed chunks, then [`JwksUpdate::finish`]. Dropping

@@ -2,9 +2,9 @@
 //! it member names and values as they arrive (no copy of the document), and `finish` checks
 //! and builds the key.
 
-use super::{Jwk, KeyFilter, KeyType, Kid, MAX_KID_LEN};
+use super::{Jwk, KeyType, Kid, MAX_KID_LEN};
 use crate::alg::Curve;
-use crate::alg::{self, AlgSet, Algorithm};
+use crate::alg::{self, AlgSet, Algorithm, KeyFilter};
 use crate::b64::StreamDecoder;
 use crate::error::{JsonError, KeyError};
 use crate::material::{KeyMaterial, SymmetricKey, MAX_OCT_LEN};

@@ -351,16 +351,6 @@ impl Curve {
         }
     }
 
-    /// The ECDSA algorithm that signs with keys on this curve.
-    pub const fn algorithm(self) -> Algorithm {
-        match self {
-            Curve::P256 => ES256,
-            Curve::P384 => ES384,
-            Curve::P521 => ES512,
-            Curve::Secp256k1 => ES256K,
-        }
-    }
-
     /// The ECDSA algorithm family keys on this curve belong to.
     pub const fn family(self) -> Family {
         use Family;

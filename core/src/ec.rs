@@ -15,8 +15,9 @@ pub(crate) const P256_P: [u8; 32] =
 /// The order of P-256.
 pub(crate) const P256_N: [u8; 32] =
     hex32("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
-pub(crate) const P256_B: [u8; 32] =
-    hex32("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b");
+// Only the engine's own P-256 check uses it; the device's is the assembly's.
+#[cfg(any(test, not(all(feature = "p256-cortex-m4", target_arch = "arm"))))]
+const P256_B: [u8; 32] = hex32("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b");
 pub(crate) const P384_P: [u8; 48] = hex48(
     "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff",
 );
@@ -85,7 +86,9 @@ fn fe(m: &Modulus<EC_LIMBS>, bytes: &[u8]) -> Option<Fe> {
 }
 
 /// Checks that `(x, y)` (big-endian coordinates of the curve's exact length) is on the curve
-/// with both coordinates below p.
+/// with both coordinates below p: this module's arithmetic for P-256 and P-384 (P-256 by the
+/// P256-Cortex-M4 assembly on the device), RustCrypto's point decoding for P-521 (`es512`)
+/// and secp256k1 (`es256k`).
 ///
 /// # Errors
 /// [`KeyError::InvalidPoint`] when it is not.
@@ -107,7 +110,7 @@ pub(crate) fn check_on_curve_for<K: KeyFilter>(
     let accepts = |a| K::ACCEPTS.contains(a);
     let on = match curve {
         Curve::P256 if accepts(alg::ES256) => p256_on_curve(x, y),
-        Curve::P384 if accepts(alg::ES384) => on_curve(curve, x, y),
+        Curve::P384 if accepts(alg::ES384) => on_curve(&P384_P, &P384_B, x, y),
         Curve::P521 if accepts(alg::ES512) => p521_on_curve(x, y),
         Curve::Secp256k1 if accepts(alg::ES256K) => secp256k1_on_curve(x, y),
         _ => return Err(KeyError::UnsupportedCurve),
@@ -134,21 +137,14 @@ fn p256_on_curve(x: &[u8], y: &[u8]) -> bool {
 
 #[cfg(not(all(feature = "p256-cortex-m4", target_arch = "arm")))]
 fn p256_on_curve(x: &[u8], y: &[u8]) -> bool {
-    on_curve(Curve::P256, x, y)
+    on_curve(&P256_P, &P256_B, x, y)
 }
 
-/// Whether `(x, y)` is on the curve with both coordinates below p: `y^2 = x^3 - 3x + b` for
-/// P-256 and P-384 (this module's arithmetic), RustCrypto's point decoding for P-521
-/// (`es512`) and secp256k1 (`es256k`).
+/// Whether `(x, y)` is on the NIST curve `y^2 = x^3 - 3x + b` over the prime `p` (P-256 or
+/// P-384, this module's arithmetic), both coordinates of `p`'s length and below it.
 #[inline(never)] // stack: see `p256_on_curve`
-fn on_curve(curve: Curve, x: &[u8], y: &[u8]) -> bool {
-    let (p, b): (&[u8], &[u8]) = match curve {
-        Curve::P256 => (&P256_P, &P256_B),
-        Curve::P384 => (&P384_P, &P384_B),
-        Curve::P521 => return p521_on_curve(x, y),
-        Curve::Secp256k1 => return secp256k1_on_curve(x, y),
-    };
-    if x.len() != curve.coord_len() || y.len() != curve.coord_len() {
+fn on_curve(p: &[u8], b: &[u8], x: &[u8], y: &[u8]) -> bool {
+    if x.len() != p.len() || y.len() != p.len() {
         return false;
     }
     let Some(m) = Modulus::<EC_LIMBS>::from_be_bytes(p) else {
@@ -334,22 +330,22 @@ mod tests {
     fn p256_generator_is_on_curve() {
         let gx = unhex("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296");
         let gy = unhex("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
-        assert!(on_curve(Curve::P256, &gx, &gy));
+        assert!(on_curve(&P256_P, &P256_B, &gx, &gy));
         let mut bad = gy.clone();
         bad[31] ^= 1;
-        assert!(!on_curve(Curve::P256, &gx, &bad));
-        assert!(!on_curve(Curve::P256, &P256_P, &gy));
-        assert!(!on_curve(Curve::P256, &gx[1..], &gy));
+        assert!(!on_curve(&P256_P, &P256_B, &gx, &bad));
+        assert!(!on_curve(&P256_P, &P256_B, &P256_P, &gy));
+        assert!(!on_curve(&P256_P, &P256_B, &gx[1..], &gy));
     }
 
     #[test]
     fn p384_generator_is_on_curve() {
         let gx = unhex("aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7");
         let gy = unhex("3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f");
-        assert!(on_curve(Curve::P384, &gx, &gy));
+        assert!(on_curve(&P384_P, &P384_B, &gx, &gy));
         let mut bad = gx.clone();
         bad[0] ^= 1;
-        assert!(!on_curve(Curve::P384, &bad, &gy));
+        assert!(!on_curve(&P384_P, &P384_B, &bad, &gy));
     }
 
     #[test]
